@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the local stack needs, only those that are missing, and runs
+# `apt-get update` only when something has to be installed.
+set -euo pipefail
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
+
+packages=(runc docker-registry debootstrap ca-certificates zstd curl tar gzip)
+missing=()
+for p in "${packages[@]}"; do
+  if [ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)" != "install ok installed" ]; then
+    missing+=("$p")
+  fi
+done
+# Azurite needs Node.js and npm; machines of this kind ship them (not necessarily from Debian),
+# so only fall back to Debian's packages when the commands are absent.
+command -v node >/dev/null || missing+=(nodejs)
+command -v npm >/dev/null || missing+=(npm)
+
+if [ "${#missing[@]}" -eq 0 ]; then
+  echo "apt: all packages present"
+  exit 0
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq >/dev/null || die "apt-get update failed"
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null ||
+  die "apt-get install ${missing[*]} failed"
+echo "apt: installed ${missing[*]}"

@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# The Python base image, made from Debian since nothing can be pulled from Docker Hub:
+# debootstrap a bookworm minbase with python3+pip (Python 3.11, as python:3.11), make it look
+# like the official image (no EXTERNALLY-MANAGED, python/pip commands), point pip at the local
+# index, and push it to the local registry under the python/debian names our fixtures use.
+#
+# Caches: the rootfs tarball ($WARMBUILD_STACK/base/<recipe>.tar, also what `docker import`
+# takes) is made once; the build and push are skipped while the registry has every tag.
+# Needs the registry and buildkit components (up.sh runs them first).
+set -euo pipefail
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
+
+# Bump when the rootfs recipe below changes, so cached tarballs and pushed images are remade.
+recipe=python3.11-bookworm-v1
+registry=127.0.0.1:5000
+tags=(python:3.11 python:3.11-slim python:3.11-bookworm python:3.11-slim-bookworm
+  python:3 python:latest debian:bookworm debian:bookworm-slim)
+base="$WARMBUILD_STACK/base"
+tarball="$base/$recipe.tar"
+stamp="$base/$recipe.pushed"
+
+# debian_mirror prints the Debian archive URI from this machine's apt sources.
+debian_mirror() {
+  local uri
+  uri=$(cat /etc/apt/sources.list.d/*.sources 2>/dev/null |
+    sed -n 's/^URIs:[[:space:]]*//p' | tr ' ' '\n' | grep -E '/debian/?$' | head -n1 || true)
+  if [ -z "$uri" ]; then
+    uri=$(cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null |
+      awk '$1 == "deb" { for (i = 2; i <= NF; i++) if ($i ~ /^https?:\/\//) { print $i; exit } }' |
+      grep -E '/debian/?$' | head -n1 || true)
+  fi
+  echo "${uri:-http://deb.debian.org/debian}"
+}
+
+make_rootfs() {
+  local work="$base/work" mirror
+  mirror=$(debian_mirror)
+  rm -rf "$work"
+  mkdir -p "$work"
+  if ! debootstrap --variant=minbase --include=python3,python3-pip,python3-setuptools,python3-wheel \
+    bookworm "$work/rootfs" "$mirror" >"$base/debootstrap.log" 2>&1; then
+    log_tail "$base/debootstrap.log"
+    die "debootstrap from $mirror failed (log: $base/debootstrap.log)"
+  fi
+  local r="$work/rootfs"
+  # The official python images let pip install into the system interpreter.
+  rm -f "$r"/usr/lib/python3*/EXTERNALLY-MANAGED
+  cat >"$r/etc/pip.conf" <<'CONF'
+# The local stand-in for PyPI (scripts/stack/pyindex.sh); RUN steps share the host network.
+[global]
+index-url = http://127.0.0.1:3141/simple
+disable-pip-version-check = true
+root-user-action = ignore
+CONF
+  [ -e "$r/usr/bin/python" ] || ln -s python3 "$r/usr/bin/python"
+  [ -e "$r/usr/bin/pip" ] || ln -s pip3 "$r/usr/bin/pip"
+  # apt clean, and no device nodes: the runtime provides /dev, as for the official images.
+  rm -rf "$r"/var/cache/apt/archives/*.deb "$r"/var/cache/apt/*.bin "$r"/var/lib/apt/lists/* \
+    "$r"/var/log/* "$r"/dev/* "$r"/proc/* "$r"/sys/* "$r"/run/* "$r"/tmp/*
+  tar -C "$r" --numeric-owner -cf "$tarball.tmp" .
+  mv "$tarball.tmp" "$tarball"
+  rm -rf "$work"
+}
+
+has_tag() {
+  local repo=${1%%:*} tag=${1#*:}
+  curl -fsS -o /dev/null --max-time 5 -I \
+    -H 'Accept: application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json, application/vnd.docker.distribution.manifest.list.v2+json' \
+    "http://$registry/v2/library/$repo/manifests/$tag" 2>/dev/null
+}
+
+all_pushed() {
+  [ -f "$stamp" ] || return 1
+  local t
+  for t in "${tags[@]}"; do has_tag "$t" || return 1; done
+}
+
+build_and_push() {
+  local tmp names="" t pid
+  tmp=$(mktemp -d "$WARMBUILD_STACK/tmp-base.XXXXXX")
+  # shellcheck disable=SC2064 # expand now: tmp is local
+  trap "bash '$stack_repo/scripts/stack/buildkitd-stop.sh' '$tmp/bk' >/dev/null 2>&1 || true; rm -rf '$tmp'" RETURN
+  mkdir -p "$tmp/ctx/rootfs"
+  tar -C "$tmp/ctx/rootfs" --numeric-owner -xf "$tarball"
+  cat >"$tmp/ctx/Dockerfile" <<'DOCKERFILE'
+FROM scratch
+COPY rootfs/ /
+ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8
+CMD ["python3"]
+DOCKERFILE
+  for t in "${tags[@]}"; do names="$names${names:+,}$registry/library/$t"; done
+  pid=$(bash "$stack_repo/scripts/stack/buildkitd-run.sh" "$tmp/bk" "$tmp/bk.sock")
+  if ! "$(buildkit_bin_dir)/buildctl" --addr "unix://$tmp/bk.sock" build --progress plain \
+    --frontend dockerfile.v0 --local context="$tmp/ctx" --local dockerfile="$tmp/ctx" \
+    --output "type=image,\"name=$names\",push=true,registry.insecure=true" \
+    >"$base/build.log" 2>&1; then
+    log_tail "$base/build.log"
+    die "building/pushing the base image failed (log: $base/build.log, buildkitd pid $pid)"
+  fi
+  touch "$stamp"
+}
+
+mkdir -p "$base"
+http_ok "http://$registry/v2/" || die "registry at $registry is not up (run scripts/stack/registry.sh)"
+did=""
+if [ ! -f "$tarball" ]; then
+  make_rootfs
+  did="debootstrapped, "
+fi
+if ! all_pushed; then
+  build_and_push
+  did="${did}pushed, "
+fi
+echo "base image: ${did}$registry/library/python:3.11-slim (+${#tags[@]} tags), rootfs $tarball"

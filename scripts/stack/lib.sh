@@ -1,0 +1,96 @@
+# shellcheck shell=bash
+# Shared helpers for the local test stack scripts. Source it; it sets no options of its own.
+#
+# Everything the stack keeps lives under $WARMBUILD_STACK (default /var/tmp/warmbuild-stack):
+#   bin/            buildkitd+buildctl per version, pyindex
+#   run/            pid files and logs of the daemons up.sh starts
+#   env             the sourceable summary tests read
+
+WARMBUILD_STACK=${WARMBUILD_STACK:-/var/tmp/warmbuild-stack}
+export WARMBUILD_STACK
+stack_repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+stack_run="$WARMBUILD_STACK/run"
+# runc and debootstrap live in sbin, which a non-login shell may not have on PATH.
+case ":$PATH:" in *:/usr/sbin:*) ;; *) PATH="$PATH:/usr/sbin:/sbin" ;; esac
+export PATH
+
+die() {
+  printf 'error: %s\n' "$*" >&2
+  exit 1
+}
+
+# buildkit_version prints the BuildKit module version go.mod pins, so the daemon matches our client.
+buildkit_version() {
+  (cd "$stack_repo" && go list -m -f '{{.Version}}' github.com/moby/buildkit)
+}
+
+buildkit_bin_dir() {
+  echo "$WARMBUILD_STACK/bin/buildkit-$(buildkit_version)"
+}
+
+# pid_alive PIDFILE: true when the file names a running process.
+pid_alive() {
+  local pid
+  [ -f "$1" ] || return 1
+  pid=$(cat "$1" 2>/dev/null) || return 1
+  [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null
+}
+
+# http_ok URL: true when URL answers 2xx within 2 s.
+http_ok() {
+  curl -fsS -o /dev/null --max-time 2 "$1" 2>/dev/null
+}
+
+# port_open PORT: true when something accepts TCP connections on 127.0.0.1:PORT.
+port_open() {
+  (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+}
+
+# wait_until SECONDS DESCRIPTION CMD...: polls CMD every 0.2 s until it succeeds or time runs out.
+wait_until() {
+  local limit=$1 what=$2
+  shift 2
+  local deadline=$((SECONDS + limit))
+  until "$@"; do
+    if [ "$SECONDS" -ge "$deadline" ]; then
+      printf 'error: %s not ready after %ss\n' "$what" "$limit" >&2
+      return 1
+    fi
+    sleep 0.2
+  done
+}
+
+# start_daemon PIDFILE LOGFILE CMD...: starts CMD detached from this shell (own session, no
+# inherited stdio) so it outlives the script, and records its pid.
+start_daemon() {
+  local pidfile=$1 logfile=$2
+  shift 2
+  mkdir -p "$(dirname "$pidfile")" "$(dirname "$logfile")"
+  setsid "$@" </dev/null >>"$logfile" 2>&1 &
+  echo $! >"$pidfile"
+}
+
+# stop_daemon PIDFILE [SECONDS]: TERM, wait, then KILL; removes the pid file.
+stop_daemon() {
+  local pidfile=$1 limit=${2:-15} pid
+  if ! pid_alive "$pidfile"; then
+    rm -f "$pidfile"
+    return 0
+  fi
+  pid=$(cat "$pidfile")
+  kill "$pid" 2>/dev/null || true
+  local deadline=$((SECONDS + limit))
+  while kill -0 "$pid" 2>/dev/null; do
+    if [ "$SECONDS" -ge "$deadline" ]; then
+      kill -9 "$pid" 2>/dev/null || true
+      break
+    fi
+    sleep 0.2
+  done
+  rm -f "$pidfile"
+}
+
+# log_tail FILE: the last lines of a daemon log, for error messages.
+log_tail() {
+  [ -f "$1" ] && tail -n 20 "$1" >&2 || true
+}
