@@ -1,0 +1,197 @@
+package inputs
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+// env builds a getenv that answers like the runner: INPUT_<NAME> for inputs, plus any
+// extra variables given as "NAME=value".
+func env(inputs map[string]string, extra ...string) func(string) string {
+	m := map[string]string{}
+	for k, v := range inputs {
+		m[InputEnv(k)] = v
+	}
+	for _, kv := range extra {
+		k, v, _ := strings.Cut(kv, "=")
+		m[k] = v
+	}
+	return func(k string) string { return m[k] }
+}
+
+func TestDefaultsMatchBuildPushAction(t *testing.T) {
+	in, err := Parse(env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if in.Context != "." || in.File != "Dockerfile" || in.Push || in.NoCache || in.Pull {
+		t.Errorf("defaults: context=%q file=%q push=%v no-cache=%v pull=%v", in.Context, in.File, in.Push, in.NoCache, in.Pull)
+	}
+	if in.Cache.Mode != "max" || !in.Cache.Auto || in.MountCache.Select != "auto" || in.MountCache.MaxSize != 2<<30 || in.MountCache.Keep != 1 {
+		t.Errorf("cache defaults: %+v %+v", in.Cache, in.MountCache)
+	}
+}
+
+func TestFileDefaultsToContextDockerfile(t *testing.T) {
+	in, err := Parse(env(map[string]string{"context": "services/api"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if in.File != filepath.Join("services/api", "Dockerfile") {
+		t.Errorf("file = %q", in.File)
+	}
+}
+
+func TestListsReadLikeBuildPushAction(t *testing.T) {
+	secretFile := filepath.Join(t.TempDir(), "token")
+	if err := os.WriteFile(secretFile, []byte("s3cr3t"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	in, err := Parse(env(map[string]string{
+		"tags":           "reg.example/app:1.0,reg.example/app:latest\nreg.example/app:sha-abc",
+		"platforms":      "linux/amd64,linux/arm64",
+		"build-args":     "A=1\nB=x,y\n\n# a comment\nFROM_ENV",
+		"labels":         "org.opencontainers.image.title=app",
+		"cache-from":     "type=registry,ref=reg.example/app:cache\nreg.example/app:cache2",
+		"cache-to":       "type=gha,mode=max,scope=app",
+		"secrets":        "GIT_AUTH_TOKEN=abc\n\"MULTI=line1\nline2\"",
+		"secret-files":   "npmrc=" + secretFile,
+		"outputs":        "type=local,dest=out",
+		"build-contexts": "base=docker-image://alpine:3.20\nshared=../shared",
+	}, "FROM_ENV=from-env"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"reg.example/app:1.0", "reg.example/app:latest", "reg.example/app:sha-abc"}; !reflect.DeepEqual(in.Tags, want) {
+		t.Errorf("tags = %q", in.Tags)
+	}
+	if want := []string{"linux/amd64", "linux/arm64"}; !reflect.DeepEqual(in.Platforms, want) {
+		t.Errorf("platforms = %q", in.Platforms)
+	}
+	if want := map[string]string{"A": "1", "B": "x,y", "FROM_ENV": "from-env"}; !reflect.DeepEqual(in.BuildArgs, want) {
+		t.Errorf("build-args = %q", in.BuildArgs)
+	}
+	if len(in.CacheFrom) != 2 || in.CacheFrom[1].Attrs["ref"] != "reg.example/app:cache2" || in.CacheTo[0].Type != "gha" {
+		t.Errorf("cache entries: from=%v to=%v", in.CacheFrom, in.CacheTo)
+	}
+	if len(in.Secrets) != 3 || string(in.Secrets[1].Value) != "line1\nline2" || in.Secrets[2].File != secretFile {
+		t.Errorf("secrets = %+v", in.Secrets)
+	}
+	if in.BuildContexts["base"] != "docker-image://alpine:3.20" || in.BuildContexts["shared"] != "../shared" {
+		t.Errorf("build-contexts = %v", in.BuildContexts)
+	}
+	if len(in.Outputs) != 1 || in.Outputs[0].Destination != "out" {
+		t.Errorf("outputs = %v", in.Outputs)
+	}
+}
+
+// Every bad input must come back as an *Error naming the input, never a panic.
+func TestBadInputsNameTheInput(t *testing.T) {
+	tlsDir := t.TempDir()
+	cases := []struct {
+		name   string
+		inputs map[string]string
+		input  string // the input the error must name
+		says   string // a phrase the message must contain
+	}{
+		{"unknown cache type", map[string]string{"cache-from": "type=s4,bucket=x"}, "cache-from", `unknown cache type "s4"`},
+		{"cache-to without type", map[string]string{"cache-to": "mode=max,ref=x"}, "cache-to", "type required"},
+		{"registry cache without ref", map[string]string{"cache-to": "type=registry,mode=max"}, "cache-to", "needs ref"},
+		{"malformed build-arg", map[string]string{"build-args": "=value"}, "build-args", "no name"},
+		{"build-arg without value", map[string]string{"build-args": "NOT_IN_ENV"}, "build-args", "no environment variable NOT_IN_ENV"},
+		{"label without =", map[string]string{"labels": "justtext"}, "labels", "has no '='"},
+		{"missing secret file", map[string]string{"secret-files": "npmrc=/nonexistent/.npmrc"}, "secret-files", "/nonexistent/.npmrc does not exist"},
+		{"secret without =", map[string]string{"secrets": "TOKENONLY"}, "secrets", "ID=value"},
+		{"secret env unset", map[string]string{"secret-envs": "tok=UNSET_VAR"}, "secret-envs", "UNSET_VAR is not set"},
+		{"bad endpoint URL", map[string]string{"endpoint": "buildkitd:1234"}, "endpoint", "not supported"},
+		{"endpoint without scheme", map[string]string{"endpoint": "/run/buildkit.sock"}, "endpoint", "not an address"},
+		{"tcp endpoint without port", map[string]string{"endpoint": "tcp://buildkitd"}, "endpoint", "host:port"},
+		{"tls dir without certs", map[string]string{"endpoint": "tcp://b:1234", "endpoint-tls-dir": tlsDir}, "endpoint-tls-dir", "ca.pem"},
+		{"tls on unix", map[string]string{"endpoint": "unix:///x.sock", "endpoint-tls-dir": tlsDir}, "endpoint-tls-dir", "tcp://"},
+		{"builder and endpoint", map[string]string{"endpoint": "unix:///x.sock", "builder": "b"}, "builder", "not both"},
+		{"push without tags", map[string]string{"push": "true"}, "push", "needs at least one entry in tags"},
+		{"push with local output", map[string]string{"push": "true", "tags": "r/a:1", "outputs": "type=local,dest=out"}, "outputs", "cannot be combined"},
+		{"bad boolean", map[string]string{"no-cache": "yes"}, "no-cache", "not a boolean"},
+		{"bad tag", map[string]string{"tags": "UPPER/Case:tag"}, "tags", "not a valid image reference"},
+		{"bad platform", map[string]string{"platforms": "linux/amd64,windows/"}, "platforms", "not a platform"},
+		{"unknown output", map[string]string{"outputs": "type=zip,dest=x"}, "outputs", `unknown output type "zip"`},
+		{"oci output without dest", map[string]string{"outputs": "type=oci"}, "outputs", "needs dest"},
+		{"unknown backend", map[string]string{"cache-backend": "s3"}, "cache-backend", `unknown backend "s3"`},
+		{"registry backend without ref", map[string]string{"cache-backend": "registry"}, "cache-ref", "needs cache-ref"},
+		{"local backend without dir", map[string]string{"cache-backend": "local"}, "cache-dir", "needs cache-dir"},
+		{"cache-ref with gha", map[string]string{"cache-backend": "gha", "cache-ref": "r/a:c"}, "cache-ref", "cache-backend is gha"},
+		{"bad mode", map[string]string{"cache-mode": "all"}, "cache-mode", "not a cache mode"},
+		{"bad save-on glob", map[string]string{"cache-save-on": "release/[x"}, "cache-save-on", "not a valid branch glob"},
+		{"save-on always mixed", map[string]string{"cache-save-on": "always,main"}, "cache-save-on", "stand alone"},
+		{"bad max size", map[string]string{"mount-cache-max-size": "lots"}, "mount-cache-max-size", "not a size"},
+		{"bad keep", map[string]string{"mount-cache-keep": "0"}, "mount-cache-keep", "at least 1"},
+		{"remote context", map[string]string{"context": "https://github.com/o/r.git"}, "context", "remote context"},
+		{"duplicate secret", map[string]string{"secrets": "a=1\na=2"}, "secrets", "given twice"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse(env(tc.inputs))
+			var errs Errors
+			if !errors.As(err, &errs) {
+				t.Fatalf("want input errors, got %v", err)
+			}
+			for _, e := range errs {
+				if e.Input == tc.input && strings.Contains(e.Error(), tc.says) {
+					return
+				}
+			}
+			t.Errorf("no error names %q and says %q; got:\n%v", tc.input, tc.says, err)
+		})
+	}
+}
+
+func TestSecretValuesNeverInErrors(t *testing.T) {
+	_, err := Parse(env(map[string]string{"secrets": "hunter2-without-id"}))
+	if err == nil || strings.Contains(err.Error(), "hunter2") {
+		t.Errorf("error must not echo a secret value: %v", err)
+	}
+}
+
+func TestAllErrorsReportedAtOnce(t *testing.T) {
+	_, err := Parse(env(map[string]string{"cache-from": "type=nope", "no-cache": "maybe", "endpoint": "ftp://x"}))
+	var errs Errors
+	if !errors.As(err, &errs) || len(errs) != 3 {
+		t.Fatalf("want 3 errors, got %v", err)
+	}
+}
+
+func TestErrorPointsAtLine(t *testing.T) {
+	_, err := Parse(env(map[string]string{"cache-from": "type=registry,ref=r/a:c\ntype=gha\ntype=bogus"}))
+	var errs Errors
+	if !errors.As(err, &errs) || errs[0].Line != 3 {
+		t.Fatalf("want the error on line 3, got %v", err)
+	}
+}
+
+func TestParseSize(t *testing.T) {
+	for in, want := range map[string]int64{"2GiB": 2 << 30, "500MB": 500e6, "1g": 1 << 30, "1024": 1024, "1.5 GiB": 3 << 29} {
+		got, err := ParseSize(in)
+		if err != nil || got != want {
+			t.Errorf("ParseSize(%q) = %d, %v; want %d", in, got, err, want)
+		}
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	f.Add("type=registry,ref=a/b:c", "A=1\nB", "linux/amd64,linux/arm64", "unix:///x.sock")
+	f.Add("\"", "=,=\n\"", ",,,", "tcp://:")
+	f.Fuzz(func(t *testing.T, cache, args, plats, ep string) {
+		in, err := Parse(env(map[string]string{"cache-from": cache, "build-args": args, "platforms": plats, "endpoint": ep}))
+		if err == nil && in == nil {
+			t.Fatal("nil inputs without error")
+		}
+		var errs Errors
+		if err != nil && !errors.As(err, &errs) {
+			t.Fatalf("error is not an input error: %v", err)
+		}
+	})
+}
