@@ -33,8 +33,8 @@ const (
 	rateLimitRetries        = 3
 )
 
-// Client talks to one repository's cache endpoints. It is safe for use by
-// one goroutine at a time.
+// Client talks to one repository's cache endpoints. It holds no mutable
+// state of its own and is safe for concurrent use.
 type Client struct {
 	gh     *github.Client // nil when there is no token
 	owner  string
