@@ -1,0 +1,296 @@
+package builder
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/docker/cli/cli/config"
+	"github.com/moby/buildkit/client"
+	"github.com/moby/buildkit/session"
+	"github.com/moby/buildkit/session/auth/authprovider"
+	"github.com/moby/buildkit/session/secrets/secretsprovider"
+	"github.com/moby/buildkit/util/progress/progressui"
+	"github.com/tonistiigi/fsutil"
+	"golang.org/x/sync/errgroup"
+)
+
+// Request is one Dockerfile build, already resolved from the user's inputs.
+type Request struct {
+	ContextDir    string
+	Dockerfile    string // path to the Dockerfile
+	Target        string
+	BuildArgs     map[string]string
+	Labels        map[string]string
+	BuildContexts map[string]string // name -> local dir, or a value the frontend understands (docker-image://, https://)
+	Platforms     []string
+	NoCache       bool
+	Pull          bool
+	Secrets       []Secret
+	Exports       []client.ExportEntry
+	CacheImports  []client.CacheOptionsEntry
+	CacheExports  []client.CacheOptionsEntry
+	// DockerConfigDir holds config.json with registry credentials (DOCKER_CONFIG or ~/.docker).
+	DockerConfigDir string
+}
+
+// Secret is a build secret handed to BuildKit through the session, never as a build arg.
+type Secret struct {
+	ID    string
+	Value []byte // inline value
+	File  string // or a file
+	Env   string // or an environment variable
+}
+
+// Result is what a finished build reports.
+type Result struct {
+	ExporterResponse map[string]string
+	Digest           string         // manifest (or index) digest, when an image was exported
+	ImageID          string         // config digest
+	Metadata         map[string]any // build-push-action's metadata output
+	Steps            StepStats
+	Duration         time.Duration
+	Warnings         []string
+	recorder         *stepRecorder
+}
+
+// Logs returns the output of the build's vertices whose name satisfies match.
+func (r *Result) Logs(match func(name string) bool) string {
+	if r == nil || r.recorder == nil {
+		return ""
+	}
+	return r.recorder.logsOf(match)
+}
+
+// SolveOption adjusts a solve.
+type SolveOption func(*solveConfig)
+
+type solveConfig struct {
+	progress io.Writer
+	getenv   func(string) string
+	extra    []session.Attachable
+}
+
+// WithProgress prints BuildKit's plain progress to w.
+func WithProgress(w io.Writer) SolveOption { return func(c *solveConfig) { c.progress = w } }
+
+// WithGetenv sets where secret-envs are read from (os.Getenv by default).
+func WithGetenv(getenv func(string) string) SolveOption {
+	return func(c *solveConfig) { c.getenv = getenv }
+}
+
+// Solve runs the build. A failed build returns a *BuildError carrying the Dockerfile
+// location of the failing instruction, and the partial Result (step statistics) with it.
+func Solve(ctx context.Context, c *client.Client, req Request, opts ...SolveOption) (*Result, error) {
+	cfg := solveConfig{progress: io.Discard, getenv: os.Getenv}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	so, err := solveOpt(req, cfg)
+	if err != nil {
+		return nil, err
+	}
+
+	rec := newStepRecorder()
+	res := &Result{recorder: rec}
+	display, err := progressui.NewDisplay(cfg.progress, progressui.PlainMode)
+	if err != nil {
+		return nil, fmt.Errorf("progress display: %w", err)
+	}
+
+	start := time.Now()
+	statusCh := make(chan *client.SolveStatus)
+	displayCh := make(chan *client.SolveStatus)
+	eg, egCtx := errgroup.WithContext(ctx)
+	var resp *client.SolveResponse
+	eg.Go(func() error {
+		var err error
+		resp, err = c.Solve(egCtx, nil, *so, statusCh)
+		return err
+	})
+	eg.Go(func() error {
+		// Tee the status stream: one copy is printed, one feeds the step statistics.
+		defer close(displayCh)
+		for s := range statusCh {
+			rec.record(s)
+			displayCh <- s
+		}
+		return nil
+	})
+	eg.Go(func() error {
+		warnings, err := display.UpdateFrom(context.WithoutCancel(egCtx), displayCh)
+		for _, w := range warnings {
+			res.Warnings = append(res.Warnings, string(w.Short))
+		}
+		return err
+	})
+	err = eg.Wait()
+	res.Duration = time.Since(start)
+	res.Steps = rec.stats()
+	if err != nil {
+		return res, newBuildError(err, req.Dockerfile, rec)
+	}
+	res.ExporterResponse = resp.ExporterResponse
+	res.Digest = resp.ExporterResponse["containerimage.digest"]
+	res.ImageID = resp.ExporterResponse["containerimage.config.digest"]
+	res.Metadata = decodeExporterResponse(resp.ExporterResponse)
+	return res, nil
+}
+
+func solveOpt(req Request, cfg solveConfig) (*client.SolveOpt, error) {
+	dockerfileDir := filepath.Dir(req.Dockerfile)
+	contextFS, err := fsutil.NewFS(req.ContextDir)
+	if err != nil {
+		return nil, fmt.Errorf("build context %s: %w", req.ContextDir, err)
+	}
+	dockerfileFS, err := fsutil.NewFS(dockerfileDir)
+	if err != nil {
+		return nil, fmt.Errorf("dockerfile directory %s: %w", dockerfileDir, err)
+	}
+	so := &client.SolveOpt{
+		Frontend:      "dockerfile.v0",
+		FrontendAttrs: map[string]string{"filename": filepath.Base(req.Dockerfile)},
+		LocalMounts:   map[string]fsutil.FS{"context": contextFS, "dockerfile": dockerfileFS},
+		Exports:       req.Exports,
+		CacheImports:  req.CacheImports,
+		CacheExports:  req.CacheExports,
+	}
+	attrs := so.FrontendAttrs
+	if req.Target != "" {
+		attrs["target"] = req.Target
+	}
+	for k, v := range req.BuildArgs {
+		attrs["build-arg:"+k] = v
+	}
+	for k, v := range req.Labels {
+		attrs["label:"+k] = v
+	}
+	if len(req.Platforms) > 0 {
+		attrs["platform"] = strings.Join(req.Platforms, ",")
+	}
+	if req.NoCache {
+		attrs["no-cache"] = ""
+	}
+	if req.Pull {
+		attrs["image-resolve-mode"] = "pull"
+	}
+	for name, v := range req.BuildContexts {
+		if isFrontendContext(v) {
+			attrs["context:"+name] = v
+			continue
+		}
+		// A local directory travels through the session like the main context.
+		fs, err := fsutil.NewFS(v)
+		if err != nil {
+			return nil, fmt.Errorf("build context %q (%s): %w", name, v, err)
+		}
+		local := "ctx-" + name
+		so.LocalMounts[local] = fs
+		attrs["context:"+name] = "local:" + local
+	}
+
+	dockerCfg, err := config.Load(req.DockerConfigDir)
+	if err != nil {
+		return nil, fmt.Errorf("docker config in %s: %w", req.DockerConfigDir, err)
+	}
+	so.Session = append(so.Session, authprovider.NewDockerAuthProvider(authprovider.DockerAuthProviderConfig{
+		AuthConfigProvider: authprovider.LoadAuthConfig(dockerCfg),
+	}))
+	if len(req.Secrets) > 0 {
+		so.Session = append(so.Session, secretsprovider.NewSecretProvider(secretStore{secrets: req.Secrets, getenv: cfg.getenv}))
+	}
+	so.Session = append(so.Session, cfg.extra...)
+	for i, e := range so.Exports {
+		if e.Type == client.ExporterLocal && e.OutputDir == "" {
+			so.Exports[i].OutputDir = e.Attrs["dest"]
+		}
+	}
+	return so, nil
+}
+
+func isFrontendContext(v string) bool {
+	for _, p := range []string{"docker-image://", "oci-layout://", "https://", "http://", "git://", "git@", "target:", "input:"} {
+		if strings.HasPrefix(v, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// secretStore serves build secrets from memory, files or the environment. Values are read
+// when BuildKit asks for them, and only then.
+type secretStore struct {
+	secrets []Secret
+	getenv  func(string) string
+}
+
+func (s secretStore) GetSecret(ctx context.Context, id string) ([]byte, error) {
+	for _, sec := range s.secrets {
+		if sec.ID != id {
+			continue
+		}
+		switch {
+		case sec.File != "":
+			return os.ReadFile(sec.File)
+		case sec.Env != "":
+			return []byte(s.getenv(sec.Env)), nil
+		default:
+			return sec.Value, nil
+		}
+	}
+	return nil, fmt.Errorf("secret %q was not given to warmbuild (add it to secrets, secret-files or secret-envs)", id)
+}
+
+// decodeExporterResponse turns BuildKit's exporter response into the metadata JSON that
+// docker buildx (and so build-push-action) writes: base64-encoded JSON values are decoded,
+// everything else is kept as a string.
+func decodeExporterResponse(resp map[string]string) map[string]any {
+	out := make(map[string]any, len(resp))
+	keys := make([]string, 0, len(resp))
+	for k := range resp {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		v := resp[k]
+		dt, err := base64.StdEncoding.DecodeString(v)
+		if err != nil {
+			out[k] = v
+			continue
+		}
+		var obj any
+		if err := json.Unmarshal(dt, &obj); err != nil {
+			out[k] = v
+			continue
+		}
+		switch o := obj.(type) {
+		case map[string]any:
+			if len(o) == 0 {
+				out[k] = v
+				continue
+			}
+		case []any:
+			if len(o) == 0 {
+				out[k] = v
+				continue
+			}
+		default:
+			out[k] = v
+			continue
+		}
+		out[k] = json.RawMessage(dt)
+	}
+	return out
+}
+
+// WithSession adds session attachables (e.g. a local directory a helper build reads).
+func WithSession(a ...session.Attachable) SolveOption {
+	return func(c *solveConfig) { c.extra = append(c.extra, a...) }
+}

@@ -1,0 +1,111 @@
+package builder
+
+import (
+	"regexp"
+	"strings"
+	"sync"
+
+	"github.com/moby/buildkit/client"
+	digest "github.com/opencontainers/go-digest"
+)
+
+// A counted step is a Dockerfile RUN, COPY or ADD instruction: the steps that do work and
+// that a layer cache can skip. The dockerfile frontend names their vertices
+// "[stage 2/5] RUN ..." (or "[2/5] ...", "[linux/arm64 2/5] ..."), which is what we match.
+// Internal vertices ("[internal] load metadata ...", "exporting to image", cache imports
+// and exports), FROM, WORKDIR, ENV and the like are not counted: they are either
+// bookkeeping or free, and counting them would flatter the hit ratio.
+var countedStep = regexp.MustCompile(`^\[[^\]]*\b\d+/\d+\] (RUN|COPY|ADD) `)
+
+// Step is one counted vertex of a build.
+type Step struct {
+	Name      string `json:"name"`
+	Cached    bool   `json:"cached"`
+	Completed bool   `json:"completed"`
+	Error     string `json:"error,omitempty"`
+}
+
+// StepStats summarises the counted steps of a build.
+type StepStats struct {
+	Total  int    `json:"total"`
+	Cached int    `json:"cached"`
+	Steps  []Step `json:"steps"`
+}
+
+// HitRatio is cached steps over counted steps; 0 when nothing was counted.
+func (s StepStats) HitRatio() float64 {
+	if s.Total == 0 {
+		return 0
+	}
+	return float64(s.Cached) / float64(s.Total)
+}
+
+// stepRecorder follows the solve status stream. A vertex appears in many status updates
+// (started, then completed, possibly cached); the last word for each digest wins.
+type stepRecorder struct {
+	mu       sync.Mutex
+	order    []digest.Digest
+	vertices map[digest.Digest]*client.Vertex
+	logs     map[digest.Digest]*strings.Builder
+	logLimit int
+}
+
+func newStepRecorder() *stepRecorder {
+	return &stepRecorder{vertices: map[digest.Digest]*client.Vertex{}, logs: map[digest.Digest]*strings.Builder{}, logLimit: 4 << 20}
+}
+
+func (r *stepRecorder) record(s *client.SolveStatus) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, v := range s.Vertexes {
+		if _, ok := r.vertices[v.Digest]; !ok {
+			r.order = append(r.order, v.Digest)
+		}
+		cp := *v
+		r.vertices[v.Digest] = &cp
+	}
+	for _, l := range s.Logs {
+		b := r.logs[l.Vertex]
+		if b == nil {
+			b = &strings.Builder{}
+			r.logs[l.Vertex] = b
+		}
+		// Keep a bounded tail per vertex: enough for pip's summary lines without letting a
+		// chatty step grow memory without limit.
+		if b.Len() < r.logLimit {
+			b.Write(l.Data)
+		}
+	}
+}
+
+func (r *stepRecorder) stats() StepStats {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var st StepStats
+	for _, d := range r.order {
+		v := r.vertices[d]
+		if !countedStep.MatchString(v.Name) {
+			continue
+		}
+		st.Total++
+		if v.Cached {
+			st.Cached++
+		}
+		st.Steps = append(st.Steps, Step{Name: v.Name, Cached: v.Cached, Completed: v.Completed != nil, Error: v.Error})
+	}
+	return st
+}
+
+// logsOf returns the log text of the vertices whose name satisfies match, in the order
+// they started.
+func (r *stepRecorder) logsOf(match func(name string) bool) string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var b strings.Builder
+	for _, d := range r.order {
+		if match(r.vertices[d].Name) && r.logs[d] != nil {
+			b.WriteString(r.logs[d].String())
+		}
+	}
+	return b.String()
+}
