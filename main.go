@@ -1,0 +1,20 @@
+// Command warmbuild is the warmbuild GitHub Action: it builds a Docker image on BuildKit
+// with warm layer and mount caches, and reports what hit. main only wires; see pkg/run.
+package main
+
+import (
+	"context"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/warmbuild/warmbuild/pkg/run"
+)
+
+func main() {
+	// The runner sends SIGTERM when a job is cancelled: stop the build cleanly.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run.Main(ctx, run.Env{Getenv: os.Getenv, Stdout: os.Stdout})
+	stop()
+	os.Exit(code)
+}

@@ -1,0 +1,141 @@
+package report
+
+import (
+	"fmt"
+	"io"
+
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/sethvargo/go-githubactions"
+)
+
+// Reporter writes workflow commands. Outside a runner (no GITHUB_OUTPUT, as in the local
+// demo) outputs and the summary are printed instead of written to files.
+type Reporter struct {
+	action *githubactions.Action
+	getenv func(string) string
+	out    io.Writer
+}
+
+// New returns a Reporter writing log lines to out and file commands to the files named
+// by getenv (GITHUB_OUTPUT, GITHUB_STEP_SUMMARY).
+func New(out io.Writer, getenv func(string) string) *Reporter {
+	return &Reporter{
+		action: githubactions.New(githubactions.WithWriter(out), githubactions.WithGetenv(getenv)),
+		getenv: getenv,
+		out:    out,
+	}
+}
+
+// Mask hides a value in every later log line.
+func (r *Reporter) Mask(secret string) {
+	for _, line := range strings.Split(secret, "\n") {
+		// add-mask works per line; short fragments would mask common words.
+		if len(strings.TrimSpace(line)) >= 3 {
+			r.action.AddMask(line)
+		}
+	}
+}
+
+// Debug enabled when the workflow sets ACTIONS_STEP_DEBUG (or re-runs with debug logging).
+func (r *Reporter) DebugEnabled() bool {
+	return r.getenv("RUNNER_DEBUG") == "1" || r.getenv("ACTIONS_STEP_DEBUG") == "true"
+}
+
+func (r *Reporter) Debugf(format string, args ...any) { r.action.Debugf(format, args...) }
+
+func (r *Reporter) Infof(format string, args ...any) { r.action.Infof(format, args...) }
+
+// Notice, Warning and Error are annotations; title may be empty.
+func (r *Reporter) Notice(title, msg string) { r.annotate("notice", title, msg, nil) }
+
+func (r *Reporter) Warning(title, msg string) { r.annotate("warning", title, msg, nil) }
+
+func (r *Reporter) Error(title, msg string) { r.annotate("error", title, msg, nil) }
+
+// ErrorAt is an error annotation on a file and line (shown on the file in pull requests).
+func (r *Reporter) ErrorAt(title, msg, file string, line, endLine int) {
+	props := map[string]string{"file": file}
+	if line > 0 {
+		props["line"] = strconv.Itoa(line)
+		if endLine > line {
+			props["endLine"] = strconv.Itoa(endLine)
+		}
+	}
+	r.annotate("error", title, msg, props)
+}
+
+func (r *Reporter) annotate(level, title, msg string, props map[string]string) {
+	if props == nil {
+		props = map[string]string{}
+	}
+	if title != "" {
+		props["title"] = title
+	}
+	a := r.action.WithFieldsMap(props)
+	switch level {
+	case "notice":
+		a.Noticef("%s", msg)
+	case "warning":
+		a.Warningf("%s", msg)
+	default:
+		a.Errorf("%s", msg)
+	}
+}
+
+// Group opens a collapsed log group; the returned func closes it and prints how long the
+// phase took.
+func (r *Reporter) Group(name string) func() {
+	start := time.Now()
+	r.action.Group(name)
+	return func() {
+		r.action.Infof("%s took %.2fs", name, time.Since(start).Seconds())
+		r.action.EndGroup()
+	}
+}
+
+// SetOutputs writes the step outputs (or prints them when not on a runner).
+func (r *Reporter) SetOutputs(o Outputs) {
+	list := o.List()
+	if r.getenv("GITHUB_OUTPUT") == "" {
+		fmt.Fprintln(r.out, "Outputs:")
+		for _, kv := range list {
+			fmt.Fprintf(r.out, "  %s=%s\n", kv.Name, kv.Value)
+		}
+		return
+	}
+	for _, kv := range list {
+		if err := r.safe(func() { r.action.SetOutput(kv.Name, kv.Value) }); err != nil {
+			r.Warning("Outputs", fmt.Sprintf("could not write output %s: %v", kv.Name, err))
+			return
+		}
+	}
+}
+
+// AddSummary appends markdown to the job summary (or prints it when not on a runner).
+func (r *Reporter) AddSummary(markdown string) {
+	if r.getenv("GITHUB_STEP_SUMMARY") == "" {
+		fmt.Fprintln(r.out, markdown)
+		return
+	}
+	if err := r.safe(func() { r.action.AddStepSummary(markdown) }); err != nil {
+		r.Warning("Job summary", fmt.Sprintf("could not write the job summary: %v", err))
+	}
+}
+
+// safe turns go-githubactions' panics on unwritable command files into errors: a full or
+// missing file must not crash the step with a stack trace.
+func (r *Reporter) safe(f func()) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("%v", p)
+		}
+	}()
+	f()
+	return nil
+}
+
+// Writer is where plain log text (BuildKit progress) goes.
+func (r *Reporter) Writer() io.Writer { return r.out }

@@ -1,0 +1,149 @@
+package report
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Summary is one build's section of the job summary.
+type Summary struct {
+	Image    string   // first tag, or the Dockerfile when untagged
+	Tags     []string //
+	Digest   string
+	Failed   string // non-empty: why the build failed
+	Duration time.Duration
+
+	StepsCached, StepsTotal int
+
+	CacheBackend    string
+	CacheReads      []string
+	CacheWrite      string
+	CacheSaved      bool
+	CacheSaveReason string
+
+	Mounts []MountSummary
+	Phases []Phase
+	Hints  []string // short sentences where something went wrong or slow
+}
+
+// MountSummary is one carried cache mount.
+type MountSummary struct {
+	ID, Key, Hit              string
+	RestoredBytes, SavedBytes int64
+	PipCached, PipTotal       int
+	Saved                     bool
+	Note                      string
+}
+
+// Phase is a timed part of the run.
+type Phase struct {
+	Name     string
+	Duration time.Duration
+}
+
+// Markdown renders the summary to fit on one screen: a headline table, then the cache
+// details, then where the time went.
+func (s Summary) Markdown() string {
+	var b strings.Builder
+	status := "✅ built"
+	if s.Failed != "" {
+		status = "❌ failed"
+	}
+	fmt.Fprintf(&b, "### warmbuild: `%s` %s\n\n", s.Image, status)
+	b.WriteString("| | |\n|---|---|\n")
+	if len(s.Tags) > 0 {
+		fmt.Fprintf(&b, "| Tags | %s |\n", codeList(s.Tags))
+	}
+	if s.Digest != "" {
+		fmt.Fprintf(&b, "| Digest | `%s` |\n", s.Digest)
+	}
+	fmt.Fprintf(&b, "| Duration | %s |\n", seconds(s.Duration))
+	fmt.Fprintf(&b, "| Layer cache | %d/%d steps cached (%s) %s |\n", s.StepsCached, s.StepsTotal, Ratio(s.StepsCached, s.StepsTotal), bar(s.StepsCached, s.StepsTotal, 10))
+	if s.CacheBackend != "" {
+		fmt.Fprintf(&b, "| Cache backend | %s |\n", s.CacheBackend)
+	}
+	if len(s.CacheReads) > 0 {
+		fmt.Fprintf(&b, "| Read from | %s |\n", codeList(s.CacheReads))
+	}
+	if s.CacheWrite != "" {
+		fmt.Fprintf(&b, "| Written to | `%s` |\n", s.CacheWrite)
+	}
+	if s.CacheSaveReason != "" {
+		fmt.Fprintf(&b, "| Save | %s |\n", escape(s.CacheSaveReason))
+	}
+	if s.Failed != "" {
+		fmt.Fprintf(&b, "| Error | %s |\n", escape(s.Failed))
+	}
+	if len(s.Mounts) > 0 {
+		b.WriteString("\n| Mount cache | Hit | Restored | Saved | pip cached |\n|---|---|---|---|---|\n")
+		for _, m := range s.Mounts {
+			saved := "–"
+			if m.Saved {
+				saved = Bytes(m.SavedBytes)
+			} else if m.Note != "" {
+				saved = escape(m.Note)
+			}
+			pip := "–"
+			if m.PipTotal > 0 {
+				pip = fmt.Sprintf("%d/%d", m.PipCached, m.PipTotal)
+			}
+			fmt.Fprintf(&b, "| `%s` | %s | %s | %s | %s |\n", m.ID, m.Hit, Bytes(m.RestoredBytes), saved, pip)
+		}
+	}
+	if len(s.Phases) > 0 {
+		var total time.Duration
+		for _, p := range s.Phases {
+			total += p.Duration
+		}
+		b.WriteString("\n```text\n")
+		for _, p := range s.Phases {
+			fmt.Fprintf(&b, "%-8s %7s %s\n", p.Name, seconds(p.Duration), bar(int(p.Duration), int(total), 30))
+		}
+		b.WriteString("```\n")
+	}
+	for _, h := range s.Hints {
+		fmt.Fprintf(&b, "\n> %s\n", escape(h))
+	}
+	return b.String()
+}
+
+func codeList(items []string) string {
+	out := make([]string, len(items))
+	for i, it := range items {
+		out[i] = "`" + it + "`"
+	}
+	return strings.Join(out, ", ")
+}
+
+func seconds(d time.Duration) string { return fmt.Sprintf("%.1fs", d.Seconds()) }
+
+// bar draws part/total as a row of block characters.
+func bar(part, total, width int) string {
+	if total <= 0 {
+		return strings.Repeat("░", width)
+	}
+	n := part * width / total
+	if part > 0 && n == 0 {
+		n = 1
+	}
+	return strings.Repeat("█", n) + strings.Repeat("░", width-n)
+}
+
+func escape(s string) string {
+	return strings.NewReplacer("|", "\\|", "\n", " ").Replace(s)
+}
+
+// Bytes formats a byte count for people.
+func Bytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}

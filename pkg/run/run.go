@@ -1,0 +1,364 @@
+// Package run carries one invocation of the action from inputs to outputs:
+// inputs → plan (cache policy, layer cache entries, build request) → build → report.
+// It owns the order of phases and the rule that cache problems warn but never fail a build.
+package run
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/docker/buildx/util/buildflags"
+	"github.com/moby/buildkit/client"
+	"github.com/warmbuild/warmbuild/pkg/builder"
+	"github.com/warmbuild/warmbuild/pkg/cachepolicy"
+	"github.com/warmbuild/warmbuild/pkg/inputs"
+	"github.com/warmbuild/warmbuild/pkg/layercache"
+	"github.com/warmbuild/warmbuild/pkg/report"
+)
+
+// Env is the outside world of one run, injectable for tests.
+type Env struct {
+	Getenv func(string) string
+	Stdout io.Writer
+}
+
+// Main runs the action and returns the process exit code.
+func Main(ctx context.Context, env Env) int {
+	rep := report.New(env.Stdout, env.Getenv)
+	r := &runner{env: env, rep: rep, out: report.Outputs{RepoCacheUsageBytes: -1}}
+	err := r.run(ctx)
+	r.finish(err)
+	if err != nil {
+		return 1
+	}
+	return 0
+}
+
+type runner struct {
+	env     Env
+	rep     *report.Reporter
+	in      *inputs.Inputs
+	plan    *Plan
+	out     report.Outputs
+	summary report.Summary
+	phases  []report.Phase
+}
+
+// Plan is everything decided before the build starts.
+type Plan struct {
+	Inputs     *inputs.Inputs
+	Decision   cachepolicy.Decision
+	LayerCache layercache.Plan
+	Request    builder.Request
+}
+
+func (r *runner) run(ctx context.Context) error {
+	getenv := r.env.Getenv
+	// Mask before anything else is printed.
+	for _, k := range []string{"ACTIONS_RUNTIME_TOKEN", "ACTIONS_ID_TOKEN_REQUEST_TOKEN"} {
+		if v := getenv(k); v != "" {
+			r.rep.Mask(v)
+		}
+	}
+	if tok := getenv(inputs.InputEnv("github-token")); tok != "" {
+		r.rep.Mask(tok)
+	}
+
+	in, err := inputs.Parse(getenv)
+	if err != nil {
+		return err
+	}
+	r.in = in
+	for _, s := range in.Secrets {
+		if len(s.Value) > 0 {
+			r.rep.Mask(string(s.Value))
+		}
+	}
+
+	plan, err := MakePlan(in, getenv)
+	if err != nil {
+		return err
+	}
+	r.plan = plan
+	r.describePlan()
+
+	if !in.Endpoint.Has() {
+		return &inputs.Error{Input: "endpoint", Problem: "no BuildKit daemon to build on: set endpoint to its address (unix:///run/buildkit/buildkitd.sock, tcp://host:1234 or docker-container://NAME)"}
+	}
+	end := r.rep.Group("Connect to BuildKit")
+	start := time.Now()
+	c, err := builder.Connect(ctx, builder.Endpoint{Address: in.Endpoint.Address, TLSDir: in.Endpoint.TLSDir})
+	r.phase("connect", start)
+	end()
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+
+	return r.build(ctx, c)
+}
+
+func (r *runner) build(ctx context.Context, c *client.Client) error {
+	end := r.rep.Group("Build " + r.summary.Image)
+	start := time.Now()
+	res, err := builder.Solve(ctx, c, r.plan.Request, builder.WithProgress(r.rep.Writer()), builder.WithGetenv(r.env.Getenv))
+	r.phase("build", start)
+	end()
+	if res != nil {
+		r.out.LayerCacheStepsCached = res.Steps.Cached
+		r.out.LayerCacheStepsTotal = res.Steps.Total
+		r.out.BuildDurationSeconds = res.Duration.Seconds()
+		r.summary.StepsCached, r.summary.StepsTotal = res.Steps.Cached, res.Steps.Total
+		r.summary.Duration = res.Duration
+	}
+	if err != nil {
+		return err
+	}
+	r.out.Digest, r.out.ImageID, r.out.Metadata = res.Digest, res.ImageID, res.Metadata
+	r.summary.Digest = res.Digest
+	r.out.CacheSaved = r.plan.Decision.Save && len(r.plan.LayerCache.Exports) > 0
+	return nil
+}
+
+func (r *runner) phase(name string, start time.Time) {
+	r.phases = append(r.phases, report.Phase{Name: name, Duration: time.Since(start)})
+}
+
+func (r *runner) describePlan() {
+	p := r.plan
+	r.out.CacheBackend = p.LayerCache.Backend
+	r.out.CacheSaveReason = p.Decision.Reason
+	r.out.CacheWarnings = append(r.out.CacheWarnings, p.LayerCache.Warnings...)
+	for _, w := range p.LayerCache.Warnings {
+		r.rep.Warning("Layer cache", w)
+	}
+	r.summary.Tags = p.Inputs.Tags
+	r.summary.Image = imageName(p.Inputs)
+	r.summary.CacheBackend = p.LayerCache.BackendReason
+	r.summary.CacheReads = p.LayerCache.ReadScopes
+	r.summary.CacheWrite = p.LayerCache.WriteScope
+	r.summary.CacheSaveReason = p.Decision.Reason
+	r.rep.Infof("Layer cache: %s", p.LayerCache.BackendReason)
+	for _, e := range p.LayerCache.Imports {
+		r.rep.Infof("  reads  %s", layercache.Redacted(e))
+	}
+	for _, e := range p.LayerCache.Exports {
+		r.rep.Infof("  writes %s", layercache.Redacted(e))
+	}
+	r.rep.Infof("Cache save: %s", p.Decision.Reason)
+}
+
+// finish reports whatever happened: outputs and summary are written on failure too, so a
+// later step can still read the hit ratio of a failed build.
+func (r *runner) finish(err error) {
+	var inErrs inputs.Errors
+	var inErr *inputs.Error
+	var buildErr *builder.BuildError
+	switch {
+	case err == nil:
+	case errors.As(err, &inErrs):
+		for _, e := range inErrs {
+			r.rep.Error(e.Title(), e.Error())
+		}
+		return
+	case errors.As(err, &inErr):
+		r.rep.Error(inErr.Title(), inErr.Error())
+		return
+	case errors.As(err, &buildErr):
+		msg := buildErr.Error()
+		if buildErr.Log != "" {
+			msg += "\n" + buildErr.Log
+		}
+		r.rep.ErrorAt("Build failed", msg, buildErr.File, buildErr.Line, buildErr.EndLine)
+		r.summary.Failed = buildErr.Error()
+	default:
+		r.rep.Error("warmbuild", err.Error())
+		r.summary.Failed = err.Error()
+	}
+	if r.plan == nil {
+		return
+	}
+	r.out.CacheSaved = r.out.CacheSaved && err == nil
+	r.rep.SetOutputs(r.out)
+	r.summary.Phases = r.phases
+	r.summary.CacheSaved = r.out.CacheSaved
+	r.rep.AddSummary(r.summary.Markdown())
+}
+
+func imageName(in *inputs.Inputs) string {
+	if len(in.Tags) > 0 {
+		return in.Tags[0]
+	}
+	return in.File
+}
+
+// MakePlan turns inputs and the runner's environment into what the build will do.
+func MakePlan(in *inputs.Inputs, getenv func(string) string) (*Plan, error) {
+	pin, err := policyInput(in, getenv)
+	if err != nil {
+		return nil, err
+	}
+	decision, err := cachepolicy.Decide(pin)
+	if err != nil {
+		return nil, err
+	}
+	lc, err := layercache.NewPlan(layercache.Settings{
+		Backend:     in.Cache.Backend,
+		CacheRef:    in.Cache.Ref,
+		CacheDir:    in.Cache.Dir,
+		Scope:       in.Cache.Scope,
+		Tags:        in.Tags,
+		Dockerfile:  in.File,
+		Target:      in.Target,
+		CacheFrom:   in.CacheFrom,
+		CacheTo:     in.CacheTo,
+		Auto:        in.Cache.Auto,
+		GitHubToken: in.GitHubToken,
+		Getenv:      getenv,
+	}, decision)
+	if err != nil {
+		return nil, err
+	}
+	req, err := buildRequest(in, lc, getenv)
+	if err != nil {
+		return nil, err
+	}
+	return &Plan{Inputs: in, Decision: decision, LayerCache: lc, Request: req}, nil
+}
+
+func policyInput(in *inputs.Inputs, getenv func(string) string) (cachepolicy.Input, error) {
+	var payload io.Reader
+	if path := getenv("GITHUB_EVENT_PATH"); path != "" {
+		f, err := os.Open(path)
+		if err != nil {
+			return cachepolicy.Input{}, fmt.Errorf("read the event payload (GITHUB_EVENT_PATH): %w", err)
+		}
+		defer f.Close()
+		payload = f
+	}
+	pin, err := cachepolicy.InputFromEnv(getenv, payload)
+	if err != nil {
+		return cachepolicy.Input{}, fmt.Errorf("read the event payload (GITHUB_EVENT_PATH): %w", err)
+	}
+	pin.SaveOn = in.Cache.SaveOn
+	pin.Mode = in.Cache.Mode
+	return pin, nil
+}
+
+func buildRequest(in *inputs.Inputs, lc layercache.Plan, getenv func(string) string) (builder.Request, error) {
+	if err := checkDir("context", in.Context); err != nil {
+		return builder.Request{}, err
+	}
+	if fi, err := os.Stat(in.File); err != nil || fi.IsDir() {
+		return builder.Request{}, &inputs.Error{Input: "file", Problem: fmt.Sprintf("no Dockerfile at %s (file is relative to the workspace; its default is <context>/Dockerfile)", in.File)}
+	}
+	req := builder.Request{
+		ContextDir:      in.Context,
+		Dockerfile:      in.File,
+		Target:          in.Target,
+		BuildArgs:       in.BuildArgs,
+		Labels:          in.Labels,
+		Platforms:       in.Platforms,
+		NoCache:         in.NoCache,
+		Pull:            in.Pull,
+		CacheImports:    toClientCache(lc.Imports),
+		CacheExports:    toClientCache(lc.Exports),
+		DockerConfigDir: dockerConfigDir(getenv),
+		BuildContexts:   map[string]string{},
+	}
+	for name, v := range in.BuildContexts {
+		if !strings.Contains(v, "://") && !strings.HasPrefix(v, "target:") {
+			if err := checkDir("build-contexts", v); err != nil {
+				return builder.Request{}, err
+			}
+		}
+		req.BuildContexts[name] = v
+	}
+	for _, s := range in.Secrets {
+		req.Secrets = append(req.Secrets, builder.Secret{ID: s.ID, Value: s.Value, File: s.File, Env: s.Env})
+	}
+	req.Exports = exports(in)
+	return req, nil
+}
+
+// exports turns push/tags/outputs into BuildKit exporters the way buildx does: push is
+// shorthand for an image export with push=true, and tags name the image.
+func exports(in *inputs.Inputs) []client.ExportEntry {
+	names := strings.Join(in.Tags, ",")
+	var out []client.ExportEntry
+	for _, o := range in.Outputs {
+		e := client.ExportEntry{Type: o.Type, Attrs: map[string]string{}}
+		for k, v := range o.Attrs {
+			e.Attrs[k] = v
+		}
+		switch o.Type {
+		case "registry":
+			e.Type = client.ExporterImage
+			e.Attrs["push"] = "true"
+		case "local", "tar":
+			e.OutputDir = o.Destination
+			if o.Type == "tar" {
+				e.Output = fileOutput(o.Destination)
+				e.OutputDir = ""
+			}
+		case "oci", "docker":
+			e.Output = fileOutput(o.Destination)
+		}
+		if (e.Type == client.ExporterImage || e.Type == "oci" || e.Type == "docker") && e.Attrs["name"] == "" && names != "" {
+			e.Attrs["name"] = names
+		}
+		out = append(out, e)
+	}
+	if in.Push && len(out) == 0 {
+		out = append(out, client.ExportEntry{Type: client.ExporterImage, Attrs: map[string]string{"name": names, "push": "true"}})
+	} else if in.Push {
+		for i := range out {
+			if out[i].Type == client.ExporterImage {
+				out[i].Attrs["push"] = "true"
+			}
+		}
+	}
+	return out
+}
+
+func fileOutput(path string) func(map[string]string) (io.WriteCloser, error) {
+	return func(map[string]string) (io.WriteCloser, error) {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			return nil, err
+		}
+		return os.Create(path)
+	}
+}
+
+func toClientCache(es buildflags.CacheOptions) []client.CacheOptionsEntry {
+	out := make([]client.CacheOptionsEntry, 0, len(es))
+	for _, e := range es {
+		out = append(out, client.CacheOptionsEntry{Type: e.Type, Attrs: e.Attrs})
+	}
+	return out
+}
+
+func checkDir(input, dir string) error {
+	fi, err := os.Stat(dir)
+	if err != nil || !fi.IsDir() {
+		return &inputs.Error{Input: input, Problem: fmt.Sprintf("%s is not a directory (paths are relative to the workspace)", dir)}
+	}
+	return nil
+}
+
+// dockerConfigDir is where registry credentials are read, as the docker CLI reads them.
+func dockerConfigDir(getenv func(string) string) string {
+	if d := getenv("DOCKER_CONFIG"); d != "" {
+		return d
+	}
+	if h := getenv("HOME"); h != "" {
+		return filepath.Join(h, ".docker")
+	}
+	return ""
+}
