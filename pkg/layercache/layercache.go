@@ -1,0 +1,380 @@
+// Package layercache turns a cache backend, a cachepolicy.Decision and a scope into the
+// cache import and export entries a BuildKit solve takes.
+//
+// Every image gets its own scope (see DefaultScope) and every branch its own cache within
+// it (cachepolicy.Scope), so images and branches never overwrite each other:
+//
+//	gha       type=gha,scope=<scope>-<branch>         (ACTIONS_RUNTIME_TOKEN and service URL from the env)
+//	registry  type=registry,ref=<repo>:<tag>-<branch> (cache-ref's tag; without one, the scope)
+//	local     type=local,src|dest=<cache-dir>/<scope>-<branch>
+//
+// Exports always carry ignore-error=true: a cache that cannot be written is a warning, never
+// a failed build. Explicit cache-from/cache-to entries are added to the automatic ones
+// (Settings.Auto) or replace them; cache-to entries, like the automatic export, are only
+// used when the policy decided to save: cache-save-on governs every write, and fork pull
+// requests and pull_request_target never write.
+//
+// Entries may hold the runtime token: print them only through Redacted.
+package layercache
+
+import (
+	"fmt"
+	"maps"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/distribution/reference"
+	"github.com/docker/buildx/util/buildflags"
+	"github.com/warmbuild/warmbuild/pkg/cachepolicy"
+	"github.com/warmbuild/warmbuild/pkg/inputs"
+)
+
+// Backends.
+const (
+	BackendGHA      = "gha"
+	BackendRegistry = "registry"
+	BackendLocal    = "local"
+	BackendNone     = "none"
+)
+
+// Settings are the cache inputs of one build.
+type Settings struct {
+	// Backend is gha, registry, local or none; "" (or "auto") picks registry when CacheRef is
+	// set, local when CacheDir is set, gha when the runner provides the cache service
+	// (ACTIONS_RESULTS_URL or ACTIONS_CACHE_URL), and none otherwise.
+	Backend  string
+	CacheRef string // registry: the cache image, e.g. ghcr.io/org/app:buildcache
+	CacheDir string // local: a directory that persists between jobs
+
+	// Scope is input cache-scope; empty derives one with DefaultScope(Tags, Dockerfile, Target).
+	Scope      string
+	Tags       []string
+	Dockerfile string
+	Target     string
+
+	CacheFrom buildflags.CacheOptions // input cache-from
+	CacheTo   buildflags.CacheOptions // input cache-to
+	// Auto is input cache-auto: true adds CacheFrom/CacheTo to the automatic entries,
+	// false uses them instead.
+	Auto bool
+
+	// GitHubToken, when set, lets BuildKit's gha exporter list the repository's existing
+	// cache entries in one API call (needs actions: read) instead of probing blob by blob.
+	GitHubToken string
+
+	// Getenv reads the runner's environment (os.Getenv in production).
+	Getenv func(string) string
+}
+
+// Plan is what the build imports and exports, and how to describe it.
+type Plan struct {
+	Backend       string // gha, registry, local or none: the automatic entries' backend
+	BackendReason string // "<backend>: <why>", e.g. "registry: cache-ref is set"
+	Scope         string // the image's scope, without branch
+	ScopeReason   string
+
+	Imports buildflags.CacheOptions // fresh entries; never shared with Settings
+	Exports buildflags.CacheOptions
+
+	// ReadScopes and WriteScope name the caches for reports: gha scopes, registry refs or
+	// directories, in import order. WriteScope is empty when nothing is written.
+	ReadScopes []string
+	WriteScope string
+
+	// Warnings are cache problems the user should see; the build goes on without them.
+	Warnings []string
+}
+
+// NewPlan builds the plan. Errors are *inputs.Error for settings that cannot work
+// (unknown backend, missing cache-ref or cache-dir, bad cache-ref).
+func NewPlan(s Settings, d cachepolicy.Decision) (Plan, error) {
+	getenv := s.Getenv
+	if getenv == nil {
+		getenv = func(string) string { return "" }
+	}
+	var p Plan
+	if s.Scope != "" {
+		p.Scope, p.ScopeReason = cachepolicy.Scope(s.Scope, ""), "cache-scope"
+	} else {
+		p.Scope, p.ScopeReason = DefaultScope(s.Tags, s.Dockerfile, s.Target)
+	}
+	mode := d.Mode
+	if mode == "" {
+		mode = "max"
+	}
+
+	var auto planEntries
+	if s.Auto {
+		backend, why, err := chooseBackend(s, getenv)
+		if err != nil {
+			return Plan{}, err
+		}
+		p.Backend, p.BackendReason = backend, backend+": "+why
+		switch backend {
+		case BackendGHA:
+			svc, problem := ghaServiceFromEnv(getenv)
+			if problem != "" {
+				p.Backend, p.BackendReason = BackendNone, "none: "+problem
+				p.Warnings = append(p.Warnings, problem)
+				break
+			}
+			p.BackendReason += ", " + svc.desc
+			auto = ghaEntries(svc, p.Scope, mode, d, s.GitHubToken, getenv("GITHUB_REPOSITORY"))
+		case BackendRegistry:
+			if auto, err = registryEntries(s.CacheRef, p.Scope, mode, d); err != nil {
+				return Plan{}, err
+			}
+		case BackendLocal:
+			auto = localEntries(s.CacheDir, p.Scope, mode, d)
+		}
+	} else {
+		p.Backend, p.BackendReason = BackendNone, "none: cache-auto is false, so only cache-from and cache-to are used"
+	}
+
+	explicit := planEntries{imports: p.explicitEntries("cache-from", s.CacheFrom, getenv, false)}
+	if d.Save { // cache-save-on governs explicit writes too; Decision.Reason says why
+		explicit.exports = p.explicitEntries("cache-to", s.CacheTo, getenv, true)
+	}
+	p.Imports = merge(auto.imports, explicit.imports)
+	p.Exports = merge(auto.exports, explicit.exports)
+	for _, e := range p.Imports {
+		p.ReadScopes = append(p.ReadScopes, label(e))
+	}
+	var writes []string
+	for _, e := range p.Exports {
+		writes = append(writes, label(e))
+	}
+	p.WriteScope = strings.Join(writes, ", ")
+	return p, nil
+}
+
+// chooseBackend picks the automatic entries' backend and says why, e.g. "cache-ref is set".
+func chooseBackend(s Settings, getenv func(string) string) (backend, why string, err error) {
+	switch b := strings.ToLower(strings.TrimSpace(s.Backend)); b {
+	case "", "auto":
+		switch {
+		case s.CacheRef != "" && s.CacheDir != "":
+			return "", "", &inputs.Error{Input: "cache-backend", Problem: "cache-ref and cache-dir are both set; set cache-backend to registry or local to say which one to use"}
+		case s.CacheRef != "":
+			return BackendRegistry, "cache-ref is set", nil
+		case s.CacheDir != "":
+			return BackendLocal, "cache-dir is set", nil
+		case getenv("ACTIONS_RESULTS_URL") != "" || getenv("ACTIONS_CACHE_URL") != "":
+			return BackendGHA, "the runner provides the GitHub Actions cache service", nil
+		default:
+			return BackendNone, "this runner provides no GitHub Actions cache service (ACTIONS_RESULTS_URL and ACTIONS_CACHE_URL are unset); set cache-ref or cache-dir to cache layers in a registry or a directory", nil
+		}
+	case BackendGHA, BackendNone:
+		return b, "cache-backend is " + b, nil
+	case BackendRegistry:
+		if s.CacheRef == "" {
+			return "", "", &inputs.Error{Input: "cache-ref", Problem: "cache-backend: registry needs cache-ref, e.g. ghcr.io/org/app:buildcache"}
+		}
+		return b, "cache-backend is registry", nil
+	case BackendLocal:
+		if s.CacheDir == "" {
+			return "", "", &inputs.Error{Input: "cache-dir", Problem: "cache-backend: local needs cache-dir, a directory that persists between jobs"}
+		}
+		return b, "cache-backend is local", nil
+	default:
+		return "", "", &inputs.Error{Input: "cache-backend", Problem: fmt.Sprintf("unknown backend %q; use gha, registry, local or none (or leave it empty to pick one)", s.Backend)}
+	}
+}
+
+type planEntries struct {
+	imports, exports buildflags.CacheOptions
+}
+
+func exportAttrs(mode string) map[string]string {
+	return map[string]string{"mode": mode, "ignore-error": "true"}
+}
+
+func ghaEntries(svc ghaService, scope, mode string, d cachepolicy.Decision, ghToken, repository string) planEntries {
+	var pe planEntries
+	for _, b := range d.ReadBranches {
+		attrs := svc.attrs()
+		attrs["scope"] = cachepolicy.Scope(scope, b)
+		pe.imports = append(pe.imports, &buildflags.CacheOptionsEntry{Type: BackendGHA, Attrs: attrs})
+	}
+	if d.Save {
+		attrs := svc.attrs()
+		maps.Copy(attrs, exportAttrs(mode))
+		attrs["scope"] = cachepolicy.Scope(scope, d.WriteBranch)
+		if ghToken != "" && repository != "" {
+			attrs["repository"], attrs["ghtoken"] = repository, ghToken
+		}
+		pe.exports = append(pe.exports, &buildflags.CacheOptionsEntry{Type: BackendGHA, Attrs: attrs})
+	}
+	return pe
+}
+
+func registryEntries(cacheRef, scope, mode string, d cachepolicy.Decision) (planEntries, error) {
+	repo, tag, err := splitCacheRef(cacheRef)
+	if err != nil {
+		return planEntries{}, err
+	}
+	if tag == "" {
+		tag = scope
+	}
+	ref := func(branch string) string { return repo + ":" + cachepolicy.Scope(tag, branch) }
+	var pe planEntries
+	for _, b := range d.ReadBranches {
+		pe.imports = append(pe.imports, &buildflags.CacheOptionsEntry{Type: BackendRegistry, Attrs: map[string]string{"ref": ref(b)}})
+	}
+	if d.Save {
+		attrs := exportAttrs(mode)
+		attrs["ref"] = ref(d.WriteBranch)
+		attrs["image-manifest"], attrs["oci-mediatypes"] = "true", "true"
+		pe.exports = append(pe.exports, &buildflags.CacheOptionsEntry{Type: BackendRegistry, Attrs: attrs})
+	}
+	return pe, nil
+}
+
+// splitCacheRef splits cache-ref into its repository, as the user wrote it, and its tag.
+func splitCacheRef(cacheRef string) (repo, tag string, err error) {
+	named, err := reference.ParseNormalizedNamed(cacheRef)
+	if err != nil {
+		return "", "", &inputs.Error{Input: "cache-ref", Problem: fmt.Sprintf("%q is not a valid image reference: %v", cacheRef, err)}
+	}
+	if _, ok := named.(reference.Digested); ok {
+		return "", "", &inputs.Error{Input: "cache-ref", Problem: fmt.Sprintf("%q names a digest; give a repository, optionally with a tag, e.g. ghcr.io/org/app:buildcache", cacheRef)}
+	}
+	repo = cacheRef
+	if tagged, ok := named.(reference.Tagged); ok {
+		tag = tagged.Tag()
+		repo = strings.TrimSuffix(cacheRef, ":"+tag)
+	}
+	return repo, tag, nil
+}
+
+// localEntries use one directory per branch. A directory that does not exist yet (the first
+// build) is no error: BuildKit's client skips a local import without index.json with a
+// warning. reset=true drops blobs the new index no longer references, so the directory does
+// not grow with every build.
+func localEntries(dir, scope, mode string, d cachepolicy.Decision) planEntries {
+	var pe planEntries
+	for _, b := range d.ReadBranches {
+		src := filepath.Join(dir, cachepolicy.Scope(scope, b))
+		pe.imports = append(pe.imports, &buildflags.CacheOptionsEntry{Type: BackendLocal, Attrs: map[string]string{"src": src}})
+	}
+	if d.Save {
+		attrs := exportAttrs(mode)
+		attrs["dest"] = filepath.Join(dir, cachepolicy.Scope(scope, d.WriteBranch))
+		attrs["reset"] = "true"
+		pe.exports = append(pe.exports, &buildflags.CacheOptionsEntry{Type: BackendLocal, Attrs: attrs})
+	}
+	return pe
+}
+
+// explicitEntries copies the user's entries and completes them as buildx would: gha
+// entries get the token and service URL from the environment, and exports get
+// ignore-error=true unless the user said otherwise. A gha entry BuildKit could not
+// configure is dropped with a warning rather than failing the build.
+func (p *Plan) explicitEntries(input string, es buildflags.CacheOptions, getenv func(string) string, export bool) buildflags.CacheOptions {
+	var out buildflags.CacheOptions
+	for _, e := range es {
+		if e == nil {
+			continue
+		}
+		c := &buildflags.CacheOptionsEntry{Type: e.Type, Attrs: maps.Clone(e.Attrs)}
+		if c.Attrs == nil {
+			c.Attrs = map[string]string{}
+		}
+		if c.Type == BackendGHA {
+			if problem := completeGHA(c, getenv); problem != "" {
+				p.Warnings = append(p.Warnings, fmt.Sprintf("%s entry %s left out: %s", input, Redacted(e), problem))
+				continue
+			}
+		}
+		if export {
+			if _, ok := c.Attrs["ignore-error"]; !ok {
+				c.Attrs["ignore-error"] = "true"
+			}
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+func completeGHA(e *buildflags.CacheOptionsEntry, getenv func(string) string) string {
+	if _, ok := e.Attrs["token"]; !ok {
+		e.Attrs["token"] = getenv("ACTIONS_RUNTIME_TOKEN")
+	}
+	_, hasURL := e.Attrs["url"]
+	_, hasURLv2 := e.Attrs["url_v2"]
+	if !hasURL && !hasURLv2 {
+		svc, problem := ghaEndpointFromEnv(getenv)
+		if problem != "" {
+			return problem
+		}
+		for k, v := range svc.attrs() {
+			if _, set := e.Attrs[k]; !set {
+				e.Attrs[k] = v
+			}
+		}
+	}
+	return ghaTokenProblem(e.Attrs["token"])
+}
+
+// merge appends explicit entries to automatic ones. An automatic entry that writes to or
+// reads from the same place as an explicit one is dropped: BuildKit refuses two exports to
+// one registry ref, and two writers of one gha scope or directory overwrite each other.
+func merge(auto, explicit buildflags.CacheOptions) buildflags.CacheOptions {
+	var out buildflags.CacheOptions
+	seen := map[string]bool{}
+	for _, e := range explicit {
+		seen[target(e)] = true
+	}
+	for _, e := range auto {
+		if !seen[target(e)] {
+			out = append(out, e)
+		}
+	}
+	for _, e := range explicit {
+		k := target(e)
+		if slices.ContainsFunc(out, func(o *buildflags.CacheOptionsEntry) bool { return target(o) == k }) {
+			continue // the same explicit entry twice
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+// target identifies where an entry reads or writes.
+func target(e *buildflags.CacheOptionsEntry) string {
+	switch e.Type {
+	case BackendRegistry:
+		return "registry:" + e.Attrs["ref"]
+	case BackendGHA:
+		scope := e.Attrs["scope"]
+		if scope == "" {
+			scope = "buildkit" // BuildKit's default
+		}
+		return "gha:" + scope
+	case BackendLocal:
+		return "local:" + filepath.Clean(label(e))
+	default:
+		return Redacted(e)
+	}
+}
+
+// label names an entry's cache for reports.
+func label(e *buildflags.CacheOptionsEntry) string {
+	switch e.Type {
+	case BackendRegistry:
+		return e.Attrs["ref"]
+	case BackendGHA:
+		if s := e.Attrs["scope"]; s != "" {
+			return s
+		}
+		return "buildkit"
+	case BackendLocal:
+		if d := e.Attrs["dest"]; d != "" {
+			return d
+		}
+		return e.Attrs["src"]
+	default:
+		return Redacted(e)
+	}
+}
