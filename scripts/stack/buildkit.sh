@@ -5,7 +5,7 @@ set -euo pipefail
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
-bash "$stack_repo/scripts/build-buildkitd.sh" >&2 || die "building buildkitd failed"
+bash "$stack_repo/scripts/build-buildkitd.sh" >/dev/null || die "building buildkitd failed"
 
 # The local registry stands in for Docker Hub: as a mirror of docker.io, `FROM python:3.11-slim`
 # resolves to 127.0.0.1:5000/library/python:3.11-slim. BuildKit applies the mirror host's own
