@@ -1,0 +1,409 @@
+package cacheservice
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Protocol is the cache service API a Client speaks.
+type Protocol string
+
+const (
+	// ProtocolV1 is the REST API under ACTIONS_CACHE_URL/_apis/artifactcache/
+	// (GitHub Enterprise Server, nektos/act; shut down on github.com).
+	ProtocolV1 Protocol = "v1"
+	// ProtocolV2 is the twirp API under ACTIONS_RESULTS_URL with Azure blobs.
+	ProtocolV2 Protocol = "v2"
+)
+
+// Service is a cache service found in the environment.
+type Service struct {
+	Protocol Protocol
+	URL      string
+	Token    string
+	// Reason says which variables decided the protocol, for a log line.
+	Reason string
+}
+
+// Detect finds the cache service a container action should use. The runner
+// does not set ACTIONS_CACHE_SERVICE_V2 for container actions, so the choice
+// is made from what is there:
+//  1. ACTIONS_CACHE_API_FORCE_VERSION=v1|v2 (the knob BuildKit's gha backend
+//     reads too) wins;
+//  2. ACTIONS_CACHE_SERVICE_V2=true (what node actions get) means v2;
+//  3. GitHub Enterprise Server (GITHUB_SERVER_URL not github.com or *.ghe.com)
+//     only speaks v1;
+//  4. under nektos/act (ACT=true) ACTIONS_RESULTS_URL is act's artifact server,
+//     not a cache service: v1 with ACTIONS_CACHE_URL;
+//  5. otherwise ACTIONS_RESULTS_URL means v2, else ACTIONS_CACHE_URL means v1.
+//
+// It returns ErrNoService when no usable URL is set.
+func Detect(getenv func(string) string) (Service, error) {
+	resultsURL := strings.TrimSpace(getenv("ACTIONS_RESULTS_URL"))
+	cacheURL := strings.TrimSpace(getenv("ACTIONS_CACHE_URL"))
+	token := strings.TrimSpace(getenv("ACTIONS_RUNTIME_TOKEN"))
+	v1 := func(reason string) (Service, error) {
+		if cacheURL == "" {
+			return Service{}, fmt.Errorf("%s, but ACTIONS_CACHE_URL is not set: %w", reason, ErrNoService)
+		}
+		return Service{Protocol: ProtocolV1, URL: cacheURL, Token: token, Reason: reason}, nil
+	}
+	v2 := func(reason string) (Service, error) {
+		if resultsURL == "" {
+			return Service{}, fmt.Errorf("%s, but ACTIONS_RESULTS_URL is not set: %w", reason, ErrNoService)
+		}
+		if token == "" {
+			return Service{}, fmt.Errorf("%s, but ACTIONS_RUNTIME_TOKEN is not set", reason)
+		}
+		return Service{Protocol: ProtocolV2, URL: resultsURL, Token: token, Reason: reason}, nil
+	}
+
+	switch force := strings.ToLower(strings.TrimSpace(getenv("ACTIONS_CACHE_API_FORCE_VERSION"))); force {
+	case "":
+	case "v1":
+		return v1("ACTIONS_CACHE_API_FORCE_VERSION=v1")
+	case "v2":
+		return v2("ACTIONS_CACHE_API_FORCE_VERSION=v2")
+	default:
+		return Service{}, fmt.Errorf("ACTIONS_CACHE_API_FORCE_VERSION=%q: want v1 or v2", force)
+	}
+	if on, err := strconv.ParseBool(strings.TrimSpace(getenv("ACTIONS_CACHE_SERVICE_V2"))); err == nil && on {
+		return v2("ACTIONS_CACHE_SERVICE_V2 is set")
+	}
+	if isGHES(getenv("GITHUB_SERVER_URL")) {
+		return v1("GitHub Enterprise Server (" + getenv("GITHUB_SERVER_URL") + ") only has the v1 cache service")
+	}
+	if getenv("ACT") == "true" && cacheURL != "" {
+		return v1("running under nektos/act, whose cache server speaks v1")
+	}
+	if resultsURL != "" {
+		return v2("ACTIONS_RESULTS_URL is set")
+	}
+	if cacheURL != "" {
+		return v1("only ACTIONS_CACHE_URL is set")
+	}
+	return Service{}, ErrNoService
+}
+
+// isGHES follows @actions/cache's isGhes: any server but github.com,
+// *.ghe.com and *.ghe.localhost is an Enterprise Server.
+func isGHES(serverURL string) bool {
+	if serverURL == "" {
+		return false
+	}
+	u, err := url.Parse(serverURL)
+	if err != nil || u.Hostname() == "" {
+		return false
+	}
+	host := strings.ToUpper(u.Hostname())
+	return host != "GITHUB.COM" && !strings.HasSuffix(host, ".GHE.COM") && !strings.HasSuffix(host, ".GHE.LOCALHOST")
+}
+
+// RetryPolicy says how often and how patiently a request is retried. 5xx
+// answers, 408, 429, network errors and timeouts are retried; other answers
+// are not.
+type RetryPolicy struct {
+	// MaxAttempts counts every try of one request, the first included.
+	MaxAttempts int
+	// BaseDelay is the wait before the first retry; it doubles with each
+	// retry, up to MaxDelay, and is jittered by ±50%.
+	BaseDelay time.Duration
+	MaxDelay  time.Duration
+	// MaxRetryAfter caps the wait a 429/503 Retry-After asks for, so a
+	// throttled cache cannot hold a build for long.
+	MaxRetryAfter time.Duration
+}
+
+// DefaultRetryPolicy is close to @actions/cache's twirp client (5 attempts,
+// 3 s growing by 1.5x) but starts sooner.
+func DefaultRetryPolicy() RetryPolicy {
+	return RetryPolicy{
+		MaxAttempts:   5,
+		BaseDelay:     time.Second,
+		MaxDelay:      30 * time.Second,
+		MaxRetryAfter: time.Minute,
+	}
+}
+
+// Defaults of the transfer settings. Memory for a transfer is about
+// (DefaultParallelism+1) * DefaultBlockSize.
+const (
+	DefaultParallelism    = 4
+	DefaultBlockSize      = 8 << 20
+	DefaultRequestTimeout = time.Minute
+	DefaultStallTimeout   = time.Minute
+	// maxBlocks is Azure's limit of blocks in one block blob.
+	maxBlocks = 50000
+	// minBlockSize keeps block ids and lists sane; Azure accepts far smaller.
+	minBlockSize = 64 << 10
+	// maxBlockSize is Azure's Put Block limit (4000 MiB); we stay far lower.
+	maxBlockSize = 1 << 30
+)
+
+// Option changes a Client setting.
+type Option func(*Client)
+
+// WithHTTPClient sets the HTTP client (its Timeout should be zero: the
+// Client bounds every request itself).
+func WithHTTPClient(h *http.Client) Option { return func(c *Client) { c.http = h } }
+
+// WithRetryPolicy replaces DefaultRetryPolicy(); zero fields keep the default.
+func WithRetryPolicy(p RetryPolicy) Option {
+	return func(c *Client) {
+		if p.MaxAttempts > 0 {
+			c.retry.MaxAttempts = p.MaxAttempts
+		}
+		if p.BaseDelay > 0 {
+			c.retry.BaseDelay = p.BaseDelay
+		}
+		if p.MaxDelay > 0 {
+			c.retry.MaxDelay = p.MaxDelay
+		}
+		if p.MaxRetryAfter > 0 {
+			c.retry.MaxRetryAfter = p.MaxRetryAfter
+		}
+	}
+}
+
+// WithRequestTimeout bounds each attempt of a service API call (lookup,
+// reserve, commit, HEAD), from sending to reading the whole answer.
+func WithRequestTimeout(d time.Duration) Option { return func(c *Client) { c.requestTimeout = d } }
+
+// WithStallTimeout bounds each attempt of a data transfer (a block upload, a
+// range download): it fails when no byte moved, and no answer came, for d.
+// A slow transfer that keeps moving is not cut.
+func WithStallTimeout(d time.Duration) Option { return func(c *Client) { c.stallTimeout = d } }
+
+// WithParallelism sets how many blocks are uploaded, or ranges downloaded, at
+// once (1 = sequential).
+func WithParallelism(n int) Option { return func(c *Client) { c.parallelism = n } }
+
+// WithBlockSize sets the size of an upload block and of a download range.
+func WithBlockSize(n int) Option { return func(c *Client) { c.blockSize = n } }
+
+// WithWarnf receives warnings worth a log line (a retried request, a fallback).
+func WithWarnf(f func(format string, args ...any)) Option { return func(c *Client) { c.warnf = f } }
+
+// WithUserAgent sets the User-Agent of the service calls.
+func WithUserAgent(ua string) Option { return func(c *Client) { c.userAgent = ua } }
+
+// Client saves and restores cache entries. It is safe for concurrent use.
+type Client struct {
+	protocol Protocol
+	baseURL  string
+	token    string
+
+	http           *http.Client
+	retry          RetryPolicy
+	requestTimeout time.Duration
+	stallTimeout   time.Duration
+	parallelism    int
+	blockSize      int
+	warnf          func(string, ...any)
+	userAgent      string
+	now            func() time.Time
+}
+
+// New makes a client of the service at serviceURL (ACTIONS_RESULTS_URL for
+// v2, ACTIONS_CACHE_URL for v1). token is ACTIONS_RUNTIME_TOKEN; v1 servers
+// such as act's accept an empty one.
+func New(protocol Protocol, serviceURL, token string, opts ...Option) (*Client, error) {
+	if protocol != ProtocolV1 && protocol != ProtocolV2 {
+		return nil, fmt.Errorf("cache service protocol %q: want v1 or v2", protocol)
+	}
+	u, err := url.Parse(serviceURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("cache service URL %q: want an absolute http(s) URL", serviceURL)
+	}
+	if protocol == ProtocolV2 && token == "" {
+		return nil, errors.New("cache service v2 needs a token (ACTIONS_RUNTIME_TOKEN)")
+	}
+	c := &Client{
+		protocol:       protocol,
+		baseURL:        strings.TrimRight(serviceURL, "/"),
+		token:          token,
+		retry:          DefaultRetryPolicy(),
+		requestTimeout: DefaultRequestTimeout,
+		stallTimeout:   DefaultStallTimeout,
+		parallelism:    DefaultParallelism,
+		blockSize:      DefaultBlockSize,
+		warnf:          func(string, ...any) {},
+		userAgent:      "warmbuild-cacheservice",
+		now:            time.Now,
+	}
+	for _, o := range opts {
+		o(c)
+	}
+	if c.http == nil {
+		// Our own transport: the default one keeps only 2 idle connections per
+		// host, which parallel blocks would keep reopening.
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.MaxIdleConnsPerHost = 2 * max(c.parallelism, 1)
+		c.http = &http.Client{Transport: tr}
+	}
+	switch {
+	case c.parallelism < 1:
+		return nil, fmt.Errorf("cache service parallelism %d: want at least 1", c.parallelism)
+	case c.blockSize < minBlockSize || c.blockSize > maxBlockSize:
+		return nil, fmt.Errorf("cache service block size %d: want %d to %d bytes", c.blockSize, minBlockSize, maxBlockSize)
+	case c.requestTimeout <= 0 || c.stallTimeout <= 0:
+		return nil, errors.New("cache service timeouts must be positive")
+	}
+	return c, nil
+}
+
+// FromEnv makes a client of the service [Detect] finds through getenv.
+func FromEnv(getenv func(string) string, opts ...Option) (*Client, error) {
+	svc, err := Detect(getenv)
+	if err != nil {
+		return nil, err
+	}
+	return New(svc.Protocol, svc.URL, svc.Token, opts...)
+}
+
+// Protocol is the API this client speaks.
+func (c *Client) Protocol() Protocol { return c.protocol }
+
+// Entry is a cache entry that Restore found. Its bytes are read with
+// Download or Open.
+type Entry struct {
+	// Key is the key of the entry that matched.
+	Key string
+	// Exact is true when Key is the primary key (compared without case, as
+	// actions/cache does), false for a prefix or restore-key match.
+	Exact bool
+	// Size is the entry's size in bytes, or -1 when the storage did not say.
+	Size int64
+
+	client    *Client
+	url       string
+	azure     bool // the URL is an Azure blob SAS URL
+	rangeable bool // the storage answers Range requests
+}
+
+// SaveResult tells what Save did.
+type SaveResult struct {
+	// AlreadyExists is true when the service refused to reserve the key
+	// because an entry with this key and version exists or another job is
+	// uploading it: someone saved it first. The reader was not read. This is
+	// not an error.
+	AlreadyExists bool
+	// Reason is the service's message for AlreadyExists, when it sent one.
+	Reason string
+	// Size is the number of bytes stored.
+	Size int64
+	// EntryID is the service's id of the new entry (v2; 0 when unknown).
+	EntryID int64
+}
+
+// Restore looks up the newest entry whose version is version and whose key is
+// key, or starts with key, or starts with one of restoreKeys (in order). It
+// returns nil and no error on a miss. version is usually [Version]'s result.
+func (c *Client) Restore(ctx context.Context, key string, restoreKeys []string, version string) (*Entry, error) {
+	if err := validateKeys(key, restoreKeys); err != nil {
+		return nil, err
+	}
+	if version == "" {
+		return nil, errors.New("restore: empty cache version")
+	}
+	var (
+		e   *Entry
+		err error
+	)
+	if c.protocol == ProtocolV2 {
+		e, err = c.lookupV2(ctx, key, restoreKeys, version)
+	} else {
+		e, err = c.lookupV1(ctx, key, restoreKeys, version)
+	}
+	if err != nil || e == nil {
+		if err != nil {
+			err = fmt.Errorf("restore %s: %w", key, err)
+		}
+		return nil, err
+	}
+	e.client = c
+	e.Exact = strings.EqualFold(e.Key, key)
+	e.Size = -1
+	if err := c.probe(ctx, e); err != nil {
+		// Not fatal: the entry is then downloaded as one resumable stream.
+		c.warnf("cache entry %s: size unknown, downloading it as one stream: %v", e.Key, err)
+	}
+	return e, nil
+}
+
+// Save stores the bytes of r under key and version. It reads r to its end
+// once, in blocks, uploading up to the client's parallelism blocks at a time;
+// r is not read when the result says AlreadyExists. A key cannot be
+// overwritten: choose a new key for new content.
+func (c *Client) Save(ctx context.Context, key, version string, r io.Reader) (SaveResult, error) {
+	if err := ValidateKey(key); err != nil {
+		return SaveResult{}, err
+	}
+	if version == "" {
+		return SaveResult{}, errors.New("save: empty cache version")
+	}
+	var (
+		res SaveResult
+		err error
+	)
+	if c.protocol == ProtocolV2 {
+		res, err = c.saveV2(ctx, key, version, r)
+	} else {
+		res, err = c.saveV1(ctx, key, version, r)
+	}
+	if err != nil {
+		return res, fmt.Errorf("save %s: %w", key, err)
+	}
+	return res, nil
+}
+
+// Download writes the entry's bytes to w in order and returns how many it
+// wrote. Large entries are fetched as parallel ranges; memory stays within
+// about (parallelism+1) blocks.
+func (e *Entry) Download(ctx context.Context, w io.Writer) (int64, error) {
+	var (
+		n   int64
+		err error
+	)
+	if e.Size >= 0 && e.rangeable {
+		n, err = e.client.downloadRanges(ctx, w, e)
+	} else {
+		n, err = e.client.downloadStream(ctx, w, e)
+	}
+	if err == nil && e.Size >= 0 && n != e.Size {
+		err = fmt.Errorf("got %d bytes, the entry has %d", n, e.Size)
+	}
+	if err != nil {
+		return n, fmt.Errorf("download cache entry %s: %w", e.Key, err)
+	}
+	return n, nil
+}
+
+// Open returns the entry's bytes as a stream (Download into a pipe). Close
+// it to stop the download early.
+func (e *Entry) Open(ctx context.Context) io.ReadCloser {
+	ctx, cancel := context.WithCancel(ctx)
+	pr, pw := io.Pipe()
+	go func() {
+		_, err := e.Download(ctx, pw)
+		pw.CloseWithError(err)
+	}()
+	return &cancelReadCloser{PipeReader: pr, cancel: cancel}
+}
+
+type cancelReadCloser struct {
+	*io.PipeReader
+	cancel context.CancelFunc
+}
+
+func (r *cancelReadCloser) Close() error {
+	r.cancel()
+	return r.PipeReader.CloseWithError(errors.New("cache entry stream closed"))
+}
