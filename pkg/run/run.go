@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -339,7 +340,8 @@ func fileOutput(path string) func(map[string]string) (io.WriteCloser, error) {
 func toClientCache(es buildflags.CacheOptions) []client.CacheOptionsEntry {
 	out := make([]client.CacheOptionsEntry, 0, len(es))
 	for _, e := range es {
-		out = append(out, client.CacheOptionsEntry{Type: e.Type, Attrs: e.Attrs})
+		// A copy: the client writes into import attrs (local digests) during the solve.
+		out = append(out, client.CacheOptionsEntry{Type: e.Type, Attrs: maps.Clone(e.Attrs)})
 	}
 	return out
 }
