@@ -12,8 +12,9 @@ root="$WARMBUILD_STACK/pyindex"
 bin="$WARMBUILD_STACK/bin/pyindex"
 mkdir -p "$root" "$stack_run" "$(dirname "$bin")"
 
-# The stamp covers everything generation depends on.
-stamp=$(cd "$stack_repo" && cat tools/pyindex/*.go testdata/pypkgs/*.json | sha256sum | cut -c1-16)
+# The stamp covers everything generation depends on (the generator's source, not its tests).
+stamp=$(cd "$stack_repo" && ls tools/pyindex/*.go | grep -v '_test\.go$' | xargs cat testdata/pypkgs/*.json |
+  sha256sum | cut -c1-16)
 if [ ! -x "$bin" ] || [ "$(cat "$root/binary.stamp" 2>/dev/null)" != "$stamp" ]; then
   (cd "$stack_repo" && go build -o "$bin.tmp" ./tools/pyindex) || die "go build ./tools/pyindex failed"
   mv "$bin.tmp" "$bin"
@@ -24,16 +25,16 @@ fi
 ensure() {
   local name=$1 port=$2
   local dir="$root/$name" pidfile="$stack_run/pyindex-$name.pid" logfile="$stack_run/pyindex-$name.log"
-  local url="http://127.0.0.1:$port/simple/" state="running"
+  local url="http://127.0.0.1:$port/simple/" generated=""
   if [ "$(cat "$dir.stamp" 2>/dev/null)" != "$stamp" ] || [ ! -f "$dir/simple/index.html" ]; then
     stop_daemon "$pidfile"
     "$bin" generate -spec "$stack_repo/testdata/pypkgs/$name.json" -out "$dir" >/dev/null ||
       die "generating the $name index failed"
     echo "$stamp" >"$dir.stamp"
-    state="generated"
+    generated=" (index regenerated)"
   fi
   if pid_alive "$pidfile" && http_ok "$url"; then
-    echo "pyindex $name: $state, serving $url (pid $(cat "$pidfile"))"
+    echo "pyindex $name: running at $url (pid $(cat "$pidfile"))"
     return
   fi
   stop_daemon "$pidfile"
@@ -43,7 +44,7 @@ ensure() {
     log_tail "$logfile"
     die "pyindex $name did not start (log: $logfile)"
   fi
-  echo "pyindex $name: $state, started $url (pid $(cat "$pidfile"))"
+  echo "pyindex $name: started at $url (pid $(cat "$pidfile"))$generated"
 }
 
 ensure app 3141
