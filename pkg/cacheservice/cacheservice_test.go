@@ -197,6 +197,9 @@ func TestProtocolIsChosenFromTheContainerEnvironment(t *testing.T) {
 	if _, err := cacheservice.Detect(env()); !errors.Is(err, cacheservice.ErrNoService) {
 		t.Errorf("empty environment: %v, want ErrNoService", err)
 	}
+	if _, err := cacheservice.Detect(env("ACT", "true", "ACTIONS_RESULTS_URL", "http://172.17.0.1:34567/")); !errors.Is(err, cacheservice.ErrNoService) {
+		t.Errorf("act without its cache server: %v, want ErrNoService (act's results URL is no cache service)", err)
+	}
 	if _, err := cacheservice.Detect(env("ACTIONS_RESULTS_URL", results)); err == nil || !strings.Contains(err.Error(), "ACTIONS_RUNTIME_TOKEN") {
 		t.Errorf("v2 without a token: %v, want an error naming ACTIONS_RUNTIME_TOKEN", err)
 	}

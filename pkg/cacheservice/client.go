@@ -41,7 +41,8 @@ type Service struct {
 //  3. GitHub Enterprise Server (GITHUB_SERVER_URL not github.com or *.ghe.com)
 //     only speaks v1;
 //  4. under nektos/act (ACT=true) ACTIONS_RESULTS_URL is act's artifact server,
-//     not a cache service: v1 with ACTIONS_CACHE_URL;
+//     not a cache service: v1 with ACTIONS_CACHE_URL, or no service when act
+//     runs without its cache server;
 //  5. otherwise ACTIONS_RESULTS_URL means v2, else ACTIONS_CACHE_URL means v1.
 //
 // It returns ErrNoService when no usable URL is set.
@@ -80,7 +81,7 @@ func Detect(getenv func(string) string) (Service, error) {
 	if isGHES(getenv("GITHUB_SERVER_URL")) {
 		return v1("GitHub Enterprise Server (" + getenv("GITHUB_SERVER_URL") + ") only has the v1 cache service")
 	}
-	if getenv("ACT") == "true" && cacheURL != "" {
+	if getenv("ACT") == "true" {
 		return v1("running under nektos/act, whose cache server speaks v1")
 	}
 	if resultsURL != "" {
