@@ -7,7 +7,6 @@ package inputs
 
 import (
 	"fmt"
-	"maps"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -15,7 +14,6 @@ import (
 
 	"github.com/containerd/platforms"
 	"github.com/distribution/reference"
-	"github.com/docker/buildx/util/buildflags"
 )
 
 // Names lists every input the action reads. action.yml must declare exactly these (a test
@@ -40,12 +38,12 @@ type Inputs struct {
 	Tags          []string
 	Platforms     []string // normalized, e.g. linux/amd64
 	Push          bool
-	Outputs       []*buildflags.ExportEntry
+	Outputs       []*ExportEntry
 	Secrets       []Secret
 	NoCache       bool
 	Pull          bool
-	CacheFrom     buildflags.CacheOptions
-	CacheTo       buildflags.CacheOptions
+	CacheFrom     CacheEntries
+	CacheTo       CacheEntries
 
 	Endpoint      Endpoint
 	Builder       string // a docker/setup-buildx-action builder name
@@ -226,12 +224,12 @@ func (p *parser) buildContexts() map[string]string {
 	}
 	out := map[string]string{}
 	for _, it := range items {
-		m, err := buildflags.ParseContextNames([]string{it.Value})
+		name, value, err := ParseContextName(it.Value)
 		if err != nil {
 			p.fail("build-contexts", it.Line, fmt.Sprintf("%v; write name=path, name=docker-image://ref or name=https://...", err))
 			continue
 		}
-		maps.Copy(out, m)
+		out[name] = value
 	}
 	return out
 }
@@ -263,15 +261,15 @@ func (p *parser) platforms() []string {
 
 var knownOutputTypes = []string{"image", "registry", "oci", "docker", "local", "tar", "cacheonly"}
 
-func (p *parser) outputs() []*buildflags.ExportEntry {
-	var out []*buildflags.ExportEntry
+func (p *parser) outputs() []*ExportEntry {
+	var out []*ExportEntry
 	for _, it := range p.list("outputs", true) {
-		es, err := buildflags.ParseExports([]string{it.Value})
+		e, err := ParseExport(it.Value)
 		if err != nil {
 			p.fail("outputs", it.Line, fmt.Sprintf("%q: %v", it.Value, err))
 			continue
 		}
-		for _, e := range es {
+		{
 			if !slices.Contains(knownOutputTypes, e.Type) {
 				p.fail("outputs", it.Line, fmt.Sprintf("unknown output type %q; use one of %s", e.Type, strings.Join(knownOutputTypes, ", ")))
 				continue
@@ -339,10 +337,10 @@ func (p *parser) secrets() []Secret {
 
 var knownCacheTypes = []string{"registry", "local", "gha", "inline", "s3", "azblob"}
 
-func (p *parser) cacheEntries(name string) buildflags.CacheOptions {
-	var out buildflags.CacheOptions
+func (p *parser) cacheEntries(name string) CacheEntries {
+	var out CacheEntries
 	for _, it := range p.list(name, true) {
-		es, err := buildflags.ParseCacheEntry([]string{it.Value})
+		es, err := ParseCacheEntry(it.Value)
 		if err != nil {
 			p.fail(name, it.Line, fmt.Sprintf("%q: %v; write type=registry,ref=IMAGE (or a bare image reference)", it.Value, err))
 			continue

@@ -25,7 +25,6 @@ import (
 	"strings"
 
 	"github.com/distribution/reference"
-	"github.com/docker/buildx/util/buildflags"
 	"github.com/warmbuild/warmbuild/pkg/cachepolicy"
 	"github.com/warmbuild/warmbuild/pkg/inputs"
 )
@@ -53,8 +52,8 @@ type Settings struct {
 	Dockerfile string
 	Target     string
 
-	CacheFrom buildflags.CacheOptions // input cache-from
-	CacheTo   buildflags.CacheOptions // input cache-to
+	CacheFrom inputs.CacheEntries // input cache-from
+	CacheTo   inputs.CacheEntries // input cache-to
 	// Auto is input cache-auto: true adds CacheFrom/CacheTo to the automatic entries,
 	// false uses them instead.
 	Auto bool
@@ -74,8 +73,8 @@ type Plan struct {
 	Scope         string // the image's scope, without branch
 	ScopeReason   string
 
-	Imports buildflags.CacheOptions // fresh entries; never shared with Settings
-	Exports buildflags.CacheOptions
+	Imports inputs.CacheEntries // fresh entries; never shared with Settings
+	Exports inputs.CacheEntries
 
 	// ReadScopes and WriteScope name the caches for reports: gha scopes, registry refs or
 	// directories, in import order. WriteScope is empty when nothing is written.
@@ -183,7 +182,7 @@ func chooseBackend(s Settings, getenv func(string) string) (backend, why string,
 }
 
 type planEntries struct {
-	imports, exports buildflags.CacheOptions
+	imports, exports inputs.CacheEntries
 }
 
 func exportAttrs(mode string) map[string]string {
@@ -195,7 +194,7 @@ func ghaEntries(svc ghaService, scope, mode string, d cachepolicy.Decision, ghTo
 	for _, b := range d.ReadBranches {
 		attrs := svc.attrs()
 		attrs["scope"] = cachepolicy.Scope(scope, b)
-		pe.imports = append(pe.imports, &buildflags.CacheOptionsEntry{Type: BackendGHA, Attrs: attrs})
+		pe.imports = append(pe.imports, &inputs.CacheEntry{Type: BackendGHA, Attrs: attrs})
 	}
 	if d.Save {
 		attrs := svc.attrs()
@@ -204,7 +203,7 @@ func ghaEntries(svc ghaService, scope, mode string, d cachepolicy.Decision, ghTo
 		if ghToken != "" && repository != "" {
 			attrs["repository"], attrs["ghtoken"] = repository, ghToken
 		}
-		pe.exports = append(pe.exports, &buildflags.CacheOptionsEntry{Type: BackendGHA, Attrs: attrs})
+		pe.exports = append(pe.exports, &inputs.CacheEntry{Type: BackendGHA, Attrs: attrs})
 	}
 	return pe
 }
@@ -220,13 +219,13 @@ func registryEntries(cacheRef, scope, mode string, d cachepolicy.Decision) (plan
 	ref := func(branch string) string { return repo + ":" + cachepolicy.Scope(tag, branch) }
 	var pe planEntries
 	for _, b := range d.ReadBranches {
-		pe.imports = append(pe.imports, &buildflags.CacheOptionsEntry{Type: BackendRegistry, Attrs: map[string]string{"ref": ref(b)}})
+		pe.imports = append(pe.imports, &inputs.CacheEntry{Type: BackendRegistry, Attrs: map[string]string{"ref": ref(b)}})
 	}
 	if d.Save {
 		attrs := exportAttrs(mode)
 		attrs["ref"] = ref(d.WriteBranch)
 		attrs["image-manifest"], attrs["oci-mediatypes"] = "true", "true"
-		pe.exports = append(pe.exports, &buildflags.CacheOptionsEntry{Type: BackendRegistry, Attrs: attrs})
+		pe.exports = append(pe.exports, &inputs.CacheEntry{Type: BackendRegistry, Attrs: attrs})
 	}
 	return pe, nil
 }
@@ -256,13 +255,13 @@ func localEntries(dir, scope, mode string, d cachepolicy.Decision) planEntries {
 	var pe planEntries
 	for _, b := range d.ReadBranches {
 		src := filepath.Join(dir, cachepolicy.Scope(scope, b))
-		pe.imports = append(pe.imports, &buildflags.CacheOptionsEntry{Type: BackendLocal, Attrs: map[string]string{"src": src}})
+		pe.imports = append(pe.imports, &inputs.CacheEntry{Type: BackendLocal, Attrs: map[string]string{"src": src}})
 	}
 	if d.Save {
 		attrs := exportAttrs(mode)
 		attrs["dest"] = filepath.Join(dir, cachepolicy.Scope(scope, d.WriteBranch))
 		attrs["reset"] = "true"
-		pe.exports = append(pe.exports, &buildflags.CacheOptionsEntry{Type: BackendLocal, Attrs: attrs})
+		pe.exports = append(pe.exports, &inputs.CacheEntry{Type: BackendLocal, Attrs: attrs})
 	}
 	return pe
 }
@@ -271,13 +270,13 @@ func localEntries(dir, scope, mode string, d cachepolicy.Decision) planEntries {
 // entries get the token and service URL from the environment, and exports get
 // ignore-error=true unless the user said otherwise. A gha entry BuildKit could not
 // configure is dropped with a warning rather than failing the build.
-func (p *Plan) explicitEntries(input string, es buildflags.CacheOptions, getenv func(string) string, export bool) buildflags.CacheOptions {
-	var out buildflags.CacheOptions
+func (p *Plan) explicitEntries(input string, es inputs.CacheEntries, getenv func(string) string, export bool) inputs.CacheEntries {
+	var out inputs.CacheEntries
 	for _, e := range es {
 		if e == nil {
 			continue
 		}
-		c := &buildflags.CacheOptionsEntry{Type: e.Type, Attrs: maps.Clone(e.Attrs)}
+		c := &inputs.CacheEntry{Type: e.Type, Attrs: maps.Clone(e.Attrs)}
 		if c.Attrs == nil {
 			c.Attrs = map[string]string{}
 		}
@@ -297,7 +296,7 @@ func (p *Plan) explicitEntries(input string, es buildflags.CacheOptions, getenv 
 	return out
 }
 
-func completeGHA(e *buildflags.CacheOptionsEntry, getenv func(string) string) string {
+func completeGHA(e *inputs.CacheEntry, getenv func(string) string) string {
 	if _, ok := e.Attrs["token"]; !ok {
 		e.Attrs["token"] = getenv("ACTIONS_RUNTIME_TOKEN")
 	}
@@ -320,8 +319,8 @@ func completeGHA(e *buildflags.CacheOptionsEntry, getenv func(string) string) st
 // merge appends explicit entries to automatic ones. An automatic entry that writes to or
 // reads from the same place as an explicit one is dropped: BuildKit refuses two exports to
 // one registry ref, and two writers of one gha scope or directory overwrite each other.
-func merge(auto, explicit buildflags.CacheOptions) buildflags.CacheOptions {
-	var out buildflags.CacheOptions
+func merge(auto, explicit inputs.CacheEntries) inputs.CacheEntries {
+	var out inputs.CacheEntries
 	seen := map[string]bool{}
 	for _, e := range explicit {
 		seen[target(e)] = true
@@ -333,7 +332,7 @@ func merge(auto, explicit buildflags.CacheOptions) buildflags.CacheOptions {
 	}
 	for _, e := range explicit {
 		k := target(e)
-		if slices.ContainsFunc(out, func(o *buildflags.CacheOptionsEntry) bool { return target(o) == k }) {
+		if slices.ContainsFunc(out, func(o *inputs.CacheEntry) bool { return target(o) == k }) {
 			continue // the same explicit entry twice
 		}
 		out = append(out, e)
@@ -342,7 +341,7 @@ func merge(auto, explicit buildflags.CacheOptions) buildflags.CacheOptions {
 }
 
 // target identifies where an entry reads or writes.
-func target(e *buildflags.CacheOptionsEntry) string {
+func target(e *inputs.CacheEntry) string {
 	switch e.Type {
 	case BackendRegistry:
 		return "registry:" + e.Attrs["ref"]
@@ -360,7 +359,7 @@ func target(e *buildflags.CacheOptionsEntry) string {
 }
 
 // label names an entry's cache for reports.
-func label(e *buildflags.CacheOptionsEntry) string {
+func label(e *inputs.CacheEntry) string {
 	switch e.Type {
 	case BackendRegistry:
 		return e.Attrs["ref"]

@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/docker/buildx/util/buildflags"
 	actionscache "github.com/tonistiigi/go-actions-cache"
 	"github.com/warmbuild/warmbuild/pkg/cachepolicy"
 	"github.com/warmbuild/warmbuild/pkg/inputs"
@@ -80,7 +79,7 @@ func decide(t *testing.T, event string) cachepolicy.Decision {
 
 // strs shows entries in buildx syntax with the runtime token replaced by <token>, so the
 // tables below stay readable. The token itself is checked in TestTokenOnlyInEntries.
-func strs(es buildflags.CacheOptions, token string) []string {
+func strs(es inputs.CacheEntries, token string) []string {
 	out := []string{}
 	for _, e := range es {
 		s := e.String()
@@ -416,11 +415,11 @@ func TestRegistryRefsPerBranch(t *testing.T) {
 func TestExplicitEntriesAreAddedOrReplaceAutomaticOnes(t *testing.T) {
 	env := githubEnv(t)
 	token := env["ACTIONS_RUNTIME_TOKEN"]
-	from, err := buildflags.ParseCacheEntry([]string{"type=registry,ref=ghcr.io/octo-org/base:cache", "type=gha,scope=shared"})
+	from, err := parseEntries(t, "type=registry,ref=ghcr.io/octo-org/base:cache", "type=gha,scope=shared")
 	if err != nil {
 		t.Fatal(err)
 	}
-	to, err := buildflags.ParseCacheEntry([]string{"type=registry,ref=ghcr.io/octo-org/base:cache,mode=max", "type=local,dest=/tmp/out,ignore-error=false"})
+	to, err := parseEntries(t, "type=registry,ref=ghcr.io/octo-org/base:cache,mode=max", "type=local,dest=/tmp/out,ignore-error=false")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -478,7 +477,7 @@ func TestExplicitEntriesAreAddedOrReplaceAutomaticOnes(t *testing.T) {
 		}
 	})
 	t.Run("an explicit entry for the same place replaces the automatic one", func(t *testing.T) {
-		same, err := buildflags.ParseCacheEntry([]string{"type=registry,ref=ghcr.io/o/app:buildcache-main,mode=min,compression=zstd"})
+		same, err := parseEntries(t, "type=registry,ref=ghcr.io/o/app:buildcache-main,mode=min,compression=zstd")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -595,7 +594,7 @@ func TestTokenOnlyInEntries(t *testing.T) {
 	env := githubEnv(t)
 	token := env["ACTIONS_RUNTIME_TOKEN"]
 	const ghToken = "ghs_notARealTokenButLooksLikeOne0123"
-	from, err := buildflags.ParseCacheEntry([]string{"type=gha,scope=shared,token=" + token})
+	from, err := parseEntries(t, "type=gha,scope=shared,token="+token)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -615,4 +614,18 @@ func TestTokenOnlyInEntries(t *testing.T) {
 	if !strings.Contains(shown, "token=***") || !strings.Contains(shown, "ghtoken=***") {
 		t.Errorf("redacted entries should still show that credentials are set:\n%s", shown)
 	}
+}
+
+// parseEntries reads cache-from/cache-to lines as the inputs package does.
+func parseEntries(t *testing.T, lines ...string) (inputs.CacheEntries, error) {
+	t.Helper()
+	var out inputs.CacheEntries
+	for _, l := range lines {
+		es, err := inputs.ParseCacheEntry(l)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, es...)
+	}
+	return out, nil
 }

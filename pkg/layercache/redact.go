@@ -1,9 +1,8 @@
 package layercache
 
 import (
+	"github.com/warmbuild/warmbuild/pkg/inputs"
 	"maps"
-
-	"github.com/docker/buildx/util/buildflags"
 )
 
 // isSecretAttr tells cache attributes that hold credentials (gha: token, ghtoken; s3 and
@@ -18,7 +17,7 @@ func isSecretAttr(name string) bool {
 
 // Redacted is an entry in buildx's CSV syntax with every credential replaced by ***, for
 // logs and reports. Never print an entry any other way.
-func Redacted(e *buildflags.CacheOptionsEntry) string {
+func Redacted(e *inputs.CacheEntry) string {
 	if e == nil {
 		return ""
 	}
@@ -28,12 +27,12 @@ func Redacted(e *buildflags.CacheOptionsEntry) string {
 			attrs[k] = "***"
 		}
 	}
-	safe := buildflags.CacheOptionsEntry{Type: e.Type, Attrs: attrs}
+	safe := inputs.CacheEntry{Type: e.Type, Attrs: attrs}
 	return safe.String()
 }
 
 // RedactedAll is Redacted for a list.
-func RedactedAll(es buildflags.CacheOptions) []string {
+func RedactedAll(es inputs.CacheEntries) []string {
 	out := make([]string, 0, len(es))
 	for _, e := range es {
 		out = append(out, Redacted(e))

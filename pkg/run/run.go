@@ -14,7 +14,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/docker/buildx/util/buildflags"
 	"github.com/moby/buildkit/client"
 	"github.com/warmbuild/warmbuild/pkg/builder"
 	"github.com/warmbuild/warmbuild/pkg/cachepolicy"
@@ -337,7 +336,7 @@ func fileOutput(path string) func(map[string]string) (io.WriteCloser, error) {
 	}
 }
 
-func toClientCache(es buildflags.CacheOptions) []client.CacheOptionsEntry {
+func toClientCache(es inputs.CacheEntries) []client.CacheOptionsEntry {
 	out := make([]client.CacheOptionsEntry, 0, len(es))
 	for _, e := range es {
 		// A copy: the client writes into import attrs (local digests) during the solve.
