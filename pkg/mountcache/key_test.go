@@ -1,0 +1,143 @@
+package mountcache
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/warmbuild/warmbuild/pkg/inputs"
+)
+
+func TestKeyNamesMountPlatformAndHash(t *testing.T) {
+	for _, tc := range []struct {
+		cacheID, platform, hash, want string
+	}{
+		{"//root/.cache/pip", "linux/amd64", "0123456789abcdef", "warmbuild-mount-root-.cache-pip-linux-amd64-0123456789abcdef"},
+		{"/shop-pip", "linux/arm/v7", "abc", "warmbuild-mount-shop-pip-linux-arm-v7-abc"},
+		{"shop//home/app/.cache/pip", "linux/arm64", "abc", "warmbuild-mount-shop-home-app-.cache-pip-linux-arm64-abc"},
+		{"/id,with,commas and spaces", "linux/amd64", "h,a,s,h", "warmbuild-mount-id-with-commas-and-spaces-linux-amd64-h-a-s-h"},
+		{"/", "", "", "warmbuild-mount-none-none-"},
+	} {
+		m := Mount{CacheID: tc.cacheID}
+		if got := Key(m, tc.platform, tc.hash); got != tc.want {
+			t.Errorf("Key(%q, %q, %q) = %q, want %q", tc.cacheID, tc.platform, tc.hash, got, tc.want)
+		}
+		if rk := RestoreKey(m, tc.platform); !strings.HasPrefix(Key(m, tc.platform, tc.hash), rk) || !strings.HasSuffix(rk, "-") {
+			t.Errorf("restore key %q is not the key's prefix", rk)
+		}
+	}
+}
+
+func TestKeyStaysWithinServiceLimits(t *testing.T) {
+	long := "/" + strings.Repeat("very-long-directory-name/", 60)
+	other := long + "x"
+	k1 := Key(Mount{CacheID: long}, "linux/amd64", strings.Repeat("f", 200))
+	k2 := Key(Mount{CacheID: other}, "linux/amd64", strings.Repeat("f", 200))
+	if len(k1) > 512 || strings.Contains(k1, ",") {
+		t.Errorf("key of %d chars: %q", len(k1), k1)
+	}
+	if k1 == k2 {
+		t.Errorf("two long ids that differ only at the end share a key")
+	}
+}
+
+func writeFiles(t *testing.T, dir string, files map[string]string) {
+	t.Helper()
+	for name, content := range files {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestHashFilesFollowsRequirementContent(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string]string{
+		"requirements.txt":         "flask==3.0.0\n",
+		"requirements-dev.txt":     "pytest\n",
+		"requirements/base.txt":    "requests\n",
+		"src/app/requirements.txt": "not matched by the default patterns\n",
+		"README.md":                "irrelevant",
+	})
+	defaults := inputs.DefaultHashFiles
+	h1, err := HashFiles(ctx, dir, defaults)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(h1.Files, " "); got != "requirements-dev.txt requirements.txt requirements/base.txt" || h1.None || len(h1.Hash) != 16 {
+		t.Fatalf("%+v", h1)
+	}
+
+	// Unrelated files do not change the hash; the same files in any pattern order do not either.
+	writeFiles(t, dir, map[string]string{"README.md": "changed", "src/app/requirements.txt": "changed"})
+	reversed := append([]string{}, defaults...)
+	for i, j := 0, len(reversed)-1; i < j; i, j = i+1, j-1 {
+		reversed[i], reversed[j] = reversed[j], reversed[i]
+	}
+	h2, err := HashFiles(ctx, dir, append(reversed, "requirements.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h2.Hash != h1.Hash {
+		t.Errorf("hash moved without a dependency change: %s -> %s", h1.Hash, h2.Hash)
+	}
+
+	writeFiles(t, dir, map[string]string{"requirements/base.txt": "requests==2.32.0\n"})
+	h3, _ := HashFiles(ctx, dir, defaults)
+	if h3.Hash == h1.Hash {
+		t.Errorf("hash did not change with requirements/base.txt")
+	}
+
+	// Moving content between files changes the hash even though the bytes are the same.
+	dir2 := t.TempDir()
+	writeFiles(t, dir2, map[string]string{"requirements.txt": "flask==3.0.0\npytest\n", "requirements-dev.txt": ""})
+	h4, _ := HashFiles(ctx, dir2, defaults)
+	dir3 := t.TempDir()
+	writeFiles(t, dir3, map[string]string{"requirements.txt": "flask==3.0.0\n", "requirements-dev.txt": "pytest\n"})
+	h5, _ := HashFiles(ctx, dir3, defaults)
+	if h4.Hash == h5.Hash {
+		t.Errorf("file boundaries are not part of the hash")
+	}
+}
+
+func TestHashFilesWithNoMatchSaysSo(t *testing.T) {
+	h, err := HashFiles(context.Background(), t.TempDir(), inputs.DefaultHashFiles)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !h.None || h.Hash != NoFilesHash || len(h.Files) != 0 {
+		t.Errorf("%+v", h)
+	}
+}
+
+func TestHashFilesStaysInsideTheContext(t *testing.T) {
+	outside := t.TempDir()
+	writeFiles(t, outside, map[string]string{"secret.txt": "outside the context"})
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string]string{"requirements.txt": "x\n"})
+	if err := os.Symlink(filepath.Join(outside, "secret.txt"), filepath.Join(dir, "requirements-evil.txt")); err != nil {
+		t.Fatal(err)
+	}
+	h, err := HashFiles(context.Background(), dir, []string{"requirements*.txt"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(h.Files, " ") != "requirements.txt" {
+		t.Errorf("hashed a file outside the context through a symlink: %v", h.Files)
+	}
+	for _, pat := range []string{"../*.txt", "/etc/passwd"} {
+		_, err := HashFiles(context.Background(), dir, []string{pat})
+		var ie *inputs.Error
+		if !errors.As(err, &ie) || ie.Input != "mount-cache-hash-files" {
+			t.Errorf("%q: want an *inputs.Error for mount-cache-hash-files, got %v", pat, err)
+		}
+	}
+}
