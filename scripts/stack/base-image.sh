@@ -7,7 +7,8 @@
 # Caches: the debootstrap result and the rootfs tarball ($WARMBUILD_STACK/base/<recipe>.tar,
 # also what `docker import` takes) are made once; the build and push are skipped while the
 # registry has every tag.
-# Needs the registry and buildkit components (up.sh runs them first).
+# Needs the registry and buildkit components (up.sh runs them first), except with
+# --rootfs-only, which only makes the tarball (up.sh runs that early, beside the buildkitd build).
 set -euo pipefail
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -130,12 +131,16 @@ DOCKERFILE
 }
 
 mkdir -p "$base"
-http_ok "http://$registry/v2/" || die "registry at $registry is not up (run scripts/stack/registry.sh)"
 did=""
 if [ ! -f "$tarball" ]; then
   make_rootfs
   did="made rootfs, "
 fi
+if [ "${1:-}" = --rootfs-only ]; then
+  echo "base rootfs: ${did}$tarball"
+  exit 0
+fi
+http_ok "http://$registry/v2/" || die "registry at $registry is not up (run scripts/stack/registry.sh)"
 if ! all_pushed; then
   build_and_push
   did="${did}pushed, "

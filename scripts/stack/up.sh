@@ -3,13 +3,15 @@
 # $WARMBUILD_STACK/env, the file tests and demos source. Idempotent: a re-run reuses what is
 # built and running and takes a few seconds. Stop it with scripts/stack/down.sh.
 #
-# Components, in order (each prints one line; each script can also be run on its own):
+# Components (each prints one line; each script can also be run on its own):
 #   apt.sh        Debian packages (runc, docker-registry, debootstrap, ...)
 #   buildkit.sh   buildkitd+buildctl of the go.mod BuildKit version, buildkitd.toml
 #   registry.sh   registry on 127.0.0.1:5000 (a mirror of docker.io for buildkitd)
 #   pyindex.sh    PyPI stand-ins on 127.0.0.1:3141 (app) and :3142 (heavy)
 #   base-image.sh python:3.11* / debian:bookworm* images in the registry, rootfs tarball
 #   azurite.sh    Azure blob emulator on 127.0.0.1:10000
+# On a cold machine the buildkitd compile is CPU-bound while debootstrap and the Azurite npm
+# install mostly wait on the network, so those two run beside it.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=lib.sh
@@ -18,16 +20,53 @@ here=$(cd "$(dirname "$0")" && pwd)
 mkdir -p "$WARMBUILD_STACK" "$stack_run"
 start=$SECONDS
 timings=()
-for component in apt buildkit registry pyindex base-image azurite; do
-  t=$SECONDS
-  if ! bash "$here/$component.sh"; then
-    die "stack component '$component' failed (scripts/stack/$component.sh); see the messages above"
+declare -A background=() # label -> pid
+# Background jobs (each in its own process group) left running when a step fails end with it.
+trap 'for p in "${background[@]}"; do kill -- "-$p" 2>/dev/null || true; done' EXIT
+
+# component NAME [ARGS]: runs scripts/stack/NAME.sh in the foreground.
+component() {
+  local name=$1 t=$SECONDS
+  shift
+  bash "$here/$name.sh" "$@" ||
+    die "stack component '$name' failed (scripts/stack/$name.sh); see the messages above"
+  timings+=("$name $((SECONDS - t))s")
+}
+
+# in_background LABEL NAME [ARGS]: starts NAME.sh with its output in run/up-LABEL.log.
+in_background() {
+  local label=$1 name=$2
+  shift 2
+  # shellcheck disable=SC2016 # expanded by the inner bash
+  setsid bash -c 't=$SECONDS; bash "$0" "$@" && echo "$((SECONDS - t))s"' "$here/$name.sh" "$@" \
+    </dev/null >"$stack_run/up-$label.log" 2>&1 &
+  background[$label]=$!
+}
+
+# collect LABEL: waits for a background component and prints its output.
+collect() {
+  local label=$1 log="$stack_run/up-$1.log"
+  if ! wait "${background[$label]}"; then
+    cat "$log" >&2
+    die "stack component '$label' failed; see the messages above"
   fi
-  timings+=("$component $((SECONDS - t))s")
-done
+  unset "background[$label]"
+  sed '$d' "$log"
+  timings+=("$label $(tail -n1 "$log") in parallel")
+}
+
+component apt
+in_background base-rootfs base-image --rootfs-only
+in_background azurite azurite
+component buildkit
+component registry
+component pyindex
+collect base-rootfs
+component base-image
+collect azurite
 
 env_file="$WARMBUILD_STACK/env"
-rootfs_tar=$(ls "$WARMBUILD_STACK"/base/*.tar 2>/dev/null | head -n1 || true)
+rootfs_tar=$(ls "$WARMBUILD_STACK"/base/python*.tar 2>/dev/null | head -n1 || true)
 [ -n "$rootfs_tar" ] || die "no rootfs tarball in $WARMBUILD_STACK/base"
 {
   echo "# Written by scripts/stack/up.sh; source it to reach the local test stack."
