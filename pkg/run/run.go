@@ -17,6 +17,7 @@ import (
 	"github.com/moby/buildkit/client"
 	"github.com/warmbuild/warmbuild/pkg/builder"
 	"github.com/warmbuild/warmbuild/pkg/cachepolicy"
+	"github.com/warmbuild/warmbuild/pkg/dockerbuilder"
 	"github.com/warmbuild/warmbuild/pkg/inputs"
 	"github.com/warmbuild/warmbuild/pkg/layercache"
 	"github.com/warmbuild/warmbuild/pkg/report"
@@ -88,12 +89,19 @@ func (r *runner) run(ctx context.Context) error {
 	r.plan = plan
 	r.describePlan()
 
-	if !in.Endpoint.Has() {
-		return &inputs.Error{Input: "endpoint", Problem: "no BuildKit daemon to build on: set endpoint to its address (unix:///run/buildkit/buildkitd.sock, tcp://host:1234 or docker-container://NAME)"}
-	}
 	end := r.rep.Group("Connect to BuildKit")
 	start := time.Now()
-	c, err := builder.Connect(ctx, builder.Endpoint{Address: in.Endpoint.Address, TLSDir: in.Endpoint.TLSDir})
+	// endpoint, builder or neither: dockerbuilder finds (or creates) the daemon through Docker
+	// unless endpoint is a plain unix:// or tcp:// address.
+	ep, _, err := dockerbuilder.Resolve(ctx, dockerbuilder.Options{
+		Endpoint: in.Endpoint.Address, TLSDir: in.Endpoint.TLSDir,
+		Builder: in.Builder, Image: in.BuildkitImage,
+		Getenv: getenv, Logf: r.rep.Infof,
+	})
+	var c *client.Client
+	if err == nil {
+		c, err = builder.Connect(ctx, ep)
+	}
 	r.phase("connect", start)
 	end()
 	if err != nil {
