@@ -119,7 +119,9 @@ func containerSpec(name, image string, sec Security, network string) (*container
 	case SecurityUnconfined:
 		hc.CapAdd = []string{"ALL"}
 		hc.CapDrop = []string{"SYS_RESOURCE"}
-		hc.SecurityOpt = []string{"seccomp=unconfined", "apparmor=unconfined", "systempaths=unconfined"}
+		hc.SecurityOpt = []string{"seccomp=unconfined", "apparmor=unconfined"}
+		// The CLI's --security-opt systempaths=unconfined, which the API takes as empty lists.
+		hc.MaskedPaths, hc.ReadonlyPaths = []string{}, []string{}
 		hc.Mounts = append(hc.Mounts, mount.Mount{Type: mount.TypeBind, Source: "/sys/fs/cgroup", Target: "/sys/fs/cgroup"})
 	default:
 		hc.Privileged = true

@@ -224,7 +224,7 @@ func TestOwnBuilderSecurityAndNetworkKnobs(t *testing.T) {
 	}
 	hc := d.created[0].HostConfig
 	if hc.Privileged || !slices.Contains(hc.CapAdd, "ALL") || !(slices.Contains(hc.CapDrop, "SYS_RESOURCE") || slices.Contains(hc.CapDrop, "CAP_SYS_RESOURCE")) ||
-		!slices.Contains(hc.SecurityOpt, "seccomp=unconfined") || string(hc.NetworkMode) != "host" {
+		!slices.Contains(hc.SecurityOpt, "seccomp=unconfined") || hc.MaskedPaths == nil || len(hc.MaskedPaths) > 0 || string(hc.NetworkMode) != "host" {
 		t.Errorf("host config %+v", hc)
 	}
 	_, _, err = Resolve(ctxT(t), Options{Image: "other/buildkit", Getenv: d.getenv(map[string]string{EnvSecurity: "lax"})})

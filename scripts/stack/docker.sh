@@ -49,7 +49,7 @@ else
   state="started (pid $(cat "$pidfile"))"
 fi
 
-rootfs_tar=${PYTHON_ROOTFS_TAR:-$(ls "$WARMBUILD_STACK"/base/*.tar 2>/dev/null | head -n1 || true)}
+rootfs_tar=${PYTHON_ROOTFS_TAR:-$(ls "$WARMBUILD_STACK"/base/python*.tar 2>/dev/null | head -n1 || true)}
 [ -f "$rootfs_tar" ] || die "no Debian rootfs tarball (run scripts/stack/base-image.sh)"
 bkbin=$(buildkit_bin_dir)
 [ -x "$bkbin/buildkitd" ] || die "no buildkitd in $bkbin (run scripts/stack/buildkit.sh)"
