@@ -8,10 +8,15 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/warmbuild/warmbuild/pkg/mountcache"
 	"github.com/warmbuild/warmbuild/pkg/run"
 )
 
 func main() {
+	// Inside a helper build the binary fills or reads a cache mount instead.
+	if code, ok := mountcache.RunHelper(context.Background(), os.Args[1:], os.Stdout, os.Stderr); ok {
+		os.Exit(code)
+	}
 	// The runner sends SIGTERM when a job is cancelled: stop the build cleanly.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run.Main(ctx, run.Env{Getenv: os.Getenv, Stdout: os.Stdout})

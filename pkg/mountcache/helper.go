@@ -1,0 +1,221 @@
+package mountcache
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+
+	"github.com/warmbuild/warmbuild/pkg/archive"
+)
+
+// The action's own binary doubles as the tool that runs inside BuildKit to fill and read
+// a cache mount: a throwaway build on scratch bind-mounts it next to the cache mount, so
+// no utility image has to be pulled. These are its subcommands.
+const (
+	InjectCommand  = "mount-inject"  // mount-inject ARCHIVE DIR
+	ExtractCommand = "mount-extract" // mount-extract DIR OUTDIR RESTORED_DIGEST MAXBYTES
+)
+
+// Files mount-extract writes to OUTDIR.
+const (
+	ExtractArchiveName = "cache.tar.zst"
+	ExtractResultName  = "result.json"
+)
+
+// injectReportPrefix starts the line mount-inject prints with what it unpacked; the
+// caller reads it back from the build log.
+const injectReportPrefix = "warmbuild-mount-inject: "
+
+// ExtractStatus says what mount-extract found.
+type ExtractStatus string
+
+const (
+	ExtractArchived  ExtractStatus = "archived"  // the mount changed: OUTDIR holds the archive
+	ExtractUnchanged ExtractStatus = "unchanged" // same manifest as restored: no archive written
+	ExtractEmpty     ExtractStatus = "empty"     // nothing in the mount worth saving
+)
+
+// ExtractResult is mount-extract's result.json.
+type ExtractResult struct {
+	Status       ExtractStatus `json:"status"`
+	PathsDigest  string        `json:"pathsDigest"` // see PathsDigest
+	Files        int64         `json:"files"`
+	Bytes        int64         `json:"bytes"` // uncompressed file bytes after pruning
+	ArchiveBytes int64         `json:"archiveBytes,omitempty"`
+	PrunedFiles  int64         `json:"prunedFiles,omitempty"`
+	PrunedBytes  int64         `json:"prunedBytes,omitempty"`
+}
+
+// InjectReport is what mount-inject prints about the tree it unpacked.
+type InjectReport struct {
+	Status      string `json:"status"`                // "injected", or "kept" when the mount already held files
+	PathsDigest string `json:"pathsDigest,omitempty"` // see PathsDigest
+	Files       int64  `json:"files"`
+	Bytes       int64  `json:"bytes"`
+}
+
+// RunHelper runs a helper subcommand when args (os.Args[1:]) name one, and returns its
+// exit code; handled is false when args are not a helper invocation, so the action runs.
+func RunHelper(ctx context.Context, args []string, stdout, stderr io.Writer) (code int, handled bool) {
+	if len(args) == 0 {
+		return 0, false
+	}
+	switch args[0] {
+	case InjectCommand:
+		if len(args) != 3 {
+			fmt.Fprintf(stderr, "usage: %s ARCHIVE DIR\n", InjectCommand)
+			return 2, true
+		}
+		rep, err := injectArchive(ctx, args[1], args[2])
+		if err != nil {
+			fmt.Fprintf(stderr, "warmbuild %s: %v\n", InjectCommand, err)
+			return 1, true
+		}
+		b, _ := json.Marshal(rep)
+		fmt.Fprintf(stdout, "%s%s\n", injectReportPrefix, b)
+		return 0, true
+	case ExtractCommand:
+		if len(args) != 5 {
+			fmt.Fprintf(stderr, "usage: %s DIR OUTDIR RESTORED_DIGEST MAXBYTES\n", ExtractCommand)
+			return 2, true
+		}
+		maxBytes, err := strconv.ParseInt(args[4], 10, 64)
+		if err != nil || maxBytes <= 0 {
+			fmt.Fprintf(stderr, "warmbuild %s: MAXBYTES %q is not a positive number\n", ExtractCommand, args[4])
+			return 2, true
+		}
+		res, err := extractMount(ctx, args[1], args[2], args[3], maxBytes)
+		if err != nil {
+			fmt.Fprintf(stderr, "warmbuild %s: %v\n", ExtractCommand, err)
+			return 1, true
+		}
+		fmt.Fprintf(stdout, "warmbuild-mount-extract: %s, %d files, %d bytes (pruned %d files, %d bytes)\n",
+			res.Status, res.Files, res.Bytes, res.PrunedFiles, res.PrunedBytes)
+		return 0, true
+	}
+	return 0, false
+}
+
+// injectArchive unpacks an untrusted archive into a cache mount directory. A mount that
+// already holds files (a long-lived builder that kept its cache) is left as it is: its
+// content is at least as fresh as a restored one. When the archive is refused, whatever
+// was unpacked is removed again so the build starts from an empty cache, not a half one.
+func injectArchive(ctx context.Context, archivePath, dir string) (InjectReport, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return InjectReport{}, fmt.Errorf("read cache mount %s: %w", dir, err)
+	}
+	if len(entries) > 0 {
+		m, err := archive.ManifestOf(ctx, dir)
+		if err != nil {
+			return InjectReport{}, err
+		}
+		return InjectReport{Status: "kept", PathsDigest: PathsDigest(m), Files: m.Files, Bytes: m.Bytes}, nil
+	}
+	f, err := os.Open(archivePath)
+	if err != nil {
+		return InjectReport{}, fmt.Errorf("open archive: %w", err)
+	}
+	defer f.Close()
+	st, err := archive.Extract(ctx, f, dir, archive.Limits{})
+	if err != nil {
+		if cerr := emptyDir(dir); cerr != nil {
+			return InjectReport{}, fmt.Errorf("%w (and cleaning the cache mount failed: %v)", err, cerr)
+		}
+		return InjectReport{}, fmt.Errorf("%w; the cache mount was left empty", err)
+	}
+	return InjectReport{Status: "injected", PathsDigest: PathsDigest(st.Manifest), Files: st.Manifest.Files, Bytes: st.Manifest.Bytes}, nil
+}
+
+// emptyDir removes everything inside dir, keeping dir itself (a mount point).
+func emptyDir(dir string) error {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, e := range entries {
+		errs = append(errs, os.RemoveAll(filepath.Join(dir, e.Name())))
+	}
+	return errors.Join(errs...)
+}
+
+// PathsDigest identifies the set of files and symlinks of a tree, without their sizes,
+// modes or times. It is what "the cache changed" means for saving: a build that
+// downloads or builds a package adds files, pruning removes some, but a warm pip run
+// also rewrites the HTTP cache entries of the index pages it revalidated, which changes
+// their mtimes (and the full manifest) on every run without adding anything worth an
+// upload.
+func PathsDigest(m archive.Manifest) string {
+	h := sha256.New()
+	for _, e := range m.Entries {
+		if e.Type == archive.TypeDir {
+			continue
+		}
+		h.Write([]byte(string(e.Type) + "\x00" + e.Path + "\x00" + e.Link + "\x00"))
+	}
+	return "sha256:" + hex.EncodeToString(h.Sum(nil))
+}
+
+// extractMount prunes the cache mount to maxBytes and archives it into outDir, unless
+// its paths digest equals the restored one (restoredDigest; "-" or "" when nothing was
+// restored) or it holds no files.
+//
+// Pruning works on the live mount, which is what gets saved anyway, and ranks files by
+// the later of access and modification time: mount-inject sets atime = mtime, so a file
+// the build read since gets a newer atime on a relatime mount, and the files this build
+// used are the ones kept.
+func extractMount(ctx context.Context, dir, outDir, restoredDigest string, maxBytes int64) (ExtractResult, error) {
+	if err := os.MkdirAll(outDir, 0o755); err != nil {
+		return ExtractResult{}, err
+	}
+	if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
+		return writeResult(outDir, ExtractResult{Status: ExtractEmpty})
+	}
+	ps, err := archive.Prune(ctx, dir, maxBytes, archive.PruneByAccessTime())
+	if err != nil {
+		return ExtractResult{}, err
+	}
+	m, err := archive.ManifestOf(ctx, dir)
+	if err != nil {
+		return ExtractResult{}, err
+	}
+	res := ExtractResult{PathsDigest: PathsDigest(m), Files: m.Files, Bytes: m.Bytes, PrunedFiles: ps.RemovedFiles, PrunedBytes: ps.RemovedBytes}
+	switch {
+	case m.Files == 0:
+		res.Status = ExtractEmpty
+		return writeResult(outDir, res)
+	case res.PathsDigest == restoredDigest:
+		res.Status = ExtractUnchanged
+		return writeResult(outDir, res)
+	}
+	out, err := os.Create(filepath.Join(outDir, ExtractArchiveName))
+	if err != nil {
+		return ExtractResult{}, err
+	}
+	st, err := archive.Write(ctx, out, dir)
+	if cerr := out.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return ExtractResult{}, err
+	}
+	res.Status = ExtractArchived
+	res.PathsDigest, res.Files, res.Bytes, res.ArchiveBytes = PathsDigest(st.Manifest), st.Manifest.Files, st.Manifest.Bytes, st.StreamBytes
+	return writeResult(outDir, res)
+}
+
+func writeResult(outDir string, res ExtractResult) (ExtractResult, error) {
+	b, err := json.Marshal(res)
+	if err != nil {
+		return res, err
+	}
+	return res, os.WriteFile(filepath.Join(outDir, ExtractResultName), b, 0o644)
+}

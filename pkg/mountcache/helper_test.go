@@ -1,0 +1,239 @@
+package mountcache
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/warmbuild/warmbuild/pkg/archive"
+)
+
+// The helper subcommands run inside BuildKit; here they run on plain directories.
+
+func runHelper(t *testing.T, args ...string) (int, string) {
+	t.Helper()
+	var out bytes.Buffer
+	code, ok := RunHelper(context.Background(), args, &out, &out)
+	if !ok {
+		t.Fatalf("%v not handled as a helper command", args)
+	}
+	return code, out.String()
+}
+
+func writeTree(t *testing.T, dir string, files map[string]int) {
+	t.Helper()
+	old := time.Now().Add(-48 * time.Hour)
+	for name, size := range files {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, bytes.Repeat([]byte("x"), size), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chtimes(p, old, old); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func archiveOf(t *testing.T, dir string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "a.tar.zst")
+	f, err := os.Create(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := archive.Write(context.Background(), f, dir); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func readResult(t *testing.T, outDir string) ExtractResult {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(outDir, ExtractResultName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r ExtractResult
+	if err := json.Unmarshal(b, &r); err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func TestArgsThatAreNotHelperCommandsRunTheAction(t *testing.T) {
+	for _, args := range [][]string{nil, {}, {"--version"}, {"mount-injector"}} {
+		if _, ok := RunHelper(context.Background(), args, &bytes.Buffer{}, &bytes.Buffer{}); ok {
+			t.Errorf("%q was taken as a helper command", args)
+		}
+	}
+}
+
+func TestInjectUnpacksIntoAnEmptyMountAndReportsWhatItHolds(t *testing.T) {
+	src := t.TempDir()
+	writeTree(t, src, map[string]int{"http/a": 10, "wheels/b.whl": 20})
+	mount := t.TempDir()
+	code, out := runHelper(t, InjectCommand, archiveOf(t, src), mount)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, out)
+	}
+	rep, err := injectReportFrom(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := archive.ManifestOf(context.Background(), src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Status != "injected" || rep.Files != 2 || rep.Bytes != 30 || rep.PathsDigest != PathsDigest(m) {
+		t.Errorf("report %+v", rep)
+	}
+	if b, err := os.ReadFile(filepath.Join(mount, "wheels/b.whl")); err != nil || len(b) != 20 {
+		t.Errorf("file not unpacked: %v", err)
+	}
+}
+
+// A long-lived builder keeps its cache mounts: what it holds is not overwritten.
+func TestInjectKeepsAMountThatAlreadyHoldsFiles(t *testing.T) {
+	src := t.TempDir()
+	writeTree(t, src, map[string]int{"restored": 10})
+	mount := t.TempDir()
+	writeTree(t, mount, map[string]int{"local": 5})
+	code, out := runHelper(t, InjectCommand, archiveOf(t, src), mount)
+	if code != 0 || !strings.Contains(out, `"status":"kept"`) {
+		t.Fatalf("exit %d: %s", code, out)
+	}
+	if _, err := os.Stat(filepath.Join(mount, "restored")); err == nil {
+		t.Errorf("restored file written into a mount that had its own cache")
+	}
+}
+
+func TestInjectOfAHostileArchiveFailsAndLeavesTheMountEmpty(t *testing.T) {
+	src := t.TempDir()
+	writeTree(t, src, map[string]int{"a": 1 << 20, "b": 1 << 20, "c": 1 << 20})
+	good, err := os.ReadFile(archiveOf(t, src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, data := range map[string][]byte{
+		"truncated": good[:len(good)/2],
+		"garbage":   []byte("this is not zstd at all"),
+	} {
+		t.Run(name, func(t *testing.T) {
+			p := filepath.Join(t.TempDir(), "bad")
+			if err := os.WriteFile(p, data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			mount := t.TempDir()
+			code, out := runHelper(t, InjectCommand, p, mount)
+			if code == 0 || !strings.Contains(out, "corrupt archive") || !strings.Contains(out, "left empty") {
+				t.Errorf("exit %d: %s", code, out)
+			}
+			if entries, _ := os.ReadDir(mount); len(entries) != 0 {
+				t.Errorf("mount not emptied: %d entries left", len(entries))
+			}
+		})
+	}
+}
+
+func TestExtractArchivesAChangedMountAndSkipsAnUnchangedOne(t *testing.T) {
+	src := t.TempDir()
+	writeTree(t, src, map[string]int{"http/a": 10, "wheels/b.whl": 20})
+	mount := t.TempDir()
+	code, injected := runHelper(t, InjectCommand, archiveOf(t, src), mount)
+	if code != 0 {
+		t.Fatal(injected)
+	}
+	rep, err := injectReportFrom(injected)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// pip revalidating an index page rewrites it in place: not a change worth saving.
+	if err := os.WriteFile(filepath.Join(mount, "http/a"), []byte("refreshed!"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := t.TempDir()
+	if code, o := runHelper(t, ExtractCommand, mount, out, rep.PathsDigest, "1000000"); code != 0 {
+		t.Fatal(o)
+	}
+	if r := readResult(t, out); r.Status != ExtractUnchanged {
+		t.Errorf("rewritten file only: %+v, want unchanged", r)
+	}
+	if _, err := os.Stat(filepath.Join(out, ExtractArchiveName)); err == nil {
+		t.Errorf("archive written for an unchanged mount")
+	}
+
+	// A new package is a change: archived, and the archive restores the tree.
+	writeTree(t, mount, map[string]int{"wheels/new.whl": 30})
+	out = t.TempDir()
+	if code, o := runHelper(t, ExtractCommand, mount, out, rep.PathsDigest, "1000000"); code != 0 {
+		t.Fatal(o)
+	}
+	r := readResult(t, out)
+	if r.Status != ExtractArchived || r.Files != 3 || r.Bytes != 60 {
+		t.Fatalf("after adding a file: %+v", r)
+	}
+	f, err := os.Open(filepath.Join(out, ExtractArchiveName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	st, err := archive.Extract(context.Background(), f, t.TempDir(), archive.Limits{})
+	if err != nil || st.Files != 3 || PathsDigest(st.Manifest) != r.PathsDigest || st.StreamBytes != r.ArchiveBytes {
+		t.Errorf("archive: %+v, %v", st, err)
+	}
+}
+
+// The saved cache is capped: files the build did not touch go first, the ones it read or
+// wrote stay.
+func TestExtractPrunesToTheLimitKeepingWhatTheBuildUsed(t *testing.T) {
+	src := t.TempDir()
+	writeTree(t, src, map[string]int{"unused-1": 400, "unused-2": 400, "read": 400})
+	mount := t.TempDir()
+	if code, out := runHelper(t, InjectCommand, archiveOf(t, src), mount); code != 0 {
+		t.Fatal(out)
+	}
+	// The build reads one file (its atime moves, as on a relatime mount where
+	// atime <= mtime) and downloads a new one.
+	now := time.Now()
+	fi, _ := os.Stat(filepath.Join(mount, "read"))
+	if err := os.Chtimes(filepath.Join(mount, "read"), now, fi.ModTime()); err != nil {
+		t.Fatal(err)
+	}
+	writeTree(t, mount, map[string]int{"new": 400})
+	if err := os.Chtimes(filepath.Join(mount, "new"), now, now); err != nil {
+		t.Fatal(err)
+	}
+	out := t.TempDir()
+	if code, o := runHelper(t, ExtractCommand, mount, out, "-", "1000"); code != 0 {
+		t.Fatal(o)
+	}
+	r := readResult(t, out)
+	if r.Status != ExtractArchived || r.Files != 2 || r.PrunedFiles != 2 || r.PrunedBytes != 800 {
+		t.Errorf("%+v", r)
+	}
+	for _, name := range []string{"read", "new"} {
+		if _, err := os.Stat(filepath.Join(mount, name)); err != nil {
+			t.Errorf("%s was pruned although the build used it", name)
+		}
+	}
+}
+
+func TestExtractOfAnEmptyMountSavesNothing(t *testing.T) {
+	out := t.TempDir()
+	if code, o := runHelper(t, ExtractCommand, t.TempDir(), out, "-", "1000"); code != 0 {
+		t.Fatal(o)
+	}
+	if r := readResult(t, out); r.Status != ExtractEmpty {
+		t.Errorf("%+v", r)
+	}
+}

@@ -1,0 +1,288 @@
+package mountcache
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"debug/elf"
+	"encoding/csv"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/moby/buildkit/client"
+	"github.com/warmbuild/warmbuild/pkg/builder"
+)
+
+// HelperBuild says how to run the throwaway builds that fill and read a cache mount. They
+// go through the daemon's own dockerfile.v0 frontend with the user's mount flags, because
+// BuildKit finds a cache directory by its LLB id and, for mounts with uid, gid or mode, by
+// the exact "[internal] setting cache mount permissions" op the frontend generates for
+// the build's platform (see docs in /work/shared/reference/buildkit-cache-mounts.md).
+// Only a Dockerfile solved by the same frontend for the same platform reproduces both.
+type HelperBuild struct {
+	Client *client.Client
+	// Binary is this program, statically linked: it runs inside the build on scratch.
+	Binary string
+	// Platform is the build's first platform; empty uses the daemon's default, as the
+	// user's build does when it sets no platform.
+	Platform string
+	// TempDir holds the throwaway build contexts (RUNNER_TEMP on a runner).
+	TempDir  string
+	Progress io.Writer // BuildKit's plain progress of the helper builds; nil: discarded
+}
+
+// Flaggable says whether a cache can be reproduced in a helper build, and why not.
+// Mounts seeded from another stage or image (from=) have a base the helper build cannot
+// reproduce without building that stage; values with characters the Dockerfile would
+// expand or split cannot be written back safely.
+func Flaggable(c Cache) (ok bool, why string) {
+	if c.From != "" {
+		return false, fmt.Sprintf("it is seeded from %q (from=): its BuildKit directory depends on that stage, which a helper build cannot reproduce", c.From)
+	}
+	m := c.Mounts[0]
+	for _, v := range []string{m.ID, m.Path, namespaceOf(m)} {
+		if strings.ContainsAny(v, " \t\r\n\\$\"'`") {
+			return false, fmt.Sprintf("its id or target %q contains characters warmbuild cannot pass through a Dockerfile", v)
+		}
+	}
+	return true, ""
+}
+
+// namespaceOf is the BUILDKIT_CACHE_MOUNT_NS value that made m's CacheID.
+func namespaceOf(m Mount) string {
+	return strings.TrimSuffix(m.CacheID, "/"+m.ID)
+}
+
+// mountFlag writes the cache mount as the user's Dockerfile declares it, as one CSV
+// record so ids with commas stay intact.
+func mountFlag(c Cache) string {
+	m := c.Mounts[0]
+	fields := []string{"type=cache", "id=" + m.ID, "target=" + m.Path, "sharing=" + m.Sharing}
+	if c.UID != nil {
+		fields = append(fields, "uid="+strconv.FormatUint(*c.UID, 10))
+	}
+	if c.GID != nil {
+		fields = append(fields, "gid="+strconv.FormatUint(*c.GID, 10))
+	}
+	if c.Mode != nil {
+		fields = append(fields, "mode="+c.Mode.String())
+	}
+	var b strings.Builder
+	w := csv.NewWriter(&b)
+	_ = w.Write(fields)
+	w.Flush()
+	return "--mount=" + strings.TrimSpace(b.String())
+}
+
+// helperDockerfile is the throwaway build: scratch, the binary bind-mounted at /.wb,
+// the user's cache mount, and the helper command in exec form (scratch has no shell).
+// WARMBUILD_NONCE changes the RUN's cache key so the daemon never skips it as cached;
+// no-cache is not used because it would also re-run the mount's permission op and give
+// the cache mount a different base, i.e. a different directory.
+func helperDockerfile(c Cache, args ...string) string {
+	cmd, _ := json.Marshal(append([]string{"/.wb/warmbuild"}, args...))
+	return "FROM scratch\nARG WARMBUILD_NONCE\n" +
+		"RUN --mount=type=bind,from=wbin,target=/.wb " + mountFlag(c) + " " + string(cmd) + "\n"
+}
+
+// InjectResult is what an injection did.
+type InjectResult struct {
+	Report InjectReport
+	// Refused is true when the helper ran and refused the archive (corrupt, unsafe, too
+	// large); the mount was left empty.
+	Refused bool
+}
+
+// Inject unpacks archivePath into the BuildKit cache directory of c, in one throwaway
+// build whose named context holds just the binary and the archive: the cache travels as
+// one compressed file, never file by file.
+func (h HelperBuild) Inject(ctx context.Context, c Cache, archivePath string, buildArgs map[string]string) (InjectResult, error) {
+	if ok, why := Flaggable(c); !ok {
+		return InjectResult{}, errors.New("cannot inject: " + why)
+	}
+	work, err := os.MkdirTemp(h.TempDir, "warmbuild-inject-")
+	if err != nil {
+		return InjectResult{}, err
+	}
+	defer os.RemoveAll(work)
+	bin := filepath.Join(work, "wbin")
+	if err := h.stageBinary(bin); err != nil {
+		return InjectResult{}, err
+	}
+	if err := linkOrCopy(archivePath, filepath.Join(bin, "cache.tar.zst")); err != nil {
+		return InjectResult{}, fmt.Errorf("stage archive: %w", err)
+	}
+	res, err := h.solve(ctx, work, c, buildArgs, nil, InjectCommand, "/.wb/cache.tar.zst", c.Mounts[0].Path)
+	var be *builder.BuildError
+	if errors.As(err, &be) && res != nil && strings.Contains(res.Logs(func(string) bool { return true }), "warmbuild "+InjectCommand+":") {
+		return InjectResult{Refused: true}, fmt.Errorf("the restored archive was refused: %s", helperError(res))
+	}
+	if err != nil {
+		return InjectResult{}, fmt.Errorf("inject %s: %w", c.CacheID, err)
+	}
+	rep, err := injectReportFrom(res.Logs(func(string) bool { return true }))
+	if err != nil {
+		return InjectResult{}, fmt.Errorf("inject %s: %w", c.CacheID, err)
+	}
+	return InjectResult{Report: rep}, nil
+}
+
+// Extract reads the cache directory of c back: the helper prunes it to maxBytes and,
+// when its manifest differs from restoredDigest, archives it. The result (and the archive,
+// when written) land in outDir through the local exporter, which streams files to the
+// client.
+func (h HelperBuild) Extract(ctx context.Context, c Cache, restoredDigest string, maxBytes int64, buildArgs map[string]string, outDir string) (ExtractResult, error) {
+	if ok, why := Flaggable(c); !ok {
+		return ExtractResult{}, errors.New("cannot extract: " + why)
+	}
+	work, err := os.MkdirTemp(h.TempDir, "warmbuild-extract-")
+	if err != nil {
+		return ExtractResult{}, err
+	}
+	defer os.RemoveAll(work)
+	if err := h.stageBinary(filepath.Join(work, "wbin")); err != nil {
+		return ExtractResult{}, err
+	}
+	if restoredDigest == "" {
+		restoredDigest = "-"
+	}
+	// The helper writes to /out in the RUN's root filesystem, which is what the local
+	// exporter exports (the mount points it leaves are empty directories).
+	exports := []client.ExportEntry{{Type: client.ExporterLocal, OutputDir: outDir}}
+	if _, err := h.solve(ctx, work, c, buildArgs, exports, ExtractCommand, c.Mounts[0].Path, "/out", restoredDigest, strconv.FormatInt(maxBytes, 10)); err != nil {
+		return ExtractResult{}, fmt.Errorf("extract %s: %w", c.CacheID, err)
+	}
+	b, err := os.ReadFile(filepath.Join(outDir, "out", ExtractResultName))
+	if err != nil {
+		return ExtractResult{}, fmt.Errorf("extract %s: no result from the helper: %w", c.CacheID, err)
+	}
+	var res ExtractResult
+	if err := json.Unmarshal(b, &res); err != nil {
+		return ExtractResult{}, fmt.Errorf("extract %s: helper result: %w", c.CacheID, err)
+	}
+	return res, nil
+}
+
+// ExtractedArchive is where Extract leaves the archive inside outDir.
+func ExtractedArchive(outDir string) string { return filepath.Join(outDir, "out", ExtractArchiveName) }
+
+func (h HelperBuild) solve(ctx context.Context, work string, c Cache, buildArgs map[string]string, exports []client.ExportEntry, args ...string) (*builder.Result, error) {
+	ctxDir := filepath.Join(work, "ctx")
+	if err := os.MkdirAll(ctxDir, 0o755); err != nil {
+		return nil, err
+	}
+	dockerfile := filepath.Join(ctxDir, "Dockerfile")
+	if err := os.WriteFile(dockerfile, []byte(helperDockerfile(c, args...)), 0o644); err != nil {
+		return nil, err
+	}
+	nonce := make([]byte, 8)
+	_, _ = rand.Read(nonce)
+	req := builder.Request{
+		ContextDir:    ctxDir,
+		Dockerfile:    dockerfile,
+		BuildArgs:     map[string]string{"WARMBUILD_NONCE": hex.EncodeToString(nonce)},
+		BuildContexts: map[string]string{"wbin": filepath.Join(work, "wbin")},
+		Exports:       exports,
+	}
+	if ns := namespaceOf(c.Mounts[0]); ns != "" {
+		req.BuildArgs[CacheNamespaceArg] = ns
+	}
+	// Build arguments the frontend itself reads (BUILDKIT_*) can change how it converts
+	// the mount; pass the user's through.
+	for k, v := range buildArgs {
+		if strings.HasPrefix(k, "BUILDKIT_") && k != "BUILDKIT_SYNTAX" {
+			req.BuildArgs[k] = v
+		}
+	}
+	if h.Platform != "" {
+		req.Platforms = []string{h.Platform}
+	}
+	progress := h.Progress
+	if progress == nil {
+		progress = io.Discard
+	}
+	return builder.Solve(ctx, h.Client, req, builder.WithProgress(progress))
+}
+
+// stageBinary puts this program into dir as "warmbuild": a hard link when possible
+// (no copy), else a copy. It refuses a dynamically linked binary, which cannot run on
+// scratch.
+func (h HelperBuild) stageBinary(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	if err := checkStatic(h.Binary); err != nil {
+		return err
+	}
+	if err := linkOrCopy(h.Binary, filepath.Join(dir, "warmbuild")); err != nil {
+		return fmt.Errorf("stage the helper binary: %w", err)
+	}
+	return os.Chmod(filepath.Join(dir, "warmbuild"), 0o755)
+}
+
+func checkStatic(path string) error {
+	f, err := elf.Open(path)
+	if err != nil {
+		return fmt.Errorf("helper binary %s: %w", path, err)
+	}
+	defer f.Close()
+	for _, p := range f.Progs {
+		if p.Type == elf.PT_INTERP {
+			return fmt.Errorf("helper binary %s is dynamically linked; build it with CGO_ENABLED=0 so it runs inside BuildKit on scratch", path)
+		}
+	}
+	return nil
+}
+
+func linkOrCopy(src, dst string) error {
+	if err := os.Link(src, dst); err == nil {
+		return nil
+	}
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(dst, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
+}
+
+func injectReportFrom(log string) (InjectReport, error) {
+	sc := bufio.NewScanner(strings.NewReader(log))
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		if i := strings.Index(line, injectReportPrefix); i >= 0 {
+			var rep InjectReport
+			if err := json.Unmarshal([]byte(line[i+len(injectReportPrefix):]), &rep); err != nil {
+				return InjectReport{}, fmt.Errorf("helper report %q: %w", line, err)
+			}
+			return rep, nil
+		}
+	}
+	return InjectReport{}, errors.New("the helper printed no report")
+}
+
+// helperError is the helper's own error line from a failed helper build.
+func helperError(res *builder.Result) string {
+	for _, line := range strings.Split(res.Logs(func(string) bool { return true }), "\n") {
+		if i := strings.Index(line, "warmbuild "+InjectCommand+": "); i >= 0 {
+			return strings.TrimSpace(line[i+len("warmbuild "+InjectCommand+": "):])
+		}
+	}
+	return "unknown error"
+}

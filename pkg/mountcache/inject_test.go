@@ -1,0 +1,240 @@
+package mountcache
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/moby/buildkit/client"
+	"github.com/warmbuild/warmbuild/pkg/archive"
+	"github.com/warmbuild/warmbuild/pkg/builder"
+)
+
+func discoverOne(t *testing.T, dockerfile string) Cache {
+	t.Helper()
+	mounts, err := Discover([]byte(dockerfile), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sel, _ := Selector{mode: selectAll}.Select(mounts)
+	caches := Caches(sel)
+	if len(caches) != 1 {
+		t.Fatalf("want one cache in %q, got %d", dockerfile, len(caches))
+	}
+	return caches[0]
+}
+
+func buildDir(t *testing.T, c *client.Client, dir string, buildArgs map[string]string) *builder.Result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	var progress bytes.Buffer
+	res, err := builder.Solve(ctx, c, builder.Request{ContextDir: dir, Dockerfile: filepath.Join(dir, "Dockerfile"), BuildArgs: buildArgs}, builder.WithProgress(&progress))
+	if err != nil {
+		t.Fatalf("build %s: %v\n%s", dir, err, progress.String())
+	}
+	return res
+}
+
+func copyApp(t *testing.T, extraRequirement string) string {
+	t.Helper()
+	dir := t.TempDir()
+	src := filepath.Join(repoRoot(), "testdata", "app")
+	for _, name := range []string{"Dockerfile", "requirements.txt"} {
+		b, err := os.ReadFile(filepath.Join(src, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if name == "requirements.txt" && extraRequirement != "" {
+			b = append(b, []byte(extraRequirement+"\n")...)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "app"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// The proof that injection lands where the user's RUN looks: the fixture app's pip cache
+// is extracted from one fresh daemon, injected into another fresh daemon, and pip there
+// serves every package from the cache and builds no wheel.
+func TestInjectedPipCacheIsUsedByThePipStepOnAFreshBuilder(t *testing.T) {
+	ctx := context.Background()
+	bin := helperBinary(t)
+	app := copyApp(t, "")
+	df, err := os.ReadFile(filepath.Join(app, "Dockerfile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cache := discoverOne(t, string(df))
+
+	first := freshDaemon(t)
+	cold := buildDir(t, first, app, nil)
+	if log := cold.Logs(func(string) bool { return true }); !strings.Contains(log, "Building wheel for") {
+		t.Fatalf("the cold build should build the sdists:\n%s", log)
+	}
+	out := t.TempDir()
+	h := HelperBuild{Client: first, Binary: bin, TempDir: t.TempDir()}
+	ex, err := h.Extract(ctx, cache, "", 2<<30, nil, out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ex.Status != ExtractArchived || ex.Files == 0 {
+		t.Fatalf("extract of a used pip cache: %+v", ex)
+	}
+	fi, err := os.Stat(ExtractedArchive(out))
+	if err != nil || fi.Size() != ex.ArchiveBytes {
+		t.Fatalf("archive on disk: %v, size %d, helper says %d", err, fi.Size(), ex.ArchiveBytes)
+	}
+
+	second := freshDaemon(t)
+	h.Client = second
+	inj, err := h.Inject(ctx, cache, ExtractedArchive(out), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if inj.Report.Status != "injected" || inj.Report.PathsDigest != ex.PathsDigest {
+		t.Errorf("inject report %+v; want the extracted manifest %s", inj.Report, ex.PathsDigest)
+	}
+	warm := buildDir(t, second, app, nil)
+	log := warm.Logs(func(string) bool { return true })
+	if strings.Contains(log, "Building wheel for") || strings.Contains(log, "Downloading") {
+		t.Errorf("after injection pip still downloaded or built:\n%s", log)
+	}
+	if n := strings.Count(log, "Using cached"); n != 11 {
+		t.Errorf("want all 11 packages served from the injected cache, got %d:\n%s", n, log)
+	}
+
+	// Nothing changed since the injection: extraction says so instead of re-archiving.
+	out2 := t.TempDir()
+	again, err := h.Extract(ctx, cache, inj.Report.PathsDigest, 2<<30, nil, out2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.Status != ExtractUnchanged {
+		t.Errorf("extract after a build that only read the cache: %+v, want unchanged", again)
+	}
+	if _, err := os.Stat(ExtractedArchive(out2)); err == nil {
+		t.Errorf("an unchanged cache must not be archived")
+	}
+}
+
+// A mount with uid, gid and mode gets its directory from the frontend's permission op;
+// the injection must reproduce it, and keep the archive's owners, modes and mtimes. The id
+// is custom and namespaced, which changes the LLB id.
+func TestInjectReachesAMountWithOwnersModeCustomIDAndNamespace(t *testing.T) {
+	ctx := context.Background()
+	bin := helperBinary(t)
+	const dockerfile = "FROM python:3.11-slim\n" +
+		"RUN --mount=type=cache,id=shop-pip,target=/home/app/.cache/pip,uid=1000,gid=1000,mode=0750,sharing=locked " +
+		"stat -c '%u:%g %a %Y %n' /home/app/.cache/pip /home/app/.cache/pip/http/blob && cat /home/app/.cache/pip/http/blob\n"
+	args := map[string]string{CacheNamespaceArg: "team-a"}
+	mounts, err := Discover([]byte(dockerfile), Options{BuildArgs: args})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cache := Caches(mounts)[0]
+	if cache.CacheID != "team-a/shop-pip" {
+		t.Fatalf("cache id %q", cache.CacheID)
+	}
+
+	src := t.TempDir()
+	mtime := time.Date(2024, 3, 1, 12, 0, 0, 0, time.UTC)
+	if err := os.MkdirAll(filepath.Join(src, "http"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	blob := filepath.Join(src, "http", "blob")
+	if err := os.WriteFile(blob, []byte("injected-content-42\n"), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{blob, filepath.Join(src, "http")} {
+		if err := os.Lchown(p, 1000, 1000); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Chtimes(blob, mtime, mtime); err != nil {
+		t.Fatal(err)
+	}
+	archivePath := filepath.Join(t.TempDir(), "a.tar.zst")
+	f, err := os.Create(archivePath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := archive.Write(ctx, f, src); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+
+	c := freshDaemon(t)
+	h := HelperBuild{Client: c, Binary: bin, TempDir: t.TempDir()}
+	if _, err := h.Inject(ctx, cache, archivePath, args); err != nil {
+		t.Fatal(err)
+	}
+	ctxDir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(ctxDir, "Dockerfile"), []byte(dockerfile), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	log := buildDir(t, c, ctxDir, args).Logs(func(string) bool { return true })
+	want := []string{
+		"1000:1000 750 ", // the mount root, from the permission op
+		"1000:1000 640 " + itoa(mtime.Unix()) + " /home/app/.cache/pip/http/blob", // the injected file, as archived
+		"injected-content-42",
+	}
+	for _, w := range want {
+		if !strings.Contains(log, w) {
+			t.Errorf("the user's RUN does not see %q:\n%s", w, log)
+		}
+	}
+}
+
+// A corrupt archive is refused by the helper, the mount is left empty, and the caller
+// gets an error it can turn into a warning.
+func TestCorruptArchiveIsRefusedAndLeavesTheMountEmpty(t *testing.T) {
+	ctx := context.Background()
+	bin := helperBinary(t)
+	const dockerfile = "FROM python:3.11-slim\nRUN --mount=type=cache,target=/root/.cache/pip find /root/.cache/pip -mindepth 1 | wc -l | sed 's/^/entries=/'\n"
+	cache := discoverOne(t, dockerfile)
+
+	// A valid archive cut in the middle: the first entries unpack before the damage.
+	src := t.TempDir()
+	for i := 0; i < 50; i++ {
+		if err := os.WriteFile(filepath.Join(src, "f"+itoa(int64(i))), bytes.Repeat([]byte{byte(i)}, 64<<10), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var buf bytes.Buffer
+	if _, err := archive.Write(ctx, &buf, src, archive.WithLevel(1)); err != nil {
+		t.Fatal(err)
+	}
+	archivePath := filepath.Join(t.TempDir(), "cut.tar.zst")
+	if err := os.WriteFile(archivePath, buf.Bytes()[:buf.Len()*2/3], 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	c := freshDaemon(t)
+	h := HelperBuild{Client: c, Binary: bin, TempDir: t.TempDir()}
+	res, err := h.Inject(ctx, cache, archivePath, nil)
+	if err == nil || !res.Refused {
+		t.Fatalf("a truncated archive must be refused: %+v, %v", res, err)
+	}
+	if !strings.Contains(err.Error(), "corrupt archive") {
+		t.Errorf("error should say what is wrong with the archive: %v", err)
+	}
+	ctxDir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(ctxDir, "Dockerfile"), []byte(dockerfile), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if log := buildDir(t, c, ctxDir, nil).Logs(func(string) bool { return true }); !strings.Contains(log, "entries=0") {
+		t.Errorf("the mount should be empty after a refused archive:\n%s", log)
+	}
+}
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }
