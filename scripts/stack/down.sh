@@ -15,7 +15,7 @@ for name in registry pyindex-app pyindex-heavy azurite; do
     stop_daemon "$pidfile"
     echo "$name: stopped (pid $pid)"
   else
-    rm -f "$pidfile"
+    rm -f "$pidfile" "$pidfile.start"
     echo "$name: not running"
   fi
 done

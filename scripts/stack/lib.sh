@@ -28,12 +28,23 @@ buildkit_bin_dir() {
   echo "$WARMBUILD_STACK/bin/buildkit-$(buildkit_version)"
 }
 
-# pid_alive PIDFILE: true when the file names a running process.
+# proc_start PID: the process's start time (clock ticks since boot), empty if it is gone.
+proc_start() {
+  # Field 22 of /proc/PID/stat, counted after the ")" that ends the command name.
+  sed -n 's/^.*) //p' "/proc/$1/stat" 2>/dev/null | awk '{ print $20 }'
+}
+
+# pid_alive PIDFILE: true when the file names a running process, and the same one that was
+# started (PIDFILE.start holds its start time): /var/tmp outlives reboots, pids get reused.
 pid_alive() {
-  local pid
+  local pid started
   [ -f "$1" ] || return 1
   pid=$(cat "$1" 2>/dev/null) || return 1
-  [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null
+  [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 1
+  if [ -f "$1.start" ]; then
+    started=$(cat "$1.start" 2>/dev/null)
+    [ "$started" = "$(proc_start "$pid")" ] || return 1
+  fi
 }
 
 # http_ok URL: true when URL answers 2xx within 2 s.
@@ -68,13 +79,14 @@ start_daemon() {
   mkdir -p "$(dirname "$pidfile")" "$(dirname "$logfile")"
   setsid "$@" </dev/null >>"$logfile" 2>&1 &
   echo $! >"$pidfile"
+  proc_start $! >"$pidfile.start"
 }
 
 # stop_daemon PIDFILE [SECONDS]: TERM, wait, then KILL; removes the pid file.
 stop_daemon() {
   local pidfile=$1 limit=${2:-15} pid
   if ! pid_alive "$pidfile"; then
-    rm -f "$pidfile"
+    rm -f "$pidfile" "$pidfile.start"
     return 0
   fi
   pid=$(cat "$pidfile")
@@ -87,7 +99,7 @@ stop_daemon() {
     fi
     sleep 0.2
   done
-  rm -f "$pidfile"
+  rm -f "$pidfile" "$pidfile.start"
 }
 
 # log_tail FILE: the last lines of a daemon log, for error messages.
