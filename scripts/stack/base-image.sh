@@ -63,7 +63,7 @@ make_rootfs() {
   r="$work/rootfs"
   tar -C "$r" --numeric-owner -xf "$raw"
   # The official python images let pip install into the system interpreter.
-  rm -f "$r"/usr/lib/python3*/EXTERNALLY-MANAGED
+  rm -f "${r:?}"/usr/lib/python3*/EXTERNALLY-MANAGED
   cat >"$r/etc/pip.conf" <<'CONF'
 # The local stand-in for PyPI (scripts/stack/pyindex.sh); RUN steps share the host network.
 # pip caches HTTP downloads only through its https adapter or for trusted hosts: without
@@ -82,9 +82,9 @@ CONF
   find "$r/usr/share/doc" -mindepth 1 ! -type d ! -name copyright -delete
   find "$r/usr/share/doc" -mindepth 1 -type d -empty -delete
   find "$r/usr/share/locale" -mindepth 1 -maxdepth 1 ! -name locale.alias -exec rm -rf {} +
-  rm -rf "$r"/usr/share/man/* "$r"/usr/share/info/* \
-    "$r"/var/cache/apt/archives/*.deb "$r"/var/cache/apt/*.bin "$r"/var/lib/apt/lists/* \
-    "$r"/var/log/* "$r"/dev/* "$r"/proc/* "$r"/sys/* "$r"/run/* "$r"/tmp/*
+  rm -rf "${r:?}"/usr/share/man/* "${r:?}"/usr/share/info/* \
+    "${r:?}"/var/cache/apt/archives/*.deb "${r:?}"/var/cache/apt/*.bin "${r:?}"/var/lib/apt/lists/* \
+    "${r:?}"/var/log/* "${r:?}"/dev/* "${r:?}"/proc/* "${r:?}"/sys/* "${r:?}"/run/* "${r:?}"/tmp/*
   tar -C "$r" --numeric-owner -cf "$tarball.tmp" .
   mv "$tarball.tmp" "$tarball"
   rm -rf "$work"

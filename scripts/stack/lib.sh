@@ -9,6 +9,7 @@
 WARMBUILD_STACK=${WARMBUILD_STACK:-/var/tmp/warmbuild-stack}
 export WARMBUILD_STACK
 stack_repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+# shellcheck disable=SC2034 # used by the scripts that source this file
 stack_run="$WARMBUILD_STACK/run"
 # runc and debootstrap live in sbin, which a non-login shell may not have on PATH.
 case ":$PATH:" in *:/usr/sbin:*) ;; *) PATH="$PATH:/usr/sbin:/sbin" ;; esac
@@ -104,5 +105,5 @@ stop_daemon() {
 
 # log_tail FILE: the last lines of a daemon log, for error messages.
 log_tail() {
-  [ -f "$1" ] && tail -n 20 "$1" >&2 || true
+  if [ -f "$1" ]; then tail -n 20 "$1" >&2; fi
 }

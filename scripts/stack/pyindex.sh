@@ -13,8 +13,8 @@ bin="$WARMBUILD_STACK/bin/pyindex"
 mkdir -p "$root" "$stack_run" "$(dirname "$bin")"
 
 # The stamp covers everything generation depends on (the generator's source, not its tests).
-stamp=$(cd "$stack_repo" && ls tools/pyindex/*.go | grep -v '_test\.go$' | xargs cat testdata/pypkgs/*.json |
-  sha256sum | cut -c1-16)
+stamp=$(cd "$stack_repo" && find tools/pyindex testdata/pypkgs -maxdepth 1 \( -name '*.go' -o -name '*.json' \) \
+  ! -name '*_test.go' | sort | xargs cat | sha256sum | cut -c1-16)
 if [ ! -x "$bin" ] || [ "$(cat "$root/binary.stamp" 2>/dev/null)" != "$stamp" ]; then
   (cd "$stack_repo" && go build -o "$bin.tmp" ./tools/pyindex) || die "go build ./tools/pyindex failed"
   mv "$bin.tmp" "$bin"

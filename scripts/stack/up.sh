@@ -22,6 +22,7 @@ start=$SECONDS
 timings=()
 declare -A background=() # label -> pid
 # Background jobs (each in its own process group) left running when a step fails end with it.
+# shellcheck disable=SC2154 # p is the loop variable inside the trap
 trap 'for p in "${background[@]}"; do kill -- "-$p" 2>/dev/null || true; done' EXIT
 
 # component NAME [ARGS]: runs scripts/stack/NAME.sh in the foreground.
