@@ -80,6 +80,8 @@ func Extract(ctx context.Context, r io.Reader, dir string, limits Limits) (Stats
 		limits:  limits,
 		dirs:    dirChain{root: rootFd},
 		asRoot:  os.Geteuid() == 0,
+		uid:     os.Geteuid(),
+		gid:     os.Getegid(),
 		buf:     make([]byte, 1<<20),
 		dirMeta: make(map[string]dirMeta),
 	}
@@ -120,6 +122,7 @@ type extractor struct {
 	stream   *streamReader
 	dirs     dirChain
 	asRoot   bool
+	uid, gid int // new files belong to these already
 	buf      []byte
 	entries  int64
 	dirMeta  map[string]dirMeta // applied once every entry is in place
@@ -265,7 +268,7 @@ func (x *extractor) file(tr *tar.Reader, hdr *tar.Header, name string) error {
 	f := os.NewFile(uintptr(fd), name)
 	err = x.copyContent(f, tr, hdr.Size)
 	mode := fileMode(hdr.Mode) &^ (fs.ModeSetuid | fs.ModeSetgid)
-	if err == nil && x.asRoot {
+	if err == nil && x.asRoot && (hdr.Uid != x.uid || hdr.Gid != x.gid) {
 		err = f.Chown(hdr.Uid, hdr.Gid)
 	}
 	if err == nil {
@@ -478,7 +481,7 @@ func (x *extractor) checkSymlinks() error {
 	return first
 }
 
-// applyDirMeta sets directory owners, modes and mtimes, deepest first, after all their
+// applyDirMeta sets directory owners, modes and mtimes, children first, after all their
 // contents exist: creating entries would bump an mtime set earlier, and a read-only
 // mode would stop those entries being created.
 func (x *extractor) applyDirMeta() error {
@@ -486,12 +489,10 @@ func (x *extractor) applyDirMeta() error {
 	for name := range x.dirMeta {
 		names = append(names, name)
 	}
-	slices.SortFunc(names, func(a, b string) int {
-		if d := strings.Count(b, "/") - strings.Count(a, "/"); d != 0 {
-			return d
-		}
-		return strings.Compare(a, b)
-	})
+	// Reverse lexical order puts every directory after all of its descendants ("a/b"
+	// sorts before "a/b/c") and keeps neighbours close, so the descriptor chain is reused.
+	slices.Sort(names)
+	slices.Reverse(names)
 	for _, name := range names {
 		if err := x.ctx.Err(); err != nil {
 			return err

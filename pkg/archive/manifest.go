@@ -154,8 +154,12 @@ func writeEntryDigest(h hash.Hash, e Entry) {
 // (sockets, devices and FIFOs left out) with the same metadata, so
 // ManifestOf(dir).Equal(stats.Manifest) right after Write or Extract.
 func ManifestOf(ctx context.Context, dir string) (Manifest, error) {
+	dir, err := realDir(dir)
+	if err != nil {
+		return Manifest{}, fmt.Errorf("manifest of %s: %w", dir, err)
+	}
 	var b manifestBuilder
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+	err = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}

@@ -54,9 +54,13 @@ func Prune(ctx context.Context, dir string, maxBytes int64, opts ...PruneOption)
 		size int64
 		used time.Time
 	}
+	dir, err := realDir(dir)
+	if err != nil {
+		return PruneStats{}, fmt.Errorf("prune %s: %w", dir, err)
+	}
 	var files []file
 	var st PruneStats
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+	err = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}

@@ -272,3 +272,25 @@ func TestManifestNoticesChangesAndIgnoresDirMtimes(t *testing.T) {
 		t.Errorf("totals: before %d files %d bytes, after %d files %d bytes", m1.Files, m1.Bytes, m3.Files, m3.Bytes)
 	}
 }
+
+func TestWriteAndManifestFollowASymlinkedRoot(t *testing.T) {
+	real := t.TempDir()
+	if err := os.WriteFile(filepath.Join(real, "f"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(t.TempDir(), "cache")
+	if err := os.Symlink(real, link); err != nil {
+		t.Fatal(err)
+	}
+	st, err := Write(context.Background(), io.Discard, link)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := ManifestOf(context.Background(), link)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Files != 1 || m.Files != 1 {
+		t.Errorf("a symlinked root archived %d files, manifest %d; want 1", st.Files, m.Files)
+	}
+}

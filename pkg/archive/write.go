@@ -53,9 +53,19 @@ type WriteOption func(*writeConfig)
 // WithLevel sets the zstd level (default DefaultLevel).
 func WithLevel(l zstd.EncoderLevel) WriteOption { return func(c *writeConfig) { c.level = l } }
 
-// WithConcurrency sets how many goroutines compress (default GOMAXPROCS; 1 compresses
-// on the calling goroutine only).
+// WithConcurrency sets how many goroutines compress; 1 compresses on the calling
+// goroutine. The default is GOMAXPROCS when that is above 2, else 1: with two CPUs one
+// is busy walking and reading the tree, and on the mostly incompressible content of a
+// pip cache parallel compression measured slower there (its buffer copies cost more
+// than the one spare core gives back; see bench/archive/README.md).
 func WithConcurrency(n int) WriteOption { return func(c *writeConfig) { c.concurrency = n } }
+
+func defaultConcurrency() int {
+	if n := runtime.GOMAXPROCS(0); n > 2 {
+		return n
+	}
+	return 1
+}
 
 // Write archives the tree under dir (not dir itself) to w as a PAX tar stream compressed
 // with zstd. It keeps modes, numeric owners and nanosecond mtimes, stores symlinks as
@@ -63,19 +73,16 @@ func WithConcurrency(n int) WriteOption { return func(c *writeConfig) { c.concur
 // a fixed buffer. Entries are in lexical walk order, so the same tree gives the same
 // stream.
 func Write(ctx context.Context, w io.Writer, dir string, opts ...WriteOption) (Stats, error) {
-	cfg := writeConfig{level: DefaultLevel, concurrency: runtime.GOMAXPROCS(0)}
+	cfg := writeConfig{level: DefaultLevel, concurrency: defaultConcurrency()}
 	for _, o := range opts {
 		o(&cfg)
 	}
 	if cfg.concurrency < 1 {
 		cfg.concurrency = 1
 	}
-	fi, err := os.Stat(dir)
+	dir, err := realDir(dir)
 	if err != nil {
 		return Stats{}, fmt.Errorf("archive %s: %w", dir, err)
-	}
-	if !fi.IsDir() {
-		return Stats{}, fmt.Errorf("archive %s: not a directory", dir)
 	}
 
 	out := &countingWriter{w: w}
@@ -321,6 +328,23 @@ func openNoAtime(p string) (*os.File, error) {
 }
 
 func readlink(p string) (string, error) { return os.Readlink(p) }
+
+// realDir resolves symlinks in dir (a walk would otherwise stop at a symlinked root)
+// and checks that it is a directory.
+func realDir(dir string) (string, error) {
+	real, err := filepath.EvalSymlinks(dir)
+	if err != nil {
+		return dir, err
+	}
+	fi, err := os.Stat(real)
+	if err != nil {
+		return dir, err
+	}
+	if !fi.IsDir() {
+		return dir, errors.New("not a directory")
+	}
+	return real, nil
+}
 
 type countingWriter struct {
 	w io.Writer
