@@ -113,11 +113,16 @@ func (r *runner) run(ctx context.Context) error {
 }
 
 func (r *runner) build(ctx context.Context, c *client.Client) error {
+	mounts, err := r.restoreMounts(ctx, c)
+	if err != nil {
+		return err
+	}
 	end := r.rep.Group("Build " + r.summary.Image)
 	start := time.Now()
 	res, err := builder.Solve(ctx, c, r.plan.Request, builder.WithProgress(r.rep.Writer()), builder.WithGetenv(r.env.Getenv))
 	r.phase("build", start)
 	end()
+	r.saveMounts(ctx, mounts, res, err)
 	if res != nil {
 		r.out.LayerCacheStepsCached = res.Steps.Cached
 		r.out.LayerCacheStepsTotal = res.Steps.Total

@@ -1,0 +1,435 @@
+package run
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/containerd/platforms"
+	"github.com/moby/buildkit/client"
+	"github.com/warmbuild/warmbuild/pkg/builder"
+	"github.com/warmbuild/warmbuild/pkg/cacheservice"
+	"github.com/warmbuild/warmbuild/pkg/inputs"
+	"github.com/warmbuild/warmbuild/pkg/layercache"
+	"github.com/warmbuild/warmbuild/pkg/mountcache"
+	"github.com/warmbuild/warmbuild/pkg/report"
+)
+
+// Mount cache hit values (output mount-cache-hit).
+const (
+	hitExact   = "exact"
+	hitPartial = "partial"
+	hitMiss    = "miss"
+	hitNone    = "none"
+)
+
+// mountRun carries the mount caches of one run from restore to save.
+type mountRun struct {
+	service *cacheservice.Client // nil: no cache service, nothing restored or saved
+	helper  mountcache.HelperBuild
+	tmp     string // removed when the run ends
+	mounts  []*mountState
+}
+
+// mountState is one BuildKit cache directory (mountcache.Cache) and what happened to it;
+// it is also the JSON of one mount-cache-report entry.
+type mountState struct {
+	cache mountcache.Cache
+
+	ID         string `json:"id"`
+	CacheID    string `json:"cacheId"`
+	Target     string `json:"target"`
+	Key        string `json:"key"`
+	MatchedKey string `json:"matchedKey,omitempty"`
+	Hit        string `json:"hit"`
+	Injected   bool   `json:"injected"`
+	// Reason says why the cache was not injected, or what was special about it.
+	Reason        string `json:"reason,omitempty"`
+	RestoredBytes int64  `json:"restoredBytes"`
+	Saved         bool   `json:"saved"`
+	SavedBytes    int64  `json:"savedBytes"`
+	SaveNote      string `json:"saveNote,omitempty"`
+	// StepCached is whether the layer cache skipped the RUN that uses the mount.
+	StepCached *bool                `json:"stepCached,omitempty"`
+	Pip        *mountcache.PipStats `json:"pip,omitempty"`
+
+	version        string
+	restoredDigest string // paths digest of what was injected
+	archive        string // the downloaded archive, kept for a re-save under this key
+}
+
+// restoreMounts finds the selected cache mounts, restores their newest entries and
+// injects them into the daemon's cache directories. Cache problems are warnings; only
+// bad input is an error.
+func (r *runner) restoreMounts(ctx context.Context, c *client.Client) (*mountRun, error) {
+	in := r.in
+	r.out.MountCacheHit = hitNone
+	sel, err := mountcache.ParseSelector(in.MountCache.Select)
+	if err != nil {
+		return nil, err
+	}
+	if sel.String() == "none" {
+		return nil, nil
+	}
+	dockerfile, err := os.ReadFile(in.File)
+	if err != nil {
+		r.mountWarning(fmt.Sprintf("cannot read the Dockerfile: %v", err))
+		return nil, nil
+	}
+	platform := ""
+	if len(in.Platforms) > 0 {
+		platform = in.Platforms[0]
+	} else if platform, err = defaultPlatform(ctx, c); err != nil {
+		r.mountWarning(err.Error())
+		return nil, nil
+	}
+	found, err := mountcache.Discover(dockerfile, mountcache.Options{BuildArgs: in.BuildArgs, Target: in.Target, Platform: platform})
+	if err != nil {
+		r.mountWarning(fmt.Sprintf("cannot list the Dockerfile's cache mounts: %v", err))
+		return nil, nil
+	}
+	selected, unmatched := sel.Select(found)
+	for _, name := range unmatched {
+		r.mountWarning(fmt.Sprintf("mount-caches lists %q, but no RUN --mount=type=cache of the built stages has that id or target", name))
+	}
+	caches := mountcache.Caches(selected)
+	if len(caches) == 0 {
+		return nil, nil
+	}
+	hash, err := mountcache.HashFiles(ctx, in.Context, in.MountCache.HashFiles)
+	if err != nil {
+		var ie *inputs.Error
+		if errors.As(err, &ie) {
+			return nil, err
+		}
+		r.mountWarning(err.Error())
+		return nil, nil
+	}
+
+	end := r.rep.Group("Restore mount caches")
+	defer end()
+	mr := &mountRun{}
+	if mr.tmp, err = os.MkdirTemp(r.env.Getenv("RUNNER_TEMP"), "warmbuild-mounts-"); err != nil {
+		r.mountWarning(err.Error())
+		return nil, nil
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		r.mountWarning(fmt.Sprintf("cannot find this program to run it inside BuildKit: %v", err))
+	}
+	mr.helper = mountcache.HelperBuild{Client: c, Binary: exe, Platform: firstOr(in.Platforms, ""), TempDir: mr.tmp, Progress: r.rep.Writer()}
+	mr.service, err = cacheservice.FromEnv(r.env.Getenv, cacheservice.WithWarnf(func(f string, a ...any) { r.rep.Infof("cache service: "+f, a...) }))
+	serviceProblem := ""
+	if err != nil {
+		serviceProblem = "no Actions cache service: " + err.Error()
+		if !errors.Is(err, cacheservice.ErrNoService) {
+			r.mountWarning(serviceProblem)
+		} else {
+			r.rep.Infof("Mount caches: %s", serviceProblem)
+		}
+	}
+
+	keys := map[string]bool{}
+	var restoreTime, injectTime time.Duration
+	for _, cache := range caches {
+		m := cache.Mounts[0]
+		ms := &mountState{cache: cache, ID: m.ID, CacheID: cache.CacheID, Target: m.Path, Hit: hitMiss,
+			Key: mountcache.Key(m, platform, hash.Hash), version: mountcache.EntryVersion(cache)}
+		mr.mounts = append(mr.mounts, ms)
+		if ok, why := mountcache.Flaggable(cache); !ok {
+			ms.Reason = "not carried: " + why
+			r.rep.Notice("Mount cache "+m.ID, ms.Reason)
+			continue
+		}
+		if keys[ms.Key] {
+			// Same id, other owners: a second BuildKit directory under the same key; its
+			// entry is told apart by the version.
+			ms.Reason = "shares its key with another mount of other owners; kept apart by the cache version"
+		}
+		keys[ms.Key] = true
+		if mr.service == nil {
+			ms.Reason = serviceProblem
+			continue
+		}
+		start := time.Now()
+		entry, err := mr.service.Restore(ctx, ms.Key, []string{mountcache.RestoreKey(m, platform)}, ms.version)
+		if err != nil {
+			restoreTime += time.Since(start)
+			ms.Reason = "restore failed: " + err.Error()
+			r.mountWarning(fmt.Sprintf("%s: %s", m.ID, ms.Reason))
+			continue
+		}
+		if entry == nil {
+			restoreTime += time.Since(start)
+			ms.Reason = "no cache entry yet"
+			r.rep.Infof("Mount cache %s: miss (%s)", m.ID, ms.Key)
+			continue
+		}
+		ms.MatchedKey = entry.Key
+		ms.Hit = hitPartial
+		if entry.Exact {
+			ms.Hit = hitExact
+		}
+		if entry.Exact && r.plan.LayerCache.Backend != layercache.BackendNone && !in.NoCache {
+			// Requirements unchanged: the layer cache holds the pip step, which will not
+			// run, so downloading and injecting would be pure overhead.
+			restoreTime += time.Since(start)
+			ms.Reason = "exact hit: requirements unchanged, the layer cache holds the pip step"
+			r.rep.Infof("Mount cache %s: exact hit %s, not injected (%s)", m.ID, entry.Key, ms.Reason)
+			continue
+		}
+		ms.archive = filepath.Join(mr.tmp, "restore-"+strconv.Itoa(len(mr.mounts))+".tar.zst")
+		n, err := download(ctx, entry, ms.archive)
+		restoreTime += time.Since(start)
+		if err != nil {
+			ms.Reason = "download failed: " + err.Error()
+			ms.Hit = hitMiss
+			r.mountWarning(fmt.Sprintf("%s: %s", m.ID, ms.Reason))
+			continue
+		}
+		ms.RestoredBytes = n
+		start = time.Now()
+		res, err := mr.helper.Inject(ctx, cache, ms.archive, in.BuildArgs)
+		injectTime += time.Since(start)
+		if err != nil {
+			ms.Reason = "not injected, the pip step runs cold: " + err.Error()
+			ms.Hit = hitMiss
+			r.mountWarning(fmt.Sprintf("%s: %s", m.ID, ms.Reason))
+			continue
+		}
+		ms.Injected = true
+		ms.restoredDigest = res.Report.PathsDigest
+		if res.Report.Status == "kept" {
+			ms.Reason = "the builder already holds this cache directory; kept its content"
+		}
+		r.rep.Infof("Mount cache %s: %s hit %s, injected %d files (%s)", m.ID, ms.Hit, entry.Key, res.Report.Files, report.Bytes(n))
+	}
+	r.phases = append(r.phases, report.Phase{Name: "restore", Duration: restoreTime}, report.Phase{Name: "inject", Duration: injectTime})
+	return mr, nil
+}
+
+// saveMounts reads what the build did with the mounts (pip's log, whether the layer
+// cache skipped the step) and, when this run may save, extracts changed caches and
+// stores them. It never fails the run.
+func (r *runner) saveMounts(ctx context.Context, mr *mountRun, res *builder.Result, buildErr error) {
+	if mr == nil {
+		return
+	}
+	defer os.RemoveAll(mr.tmp)
+	r.pipStats(mr, res)
+
+	var extractTime, saveTime time.Duration
+	defer func() {
+		r.phases = append(r.phases, report.Phase{Name: "extract", Duration: extractTime}, report.Phase{Name: "save", Duration: saveTime})
+		r.mountOutputs(mr)
+	}()
+	for _, ms := range mr.mounts {
+		switch {
+		case mr.service == nil:
+			ms.SaveNote = "no cache service"
+		case buildErr != nil:
+			ms.SaveNote = "not saved: the build failed"
+		case !r.plan.Decision.Save:
+			ms.SaveNote = "not saved: " + r.plan.Decision.Reason
+		case ms.Hit == hitExact:
+			ms.SaveNote = "unchanged: an entry with this key exists"
+		case strings.HasPrefix(ms.Reason, "not carried"):
+			ms.SaveNote = "not carried"
+		}
+		if ms.SaveNote != "" {
+			continue
+		}
+		end := r.rep.Group("Save mount cache " + ms.ID)
+		start := time.Now()
+		outDir := filepath.Join(mr.tmp, "extract-"+sanitizeName(ms.ID))
+		ex, err := mr.helper.Extract(ctx, ms.cache, ms.restoredDigest, r.in.MountCache.MaxSize, r.in.BuildArgs, outDir)
+		extractTime += time.Since(start)
+		if err != nil {
+			ms.SaveNote = "not saved: extraction failed"
+			r.mountWarning(fmt.Sprintf("%s: %v", ms.ID, err))
+			end()
+			continue
+		}
+		if ex.PrunedFiles > 0 {
+			r.rep.Infof("Mount cache %s: pruned %d least recently used files (%s) to stay under %s", ms.ID, ex.PrunedFiles, report.Bytes(ex.PrunedBytes), report.Bytes(r.in.MountCache.MaxSize))
+		}
+		file := mountcache.ExtractedArchive(outDir)
+		switch ex.Status {
+		case mountcache.ExtractEmpty:
+			ms.SaveNote = "not saved: the cache mount is empty"
+			end()
+			continue
+		case mountcache.ExtractUnchanged:
+			if ms.Hit != hitPartial || ms.archive == "" {
+				ms.SaveNote = "unchanged"
+				end()
+				continue
+			}
+			// The build added nothing to a cache restored under an older key: store the
+			// restored archive under this run's key, so later runs hit exactly and skip
+			// the injection.
+			file = ms.archive
+		}
+		start = time.Now()
+		n, note, err := saveFile(ctx, mr.service, ms.Key, ms.version, file)
+		saveTime += time.Since(start)
+		switch {
+		case err != nil:
+			ms.SaveNote = "not saved: " + err.Error()
+			r.mountWarning(fmt.Sprintf("%s: %v", ms.ID, err))
+		case note != "":
+			ms.SaveNote = note
+		default:
+			ms.Saved, ms.SavedBytes = true, n
+			if ex.Status == mountcache.ExtractUnchanged {
+				ms.SaveNote = "content unchanged, stored under this run's key"
+			}
+			r.rep.Infof("Mount cache %s: saved %s as %s", ms.ID, report.Bytes(n), ms.Key)
+		}
+		end()
+	}
+}
+
+// pipStats reads pip's log lines from the RUN steps that use the carried mounts, and
+// whether the layer cache skipped them.
+func (r *runner) pipStats(mr *mountRun, res *builder.Result) {
+	if res == nil {
+		return
+	}
+	var all []mountcache.Mount
+	for _, ms := range mr.mounts {
+		match := usesMount(ms.cache.Mounts)
+		if log := res.Logs(match); log != "" {
+			st := mountcache.ParsePipLog(log)
+			if st.Total > 0 {
+				ms.Pip = &st
+			}
+		}
+		for _, s := range res.Steps.Steps {
+			if match(s.Name) {
+				cached := s.Cached
+				ms.StepCached = &cached
+			}
+		}
+		if ms.Hit == hitExact && !ms.Injected && ms.StepCached != nil && !*ms.StepCached {
+			hint := fmt.Sprintf("mount cache %s: the requirements did not change, but the layer cache missed the step that uses it, so it ran without its cache; it will be fast again once the layer cache of this run is saved", ms.ID)
+			r.summary.Hints = append(r.summary.Hints, hint)
+			r.out.CacheWarnings = append(r.out.CacheWarnings, hint)
+			r.rep.Notice("Mount cache", hint)
+		}
+		all = append(all, ms.cache.Mounts...)
+	}
+	// Outputs count each RUN once, even when it uses several carried mounts.
+	st := mountcache.ParsePipLog(res.Logs(usesMount(all)))
+	r.out.PipPackagesTotal, r.out.PipPackagesCached = st.Total, st.Cached
+}
+
+// usesMount matches the vertices of RUN steps that declare one of mounts. The frontend
+// names them after the instruction as written, flags included.
+func usesMount(mounts []mountcache.Mount) func(string) bool {
+	return func(name string) bool {
+		if !strings.Contains(name, "RUN ") || !strings.Contains(name, "--mount") {
+			return false
+		}
+		for _, m := range mounts {
+			if strings.Contains(name, m.Target) || (m.ExplicitID && strings.Contains(name, "id="+m.ID)) {
+				return true
+			}
+		}
+		return false
+	}
+}
+
+func (r *runner) mountOutputs(mr *mountRun) {
+	counts := map[string]int{}
+	for _, ms := range mr.mounts {
+		counts[ms.Hit]++
+		r.out.MountCacheRestoredBytes += ms.RestoredBytes
+		r.out.MountCacheSavedBytes += ms.SavedBytes
+		sum := report.MountSummary{ID: ms.ID, Key: ms.Key, Hit: ms.Hit, RestoredBytes: ms.RestoredBytes, SavedBytes: ms.SavedBytes, Saved: ms.Saved, Note: ms.SaveNote}
+		if ms.Pip != nil {
+			sum.PipCached, sum.PipTotal = ms.Pip.Cached, ms.Pip.Total
+		}
+		r.summary.Mounts = append(r.summary.Mounts, sum)
+	}
+	switch {
+	case len(mr.mounts) == 0:
+		r.out.MountCacheHit = hitNone
+	case counts[hitExact] == len(mr.mounts):
+		r.out.MountCacheHit = hitExact
+	case counts[hitMiss] == len(mr.mounts):
+		r.out.MountCacheHit = hitMiss
+	default:
+		r.out.MountCacheHit = hitPartial
+	}
+	r.out.MountCacheReport = mr.mounts
+}
+
+func (r *runner) mountWarning(msg string) {
+	r.out.CacheWarnings = append(r.out.CacheWarnings, "mount cache: "+msg)
+	r.rep.Warning("Mount cache", msg)
+}
+
+// defaultPlatform is the platform the daemon builds for when the build names none.
+func defaultPlatform(ctx context.Context, c *client.Client) (string, error) {
+	ws, err := c.ListWorkers(ctx)
+	if err != nil {
+		return "", fmt.Errorf("ask BuildKit for its platform: %w", err)
+	}
+	for _, w := range ws {
+		if len(w.Platforms) > 0 {
+			return platforms.Format(platforms.Normalize(w.Platforms[0])), nil
+		}
+	}
+	return "", errors.New("BuildKit reports no worker platform")
+}
+
+func download(ctx context.Context, e *cacheservice.Entry, path string) (int64, error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return 0, err
+	}
+	n, err := e.Download(ctx, f)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return n, err
+}
+
+// saveFile uploads path; note is set when the service already has the key.
+func saveFile(ctx context.Context, svc *cacheservice.Client, key, version, path string) (int64, string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, "", err
+	}
+	defer f.Close()
+	res, err := svc.Save(ctx, key, version, f)
+	if err != nil {
+		return 0, "", err
+	}
+	if res.AlreadyExists {
+		return 0, "not saved: another job saved this key first", nil
+	}
+	return res.Size, "", nil
+}
+
+func firstOr(s []string, def string) string {
+	if len(s) > 0 {
+		return s[0]
+	}
+	return def
+}
+
+func sanitizeName(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r == '/' || r == '\\' || r == ' ' || r == '.' {
+			return '-'
+		}
+		return r
+	}, s)
+}
