@@ -11,6 +11,7 @@ import (
 	"path"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/klauspost/compress/zstd"
@@ -100,12 +101,12 @@ func Extract(ctx context.Context, r io.Reader, dir string, limits Limits) (Stats
 	x.stream = &streamReader{r: zr, max: overheadFixed + overheadPerEntry}
 
 	if err := x.run(); err != nil {
-		if in.n == 0 && x.ctx.Err() == nil {
+		if in.n.Load() == 0 && x.ctx.Err() == nil {
 			return Stats{}, corrupt("empty stream", nil)
 		}
 		return Stats{}, x.classify(err, dir)
 	}
-	x.stats.StreamBytes = in.n
+	x.stats.StreamBytes = in.n.Load()
 	x.stats.Manifest = x.manifest.finish()
 	return x.stats, nil
 }
@@ -690,14 +691,16 @@ func readlinkat(dirFd int, name string) (string, error) {
 	}
 }
 
+// countingReader counts the compressed bytes read. The zstd decoder reads its input
+// on its own goroutine, hence the atomic.
 type countingReader struct {
 	r io.Reader
-	n int64
+	n atomic.Int64
 }
 
 func (c *countingReader) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
-	c.n += int64(n)
+	c.n.Add(int64(n))
 	return n, err
 }
 

@@ -202,11 +202,15 @@ func TestWriteSameTreeGivesSameStream(t *testing.T) {
 	src := t.TempDir()
 	buildTree(t, src)
 	var a, b bytes.Buffer
-	if _, err := Write(context.Background(), &a, src); err != nil {
+	sa, err := Write(context.Background(), &a, src, WithConcurrency(4))
+	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := Write(context.Background(), &b, src, WithConcurrency(1)); err != nil {
 		t.Fatal(err)
+	}
+	if sa.StreamBytes != int64(a.Len()) {
+		t.Errorf("parallel compression reported %d stream bytes, wrote %d", sa.StreamBytes, a.Len())
 	}
 	// Different compression concurrency may frame blocks differently; the tar inside
 	// must be identical.
