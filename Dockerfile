@@ -1,0 +1,16 @@
+# The action's image: one static binary and the CA certificates it needs for HTTPS, nothing
+# else (no shell, no docker CLI: builders are reached through the Docker API). Kept buildable
+# by the classic builder, because the Actions runner builds it with `docker build` when
+# action.yml says `image: Dockerfile`; released versions use a prebuilt image instead (see
+# README, "Running in Docker").
+FROM golang:1.26-bookworm AS build
+WORKDIR /src
+COPY go.mod go.sum ./
+COPY main.go ./
+COPY pkg/ pkg/
+RUN CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o /out/warmbuild .
+
+FROM scratch
+COPY --from=build /etc/ssl/certs/ca-certificates.crt /etc/ssl/certs/ca-certificates.crt
+COPY --from=build /out/warmbuild /warmbuild
+ENTRYPOINT ["/warmbuild"]

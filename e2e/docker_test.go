@@ -1,0 +1,189 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/warmbuild/warmbuild/pkg/dockerbuilder"
+)
+
+// pushOnMain is the runner environment of a push to the default branch.
+func pushOnMain(extra map[string]string) map[string]string {
+	env := map[string]string{"GITHUB_REF": "refs/heads/main", "GITHUB_REF_NAME": "main", "GITHUB_REF_TYPE": "branch"}
+	for k, v := range extra {
+		env[k] = v
+	}
+	return env
+}
+
+// With neither builder nor endpoint, the action (run from its own Dockerfile the way the
+// runner runs it) creates a docker-container builder through the mounted socket, builds and
+// pushes; the next step of the job finds that builder again, with its cache.
+func TestContainerActionCreatesItsBuilderThenReusesIt(t *testing.T) {
+	host := needDocker(t)
+	image := buildActionImage(t, host)
+	// A BuildKit image name of this test's own gives a builder of its own (the stable name
+	// derives from the image), so a builder left by an earlier run cannot make this one pass.
+	bkImage := "warmbuild-e2e/buildkit:" + randomSuffix()
+	docker(t, host, "tag", "moby/buildkit:buildx-stable-1", bkImage)
+	ctr := dockerbuilder.ContainerName(dockerbuilder.OwnBuilderName(bkImage))
+	t.Cleanup(func() {
+		removeBuilder(t, host, ctr)
+		dockerErr(host, "rmi", bkImage)
+	})
+
+	repo := uniqueRepo(t, "docker-auto")
+	ref := stackEnv["REGISTRY"] + "/" + repo + ":1"
+	step := ContainerRun{Image: image, Run: Run{
+		Inputs:  map[string]string{"buildkit-image": bkImage, "tags": ref, "push": "true", "cache-backend": "none"},
+		Event:   "push",
+		Payload: "push-default-branch.json",
+		Env:     pushOnMain(builderEnv()),
+	}}
+
+	first := runActionContainer(t, host, step)
+	mustExit0(t, first)
+	if !strings.Contains(first.Log, "Created builder") || !strings.Contains(first.Log, ctr) {
+		t.Errorf("the first step should say it created builder container %s:\n%s", ctr, tail(first.Log, 40))
+	}
+	if d := manifestDigest(t, repo, "1"); first.Outputs["digest"] != d {
+		t.Errorf("digest output %q (read from the file-command file), registry says %q", first.Outputs["digest"], d)
+	}
+	if first.Outputs["layer-cache-steps-total"] == "" || !strings.Contains(first.Summary, repo) {
+		t.Errorf("outputs %v / summary %q: want both written to the file-command files", first.Outputs, first.Summary)
+	}
+	id := docker(t, host, "inspect", "-f", "{{.Id}} {{.State.Running}}", ctr)
+	if !strings.HasSuffix(id, " true") {
+		t.Fatalf("builder %s should stay running for later steps: %s", ctr, id)
+	}
+
+	second := runActionContainer(t, host, step)
+	mustExit0(t, second)
+	if !strings.Contains(second.Log, "Reusing builder") || strings.Contains(second.Log, "Created builder") {
+		t.Errorf("the second step should reuse the builder:\n%s", tail(second.Log, 40))
+	}
+	if again := docker(t, host, "inspect", "-f", "{{.Id}} {{.State.Running}}", ctr); again != id {
+		t.Errorf("builder container changed between steps: %s then %s", id, again)
+	}
+	// No layer cache backend: only the reused builder's own state can make this warm.
+	if ratio, err := strconv.ParseFloat(second.Outputs["layer-cache-hit-ratio"], 64); err != nil || ratio < 0.99 {
+		t.Errorf("second step on the same builder: hit ratio %q, want 1.00", second.Outputs["layer-cache-hit-ratio"])
+	}
+}
+
+// A builder made beforehand the way docker/setup-buildx-action makes one (a docker-container
+// BuildKit named buildx_buildkit_<name>0) is found by the builder input, and by
+// endpoint docker-container://; a wrong name lists the builders that exist.
+func TestContainerActionFindsASetupBuildxBuilder(t *testing.T) {
+	host := needDocker(t)
+	image := buildActionImage(t, host)
+	name := "builder-" + randomSuffix()
+	ctr := dockerbuilder.ContainerName(name)
+	t.Cleanup(func() { removeBuilder(t, host, ctr) })
+	args := append([]string{"run", "-d", "--name", ctr, "-v", ctr + "_state:/var/lib/buildkit"}, builderRunArgs()...)
+	docker(t, host, append(args, "moby/buildkit:buildx-stable-1")...)
+
+	repo := uniqueRepo(t, "docker-builder")
+	ref := stackEnv["REGISTRY"] + "/" + repo + ":1"
+	byName := runActionContainer(t, host, ContainerRun{Image: image, Run: Run{
+		Inputs: map[string]string{"builder": name, "tags": ref, "push": "true", "cache-backend": "none"},
+		Event:  "push", Payload: "push-default-branch.json", Env: pushOnMain(nil),
+	}})
+	mustExit0(t, byName)
+	if !strings.Contains(byName.Log, ctr) || strings.Contains(byName.Log, "Created builder") {
+		t.Errorf("want the build on %s, not on a new builder:\n%s", ctr, tail(byName.Log, 40))
+	}
+	if d := manifestDigest(t, repo, "1"); byName.Outputs["digest"] != d {
+		t.Errorf("digest output %q, registry says %q", byName.Outputs["digest"], d)
+	}
+
+	byEndpoint := runActionContainer(t, host, ContainerRun{Image: image, Run: Run{
+		Inputs: map[string]string{"endpoint": "docker-container://" + ctr, "tags": ref, "cache-backend": "none"},
+		Event:  "push", Payload: "push-default-branch.json", Env: pushOnMain(nil),
+	}})
+	mustExit0(t, byEndpoint)
+	if byEndpoint.Outputs["layer-cache-hit-ratio"] != "1.00" {
+		t.Errorf("the same builder again through docker-container://: hit ratio %q, want 1.00", byEndpoint.Outputs["layer-cache-hit-ratio"])
+	}
+
+	wrong := runActionContainer(t, host, ContainerRun{Image: image, Run: Run{
+		Inputs: map[string]string{"builder": name + "-typo", "cache-backend": "none"},
+		Event:  "push", Payload: "push-default-branch.json", Env: pushOnMain(nil),
+	}})
+	if wrong.ExitCode == 0 || !strings.Contains(wrong.Log, "::error title=Input builder::") || !strings.Contains(wrong.Log, name) {
+		t.Errorf("a wrong builder name must fail naming the input and listing %s (exit %d):\n%s", name, wrong.ExitCode, tail(wrong.Log, 20))
+	}
+}
+
+// The image's size and the time from `docker run` to the action's first BuildKit request,
+// the numbers README states (goals: 25 MB, 1 s).
+func TestActionImageIsSmallAndStartsFast(t *testing.T) {
+	host := needDocker(t)
+	image := buildActionImage(t, host)
+	size, err := strconv.ParseInt(docker(t, host, "image", "inspect", "-f", "{{.Size}}", image), 10, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("image size: %.1f MB", float64(size)/1e6)
+	if size > 25_000_000 {
+		t.Errorf("image is %.1f MB, over the 25 MB goal", float64(size)/1e6)
+	}
+
+	// A socket that records when the action first dials it stands in for BuildKit.
+	dir, err := os.MkdirTemp("", "wb-startup-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	if err := os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte("FROM scratch\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("unix", filepath.Join(dir, "bk.sock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	os.Chmod(filepath.Join(dir, "bk.sock"), 0o777)
+	accepted := make(chan time.Time, 16)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			accepted <- time.Now()
+			c.Close()
+		}
+	}()
+
+	best := time.Duration(1<<63 - 1)
+	for i := 0; i < 3; i++ {
+		start := time.Now()
+		res := runActionContainer(t, host, ContainerRun{Image: image, Workspace: dir, Run: Run{
+			Inputs: map[string]string{"endpoint": "unix:///github/workspace/bk.sock", "context": ".", "file": "Dockerfile", "cache-backend": "none"},
+		}, Name: "wb-startup-" + randomSuffix()})
+		if res.ExitCode == 0 {
+			t.Fatalf("the stand-in socket is no BuildKit; the action should have failed:\n%s", res.Log)
+		}
+		select {
+		case at := <-accepted:
+			best = min(best, at.Sub(start))
+			for len(accepted) > 0 {
+				<-accepted
+			}
+		default:
+			t.Fatalf("the action never dialled the endpoint:\n%s", tail(res.Log, 20))
+		}
+	}
+	t.Logf("docker run to first BuildKit request: %s (best of 3)", best.Round(time.Millisecond))
+	if best > time.Second {
+		t.Errorf("start-up took %s, over the 1 s goal", best)
+	}
+}
