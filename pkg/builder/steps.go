@@ -30,6 +30,15 @@ type StepStats struct {
 	Total  int    `json:"total"`
 	Cached int    `json:"cached"`
 	Steps  []Step `json:"steps"`
+	// CacheExportErrors are failed layer cache exports. Exports run with ignore-error=true,
+	// so the build passes, but the cache was not saved and the user must be told.
+	CacheExportErrors []string `json:"cacheExportErrors,omitempty"`
+}
+
+// isCacheExport matches BuildKit's cache export vertices: "exporting cache to registry",
+// "exporting cache to client directory", "exporting to GitHub Actions Cache", ...
+func isCacheExport(name string) bool {
+	return strings.HasPrefix(name, "exporting cache") || (strings.HasPrefix(name, "exporting to") && strings.Contains(name, "Cache"))
 }
 
 // HitRatio is cached steps over counted steps; 0 when nothing was counted.
@@ -84,6 +93,9 @@ func (r *stepRecorder) stats() StepStats {
 	var st StepStats
 	for _, d := range r.order {
 		v := r.vertices[d]
+		if isCacheExport(v.Name) && v.Error != "" {
+			st.CacheExportErrors = append(st.CacheExportErrors, v.Name+": "+v.Error)
+		}
 		if !countedStep.MatchString(v.Name) {
 			continue
 		}

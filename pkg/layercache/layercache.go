@@ -5,7 +5,7 @@
 // it (cachepolicy.Scope), so images and branches never overwrite each other:
 //
 //	gha       type=gha,scope=<scope>-<branch>         (ACTIONS_RUNTIME_TOKEN and service URL from the env)
-//	registry  type=registry,ref=<repo>:<tag>-<branch> (cache-ref's tag; without one, the scope)
+//	registry  type=registry,ref=<repo>:<tag>-<scope>-<branch> (without a tag in cache-ref: <scope>-<branch>)
 //	local     type=local,src|dest=<cache-dir>/<scope>-<branch>
 //
 // Exports always carry ignore-error=true: a cache that cannot be written is a warning, never
@@ -213,8 +213,12 @@ func registryEntries(cacheRef, scope, mode string, d cachepolicy.Decision) (plan
 	if err != nil {
 		return planEntries{}, err
 	}
+	// The image's scope is always part of the tag: a monorepo that points every image at one
+	// cache-ref must not have the second image's export overwrite the first one's.
 	if tag == "" {
 		tag = scope
+	} else {
+		tag = tag + "-" + scope
 	}
 	ref := func(branch string) string { return repo + ":" + cachepolicy.Scope(tag, branch) }
 	var pe planEntries

@@ -125,22 +125,22 @@ func TestPlanForEachBackendAndEvent(t *testing.T) {
 		},
 		{
 			backend: "registry", event: "push to main",
-			wantIn:   []string{"ghcr.io/octo-org/warm-app:buildcache-main"},
-			wantOut:  []string{"type=registry,ignore-error=true,image-manifest=true,mode=max,oci-mediatypes=true,ref=ghcr.io/octo-org/warm-app:buildcache-main"},
-			wantRead: []string{"ghcr.io/octo-org/warm-app:buildcache-main"}, wantWrite: "ghcr.io/octo-org/warm-app:buildcache-main",
+			wantIn:   []string{"ghcr.io/octo-org/warm-app:buildcache-org-app-main"},
+			wantOut:  []string{"type=registry,ignore-error=true,image-manifest=true,mode=max,oci-mediatypes=true,ref=ghcr.io/octo-org/warm-app:buildcache-org-app-main"},
+			wantRead: []string{"ghcr.io/octo-org/warm-app:buildcache-org-app-main"}, wantWrite: "ghcr.io/octo-org/warm-app:buildcache-org-app-main",
 			wantReason: "registry: cache-ref is set",
 		},
 		{
 			backend: "registry", event: "pull request #12",
-			wantIn:   []string{"ghcr.io/octo-org/warm-app:buildcache-main"},
+			wantIn:   []string{"ghcr.io/octo-org/warm-app:buildcache-org-app-main"},
 			wantOut:  []string{},
-			wantRead: []string{"ghcr.io/octo-org/warm-app:buildcache-main"},
+			wantRead: []string{"ghcr.io/octo-org/warm-app:buildcache-org-app-main"},
 		},
 		{
 			backend: "registry", event: "push to feature/login-form",
-			wantIn:   []string{"ghcr.io/octo-org/warm-app:buildcache-feature-login-form", "ghcr.io/octo-org/warm-app:buildcache-main"},
+			wantIn:   []string{"ghcr.io/octo-org/warm-app:buildcache-org-app-feature-login-form", "ghcr.io/octo-org/warm-app:buildcache-org-app-main"},
 			wantOut:  []string{},
-			wantRead: []string{"ghcr.io/octo-org/warm-app:buildcache-feature-login-form", "ghcr.io/octo-org/warm-app:buildcache-main"},
+			wantRead: []string{"ghcr.io/octo-org/warm-app:buildcache-org-app-feature-login-form", "ghcr.io/octo-org/warm-app:buildcache-org-app-main"},
 		},
 		{
 			backend: "local", event: "push to main",
@@ -386,10 +386,10 @@ func TestRegistryRefsPerBranch(t *testing.T) {
 		cacheRef, event string
 		want            []string
 	}{
-		{"127.0.0.1:5000/cache:bc", "push to main", []string{"127.0.0.1:5000/cache:bc-main"}},
+		{"127.0.0.1:5000/cache:bc", "push to main", []string{"127.0.0.1:5000/cache:bc-org-app-main"}},
 		// Without a tag the image's scope makes it, so several images can share one cache repository.
 		{"127.0.0.1:5000/cache", "push to feature/login-form", []string{"127.0.0.1:5000/cache:org-app-feature-login-form", "127.0.0.1:5000/cache:org-app-main"}},
-		{"ghcr.io/octo-org/warm-app:buildcache", "pull request #12", []string{"ghcr.io/octo-org/warm-app:buildcache-main"}},
+		{"ghcr.io/octo-org/warm-app:buildcache", "pull request #12", []string{"ghcr.io/octo-org/warm-app:buildcache-org-app-main"}},
 	}
 	for _, tt := range tests {
 		p, err := NewPlan(Settings{CacheRef: tt.cacheRef, Tags: []string{"ghcr.io/org/app:1"}, Auto: true}, decide(t, tt.event))
@@ -407,7 +407,7 @@ func TestRegistryRefsPerBranch(t *testing.T) {
 		t.Fatal(err)
 	}
 	tag := p.ReadScopes[0][strings.LastIndex(p.ReadScopes[0], ":")+1:]
-	if len(tag) > 128 || !strings.HasPrefix(tag, "buildcache-feature-xxx") {
+	if len(tag) > 128 || !strings.HasPrefix(tag, "buildcache-app-feature-xxx") {
 		t.Errorf("tag for a long branch %q (%d chars) is not a valid readable tag", tag, len(tag))
 	}
 }
@@ -477,7 +477,7 @@ func TestExplicitEntriesAreAddedOrReplaceAutomaticOnes(t *testing.T) {
 		}
 	})
 	t.Run("an explicit entry for the same place replaces the automatic one", func(t *testing.T) {
-		same, err := parseEntries(t, "type=registry,ref=ghcr.io/o/app:buildcache-main,mode=min,compression=zstd")
+		same, err := parseEntries(t, "type=registry,ref=ghcr.io/o/app:buildcache-app-main,mode=min,compression=zstd")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -485,7 +485,7 @@ func TestExplicitEntriesAreAddedOrReplaceAutomaticOnes(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := []string{"type=registry,compression=zstd,ignore-error=true,mode=min,ref=ghcr.io/o/app:buildcache-main"}
+		want := []string{"type=registry,compression=zstd,ignore-error=true,mode=min,ref=ghcr.io/o/app:buildcache-app-main"}
 		if got := strs(p.Exports, ""); !reflect.DeepEqual(got, want) {
 			t.Errorf("exports %q, want only the explicit one %q (BuildKit refuses two exports to one ref)", got, want)
 		}

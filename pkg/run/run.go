@@ -136,6 +136,13 @@ func (r *runner) build(ctx context.Context, c *client.Client) error {
 	r.out.Digest, r.out.ImageID, r.out.Metadata = res.Digest, res.ImageID, res.Metadata
 	r.summary.Digest = res.Digest
 	r.out.CacheSaved = r.plan.Decision.Save && len(r.plan.LayerCache.Exports) > 0
+	for _, e := range res.Steps.CacheExportErrors {
+		// The image is built; only the cache is missing. Say so, do not fail.
+		r.out.CacheSaved = false
+		r.out.CacheWarnings = append(r.out.CacheWarnings, e)
+		r.summary.Hints = append(r.summary.Hints, "layer cache not saved: "+e)
+		r.rep.Warning("Layer cache not saved", e)
+	}
 	return nil
 }
 

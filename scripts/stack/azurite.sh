@@ -45,7 +45,7 @@ stop_daemon "$pidfile"
 port_open 10000 && die "port 10000 is held by another process; stop it and rerun"
 mkdir -p "$data"
 start_daemon "$pidfile" "$logfile" "$bin" --blobHost 127.0.0.1 --blobPort 10000 --location "$data" \
-  --loose --skipApiVersionCheck --silent
+  --loose --skipApiVersionCheck --silent --disableTelemetry
 if ! wait_until 30 "azurite on :10000" answers; then
   log_tail "$logfile"
   die "azurite did not start (log: $logfile)"

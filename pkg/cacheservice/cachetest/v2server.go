@@ -488,12 +488,17 @@ func decodeStrict(body []byte, v any) *twirpError {
 	return nil
 }
 
-// int64String reads an int64 field, which the proto JSON mapping (and
-// @actions/cache) sends as a string.
+// int64String reads an int64 field. The proto JSON mapping writes int64 as a string
+// (@actions/cache sends "123"), and the service's protojson parser also accepts a plain
+// number, which is what BuildKit's gha backend (go-actions-cache) sends.
 func int64String(field string, raw json.RawMessage) (int64, *twirpError) {
 	var s string
 	if err := json.Unmarshal(raw, &s); err != nil {
-		return 0, &twirpError{"malformed", field + " must be an int64 as a JSON string, got " + string(raw)}
+		var n json.Number
+		if err := json.Unmarshal(raw, &n); err != nil {
+			return 0, &twirpError{"malformed", field + " must be an int64 (a JSON string or number), got " + string(raw)}
+		}
+		s = n.String()
 	}
 	n, err := strconv.ParseInt(s, 10, 64)
 	if err != nil {

@@ -1,0 +1,67 @@
+package builder
+
+import (
+	"testing"
+	"time"
+
+	"github.com/moby/buildkit/client"
+	digest "github.com/opencontainers/go-digest"
+)
+
+func vertex(name string, cached bool, errText string) *client.Vertex {
+	now := time.Now()
+	return &client.Vertex{Digest: digest.FromString(name), Name: name, Cached: cached, Completed: &now, Error: errText}
+}
+
+// Only RUN/COPY/ADD instructions count; internal loads, FROM, WORKDIR and exports do not.
+func TestHitRatioCountsOnlyRunCopyAdd(t *testing.T) {
+	r := newStepRecorder()
+	r.record(&client.SolveStatus{Vertexes: []*client.Vertex{
+		vertex("[internal] load build definition from Dockerfile", false, ""),
+		vertex("[internal] load metadata for docker.io/library/python:3.11-slim", false, ""),
+		vertex("[1/5] FROM docker.io/library/python:3.11-slim@sha256:abc", true, ""),
+		vertex("[2/5] WORKDIR /app", true, ""),
+		vertex("[3/5] COPY requirements.txt .", true, ""),
+		vertex("[stage-0 4/5] RUN --mount=type=cache,target=/root/.cache/pip pip install -r requirements.txt", true, ""),
+		vertex("[linux/arm64 builder 5/5] ADD app.tar.gz /app", false, ""),
+		vertex("exporting to image", false, ""),
+		vertex("exporting cache to registry", false, "failed to push: 403"),
+	}})
+	// A later update of the same vertex wins.
+	r.record(&client.SolveStatus{Vertexes: []*client.Vertex{vertex("[linux/arm64 builder 5/5] ADD app.tar.gz /app", true, "")}})
+	st := r.stats()
+	if st.Total != 3 || st.Cached != 3 {
+		t.Errorf("counted %d cached of %d, want 3 of 3: %+v", st.Cached, st.Total, st.Steps)
+	}
+	if len(st.CacheExportErrors) != 1 {
+		t.Errorf("cache export errors = %v", st.CacheExportErrors)
+	}
+	if st.HitRatio() != 1 {
+		t.Errorf("ratio %v", st.HitRatio())
+	}
+}
+
+func TestColdBuildRatioIsZero(t *testing.T) {
+	r := newStepRecorder()
+	r.record(&client.SolveStatus{Vertexes: []*client.Vertex{vertex("[2/2] RUN make", false, "")}})
+	if st := r.stats(); st.Total != 1 || st.Cached != 0 || st.HitRatio() != 0 {
+		t.Errorf("%+v", st)
+	}
+	if (StepStats{}).HitRatio() != 0 {
+		t.Error("empty stats must have ratio 0")
+	}
+}
+
+func TestDecodeExporterResponseLikeBuildx(t *testing.T) {
+	m := decodeExporterResponse(map[string]string{
+		"containerimage.digest":     "sha256:abc",
+		"containerimage.descriptor": "eyJtZWRpYVR5cGUiOiJhcHBsaWNhdGlvbi92bmQub2NpLmltYWdlLm1hbmlmZXN0LnYxK2pzb24ifQ==",
+		"image.name":                "r/a:1",
+	})
+	if m["containerimage.digest"] != "sha256:abc" || m["image.name"] != "r/a:1" {
+		t.Errorf("plain values must stay strings: %v", m)
+	}
+	if _, ok := m["containerimage.descriptor"].(string); ok {
+		t.Errorf("base64 JSON must be decoded: %v", m["containerimage.descriptor"])
+	}
+}
