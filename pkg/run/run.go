@@ -109,7 +109,11 @@ func (r *runner) run(ctx context.Context) error {
 	}
 	defer c.Close()
 
-	return r.build(ctx, c)
+	if err := r.build(ctx, c); err != nil {
+		return err
+	}
+	r.readCacheUsage(ctx, r.githubAPI())
+	return nil
 }
 
 func (r *runner) build(ctx context.Context, c *client.Client) error {

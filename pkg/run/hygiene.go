@@ -1,0 +1,76 @@
+package run
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/warmbuild/warmbuild/pkg/ghapi"
+	"github.com/warmbuild/warmbuild/pkg/report"
+)
+
+// apiTimeout bounds every REST call: cache hygiene is a courtesy and must not hold a job.
+const apiTimeout = 20 * time.Second
+
+// githubAPI returns a REST client for this repository, or nil (with a debug line) when
+// the run is not on a runner.
+func (r *runner) githubAPI() *ghapi.Client {
+	repo := r.env.Getenv("GITHUB_REPOSITORY")
+	if repo == "" {
+		r.rep.Debugf("GITHUB_REPOSITORY is not set: skipping the REST API (cache usage and cleanup)")
+		return nil
+	}
+	c, err := ghapi.New(r.in.GitHubToken, r.env.Getenv("GITHUB_API_URL"), repo,
+		ghapi.WithHTTPClient(&http.Client{Timeout: apiTimeout}))
+	if err != nil {
+		r.warnCache("GitHub API", err.Error())
+		return nil
+	}
+	return c
+}
+
+// readCacheUsage sets repo-cache-usage-bytes and warns when the repository's Actions cache
+// is close to its limit, where eviction starts throwing away useful entries.
+func (r *runner) readCacheUsage(ctx context.Context, api *ghapi.Client) {
+	if api == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, apiTimeout)
+	defer cancel()
+	u, err := api.Usage(ctx)
+	switch {
+	case err != nil:
+		r.apiProblem("Actions cache usage", err)
+		return
+	case u.Notice != "":
+		r.rep.Notice("Actions cache usage", u.Notice)
+		return
+	}
+	r.out.RepoCacheUsageBytes = u.ActiveBytes
+	r.rep.Infof("Actions cache usage: %s of %s (%.0f%%, %d entries)", report.Bytes(u.ActiveBytes), report.Bytes(u.LimitBytes), u.Percent(), u.ActiveCount)
+	if u.AboveWarnThreshold() {
+		msg := fmt.Sprintf("the repository's Actions caches use %.0f%% of their %s limit; GitHub evicts the least recently used entries beyond it, which makes builds cold", u.Percent(), report.Bytes(u.LimitBytes))
+		r.warnCache("Actions cache nearly full", msg)
+		r.summary.Hints = append(r.summary.Hints, msg)
+	}
+}
+
+// apiProblem turns a REST failure into the right annotation: a notice saying which
+// permission to add, or a warning. Never an error: the build has already succeeded.
+func (r *runner) apiProblem(what string, err error) {
+	var perm *ghapi.PermissionError
+	if errors.As(err, &perm) {
+		r.rep.Notice(what, fmt.Sprintf("%v. Add to the workflow:\n%s", err, perm.WorkflowSnippet()))
+		return
+	}
+	r.warnCache(what, err.Error())
+}
+
+// warnCache reports a cache problem that does not fail the build, in the log and in the
+// cache-warnings output.
+func (r *runner) warnCache(title, msg string) {
+	r.rep.Warning(title, msg)
+	r.out.CacheWarnings = append(r.out.CacheWarnings, title+": "+msg)
+}
