@@ -52,6 +52,26 @@ func TestExamplesLintCleanAgainstOurActionYml(t *testing.T) {
 	}
 }
 
+// The release workflow lints clean too.
+func TestReleaseWorkflowLintsClean(t *testing.T) {
+	root, err := filepath.Abs("..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	project, err := actionlint.NewProject(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(root, ".github", "workflows", "release.yml")
+	content, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range lint(t, project, path, content) {
+		t.Errorf("release.yml:%d:%d: %s [%s]", e.Line, e.Column, e.Message, e.Kind)
+	}
+}
+
 // The check above must be able to fail: an unknown input and a misspelt output are caught.
 func TestLintCatchesAWrongInputAndOutput(t *testing.T) {
 	root, err := filepath.Abs("..")
