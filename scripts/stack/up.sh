@@ -10,6 +10,7 @@
 #   pyindex.sh    PyPI stand-ins on 127.0.0.1:3141 (app) and :3142 (heavy)
 #   base-image.sh python:3.11* / debian:bookworm* images in the registry, rootfs tarball
 #   azurite.sh    Azure blob emulator on 127.0.0.1:10000
+#   docker.sh     Docker Engine (own socket) with local moby/buildkit and golang stand-in images
 # On a cold machine the buildkitd compile is CPU-bound while debootstrap and the Azurite npm
 # install mostly wait on the network, so those two run beside it.
 set -euo pipefail
@@ -65,6 +66,7 @@ component pyindex
 collect base-rootfs
 component base-image
 collect azurite
+component docker
 
 env_file="$WARMBUILD_STACK/env"
 rootfs_tar=$(ls "$WARMBUILD_STACK"/base/python*.tar 2>/dev/null | head -n1 || true)
@@ -82,7 +84,8 @@ rootfs_tar=$(ls "$WARMBUILD_STACK"/base/python*.tar 2>/dev/null | head -n1 || tr
     AZURITE_BLOB_URL http://127.0.0.1:10000/devstoreaccount1 \
     AZURITE_ACCOUNT_NAME devstoreaccount1 \
     AZURITE_ACCOUNT_KEY 'Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==' \
-    PYTHON_ROOTFS_TAR "$rootfs_tar"
+    PYTHON_ROOTFS_TAR "$rootfs_tar" \
+    DOCKER_HOST "unix://$stack_run/docker.sock"
 } >"$env_file.tmp"
 mv "$env_file.tmp" "$env_file"
 joined=$(printf '%s, ' "${timings[@]}")
