@@ -232,8 +232,10 @@ func TestMountCacheTwoMountsWithACustomID(t *testing.T) {
 	if !strings.Contains(second.Log, "apt-cache-has: fetched-") {
 		t.Errorf("the apt mount's restored file is not visible to the RUN\n%s", tail(second.Log, 40))
 	}
-	if second.Outputs["pip-packages-cached"] != "2" || strings.Contains(second.Log, "Building wheel for") {
-		t.Errorf("custom-id pip mount not restored: pip %s/%s", second.Outputs["pip-packages-cached"], second.Outputs["pip-packages-total"])
+	// wb-crypt pulls in a dependency; whatever the count, only the new wb-log is fetched.
+	total, cached := outInt(t, second, "pip-packages-total"), outInt(t, second, "pip-packages-cached")
+	if total < 3 || cached != total-1 || strings.Count(second.Log, "Downloading http") != 1 || strings.Contains(second.Log, "Building wheel for") {
+		t.Errorf("custom-id pip mount not restored: pip %d/%d\n%s", cached, total, tail(second.Log, 40))
 	}
 	if second.Outputs["mount-cache-hit"] != "partial" {
 		t.Errorf("mount-cache-hit %q", second.Outputs["mount-cache-hit"])
