@@ -1,0 +1,82 @@
+package report
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestRatioHasTwoDecimalsAndIsZeroWhenNothingCounted(t *testing.T) {
+	for _, tc := range []struct {
+		part, total int
+		want        string
+	}{{0, 0, "0.00"}, {0, 5, "0.00"}, {4, 5, "0.80"}, {2, 3, "0.67"}, {3, 3, "1.00"}} {
+		if got := Ratio(tc.part, tc.total); got != tc.want {
+			t.Errorf("Ratio(%d,%d) = %s, want %s", tc.part, tc.total, got, tc.want)
+		}
+	}
+}
+
+func TestOutputsAreWrittenAsFileCommands(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "output")
+	os.WriteFile(out, nil, 0o644)
+	env := map[string]string{"GITHUB_OUTPUT": out}
+	var log bytes.Buffer
+	r := New(&log, func(k string) string { return env[k] })
+	r.SetOutputs(Outputs{Digest: "sha256:abc", LayerCacheStepsCached: 4, LayerCacheStepsTotal: 5, RepoCacheUsageBytes: -1})
+	data, _ := os.ReadFile(out)
+	for _, want := range []string{"digest<<", "sha256:abc", "layer-cache-hit-ratio<<", "0.80", "mount-cache-hit<<", "none", "cache-warnings<<"} {
+		if !strings.Contains(string(data), want) {
+			t.Errorf("GITHUB_OUTPUT lacks %q:\n%s", want, data)
+		}
+	}
+}
+
+// Outside a runner (the local demo) outputs are printed instead of crashing on a missing file.
+func TestOutputsArePrintedWithoutARunner(t *testing.T) {
+	var log bytes.Buffer
+	New(&log, func(string) string { return "" }).SetOutputs(Outputs{LayerCacheStepsTotal: 3})
+	if !strings.Contains(log.String(), "layer-cache-hit-ratio=0.00") {
+		t.Errorf("printed outputs:\n%s", log.String())
+	}
+}
+
+// An unwritable GITHUB_OUTPUT is a warning, not a panic with a stack trace.
+func TestUnwritableOutputFileIsAWarning(t *testing.T) {
+	var log bytes.Buffer
+	env := map[string]string{"GITHUB_OUTPUT": filepath.Join(t.TempDir(), "missing-dir", "out")}
+	New(&log, func(k string) string { return env[k] }).SetOutputs(Outputs{})
+	if !strings.Contains(log.String(), "::warning") {
+		t.Errorf("want a warning:\n%s", log.String())
+	}
+}
+
+func TestSummaryShowsWhatAUserChecks(t *testing.T) {
+	md := Summary{
+		Image: "ghcr.io/o/app:1", Tags: []string{"ghcr.io/o/app:1"}, Digest: "sha256:abc", Duration: 12 * time.Second,
+		StepsCached: 4, StepsTotal: 5, CacheBackend: "gha", CacheReads: []string{"app-main"},
+		CacheSaveReason: "skipped: pull_request #12 — only the default branch (main) saves",
+		Mounts:          []MountSummary{{ID: "/root/.cache/pip", Hit: "partial", RestoredBytes: 3 << 20, PipCached: 10, PipTotal: 11}},
+		Phases:          []Phase{{"restore", time.Second}, {"build", 11 * time.Second}},
+		Hints:           []string{"requirements.txt changed: partial pip hit"},
+	}.Markdown()
+	for _, want := range []string{"ghcr.io/o/app:1", "sha256:abc", "4/5 steps cached (0.80)", "pull_request #12", "partial", "3.0 MiB", "10/11", "restore", "requirements.txt changed"} {
+		if !strings.Contains(md, want) {
+			t.Errorf("summary lacks %q:\n%s", want, md)
+		}
+	}
+	if n := strings.Count(md, "\n"); n > 40 {
+		t.Errorf("summary is %d lines; it must fit on one screen", n)
+	}
+}
+
+func TestMaskSkipsFragmentsTooShortToMask(t *testing.T) {
+	var log bytes.Buffer
+	New(&log, func(string) string { return "" }).Mask("line-one-secret\nab\n")
+	if !strings.Contains(log.String(), "::add-mask::line-one-secret") || strings.Contains(log.String(), "::add-mask::ab") {
+		t.Errorf("masks:\n%s", log.String())
+	}
+}
