@@ -117,7 +117,7 @@ func TestContainerActionFindsASetupBuildxBuilder(t *testing.T) {
 		Inputs: map[string]string{"builder": name + "-typo", "cache-backend": "none"},
 		Event:  "push", Payload: "push-default-branch.json", Env: pushOnMain(nil),
 	}})
-	if wrong.ExitCode == 0 || !strings.Contains(wrong.Log, "::error title=Input builder::") || !strings.Contains(wrong.Log, name) {
+	if wrong.ExitCode == 0 || !strings.Contains(wrong.Log, "::error title=Invalid input builder::") || !strings.Contains(wrong.Log, "builders here: "+name) {
 		t.Errorf("a wrong builder name must fail naming the input and listing %s (exit %d):\n%s", name, wrong.ExitCode, tail(wrong.Log, 20))
 	}
 }

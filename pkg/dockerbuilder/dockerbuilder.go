@@ -271,8 +271,8 @@ func ExistingBuilders(ctx context.Context, d *dockerclient.Client) ([]string, er
 			if !strings.HasPrefix(n, containerPrefix) {
 				continue
 			}
-			node := strings.TrimPrefix(n, containerPrefix)
-			if b := strings.TrimRight(node, "0123456789"); b != "" && b != node {
+			// Every builder has a node 0; its name may itself end in digits (builder-1e53).
+			if b, ok := strings.CutSuffix(strings.TrimPrefix(n, containerPrefix), "0"); ok && b != "" {
 				names = append(names, b)
 			}
 		}

@@ -69,13 +69,15 @@ func TestBuilderNotFoundListsTheBuildersThatExist(t *testing.T) {
 	d := newFakeDocker(t)
 	d.addContainer("buildx_buildkit_builder-5e1f0", DefaultImage, true)
 	d.addContainer("buildx_buildkit_other0", DefaultImage, false)
+	d.addContainer("buildx_buildkit_builder-15340", DefaultImage, true) // names may end in digits
+	d.addContainer("buildx_buildkit_other1", DefaultImage, true)        // a second node, same builder
 	d.addContainer("postgres", "postgres:16", true)
 	_, _, err := Resolve(ctxT(t), Options{Builder: "builder-typo", Getenv: d.getenv(nil)})
 	var inErr *inputs.Error
 	if !errors.As(err, &inErr) || inErr.Input != "builder" {
 		t.Fatalf("want an input error on builder, got %v", err)
 	}
-	for _, want := range []string{`"builder-typo"`, "buildx_buildkit_builder-typo0", "builders here: builder-5e1f, other", "driver: docker-container"} {
+	for _, want := range []string{`"builder-typo"`, "buildx_buildkit_builder-typo0", "builders here: builder-1534, builder-5e1f, other", "driver: docker-container"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not mention %q", err, want)
 		}
