@@ -218,11 +218,3 @@ func builderRunArgs() []string {
 		"-v", "/sys/fs/cgroup:/sys/fs/cgroup:rw", "--network", "host",
 	}
 }
-
-// builderEnv makes the builder the action creates itself use the same options.
-func builderEnv() map[string]string {
-	return map[string]string{
-		"WARMBUILD_BUILDER_SECURITY": "unconfined",
-		"WARMBUILD_BUILDER_NETWORK":  "host",
-	}
-}

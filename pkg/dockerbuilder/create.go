@@ -46,32 +46,63 @@ func useOwnBuilder(ctx context.Context, d *dockerclient.Client, o Options) (Info
 		return Info{}, fmt.Errorf("inspect builder container %s: %w", cname, err)
 	}
 
-	sec, err := securityFromEnv(o.Getenv(EnvSecurity))
+	knob := o.Getenv(EnvSecurity)
+	sec, err := securityFromEnv(knob)
 	if err != nil {
 		return Info{}, err
 	}
 	if err := ensureImage(ctx, d, o.Image, o.Logf); err != nil {
 		return Info{}, err
 	}
-	cfg, hc := containerSpec(name, o.Image, sec, o.Getenv(EnvNetwork))
-	_, err = d.ContainerCreate(ctx, dockerclient.ContainerCreateOptions{Name: cname, Config: cfg, HostConfig: hc})
-	switch {
-	case cerrdefs.IsConflict(err):
+	created, err := createContainer(ctx, d, name, o, sec)
+	if err != nil {
+		return Info{}, err
+	}
+	if !created {
 		// Another step created it between our inspect and create: use theirs.
 		info.Mode = ModeReused
 		o.Logf("Reusing builder %s (container %s), created concurrently", name, cname)
-	case err != nil:
-		return Info{}, fmt.Errorf("create builder container %s from %s: %w", cname, o.Image, err)
-	default:
-		info.Mode = ModeCreated
-		o.Logf("Created builder %s (container %s, image %s, %s)", name, cname, o.Image, sec)
+		ctr, err := d.ContainerInspect(ctx, cname, dockerclient.ContainerInspectOptions{})
+		if err != nil {
+			return Info{}, fmt.Errorf("inspect builder container %s: %w", cname, err)
+		}
+		info.Started, err = ensureRunning(ctx, d, ctr.Container, o)
+		return info, err
 	}
-	ctr, err = d.ContainerInspect(ctx, cname, dockerclient.ContainerInspectOptions{})
+	info.Mode, info.Started = ModeCreated, true
+	_, err = d.ContainerStart(ctx, cname, dockerclient.ContainerStartOptions{})
+	if err != nil && knob == "" {
+		// Some hosts refuse privileged containers ("unable to apply caps" where the bounding
+		// set lacks a capability). Nobody asked for privileged explicitly: try the nearest
+		// thing such hosts allow before giving up.
+		o.Logf("Docker could not start a privileged builder (%v); retrying %s", err, SecurityUnconfined)
+		if _, rmErr := d.ContainerRemove(ctx, cname, dockerclient.ContainerRemoveOptions{Force: true}); rmErr != nil {
+			return Info{}, fmt.Errorf("start builder container %s: %w (and removing it failed: %v)", cname, err, rmErr)
+		}
+		sec = SecurityUnconfined
+		if _, err = createContainer(ctx, d, name, o, sec); err == nil {
+			_, err = d.ContainerStart(ctx, cname, dockerclient.ContainerStartOptions{})
+		}
+	}
 	if err != nil {
-		return Info{}, fmt.Errorf("inspect builder container %s: %w", cname, err)
+		return Info{}, fmt.Errorf("start builder container %s (%s): %w", cname, sec, err)
 	}
-	info.Started, err = ensureRunning(ctx, d, ctr.Container, o)
-	return info, err
+	o.Logf("Created builder %s (container %s, image %s, %s)", name, cname, o.Image, sec)
+	return info, waitReady(ctx, d, cname, o.readyWindow)
+}
+
+// createContainer creates the builder's container; false when one of that name exists.
+func createContainer(ctx context.Context, d *dockerclient.Client, name string, o Options, sec Security) (bool, error) {
+	cname := ContainerName(name)
+	cfg, hc := containerSpec(name, o.Image, sec, o.Getenv(EnvNetwork))
+	_, err := d.ContainerCreate(ctx, dockerclient.ContainerCreateOptions{Name: cname, Config: cfg, HostConfig: hc})
+	switch {
+	case cerrdefs.IsConflict(err):
+		return false, nil
+	case err != nil:
+		return false, fmt.Errorf("create builder container %s from %s: %w", cname, o.Image, err)
+	}
+	return true, nil
 }
 
 // Security is how much the created builder container may do.
@@ -126,9 +157,13 @@ func containerSpec(name, image string, sec Security, network string) (*container
 	default:
 		hc.Privileged = true
 	}
-	if network != "" {
-		hc.NetworkMode = container.NetworkMode(network)
+	if network == "" {
+		// Host networking, as buildx's driver-opt network=host: builds reach what the job
+		// publishes on localhost (a `services:` registry on localhost:5000, act's host-network
+		// jobs). A privileged builder gains little isolation from a bridge anyway.
+		network = "host"
 	}
+	hc.NetworkMode = container.NetworkMode(network)
 	return cfg, hc
 }
 

@@ -58,13 +58,14 @@ const (
 
 // Environment knobs (read through Options.Getenv).
 const (
-	// EnvSecurity chooses the created builder's security options: "privileged" (default, as
-	// buildx and GitHub's runners do) or "unconfined": every capability but SYS_RESOURCE, no
-	// seccomp/AppArmor profile, /sys/fs/cgroup mounted read-write. For hosts that refuse
+	// EnvSecurity chooses the created builder's security options: "privileged" (as buildx
+	// and GitHub's runners do) or "unconfined": every capability but SYS_RESOURCE, no
+	// seccomp/AppArmor profile, /sys/fs/cgroup mounted read-write, for hosts that refuse
 	// privileged containers ("unable to apply caps"), such as this project's test machines.
+	// Unset: privileged, falling back to unconfined when Docker cannot start it.
 	EnvSecurity = "WARMBUILD_BUILDER_SECURITY"
-	// EnvNetwork, when set, is the created builder's network mode (e.g. host, so RUN steps
-	// reach services on the host's 127.0.0.1). Default: Docker's default bridge, as buildx.
+	// EnvNetwork is the created builder's network mode; default host (see containerSpec),
+	// "bridge" for Docker's default network as setup-buildx-action's builders have.
 	EnvNetwork = "WARMBUILD_BUILDER_NETWORK"
 	// EnvDockerHost is the Docker daemon address, as the docker CLI reads it.
 	EnvDockerHost = "DOCKER_HOST"

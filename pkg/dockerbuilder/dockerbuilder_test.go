@@ -253,3 +253,31 @@ func TestBuilderThatNeverAnswersFailsWithinTheWindow(t *testing.T) {
 		t.Errorf("gave up after %s", el)
 	}
 }
+
+// Where Docker cannot start a privileged container, and nobody asked for privileged, the
+// builder is made again without it instead of failing the step.
+func TestOwnBuilderFallsBackWhenPrivilegedIsRefused(t *testing.T) {
+	d := newFakeDocker(t)
+	d.images[DefaultImage] = true
+	d.refusePrivileged = true
+	d.commands["buildctl debug workers"] = workersOK
+	_, info, err := Resolve(ctxT(t), Options{Getenv: d.getenv(nil)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Mode != ModeCreated || len(d.created) != 2 || !d.created[0].HostConfig.Privileged || d.created[1].HostConfig.Privileged {
+		t.Fatalf("want a privileged attempt then an unprivileged builder; info %+v, %d creates", info, len(d.created))
+	}
+	if !slices.Equal(d.removed, []string{"buildx_buildkit_warmbuild0"}) || string(d.created[1].HostConfig.NetworkMode) != "host" {
+		t.Errorf("removed %v, network %q", d.removed, d.created[1].HostConfig.NetworkMode)
+	}
+
+	// Asked for explicitly, privileged is not silently dropped.
+	d2 := newFakeDocker(t)
+	d2.images[DefaultImage] = true
+	d2.refusePrivileged = true
+	_, _, err = Resolve(ctxT(t), Options{Getenv: d2.getenv(map[string]string{EnvSecurity: "privileged"})})
+	if err == nil || !strings.Contains(err.Error(), "unable to apply caps") {
+		t.Errorf("explicit privileged on a host that refuses it: got %v", err)
+	}
+}

@@ -31,14 +31,19 @@ type fakeDocker struct {
 	execs      map[string]*fakeExec
 	created    []dockerclient.ContainerCreateOptions // create requests, in order
 	started    []string
+	removed    []string
+	// refusePrivileged makes starting a privileged container fail, as on hosts whose
+	// capability bounding set is short ("unable to apply caps").
+	refusePrivileged bool
 	// commands play an exec'd command: stdin in, stdout/stderr frames out, exit code back.
 	commands map[string]func(stdin io.Reader, stdout, stderr io.Writer) int
 }
 
 type fakeContainer struct {
-	Name    string
-	Image   string
-	Running bool
+	Name       string
+	Image      string
+	Running    bool
+	Privileged bool
 }
 
 type fakeExec struct {
@@ -112,7 +117,7 @@ func (f *fakeDocker) serve(w http.ResponseWriter, r *http.Request) {
 		}
 		cfg := body.Config
 		f.created = append(f.created, dockerclient.ContainerCreateOptions{Name: name, Config: &cfg, HostConfig: body.HostConfig})
-		f.containers[name] = &fakeContainer{Name: name, Image: body.Image}
+		f.containers[name] = &fakeContainer{Name: name, Image: body.Image, Privileged: body.HostConfig != nil && body.HostConfig.Privileged}
 		writeJSON(w, container.CreateResponse{ID: name})
 	case len(parts) == 3 && parts[0] == "containers" && parts[2] == "json":
 		c, ok := f.containers[parts[1]]
@@ -123,12 +128,20 @@ func (f *fakeDocker) serve(w http.ResponseWriter, r *http.Request) {
 		started := time.Now().Add(-time.Hour).Format(time.RFC3339Nano)
 		writeJSON(w, container.InspectResponse{ID: c.Name, Name: "/" + c.Name, Config: &container.Config{Image: c.Image},
 			State: &container.State{Running: c.Running, StartedAt: started}})
+	case r.Method == http.MethodDelete && len(parts) == 2 && parts[0] == "containers":
+		delete(f.containers, parts[1])
+		f.removed = append(f.removed, parts[1])
+		w.WriteHeader(http.StatusNoContent)
 	case len(parts) == 3 && parts[0] == "containers" && parts[2] == "logs":
 		frameWriter{w, 2}.Write([]byte("buildkitd: no worker found\n"))
 	case len(parts) == 3 && parts[0] == "containers" && parts[2] == "start":
 		c, ok := f.containers[parts[1]]
 		if !ok {
 			http.Error(w, `{"message":"No such container"}`, http.StatusNotFound)
+			return
+		}
+		if c.Privileged && f.refusePrivileged {
+			http.Error(w, `{"message":"OCI runtime create failed: unable to apply caps: operation not permitted"}`, http.StatusInternalServerError)
 			return
 		}
 		c.Running = true
