@@ -124,4 +124,15 @@ EOF
 }
 build_image golang:1.26-bookworm "$(/usr/local/go/bin/go version && sha256sum /etc/ssl/certs/ca-certificates.crt)" golang_context
 
-echo "docker: $state on $sock, data $data; images moby/buildkit:buildx-stable-1, golang:1.26-bookworm"
+# nektos/act, the local runner of GitHub workflows many users try actions with (e2e runs the
+# action through it). Built from its own module, at a pinned version.
+act_version=v0.2.89
+act_dir="$WARMBUILD_STACK/bin/act-$act_version"
+if [ ! -x "$act_dir/act" ]; then
+  GOBIN="$act_dir" GOFLAGS= go install "github.com/nektos/act@$act_version" >"$work/act.log" 2>&1 || {
+    cat "$work/act.log" >&2
+    die "go install github.com/nektos/act@$act_version failed"
+  }
+fi
+
+echo "docker: $state on $sock, data $data; images moby/buildkit:buildx-stable-1, golang:1.26-bookworm; act $act_version"
