@@ -1,0 +1,250 @@
+//go:build bench
+
+package scenarios
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"time"
+)
+
+// stats of one (variant, scenario, way) cell over its repetitions.
+type stats struct {
+	n             int
+	med, lo, hi   float64 // wall seconds
+	solve         float64 // median
+	phases        map[string]float64
+	up, down      float64 // median bytes
+	maxRSSKiB     int64   // the largest of the repetitions
+	steps, pip    string  // of the first repetition, e.g. "4/4"
+	mountHit      string
+	overheadMed   float64 // wall - solve, median
+	overheadWorst float64
+}
+
+func median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+func (b *bench) stats(variant, scen, way string) (stats, bool) {
+	var rs []runResult
+	for _, r := range b.results {
+		if r.Variant == variant && r.Scenario == scen && r.Way == way {
+			rs = append(rs, r)
+		}
+	}
+	if len(rs) == 0 {
+		return stats{}, false
+	}
+	col := func(f func(runResult) float64) []float64 {
+		out := make([]float64, len(rs))
+		for i, r := range rs {
+			out[i] = f(r)
+		}
+		return out
+	}
+	walls := col(func(r runResult) float64 { return r.Wall })
+	over := col(func(r runResult) float64 { return r.Wall - r.Solve })
+	st := stats{
+		n: len(rs), med: median(walls), lo: slices.Min(walls), hi: slices.Max(walls),
+		solve:       median(col(func(r runResult) float64 { return r.Solve })),
+		up:          median(col(func(r runResult) float64 { return float64(r.Up) })),
+		down:        median(col(func(r runResult) float64 { return float64(r.Down) })),
+		phases:      map[string]float64{},
+		steps:       fmt.Sprintf("%d/%d", rs[0].StepsCached, rs[0].StepsTotal),
+		pip:         fmt.Sprintf("%d/%d", rs[0].PipCached, rs[0].PipTotal),
+		mountHit:    rs[0].MountHit,
+		overheadMed: median(over), overheadWorst: slices.Max(over),
+	}
+	for _, name := range phaseNames {
+		st.phases[name] = median(col(func(r runResult) float64 { return r.Phases[name] }))
+	}
+	for _, r := range rs {
+		st.maxRSSKiB = max(st.maxRSSKiB, r.MaxRSSKiB)
+	}
+	return st, true
+}
+
+// phaseNames in pipeline order; "build" is the time around the main solve.
+var phaseNames = []string{"connect", "restore", "untar", "inject", "build", "extract", "tar", "save", "other"}
+
+func (b *bench) writeResults(final bool) {
+	t := b.t
+	if err := os.MkdirAll(b.cfg.outDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	data, _ := json.MarshalIndent(map[string]any{"machine": machine(b.stackEnv, b.source), "results": b.results}, "", "  ")
+	if err := os.WriteFile(filepath.Join(b.cfg.outDir, "latest.json"), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	md := b.markdown()
+	if err := os.WriteFile(filepath.Join(b.cfg.outDir, "latest.md"), []byte(md), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if !final {
+		return
+	}
+	fmt.Fprintf(os.Stderr, "\n%s\nwritten to %s/latest.{md,json}; total %.0fs\n", md, b.cfg.outDir, time.Since(b.started).Seconds())
+}
+
+func (b *bench) markdown() string {
+	var s strings.Builder
+	m := machine(b.stackEnv, b.source)
+	fmt.Fprintf(&s, "Measured %s on %s; %s; BuildKit %s; warmbuild at %s.\n",
+		m["date"], m["machine"], m["kernel"], m["buildkit"], m["commit"])
+	for _, variant := range b.cfg.variants {
+		fmt.Fprintf(&s, "\n#### %s (%d repetitions)\n\n", variantTitle(variant), b.cfg.reps[variant])
+		s.WriteString("Wall time, median (min–max), seconds:\n\n")
+		s.WriteString("| scenario | plain | dance | warmbuild | warmbuild/plain | warmbuild/dance |\n|---|---|---|---|---|---|\n")
+		for _, scen := range b.cfg.scenarios {
+			row := []string{scen}
+			med := map[string]float64{}
+			for _, way := range allWays {
+				st, ok := b.stats(variant, scen, way)
+				if !ok {
+					row = append(row, "–")
+					continue
+				}
+				med[way] = st.med
+				row = append(row, fmt.Sprintf("%.2f (%.2f–%.2f)", st.med, st.lo, st.hi))
+			}
+			for _, other := range []string{wayPlain, wayDance} {
+				if med[wayWarmbuild] > 0 && med[other] > 0 {
+					row = append(row, fmt.Sprintf("%.2f", med[wayWarmbuild]/med[other]))
+				} else {
+					row = append(row, "–")
+				}
+			}
+			s.WriteString("| " + strings.Join(row, " | ") + " |\n")
+		}
+
+		s.WriteString("\nTime per phase (medians, seconds; build is the main BuildKit solve, other is process start, flag parsing, REST calls and exit), bytes to and from the cache store (median), peak RSS of the pipeline's process (largest), layer steps cached and pip packages from cache:\n\n")
+		s.WriteString("| scenario | way | " + strings.Join(phaseNames, " | ") + " | up | down | peak RSS | steps | pip | mount |\n")
+		s.WriteString("|---|---|" + strings.Repeat("---|", len(phaseNames)+6) + "\n")
+		for _, scen := range b.cfg.scenarios {
+			for _, way := range allWays {
+				st, ok := b.stats(variant, scen, way)
+				if !ok {
+					continue
+				}
+				row := []string{scen, way}
+				for _, name := range phaseNames {
+					if v := st.phases[name]; v >= 0.005 {
+						row = append(row, fmt.Sprintf("%.2f", v))
+					} else {
+						row = append(row, "")
+					}
+				}
+				row = append(row, mib(int64(st.up)), mib(int64(st.down)), fmt.Sprintf("%d MiB", st.maxRSSKiB>>10), st.steps, st.pip, st.mountHit)
+				s.WriteString("| " + strings.Join(row, " | ") + " |\n")
+			}
+		}
+		s.WriteString("\n" + b.targets(variant))
+	}
+	return s.String()
+}
+
+// targets checks the targets for one variant and says met or missed, with numbers.
+func (b *bench) targets(variant string) string {
+	var s strings.Builder
+	check := func(ok bool, format string, args ...any) {
+		mark := "met"
+		if !ok {
+			mark = "**missed**"
+		}
+		fmt.Fprintf(&s, "- %s: %s\n", mark, fmt.Sprintf(format, args...))
+	}
+	get := func(scen, way string) (stats, bool) { return b.stats(variant, scen, way) }
+	s.WriteString("Targets:\n\n")
+	if wb, ok := get(scenWarm, wayWarmbuild); ok {
+		if pl, ok := get(scenWarm, wayPlain); ok {
+			check(wb.med-pl.med <= 1, "warm, no change: warmbuild − plain = %.2f s (≤ 1 s)", wb.med-pl.med)
+		}
+		check(wb.overheadWorst <= 1, "warm, no change: warmbuild's own overhead (wall − solve) median %.2f s, worst %.2f s (≤ 1 s)", wb.overheadMed, wb.overheadWorst)
+	}
+	if wb, ok := get(scenReqs, wayWarmbuild); ok {
+		if pl, ok := get(scenReqs, wayPlain); ok {
+			check(wb.med <= 0.5*pl.med, "requirements changed: warmbuild/plain = %.2f (≤ 0.5)", wb.med/pl.med)
+		}
+		if dn, ok := get(scenReqs, wayDance); ok {
+			limit := 0.8
+			if variant == "heavy" {
+				limit = 0.5
+			}
+			check(wb.med <= limit*dn.med, "requirements changed: warmbuild/dance = %.2f (≤ %.1f)", wb.med/dn.med, limit)
+		}
+	}
+	var worst int64
+	for _, scen := range b.cfg.scenarios {
+		if st, ok := get(scen, wayWarmbuild); ok {
+			worst = max(worst, st.maxRSSKiB)
+		}
+	}
+	if worst > 0 {
+		check(worst <= 100<<10, "peak memory of the action's process, worst scenario: %.1f MiB (≤ 100 MB)", float64(worst)/1024)
+	}
+	return s.String()
+}
+
+func variantTitle(v string) string {
+	switch v {
+	case "app":
+		return "testdata/app as it is (11 packages, 4 of them sdists built in the image)"
+	case "heavy":
+		return "heavy: testdata/app + 15 wheels of 22 MB (pip cache about 330 MB)"
+	}
+	return v
+}
+
+// machine describes where and when the bench ran.
+func machine(stackEnv []string, source string) map[string]string {
+	out := map[string]string{"date": time.Now().UTC().Format("2006-01-02 15:04 UTC"), "commit": source}
+	run := func(name string, args ...string) string {
+		o, err := exec.Command(name, args...).Output()
+		if err != nil {
+			return "?"
+		}
+		return strings.TrimSpace(string(o))
+	}
+	cpu := "?"
+	if data, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, line := range strings.Split(string(data), "\n") {
+			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+				cpu = strings.TrimSpace(v)
+				break
+			}
+		}
+	}
+	mem := "?"
+	if data, err := os.ReadFile("/proc/meminfo"); err == nil {
+		var kb int64
+		fmt.Sscanf(strings.TrimPrefix(strings.SplitN(string(data), "\n", 2)[0], "MemTotal:"), "%d", &kb)
+		mem = fmt.Sprintf("%.1f GiB RAM", float64(kb)/(1<<20))
+	}
+	out["machine"] = fmt.Sprintf("%d cores (%s), %s", runtime.NumCPU(), cpu, mem)
+	out["kernel"] = "Linux " + run("uname", "-r")
+	for _, kv := range stackEnv {
+		if dir, ok := strings.CutPrefix(kv, "BUILDKIT_BIN_DIR="); ok {
+			v := run(filepath.Join(dir, "buildkitd"), "--version")
+			if f := strings.Fields(v); len(f) >= 3 {
+				v = f[2]
+			}
+			out["buildkit"] = v
+		}
+	}
+	return out
+}

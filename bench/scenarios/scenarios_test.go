@@ -1,0 +1,628 @@
+//go:build bench
+
+// Package scenarios times whole pipelines the way a user would choose a build action: wall
+// time of a default-branch push on a fresh runner (a new buildkitd state directory), with
+// the GitHub Actions cache service (the v2 test server over Azurite) as the only cache
+// store, for four scenarios (cold, warm with no change, requirements changed, code
+// changed) and three ways of building testdata/app (plain build-push-action with the gha
+// layer cache, plus the cache dance, and warmbuild with its defaults). See README.md.
+//
+//	go test -tags bench -run TestScenarios -v -timeout 60m ./bench/scenarios
+package scenarios
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/warmbuild/warmbuild/pkg/cacheservice"
+	"github.com/warmbuild/warmbuild/pkg/cacheservice/cachetest"
+)
+
+func TestMain(m *testing.M) {
+	if os.Getenv(childEnv) != "" {
+		os.Exit(childMain())
+	}
+	os.Exit(m.Run())
+}
+
+// The three ways of building, and the four scenarios, in report order.
+const (
+	wayPlain     = "plain"
+	wayDance     = "dance"
+	wayWarmbuild = "warmbuild"
+
+	scenCold = "cold"
+	scenWarm = "warm, no change"
+	scenReqs = "requirements changed"
+	scenCode = "code changed"
+)
+
+var (
+	allWays      = []string{wayPlain, wayDance, wayWarmbuild}
+	allScenarios = []string{scenCold, scenWarm, scenReqs, scenCode}
+)
+
+// settings are read from the environment so a shorter or partial run needs no edit.
+type settings struct {
+	variants  []string       // app, heavy
+	reps      map[string]int // repetitions per variant
+	ways      []string
+	scenarios []string
+	keepLogs  bool
+	outDir    string // where latest.json and latest.md go
+}
+
+func readSettings(root string) settings {
+	s := settings{
+		variants:  splitList(os.Getenv("WB_BENCH_VARIANTS"), []string{"app", "heavy"}),
+		reps:      map[string]int{"app": envInt("WB_BENCH_REPS", 3), "heavy": envInt("WB_BENCH_HEAVY_REPS", 2)},
+		ways:      splitList(os.Getenv("WB_BENCH_WAYS"), allWays),
+		scenarios: allScenarios,
+		keepLogs:  os.Getenv("WB_BENCH_KEEP") == "1",
+		outDir:    filepath.Join(root, "bench/scenarios/results"),
+	}
+	if v := os.Getenv("WB_BENCH_SCENARIOS"); v != "" {
+		s.scenarios = nil
+		for _, name := range splitList(v, nil) {
+			for _, sc := range allScenarios {
+				if strings.HasPrefix(sc, name) {
+					s.scenarios = append(s.scenarios, sc)
+				}
+			}
+		}
+	}
+	if v := os.Getenv("WB_BENCH_OUT"); v != "" {
+		s.outDir = v
+	}
+	return s
+}
+
+func splitList(v string, def []string) []string {
+	if strings.TrimSpace(v) == "" {
+		return def
+	}
+	var out []string
+	for _, f := range strings.Split(v, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+func envInt(name string, def int) int {
+	if n, err := strconv.Atoi(os.Getenv(name)); err == nil && n > 0 {
+		return n
+	}
+	return def
+}
+
+// runResult is one measured run.
+type runResult struct {
+	Variant     string             `json:"variant"`
+	Scenario    string             `json:"scenario"`
+	Way         string             `json:"way"`
+	Rep         int                `json:"rep"`
+	Wall        float64            `json:"wall"`  // seconds, process start to exit
+	Solve       float64            `json:"solve"` // seconds of the main BuildKit solve
+	Phases      map[string]float64 `json:"phases"`
+	Up          int64              `json:"bytesUp"`   // to the cache store
+	Down        int64              `json:"bytesDown"` // from the cache store
+	MaxRSSKiB   int64              `json:"maxRssKiB"`
+	StepsCached int                `json:"stepsCached"`
+	StepsTotal  int                `json:"stepsTotal"`
+	PipCached   int                `json:"pipCached"`
+	PipTotal    int                `json:"pipTotal"`
+	MountHit    string             `json:"mountHit,omitempty"`
+}
+
+// bench is one invocation: the stack, the action binary and the results so far.
+type bench struct {
+	t        *testing.T
+	cfg      settings
+	root     string
+	work     string
+	binary   string
+	source   string // commit the binary was built from
+	utility  string // the dance's utility image
+	proxy    *countingProxy
+	token    string
+	registry string
+	heavyURL string
+	stackEnv []string
+	started  time.Time
+	results  []runResult
+	serial   int
+}
+
+func TestScenarios(t *testing.T) {
+	_, file, _, _ := runtime.Caller(0)
+	root := filepath.Clean(filepath.Join(filepath.Dir(file), "..", ".."))
+	b := &bench{t: t, cfg: readSettings(root), root: root, started: time.Now()}
+	b.setUp()
+	t.Logf("variants %v, repetitions %v, ways %v, scenarios %q; work dir %s", b.cfg.variants, b.cfg.reps, b.cfg.ways, b.cfg.scenarios, b.work)
+
+	for _, variant := range b.cfg.variants {
+		base := b.baseContext(variant)
+		for rep := 1; rep <= b.cfg.reps[variant]; rep++ {
+			// Rotate the order of the ways so none always runs first after a pause.
+			for i := range b.cfg.ways {
+				way := b.cfg.ways[(i+rep-1)%len(b.cfg.ways)]
+				b.cell(variant, base, rep, way)
+			}
+		}
+	}
+	b.writeResults(true)
+}
+
+func (b *bench) setUp() {
+	t := b.t
+	for _, name := range []string{"BUILDKIT_BIN_DIR", "BUILDKITD_CONFIG", "REGISTRY", "PYPI_HEAVY_URL", "AZURITE_BLOB_URL"} {
+		v := cachetest.StackValue(name)
+		if v == "" {
+			cachetest.StackUnavailable(t, "the local stack has no %s", name)
+		}
+		b.stackEnv = append(b.stackEnv, name+"="+v)
+	}
+	b.registry = cachetest.StackValue("REGISTRY")
+	b.heavyURL = cachetest.StackValue("PYPI_HEAVY_URL")
+	cachetest.FindAzurite(t) // skips (or fails under WARMBUILD_REQUIRE_STACK=1) when Azurite is down
+
+	// Every blob goes through the counting proxy: the v2 server signs URLs for it.
+	az, err := url.Parse(cachetest.StackValue("AZURITE_BLOB_URL"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.proxy = startCountingProxy(t, az.Host)
+	t.Setenv("AZURITE_BLOB_URL", "http://"+b.proxy.Addr()+az.Path)
+
+	b.work = t.TempDir()
+	if b.cfg.keepLogs {
+		if b.work, err = os.MkdirTemp("", "wb-scenarios-"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b.binary, b.source = b.buildBinary()
+	b.utility = b.busyboxImage()
+	b.token = runtimeToken("refs/heads/main")
+}
+
+// progress prints a line at once (go test -v streams t.Logf, but only per test).
+func (b *bench) progress(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "[%6.0fs] %s\n", time.Since(b.started).Seconds(), fmt.Sprintf(format, args...))
+}
+
+// baseContext copies testdata/app; the heavy variant adds 15 wheels of 22 MB each
+// (testdata/pypkgs/heavy.json) and points pip at the heavy index.
+func (b *bench) baseContext(variant string) string {
+	dir := filepath.Join(b.work, "base-"+variant)
+	copyTree(b.t, filepath.Join(b.root, "testdata/app"), dir)
+	if variant == "heavy" {
+		var reqs strings.Builder
+		for i := 1; i <= 15; i++ {
+			fmt.Fprintf(&reqs, "wb-heavy-%02d==1.0.0\n", i)
+		}
+		appendFile(b.t, filepath.Join(dir, "requirements.txt"), reqs.String())
+		df := filepath.Join(dir, "Dockerfile")
+		data, err := os.ReadFile(df)
+		if err != nil {
+			b.t.Fatal(err)
+		}
+		from, rest, _ := strings.Cut(string(data), "\n")
+		heavy := from + "\nENV PIP_INDEX_URL=" + b.heavyURL + "\n" + rest
+		if err := os.WriteFile(df, []byte(heavy), 0o644); err != nil {
+			b.t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// scenarioContext is the commit a scenario's measured run builds.
+func (b *bench) scenarioContext(base, scenario string, rep int, way string) string {
+	b.serial++
+	dir := filepath.Join(b.work, fmt.Sprintf("ctx-%d", b.serial))
+	copyTree(b.t, base, dir)
+	switch scenario {
+	case scenReqs:
+		appendFile(b.t, filepath.Join(dir, "requirements.txt"), "wb-extra==1.0.0\n")
+	case scenCode:
+		appendFile(b.t, filepath.Join(dir, "app/__main__.py"), fmt.Sprintf("\nBENCH_EDIT = %q\n", fmt.Sprintf("%s rep %d", way, rep)))
+	}
+	return dir
+}
+
+// cell runs every scenario of one way in one repetition. The cold run is a push to the
+// default branch from nothing; it is also the seed of the other scenarios, each of which
+// then runs against its own copy of what the cold run saved.
+func (b *bench) cell(variant, base string, rep int, way string) {
+	t := b.t
+	tag := fmt.Sprintf("%s/bench/%s-%s-%d-r%d:latest", b.registry, variant, way, b.started.Unix(), rep)
+	seed := cachetest.StartV2(t, cachetest.V2Options{Token: b.token, Scopes: []string{"refs/heads/main"}})
+	defer seed.Close()
+
+	cold := b.measure(variant, scenCold, rep, way, seed, base, tag)
+	if b.selected(scenCold) {
+		b.results = append(b.results, cold)
+	}
+	for _, scen := range []string{scenWarm, scenReqs, scenCode} {
+		if !b.selected(scen) {
+			continue
+		}
+		srv := b.cloneServer(seed)
+		r := b.measure(variant, scen, rep, way, srv, b.scenarioContext(base, scen, rep, way), tag)
+		srv.Close()
+		b.results = append(b.results, r)
+	}
+	// After every cell, so a failure later still leaves the numbers so far.
+	b.writeResults(false)
+}
+
+func (b *bench) selected(scen string) bool {
+	for _, s := range b.cfg.scenarios {
+		if s == scen {
+			return true
+		}
+	}
+	return false
+}
+
+// cloneServer copies every entry of src into a new server, so a scenario starts from the
+// seed's state without seeing what another scenario saved.
+func (b *bench) cloneServer(src *cachetest.V2Server) *cachetest.V2Server {
+	t := b.t
+	dst := cachetest.StartV2(t, cachetest.V2Options{Token: b.token, Scopes: []string{"refs/heads/main"}})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	svc, err := cacheservice.FromEnv(src.Getenv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range src.Entries() {
+		if !e.Finalized {
+			continue
+		}
+		found, err := svc.Restore(ctx, e.Key, nil, e.Version)
+		if err != nil || found == nil || !found.Exact {
+			t.Fatalf("clone cache entry %s: found %v, %v", e.Key, found, err)
+		}
+		rc := found.Open(ctx)
+		_, err = dst.Seed(ctx, cachetest.SeedEntry{Key: e.Key, Version: e.Version, Scope: e.Scope, CreatedAt: e.CreatedAt}, rc)
+		rc.Close()
+		if err != nil {
+			t.Fatalf("clone cache entry %s: %v", e.Key, err)
+		}
+	}
+	return dst
+}
+
+// measure runs one way on a fresh buildkitd against srv and returns what it cost.
+func (b *bench) measure(variant, scen string, rep int, way string, srv *cachetest.V2Server, ctxDir, tag string) runResult {
+	t := b.t
+	b.serial++
+	runDir := filepath.Join(b.work, fmt.Sprintf("run-%03d-%s-%s", b.serial, variant, way))
+	if err := os.MkdirAll(runDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	endpoint, stop := b.freshDaemon(runDir)
+	defer stop()
+
+	res := runResult{Variant: variant, Scenario: scen, Way: way, Rep: rep, Phases: map[string]float64{}}
+	upBefore, downBefore := b.proxy.Counts()
+	switch way {
+	case wayWarmbuild:
+		b.runWarmbuild(&res, runDir, endpoint, srv, ctxDir, tag)
+	default:
+		b.runChild(&res, runDir, endpoint, srv, ctxDir, tag)
+	}
+	up, down := b.proxy.Counts()
+	res.Up, res.Down = up-upBefore, down-downBefore
+	var named float64
+	for _, v := range res.Phases {
+		named += v
+	}
+	res.Phases["other"] = max(0, res.Wall-named)
+	b.progress("%-5s %-21s %-9s rep %d: %6.2fs (solve %6.2fs) up %s down %s rss %d MiB steps %d/%d pip %d/%d %s",
+		variant, scen, way, rep, res.Wall, res.Solve, mib(res.Up), mib(res.Down), res.MaxRSSKiB>>10,
+		res.StepsCached, res.StepsTotal, res.PipCached, res.PipTotal, res.MountHit)
+	return res
+}
+
+// freshDaemon starts buildkitd on a new empty root: a new ephemeral runner.
+func (b *bench) freshDaemon(runDir string) (endpoint string, stop func()) {
+	t := b.t
+	root, sock := filepath.Join(runDir, "bk-root"), filepath.Join(runDir, "buildkitd.sock")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "bash", filepath.Join(b.root, "scripts/stack/buildkitd-run.sh"), root, sock)
+	cmd.Env = append(os.Environ(), b.stackEnv...)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("start buildkitd: %v\n%s", err, out)
+	}
+	return "unix://" + sock, func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		stopCmd := exec.CommandContext(ctx, "bash", filepath.Join(b.root, "scripts/stack/buildkitd-stop.sh"), root)
+		stopCmd.Env = append(os.Environ(), b.stackEnv...)
+		if out, err := stopCmd.CombinedOutput(); err != nil {
+			t.Logf("stop buildkitd: %v\n%s", err, out)
+		}
+		if err := os.RemoveAll(root); err != nil {
+			t.Logf("remove %s: %v", root, err)
+		}
+	}
+}
+
+// runWarmbuild runs the action binary with its defaults, the way the runner runs a
+// container action on a push to the default branch.
+func (b *bench) runWarmbuild(res *runResult, runDir, endpoint string, srv *cachetest.V2Server, ctxDir, tag string) {
+	t := b.t
+	outFile, summaryFile := filepath.Join(runDir, "outputs"), filepath.Join(runDir, "summary.md")
+	for _, f := range []string{outFile, summaryFile} {
+		if err := os.WriteFile(f, nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	env := []string{
+		"PATH=" + os.Getenv("PATH"),
+		"HOME=" + filepath.Join(runDir, "home"),
+		"CI=true",
+		"GITHUB_ACTIONS=true",
+		"GITHUB_WORKSPACE=" + ctxDir,
+		"GITHUB_OUTPUT=" + outFile,
+		"GITHUB_STEP_SUMMARY=" + summaryFile,
+		"GITHUB_REPOSITORY=octo-org/warm-app",
+		"GITHUB_API_URL=http://127.0.0.1:1",
+		"GITHUB_SERVER_URL=https://github.com",
+		"GITHUB_EVENT_NAME=push",
+		"GITHUB_EVENT_PATH=" + filepath.Join(b.root, "testdata/events/push-default-branch.json"),
+		"GITHUB_REF=refs/heads/main", "GITHUB_REF_NAME=main", "GITHUB_REF_TYPE=branch",
+		"RUNNER_TEMP=" + runDir,
+		"ACTIONS_RESULTS_URL=" + srv.URL(),
+		"ACTIONS_RUNTIME_TOKEN=" + srv.Token(),
+		"INPUT_ENDPOINT=" + endpoint,
+		"INPUT_TAGS=" + tag,
+		"INPUT_PUSH=true",
+	}
+	logPath := filepath.Join(runDir, "log")
+	wall, rss := b.runProcess(b.binary, ctxDir, env, logPath)
+	res.Wall, res.MaxRSSKiB = wall, rss
+	outs := parseOutputs(t, outFile)
+	res.Solve = atof(outs["build-duration-seconds"])
+	res.StepsCached, res.StepsTotal = atoi(outs["layer-cache-steps-cached"]), atoi(outs["layer-cache-steps-total"])
+	res.PipCached, res.PipTotal = atoi(outs["pip-packages-cached"]), atoi(outs["pip-packages-total"])
+	res.MountHit = outs["mount-cache-hit"]
+	summary, _ := os.ReadFile(summaryFile)
+	for name, secs := range summaryPhases(string(summary)) {
+		res.Phases[name] = secs
+	}
+	// The summary rounds to 0.1 s; the build phase is the solve, to the hundredth.
+	if _, ok := res.Phases["build"]; ok {
+		res.Phases["build"] = res.Solve
+	}
+}
+
+// runChild runs the plain or the dance pipeline in a child process.
+func (b *bench) runChild(res *runResult, runDir, endpoint string, srv *cachetest.V2Server, ctxDir, tag string) {
+	t := b.t
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	reqs, err := os.ReadFile(filepath.Join(ctxDir, "requirements.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec := childSpec{
+		Way:        res.Way,
+		Endpoint:   endpoint,
+		ContextDir: ctxDir,
+		Dockerfile: filepath.Join(ctxDir, "Dockerfile"),
+		Tag:        tag,
+		// What docker/build-push-action users write for the gha layer cache.
+		CacheFrom:      []string{"type=gha,scope=app"},
+		CacheTo:        []string{"type=gha,mode=max,scope=app"},
+		MountTarget:    "/root/.cache/pip",
+		DanceKey:       "pip-" + hashHex(reqs),
+		DanceRestore:   "pip-",
+		DanceVersion:   "dance-pip-tar-zstd",
+		UtilityImage:   b.utility,
+		ScratchDir:     filepath.Join(runDir, "scratch"),
+		ResultFile:     filepath.Join(runDir, "result.json"),
+		ProgressToFile: filepath.Join(runDir, "log"),
+	}
+	if err := os.MkdirAll(spec.ScratchDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	specFile := filepath.Join(runDir, "spec.json")
+	data, _ := json.Marshal(spec)
+	if err := os.WriteFile(specFile, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	env := []string{
+		"PATH=" + os.Getenv("PATH"),
+		"HOME=" + filepath.Join(runDir, "home"),
+		"ACTIONS_RESULTS_URL=" + srv.URL(),
+		"ACTIONS_RUNTIME_TOKEN=" + srv.Token(),
+		"ACTIONS_CACHE_SERVICE_V2=true",
+		"GITHUB_SERVER_URL=https://github.com",
+		childEnv + "=" + specFile,
+	}
+	wall, rss := b.runProcess(exe, ctxDir, env, filepath.Join(runDir, "child.log"))
+	res.Wall, res.MaxRSSKiB = wall, rss
+	out, err := os.ReadFile(spec.ResultFile)
+	if err != nil {
+		t.Fatalf("%s run left no result: %v", res.Way, err)
+	}
+	var cr childResult
+	if err := json.Unmarshal(out, &cr); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range cr.Phases {
+		res.Phases[p.Name] += p.Seconds
+	}
+	res.Solve = cr.Solve
+	res.StepsCached, res.StepsTotal = cr.StepsCache, cr.StepsTotal
+	res.PipCached, res.PipTotal = cr.PipCached, cr.PipTotal
+	res.MountHit = cr.MountHit
+}
+
+// runProcess runs one pipeline process under GNU time and returns its wall time and peak
+// RSS (KiB). The rusage a Go parent reads itself would be wrong: Go starts children with
+// vfork semantics (shared address space until exec), and Linux carries the pre-exec
+// high-water mark into the child's ru_maxrss, so every child would report at least the
+// bench's own peak. GNU time forks from its own small process.
+func (b *bench) runProcess(exe, dir string, env []string, logPath string) (wall float64, maxRSSKiB int64) {
+	t := b.t
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	log, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer log.Close()
+	rssFile := logPath + ".maxrss"
+	cmd := exec.CommandContext(ctx, "/usr/bin/time", "-f", "%M", "-o", rssFile, exe)
+	cmd.Dir, cmd.Env, cmd.Stdout, cmd.Stderr = dir, env, log, log
+	start := time.Now()
+	err = cmd.Run()
+	wall = time.Since(start).Seconds()
+	if err != nil {
+		data, _ := os.ReadFile(logPath)
+		t.Fatalf("%s failed: %v\n%s", filepath.Base(exe), err, tail(string(data), 60))
+	}
+	rss, err := os.ReadFile(rssFile)
+	if err != nil {
+		t.Fatalf("GNU time wrote no peak RSS: %v", err)
+	}
+	maxRSSKiB, err = strconv.ParseInt(strings.TrimSpace(string(rss)), 10, 64)
+	if err != nil {
+		t.Fatalf("GNU time's peak RSS %q: %v", rss, err)
+	}
+	return wall, maxRSSKiB
+}
+
+var phaseLine = regexp.MustCompile(`^(\w+)\s+(\d+(?:\.\d+)?)s\s`)
+
+// summaryPhases reads the phase block of the action's job summary ("restore   1.2s ███").
+func summaryPhases(summary string) map[string]float64 {
+	out := map[string]float64{}
+	_, block, ok := strings.Cut(summary, "```text\n")
+	if !ok {
+		return out
+	}
+	block, _, _ = strings.Cut(block, "```")
+	for _, line := range strings.Split(block, "\n") {
+		if m := phaseLine.FindStringSubmatch(line); m != nil {
+			out[m[1]] += atof(m[2])
+		}
+	}
+	return out
+}
+
+// parseOutputs reads GITHUB_OUTPUT's "name<<DELIM\nvalue\nDELIM" records.
+func parseOutputs(t *testing.T, path string) map[string]string {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]string{}
+	lines := strings.Split(string(data), "\n")
+	for i := 0; i < len(lines); i++ {
+		name, delim, ok := strings.Cut(lines[i], "<<")
+		if !ok {
+			if k, v, ok := strings.Cut(lines[i], "="); ok {
+				out[k] = v
+			}
+			continue
+		}
+		var val []string
+		for i++; i < len(lines) && lines[i] != delim; i++ {
+			val = append(val, lines[i])
+		}
+		out[name] = strings.Join(val, "\n")
+	}
+	return out
+}
+
+// runtimeToken is shaped like the runner's ACTIONS_RUNTIME_TOKEN: a JWT whose "ac" claim
+// lists the cache scopes; BuildKit's gha backend reads the claims, the test server only
+// compares the whole token.
+func runtimeToken(scope string) string {
+	ac, _ := json.Marshal([]map[string]any{{"Scope": scope, "Permission": 3}})
+	claims, _ := json.Marshal(map[string]any{
+		"ac":  string(ac),
+		"nbf": time.Now().Add(-time.Hour).Unix(),
+		"exp": time.Now().Add(6 * time.Hour).Unix(),
+	})
+	enc := base64.RawURLEncoding.EncodeToString
+	return enc([]byte(`{"alg":"RS256","typ":"JWT"}`)) + "." + enc(claims) + "." + enc([]byte("bench-signature"))
+}
+
+func copyTree(t *testing.T, src, dst string) {
+	t.Helper()
+	cmd := exec.Command("cp", "-a", src+"/.", dst)
+	if err := os.MkdirAll(dst, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("copy %s: %v\n%s", src, err, out)
+	}
+}
+
+func appendFile(t *testing.T, path, text string) {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.WriteString(text); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func atof(s string) float64 {
+	f, _ := strconv.ParseFloat(strings.TrimSpace(s), 64)
+	return f
+}
+
+func atoi(s string) int {
+	n, _ := strconv.Atoi(strings.TrimSpace(s))
+	return n
+}
+
+func hashHex(data []byte) string {
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:])
+}
+
+// mib formats a byte count for the tables (KiB below one MiB, so small uploads show).
+func mib(n int64) string {
+	if n < 1<<20 {
+		return fmt.Sprintf("%.0f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+}
+
+func tail(s string, n int) string {
+	lines := strings.Split(s, "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
