@@ -1,16 +1,21 @@
 package mountcache
 
 import (
+	"bufio"
 	"context"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
+	"time"
 
 	"github.com/warmbuild/warmbuild/pkg/archive"
 )
@@ -19,7 +24,7 @@ import (
 // a cache mount: a throwaway build on scratch bind-mounts it next to the cache mount, so
 // no utility image has to be pulled. These are its subcommands.
 const (
-	InjectCommand  = "mount-inject"  // mount-inject ARCHIVE DIR
+	InjectCommand  = "mount-inject"  // mount-inject ARCHIVE|unix://SOCKET DIR
 	ExtractCommand = "mount-extract" // mount-extract DIR OUTDIR RESTORED_DIGEST MAXBYTES
 )
 
@@ -119,12 +124,12 @@ func injectArchive(ctx context.Context, archivePath, dir string) (InjectReport, 
 		}
 		return InjectReport{Status: "kept", PathsDigest: PathsDigest(m), Files: m.Files, Bytes: m.Bytes}, nil
 	}
-	f, err := os.Open(archivePath)
+	src, err := openArchive(archivePath)
 	if err != nil {
 		return InjectReport{}, fmt.Errorf("open archive: %w", err)
 	}
-	defer f.Close()
-	st, err := archive.Extract(ctx, f, dir, archive.Limits{})
+	defer src.Close()
+	st, err := archive.Extract(ctx, src, dir, archive.Limits{})
 	if err != nil {
 		if cerr := emptyDir(dir); cerr != nil {
 			return InjectReport{}, fmt.Errorf("%w (and cleaning the cache mount failed: %v)", err, cerr)
@@ -132,6 +137,96 @@ func injectArchive(ctx context.Context, archivePath, dir string) (InjectReport, 
 		return InjectReport{}, fmt.Errorf("%w; the cache mount was left empty", err)
 	}
 	return InjectReport{Status: "injected", PathsDigest: PathsDigest(st.Manifest), Files: st.Manifest.Files, Bytes: st.Manifest.Bytes}, nil
+}
+
+// openArchive opens a file, or connects to unix://PATH where the caller streams it in
+// chunks (see chunkWriter).
+func openArchive(p string) (io.ReadCloser, error) {
+	if sock, ok := strings.CutPrefix(p, "unix://"); ok {
+		conn, err := net.DialTimeout("unix", sock, 30*time.Second)
+		if err != nil {
+			return nil, err
+		}
+		return struct {
+			io.Reader
+			io.Closer
+		}{&chunkReader{r: bufio.NewReaderSize(conn, 1<<20)}, conn}, nil
+	}
+	return os.Open(p)
+}
+
+// The archive socket is forwarded by BuildKit's session, which does not pass a
+// half-close on: the reader would never see EOF. So the stream is framed: chunks of
+// [4-byte big-endian length][data], ended by a zero-length chunk. A stream that stops
+// before that chunk is an error (io.ErrUnexpectedEOF), never a short archive.
+type chunkWriter struct{ w io.Writer }
+
+const maxChunk = 1 << 20
+
+func (c chunkWriter) Write(p []byte) (int, error) {
+	written := 0
+	for len(p) > 0 {
+		n := min(len(p), maxChunk)
+		var hdr [4]byte
+		binary.BigEndian.PutUint32(hdr[:], uint32(n))
+		if _, err := c.w.Write(hdr[:]); err != nil {
+			return written, err
+		}
+		m, err := c.w.Write(p[:n])
+		written += m
+		if err != nil {
+			return written, err
+		}
+		p = p[n:]
+	}
+	return written, nil
+}
+
+// Close writes the end marker.
+func (c chunkWriter) Close() error {
+	_, err := c.w.Write([]byte{0, 0, 0, 0})
+	return err
+}
+
+type chunkReader struct {
+	r    io.Reader
+	left uint32
+	done bool
+}
+
+func (c *chunkReader) Read(p []byte) (int, error) {
+	for c.left == 0 {
+		if c.done {
+			return 0, io.EOF
+		}
+		var hdr [4]byte
+		if _, err := io.ReadFull(c.r, hdr[:]); err != nil {
+			return 0, noEOF(err)
+		}
+		c.left = binary.BigEndian.Uint32(hdr[:])
+		if c.left > maxChunk {
+			return 0, fmt.Errorf("archive stream: chunk of %d bytes", c.left)
+		}
+		if c.left == 0 {
+			c.done = true
+		}
+	}
+	if uint32(len(p)) > c.left {
+		p = p[:c.left]
+	}
+	n, err := c.r.Read(p)
+	c.left -= uint32(n)
+	if err != nil && n == 0 {
+		return 0, noEOF(err)
+	}
+	return n, nil
+}
+
+func noEOF(err error) error {
+	if errors.Is(err, io.EOF) {
+		return io.ErrUnexpectedEOF
+	}
+	return err
 }
 
 // emptyDir removes everything inside dir, keeping dir itself (a mount point).

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -235,5 +237,28 @@ func TestExtractOfAnEmptyMountSavesNothing(t *testing.T) {
 	}
 	if r := readResult(t, out); r.Status != ExtractEmpty {
 		t.Errorf("%+v", r)
+	}
+}
+
+// The archive socket carries the stream in chunks with an end marker, because BuildKit's
+// forwarding does not pass a close on; a stream cut before the marker is an error, so a
+// broken transfer can never pass for a shorter archive.
+func TestArchiveStreamFramingEndsOnlyAtTheMarker(t *testing.T) {
+	data := bytes.Repeat([]byte("pip-cache-bytes "), 200_000) // several chunks
+	var framed bytes.Buffer
+	cw := chunkWriter{w: &framed}
+	if _, err := cw.Write(data); err != nil {
+		t.Fatal(err)
+	}
+	if err := cw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	got, err := io.ReadAll(&chunkReader{r: bytes.NewReader(framed.Bytes())})
+	if err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("round trip: %d of %d bytes, %v", len(got), len(data), err)
+	}
+	cut := framed.Bytes()[:framed.Len()-4] // everything but the end marker
+	if _, err := io.ReadAll(&chunkReader{r: bytes.NewReader(cut)}); !errors.Is(err, io.ErrUnexpectedEOF) {
+		t.Errorf("stream without its end marker: %v, want io.ErrUnexpectedEOF", err)
 	}
 }

@@ -11,12 +11,16 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/moby/buildkit/client"
+	"github.com/moby/buildkit/session"
+	"github.com/moby/buildkit/session/sshforward/sshprovider"
 	"github.com/warmbuild/warmbuild/pkg/builder"
 )
 
@@ -86,10 +90,13 @@ func mountFlag(c Cache) string {
 // WARMBUILD_NONCE changes the RUN's cache key so the daemon never skips it as cached;
 // no-cache is not used because it would also re-run the mount's permission op and give
 // the cache mount a different base, i.e. a different directory.
-func helperDockerfile(c Cache, args ...string) string {
+func helperDockerfile(c Cache, archiveSocket bool, args ...string) string {
 	cmd, _ := json.Marshal(append([]string{"/.wb/warmbuild"}, args...))
-	return "FROM scratch\nARG WARMBUILD_NONCE\n" +
-		"RUN --mount=type=bind,from=wbin,target=/.wb " + mountFlag(c) + " " + string(cmd) + "\n"
+	mounts := "--mount=type=bind,from=wbin,target=/.wb "
+	if archiveSocket {
+		mounts += "--mount=type=ssh,id=" + archiveSocketID + ",target=" + archiveSocketPath + " "
+	}
+	return "FROM scratch\nARG WARMBUILD_NONCE\n" + "RUN " + mounts + mountFlag(c) + " " + string(cmd) + "\n"
 }
 
 // InjectResult is what an injection did.
@@ -101,9 +108,23 @@ type InjectResult struct {
 }
 
 // Inject unpacks archivePath into the BuildKit cache directory of c, in one throwaway
-// build whose named context holds just the binary and the archive: the cache travels as
-// one compressed file, never file by file.
+// build. The archive is streamed to the helper through a socket the session forwards
+// into the RUN (an ssh mount in raw mode) and unpacked as it arrives: nothing is
+// written to the daemon's disk but the cache itself, and BuildKit does not hash the
+// archive as it would a build context. The named context holds only the binary, which
+// the daemon keeps, so later helper builds transfer next to nothing.
 func (h HelperBuild) Inject(ctx context.Context, c Cache, archivePath string, buildArgs map[string]string) (InjectResult, error) {
+	f, err := os.Open(archivePath)
+	if err != nil {
+		return InjectResult{}, err
+	}
+	defer f.Close()
+	return h.InjectStream(ctx, c, f, buildArgs)
+}
+
+// InjectStream is Inject reading the archive from r (a file, or a download as it
+// arrives). A stream that breaks off is refused by the helper like a corrupt archive.
+func (h HelperBuild) InjectStream(ctx context.Context, c Cache, r io.Reader, buildArgs map[string]string) (InjectResult, error) {
 	if ok, why := Flaggable(c); !ok {
 		return InjectResult{}, errors.New("cannot inject: " + why)
 	}
@@ -112,14 +133,19 @@ func (h HelperBuild) Inject(ctx context.Context, c Cache, archivePath string, bu
 		return InjectResult{}, err
 	}
 	defer os.RemoveAll(work)
-	bin := filepath.Join(work, "wbin")
-	if err := h.stageBinary(bin); err != nil {
+	if err := h.stageBinary(filepath.Join(work, "wbin")); err != nil {
 		return InjectResult{}, err
 	}
-	if err := linkOrCopy(archivePath, filepath.Join(bin, "cache.tar.zst")); err != nil {
-		return InjectResult{}, fmt.Errorf("stage archive: %w", err)
+	feed, err := serveStream(ctx, r)
+	if err != nil {
+		return InjectResult{}, fmt.Errorf("inject %s: %w", c.CacheID, err)
 	}
-	res, err := h.solve(ctx, work, c, buildArgs, nil, InjectCommand, "/.wb/cache.tar.zst", c.Mounts[0].Path)
+	defer feed.close()
+	ssh, err := sshprovider.NewSSHAgentProvider([]sshprovider.AgentConfig{{ID: archiveSocketID, Paths: []string{feed.path}, Raw: true}})
+	if err != nil {
+		return InjectResult{}, fmt.Errorf("inject %s: forward the archive socket: %w", c.CacheID, err)
+	}
+	res, err := h.solve(ctx, work, c, buildArgs, nil, []session.Attachable{ssh}, InjectCommand, "unix://"+archiveSocketPath, c.Mounts[0].Path)
 	var be *builder.BuildError
 	if errors.As(err, &be) && res != nil && strings.Contains(res.Logs(func(string) bool { return true }), "warmbuild "+InjectCommand+":") {
 		return InjectResult{Refused: true}, fmt.Errorf("the restored archive was refused: %s", helperError(res))
@@ -131,7 +157,81 @@ func (h HelperBuild) Inject(ctx context.Context, c Cache, archivePath string, bu
 	if err != nil {
 		return InjectResult{}, fmt.Errorf("inject %s: %w", c.CacheID, err)
 	}
+	if rep.Status != "kept" {
+		if err := feed.wait(ctx); err != nil {
+			return InjectResult{}, fmt.Errorf("inject %s: sending the archive: %w", c.CacheID, err)
+		}
+	}
 	return InjectResult{Report: rep}, nil
+}
+
+// The forwarded socket: its session id and where the helper finds it in the RUN.
+const (
+	archiveSocketID   = "warmbuild-archive"
+	archiveSocketPath = "/.wbsock"
+)
+
+// streamFeed serves one stream to the first connection on a unix socket.
+type streamFeed struct {
+	path string
+	ln   net.Listener
+	done chan error
+	dir  string
+}
+
+func serveStream(ctx context.Context, r io.Reader) (*streamFeed, error) {
+	// A short path of its own: unix socket paths are limited to about 100 bytes, and
+	// RUNNER_TEMP can be long.
+	dir, err := os.MkdirTemp("", "wbs-")
+	if err != nil {
+		return nil, err
+	}
+	p := filepath.Join(dir, "s")
+	ln, err := net.Listen("unix", p)
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	f := &streamFeed{path: p, ln: ln, done: make(chan error, 1), dir: dir}
+	go func() {
+		conn, err := ln.Accept()
+		if err != nil {
+			f.done <- err
+			return
+		}
+		stop := context.AfterFunc(ctx, func() { conn.Close() })
+		defer stop()
+		cw := chunkWriter{w: conn}
+		_, err = io.CopyBuffer(cw, r, make([]byte, maxChunk))
+		if err == nil {
+			err = cw.Close()
+		}
+		if cerr := conn.Close(); err == nil {
+			err = cerr
+		}
+		f.done <- err
+	}()
+	return f, nil
+}
+
+// wait returns how sending ended. The helper only finishes after reading the stream to
+// its end, which the sender's close marks, so the answer is there or about to be.
+func (f *streamFeed) wait(ctx context.Context) error {
+	t := time.NewTimer(30 * time.Second)
+	defer t.Stop()
+	select {
+	case err := <-f.done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return errors.New("the helper finished without reading the whole archive")
+	}
+}
+
+func (f *streamFeed) close() {
+	f.ln.Close()
+	os.RemoveAll(f.dir)
 }
 
 // Extract reads the cache directory of c back: the helper prunes it to maxBytes and,
@@ -156,7 +256,7 @@ func (h HelperBuild) Extract(ctx context.Context, c Cache, restoredDigest string
 	// The helper writes to /out in the RUN's root filesystem, which is what the local
 	// exporter exports (the mount points it leaves are empty directories).
 	exports := []client.ExportEntry{{Type: client.ExporterLocal, OutputDir: outDir}}
-	if _, err := h.solve(ctx, work, c, buildArgs, exports, ExtractCommand, c.Mounts[0].Path, "/out", restoredDigest, strconv.FormatInt(maxBytes, 10)); err != nil {
+	if _, err := h.solve(ctx, work, c, buildArgs, exports, nil, ExtractCommand, c.Mounts[0].Path, "/out", restoredDigest, strconv.FormatInt(maxBytes, 10)); err != nil {
 		return ExtractResult{}, fmt.Errorf("extract %s: %w", c.CacheID, err)
 	}
 	b, err := os.ReadFile(filepath.Join(outDir, "out", ExtractResultName))
@@ -173,13 +273,13 @@ func (h HelperBuild) Extract(ctx context.Context, c Cache, restoredDigest string
 // ExtractedArchive is where Extract leaves the archive inside outDir.
 func ExtractedArchive(outDir string) string { return filepath.Join(outDir, "out", ExtractArchiveName) }
 
-func (h HelperBuild) solve(ctx context.Context, work string, c Cache, buildArgs map[string]string, exports []client.ExportEntry, args ...string) (*builder.Result, error) {
+func (h HelperBuild) solve(ctx context.Context, work string, c Cache, buildArgs map[string]string, exports []client.ExportEntry, attach []session.Attachable, args ...string) (*builder.Result, error) {
 	ctxDir := filepath.Join(work, "ctx")
 	if err := os.MkdirAll(ctxDir, 0o755); err != nil {
 		return nil, err
 	}
 	dockerfile := filepath.Join(ctxDir, "Dockerfile")
-	if err := os.WriteFile(dockerfile, []byte(helperDockerfile(c, args...)), 0o644); err != nil {
+	if err := os.WriteFile(dockerfile, []byte(helperDockerfile(c, len(attach) > 0, args...)), 0o644); err != nil {
 		return nil, err
 	}
 	nonce := make([]byte, 8)
@@ -208,7 +308,7 @@ func (h HelperBuild) solve(ctx context.Context, work string, c Cache, buildArgs 
 	if progress == nil {
 		progress = io.Discard
 	}
-	return builder.Solve(ctx, h.Client, req, builder.WithProgress(progress))
+	return builder.Solve(ctx, h.Client, req, builder.WithProgress(progress), builder.WithSession(attach...))
 }
 
 // stageBinary puts this program into dir as "warmbuild": a hard link when possible
