@@ -64,7 +64,9 @@ func (b *bench) output(dir, name string, args ...string) string {
 func (b *bench) busyboxImage() string {
 	t := b.t
 	ref := b.registry + "/bench/busybox:1.35"
-	resp, err := http.Head("http://" + b.registry + "/v2/bench/busybox/manifests/1.35")
+	req, _ := http.NewRequest(http.MethodHead, "http://"+b.registry+"/v2/bench/busybox/manifests/1.35", nil)
+	req.Header.Set("Accept", "application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json")
+	resp, err := http.DefaultClient.Do(req)
 	if err == nil {
 		resp.Body.Close()
 		if resp.StatusCode == http.StatusOK {
