@@ -3,9 +3,12 @@
 package e2e
 
 import (
+	"context"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -187,5 +190,87 @@ func TestActionImageIsSmallAndStartsFast(t *testing.T) {
 	t.Logf("docker run to first BuildKit request: %s (best of 3)", best.Round(time.Millisecond))
 	if best > time.Second {
 		t.Errorf("start-up took %s, over the 1 s goal", best)
+	}
+}
+
+// nektos/act, a third-party local runner of GitHub workflows, runs a workflow that is not in
+// this repository: it builds the action's Dockerfile, runs the container with the Docker
+// socket mounted, and a later step reads the outputs.
+func TestActRunsTheActionFromAnOutsideWorkflow(t *testing.T) {
+	host := needDocker(t)
+	act := filepath.Join(stackDir(), "bin", "act-v0.2.89", "act")
+	if _, err := os.Stat(act); err != nil {
+		t.Fatalf("no act at %s (scripts/stack/docker.sh installs it): %v", act, err)
+	}
+	// The user's repository: the fixture app, with the action vendored at ./warmbuild (act
+	// cannot fetch warmbuild/warmbuild@SHA from GitHub here).
+	proj := t.TempDir()
+	copyTree(t, filepath.Join(repoRoot, "testdata/app")+"/.", proj)
+	for _, f := range []string{"action.yml", "Dockerfile", ".dockerignore", "go.mod", "go.sum", "main.go", "pkg"} {
+		copyTree(t, filepath.Join(repoRoot, f), filepath.Join(proj, "warmbuild", f))
+	}
+	repo := uniqueRepo(t, "act")
+	ref := stackEnv["REGISTRY"] + "/" + repo + ":1"
+	workflow := `on: push
+jobs:
+  image:
+    runs-on: ubuntu-latest
+    steps:
+      - uses: actions/checkout@v4
+      - uses: ./warmbuild
+        id: build
+        with:
+          tags: ` + ref + `
+          push: true
+          cache-backend: none
+      - run: echo "RESULT digest=${{ steps.build.outputs.digest }} total=${{ steps.build.outputs.layer-cache-steps-total }}"
+`
+	writeFile(t, filepath.Join(proj, ".github/workflows/image.yml"), workflow)
+	for _, args := range [][]string{{"init", "-q"}, {"add", "-A"}, {"-c", "user.email=e2e@example.com", "-c", "user.name=e2e", "commit", "-qm", "app"}} {
+		cmd := exec.Command("git", args...)
+		cmd.Dir = proj
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("git %v: %v\n%s", args, err, out)
+		}
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
+	defer cancel()
+	// The job container is the stack's Debian image (nothing can be pulled here).
+	cmd := exec.CommandContext(ctx, act, "push", "--pull=false",
+		"-P", "ubuntu-latest=warmbuild-stack/debian-rootfs:latest",
+		"--container-daemon-socket", host)
+	cmd.Dir = proj
+	cmd.Env = append(os.Environ(), "DOCKER_HOST="+host)
+	out, err := cmd.CombinedOutput()
+	log := string(out)
+	if err != nil {
+		t.Fatalf("act: %v\n%s", err, tail(log, 60))
+	}
+	digest := manifestDigest(t, repo, "1")
+	want := regexp.MustCompile(`RESULT digest=` + regexp.QuoteMeta(digest) + ` total=[1-9]`)
+	if !want.MatchString(log) {
+		t.Errorf("a later step should read the outputs (digest %s, steps total):\n%s", digest, tail(log, 40))
+	}
+}
+
+func writeFile(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// copyTree copies a file or a directory tree.
+func copyTree(t *testing.T, src, dst string) {
+	t.Helper()
+	if out, err := exec.Command("mkdir", "-p", filepath.Dir(dst)).CombinedOutput(); err != nil {
+		t.Fatalf("%v %s", err, out)
+	}
+	if out, err := exec.Command("cp", "-a", src, dst).CombinedOutput(); err != nil {
+		t.Fatalf("cp %s: %v %s", src, err, out)
 	}
 }
