@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -183,22 +184,19 @@ func (r *runner) restoreMounts(ctx context.Context, c *client.Client) (*mountRun
 			r.rep.Infof("Mount cache %s: exact hit %s, not injected (%s)", m.ID, entry.Key, ms.Reason)
 			continue
 		}
-		ms.archive = filepath.Join(mr.tmp, "restore-"+strconv.Itoa(len(mr.mounts))+".tar.zst")
-		n, err := download(ctx, entry, ms.archive)
 		restoreTime += time.Since(start)
-		if err != nil {
-			ms.Reason = "download failed: " + err.Error()
-			ms.Hit = hitMiss
-			r.mountWarning(fmt.Sprintf("%s: %s", m.ID, ms.Reason))
-			continue
-		}
-		ms.RestoredBytes = n
+		ms.archive = filepath.Join(mr.tmp, "restore-"+strconv.Itoa(len(mr.mounts))+".tar.zst")
 		start = time.Now()
-		res, err := mr.helper.Inject(ctx, cache, ms.archive, in.BuildArgs)
+		res, n, dlErr, err := r.downloadAndInject(ctx, mr, ms, entry)
 		injectTime += time.Since(start)
-		if err != nil {
-			ms.Reason = "not injected, the pip step runs cold: " + err.Error()
-			ms.Hit = hitMiss
+		ms.RestoredBytes = n
+		if dlErr != nil || err != nil {
+			if dlErr != nil {
+				ms.Reason = "download failed, the pip step runs cold: " + dlErr.Error()
+			} else {
+				ms.Reason = "not injected, the pip step runs cold: " + err.Error()
+			}
+			ms.Hit, ms.archive = hitMiss, ""
 			r.mountWarning(fmt.Sprintf("%s: %s", m.ID, ms.Reason))
 			continue
 		}
@@ -206,6 +204,7 @@ func (r *runner) restoreMounts(ctx context.Context, c *client.Client) (*mountRun
 		ms.restoredDigest = res.Report.PathsDigest
 		if res.Report.Status == "kept" {
 			ms.Reason = "the builder already holds this cache directory; kept its content"
+			ms.archive = "" // not read to its end
 		}
 		r.rep.Infof("Mount cache %s: %s hit %s, injected %d files (%s)", m.ID, ms.Hit, entry.Key, res.Report.Files, report.Bytes(n))
 	}
@@ -389,14 +388,35 @@ func defaultPlatform(ctx context.Context, c *client.Client) (string, error) {
 	return "", errors.New("BuildKit reports no worker platform")
 }
 
-func download(ctx context.Context, e *cacheservice.Entry, path string) (int64, error) {
-	f, err := os.Create(path)
+// downloadAndInject streams the entry's download straight into the inject helper, so
+// downloading and unpacking overlap, and keeps a copy in ms.archive for a re-save under
+// this run's key. dlErr is set when the download broke (the helper then refuses the cut
+// stream, and the error should name the download, not the archive).
+func (r *runner) downloadAndInject(ctx context.Context, mr *mountRun, ms *mountState, e *cacheservice.Entry) (res mountcache.InjectResult, n int64, dlErr, err error) {
+	f, err := os.Create(ms.archive)
 	if err != nil {
-		return 0, err
+		return res, 0, nil, err
 	}
-	n, err := e.Download(ctx, f)
-	if cerr := f.Close(); err == nil {
-		err = cerr
+	defer f.Close()
+	body := e.Open(ctx)
+	defer body.Close()
+	src := &trackingReader{r: io.TeeReader(body, f)}
+	res, err = mr.helper.InjectStream(ctx, ms.cache, src, r.in.BuildArgs)
+	return res, src.n, src.err, err
+}
+
+// trackingReader counts bytes and remembers a read error other than EOF.
+type trackingReader struct {
+	r   io.Reader
+	n   int64
+	err error
+}
+
+func (t *trackingReader) Read(p []byte) (int, error) {
+	n, err := t.r.Read(p)
+	t.n += int64(n)
+	if err != nil && !errors.Is(err, io.EOF) {
+		t.err = err
 	}
 	return n, err
 }
