@@ -284,3 +284,23 @@ func TestMountCacheHostileArchiveGivesAWarningAndAColdBuild(t *testing.T) {
 		t.Errorf("the cold build on main should save a good entry next to the bad one: %+v", e.mountEntries())
 	}
 }
+
+// The price of the no-change fast path: on an exact hit nothing is injected, trusting the
+// layer cache to skip the pip step. When the layer cache misses anyway (here: another,
+// empty cache-ref), the step runs without its cache, and the run says so.
+func TestMountCacheExactHitWithAColdLayerCacheSaysWhy(t *testing.T) {
+	e := newMountCacheEnv(t)
+	dir := appContext(t)
+	e.run(t, dir, false, nil)
+	res := e.run(t, dir, false, map[string]string{"cache-ref": stackEnv["REGISTRY"] + "/" + uniqueRepo(t, "mc-empty") + ":buildcache"})
+	reps := mountReports(t, res)
+	if res.Outputs["mount-cache-hit"] != "exact" || len(reps) != 1 || reps[0].Injected {
+		t.Fatalf("hit %q report %+v", res.Outputs["mount-cache-hit"], reps)
+	}
+	if reps[0].StepCached == nil || *reps[0].StepCached {
+		t.Errorf("the pip step should have run: %+v", reps[0])
+	}
+	if !strings.Contains(res.Outputs["cache-warnings"], "layer cache missed") || !strings.Contains(res.Summary, "layer cache missed") {
+		t.Errorf("want a hint that the layer cache missed although requirements did not change:\nwarnings %s\nsummary %s", res.Outputs["cache-warnings"], res.Summary)
+	}
+}
