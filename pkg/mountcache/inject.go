@@ -182,7 +182,7 @@ type streamFeed struct {
 func serveStream(ctx context.Context, r io.Reader) (*streamFeed, error) {
 	// A short path of its own: unix socket paths are limited to about 100 bytes, and
 	// RUNNER_TEMP can be long.
-	dir, err := os.MkdirTemp("", "wbs-")
+	dir, err := os.MkdirTemp("", "warmbuild-sock-")
 	if err != nil {
 		return nil, err
 	}

@@ -84,6 +84,14 @@ func freshDaemon(t *testing.T) *client.Client {
 	return c
 }
 
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if helperPath != "" {
+		os.RemoveAll(filepath.Dir(helperPath))
+	}
+	os.Exit(code)
+}
+
 var (
 	helperOnce sync.Once
 	helperPath string
