@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/warmbuild/warmbuild/pkg/ghapi"
@@ -73,4 +74,33 @@ func (r *runner) apiProblem(what string, err error) {
 func (r *runner) warnCache(title, msg string) {
 	r.rep.Warning(title, msg)
 	r.out.CacheWarnings = append(r.out.CacheWarnings, title+": "+msg)
+}
+
+// pruneMountCaches deletes the superseded entries of every mount cache this run saved,
+// keeping the newest mount-cache-keep: each requirements change saves a new key, and the
+// old ones would otherwise sit in the 10 GB quota until eviction pushes out useful entries.
+// Only entries of the same mount and platform on this run's ref are touched.
+func (r *runner) pruneMountCaches(ctx context.Context, api *ghapi.Client, saved []string) {
+	ref := r.env.Getenv("GITHUB_REF")
+	if api == nil || len(saved) == 0 || ref == "" {
+		return
+	}
+	if !api.HasToken() {
+		r.rep.Notice("Mount cache cleanup", ghapi.NoTokenNotice)
+		return
+	}
+	for _, key := range saved {
+		// warmbuild-mount-<id>-<platform>-<hash>: the prefix without the hash is the mount's.
+		prefix := key[:strings.LastIndex(key, "-")+1]
+		ctx, cancel := context.WithTimeout(ctx, apiTimeout)
+		res, err := api.PruneSuperseded(ctx, prefix, ref, r.in.MountCache.Keep)
+		cancel()
+		if err != nil {
+			r.apiProblem("Mount cache cleanup", err)
+			return
+		}
+		if len(res.Deleted) > 0 {
+			r.rep.Infof("Mount cache cleanup: deleted %d superseded entries of %s (%s freed), kept the newest %d", len(res.Deleted), prefix, report.Bytes(res.FreedBytes), r.in.MountCache.Keep)
+		}
+	}
 }

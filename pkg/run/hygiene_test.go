@@ -3,8 +3,11 @@ package run
 import (
 	"bytes"
 	"context"
+	"reflect"
+	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/warmbuild/warmbuild/pkg/ghapi/ghapitest"
 	"github.com/warmbuild/warmbuild/pkg/inputs"
@@ -56,5 +59,34 @@ func TestCacheUsageWithoutTokenIsANotice(t *testing.T) {
 	r.readCacheUsage(context.Background(), r.githubAPI())
 	if !strings.Contains(log.String(), "::notice") || !strings.Contains(log.String(), "github-token") {
 		t.Errorf("want a notice about github-token:\n%s", log.String())
+	}
+}
+
+// After a save, older entries of the same mount on the same ref go; other mounts, other
+// refs and the newest entries stay.
+func TestSupersededMountCachesAreDeletedAfterASave(t *testing.T) {
+	srv := ghapitest.NewServer(ghapitest.Options{Repository: "octo-org/warm-app", Token: "tok"})
+	defer srv.Close()
+	base := time.Now().Add(-time.Hour)
+	add := func(key, ref string, age time.Duration) {
+		srv.AddCache(ghapitest.Cache{Key: key, Ref: ref, SizeInBytes: 1000, CreatedAt: base.Add(-age), LastAccessedAt: base.Add(-age)})
+	}
+	add("warmbuild-mount-root-.cache-pip-linux-amd64-aaa", "refs/heads/main", 3*time.Minute)
+	add("warmbuild-mount-root-.cache-pip-linux-amd64-bbb", "refs/heads/main", 2*time.Minute)
+	add("warmbuild-mount-root-.cache-pip-linux-amd64-ccc", "refs/heads/main", time.Minute) // just saved
+	add("warmbuild-mount-root-.cache-pip-linux-amd64-ddd", "refs/heads/feature", 4*time.Minute)
+	add("warmbuild-mount-var-cache-apt-linux-amd64-eee", "refs/heads/main", 5*time.Minute)
+	env := map[string]string{"GITHUB_REPOSITORY": "octo-org/warm-app", "GITHUB_API_URL": srv.URL, "GITHUB_REF": "refs/heads/main"}
+	r, log := newTestRunner(t, env, "tok")
+	r.in.MountCache.Keep = 1
+	r.pruneMountCaches(context.Background(), r.githubAPI(), []string{"warmbuild-mount-root-.cache-pip-linux-amd64-ccc"})
+	var left []string
+	for _, c := range srv.Caches() {
+		left = append(left, c.Key)
+	}
+	sort.Strings(left)
+	want := []string{"warmbuild-mount-root-.cache-pip-linux-amd64-ccc", "warmbuild-mount-root-.cache-pip-linux-amd64-ddd", "warmbuild-mount-var-cache-apt-linux-amd64-eee"}
+	if !reflect.DeepEqual(left, want) {
+		t.Errorf("left %q, want %q\n%s", left, want, log.String())
 	}
 }

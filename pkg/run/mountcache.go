@@ -285,6 +285,7 @@ func (r *runner) saveMounts(ctx context.Context, mr *mountRun, res *builder.Resu
 			ms.SaveNote = note
 		default:
 			ms.Saved, ms.SavedBytes = true, n
+			r.savedMountKeys = append(r.savedMountKeys, ms.Key)
 			if ex.Status == mountcache.ExtractUnchanged {
 				ms.SaveNote = "content unchanged, stored under this run's key"
 			}

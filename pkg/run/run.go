@@ -49,6 +49,8 @@ type runner struct {
 	out     report.Outputs
 	summary report.Summary
 	phases  []report.Phase
+	// savedMountKeys are the mount cache entries this run stored, for cleanup.
+	savedMountKeys []string
 }
 
 // Plan is everything decided before the build starts.
@@ -112,7 +114,9 @@ func (r *runner) run(ctx context.Context) error {
 	if err := r.build(ctx, c); err != nil {
 		return err
 	}
-	r.readCacheUsage(ctx, r.githubAPI())
+	api := r.githubAPI()
+	r.pruneMountCaches(ctx, api, r.savedMountKeys)
+	r.readCacheUsage(ctx, api)
 	return nil
 }
 
