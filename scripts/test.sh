@@ -16,12 +16,19 @@ bash scripts/stack/up.sh || fail "bringing up the local stack"
 
 export WARMBUILD_REQUIRE_STACK=1
 
-step "go test ./..."
+step "go vet ./... and gofmt"
+go vet ./... || fail "go vet ./..."
+go vet -tags e2e ./... || fail "go vet -tags e2e ./..."
+unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
+[ -z "$unformatted" ] || fail "gofmt: $unformatted"
+
+step "go test ./...  (unit tests: fast, no daemons)"
 go test ./... || fail "go test ./..."
 
-if [ -d e2e ]; then
-  step "go test -tags e2e ./e2e/..."
-  go test -tags e2e -timeout 40m ./e2e/... || fail "end-to-end tests (go test -tags e2e ./e2e/...)"
-fi
+# Integration and end-to-end tests carry the e2e build tag: real buildkitd daemons on fresh
+# state directories, the registry, Azurite, Docker Engine. -count=1: e2e/ builds the action
+# binary in TestMain, so a cached result could hide a change.
+step "go test -tags e2e ./...  (integration and end to end, against the local stack)"
+go test -tags e2e -count=1 -timeout 60m ./... || fail "integration and end-to-end tests (go test -tags e2e ./...)"
 
 step "all tests passed"
