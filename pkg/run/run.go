@@ -59,6 +59,8 @@ type Plan struct {
 	Decision   cachepolicy.Decision
 	LayerCache layercache.Plan
 	Request    builder.Request
+	// Warnings are problems with the run's environment that do not stop it.
+	Warnings []string
 }
 
 func (r *runner) run(ctx context.Context) error {
@@ -162,6 +164,9 @@ func (r *runner) describePlan() {
 	p := r.plan
 	r.out.CacheBackend = p.LayerCache.Backend
 	r.out.CacheSaveReason = p.Decision.Reason
+	for _, w := range p.Warnings {
+		r.rep.Warning("Event", w)
+	}
 	r.out.CacheWarnings = append(r.out.CacheWarnings, p.LayerCache.Warnings...)
 	for _, w := range p.LayerCache.Warnings {
 		r.rep.Warning("Layer cache", w)
@@ -228,7 +233,7 @@ func imageName(in *inputs.Inputs) string {
 
 // MakePlan turns inputs and the runner's environment into what the build will do.
 func MakePlan(in *inputs.Inputs, getenv func(string) string) (*Plan, error) {
-	pin, err := policyInput(in, getenv)
+	pin, payloadWarning, err := policyInput(in, getenv)
 	if err != nil {
 		return nil, err
 	}
@@ -257,26 +262,38 @@ func MakePlan(in *inputs.Inputs, getenv func(string) string) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Plan{Inputs: in, Decision: decision, LayerCache: lc, Request: req}, nil
+	p := &Plan{Inputs: in, Decision: decision, LayerCache: lc, Request: req}
+	if payloadWarning != "" {
+		p.Warnings = append(p.Warnings, payloadWarning)
+	}
+	return p, nil
 }
 
-func policyInput(in *inputs.Inputs, getenv func(string) string) (cachepolicy.Input, error) {
+// policyInput reads the runner's GITHUB_* variables and the event payload. A payload that
+// cannot be read (act in host mode passes host paths into the container) is a warning: the
+// policy then decides from the variables alone, which at worst means saving nothing.
+func policyInput(in *inputs.Inputs, getenv func(string) string) (cachepolicy.Input, string, error) {
+	var warning string
 	var payload io.Reader
 	if path := getenv("GITHUB_EVENT_PATH"); path != "" {
 		f, err := os.Open(path)
 		if err != nil {
-			return cachepolicy.Input{}, fmt.Errorf("read the event payload (GITHUB_EVENT_PATH): %w", err)
+			warning = fmt.Sprintf("cannot read the event payload (GITHUB_EVENT_PATH): %v; deciding from GITHUB_* variables only", err)
+		} else {
+			defer f.Close()
+			payload = f
 		}
-		defer f.Close()
-		payload = f
 	}
 	pin, err := cachepolicy.InputFromEnv(getenv, payload)
 	if err != nil {
-		return cachepolicy.Input{}, fmt.Errorf("read the event payload (GITHUB_EVENT_PATH): %w", err)
+		warning = fmt.Sprintf("cannot read the event payload (GITHUB_EVENT_PATH): %v; deciding from GITHUB_* variables only", err)
+		if pin, err = cachepolicy.InputFromEnv(getenv, nil); err != nil {
+			return cachepolicy.Input{}, "", err
+		}
 	}
 	pin.SaveOn = in.Cache.SaveOn
 	pin.Mode = in.Cache.Mode
-	return pin, nil
+	return pin, warning, nil
 }
 
 func buildRequest(in *inputs.Inputs, lc layercache.Plan, getenv func(string) string) (builder.Request, error) {

@@ -1,0 +1,79 @@
+package run
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/warmbuild/warmbuild/pkg/inputs"
+)
+
+func planEnv(t *testing.T, extra map[string]string) func(string) string {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte("FROM scratch\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{
+		inputs.InputEnv("context"): dir,
+		"GITHUB_EVENT_NAME":        "push",
+		"GITHUB_REF":               "refs/heads/main",
+		"GITHUB_REF_NAME":          "main",
+	}
+	for k, v := range extra {
+		env[k] = v
+	}
+	return func(k string) string { return env[k] }
+}
+
+// act in host mode hands the container a GITHUB_EVENT_PATH on the host: the run goes on,
+// decides from the variables, and says so.
+func TestUnreadableEventPayloadIsAWarningNotAFailure(t *testing.T) {
+	getenv := planEnv(t, map[string]string{"GITHUB_EVENT_PATH": "/nonexistent/event.json"})
+	in, err := inputs.Parse(getenv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := MakePlan(in, getenv)
+	if err != nil {
+		t.Fatalf("an unreadable payload must not fail the run: %v", err)
+	}
+	if len(p.Warnings) != 1 || !strings.Contains(p.Warnings[0], "GITHUB_EVENT_PATH") {
+		t.Errorf("warnings = %q", p.Warnings)
+	}
+	if p.Decision.Save {
+		t.Errorf("without the payload the default branch is unknown, so nothing saves by default: %+v", p.Decision)
+	}
+}
+
+func TestMissingDockerfileNamesTheFileInput(t *testing.T) {
+	getenv := planEnv(t, map[string]string{inputs.InputEnv("file"): "nope/Dockerfile"})
+	in, err := inputs.Parse(getenv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = MakePlan(in, getenv)
+	var ie *inputs.Error
+	if !errors.As(err, &ie) || ie.Input != "file" {
+		t.Errorf("want an error naming file, got %v", err)
+	}
+}
+
+// Push with tags exports one image with every tag as its name and push=true, as buildx does.
+func TestPushExportsTheTaggedImage(t *testing.T) {
+	getenv := planEnv(t, map[string]string{inputs.InputEnv("tags"): "r.example/a:1,r.example/a:latest", inputs.InputEnv("push"): "true"})
+	in, err := inputs.Parse(getenv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := MakePlan(in, getenv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ex := p.Request.Exports
+	if len(ex) != 1 || ex[0].Type != "image" || ex[0].Attrs["push"] != "true" || ex[0].Attrs["name"] != "r.example/a:1,r.example/a:latest" {
+		t.Errorf("exports = %+v", ex)
+	}
+}
