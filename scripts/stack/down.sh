@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Stops the daemons scripts/stack/up.sh started (registry, package indexes, Azurite) and removes
+# Stops the daemons scripts/stack/up.sh started (registry, package indexes, Azurite, dockerd) and removes
 # $WARMBUILD_STACK/env so tests skip instead of dialling dead ports. Keeps everything built
 # (binaries, base image, registry storage) for the next up.sh. Daemons it did not start (an
 # Azurite started by hand, say) and buildkitds started by tests are left alone.
@@ -8,7 +8,7 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 rm -f "$WARMBUILD_STACK/env"
-for name in registry pyindex-app pyindex-heavy azurite; do
+for name in registry pyindex-app pyindex-heavy azurite dockerd; do
   pidfile="$stack_run/$name.pid"
   if pid_alive "$pidfile"; then
     pid=$(cat "$pidfile")
