@@ -3,7 +3,6 @@
 package e2e
 
 import (
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -12,7 +11,6 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/warmbuild/warmbuild/pkg/cacheservice/cachetest"
 )
@@ -21,32 +19,6 @@ var (
 	pushMain = map[string]string{"GITHUB_REF": "refs/heads/main", "GITHUB_REF_NAME": "main", "GITHUB_REF_TYPE": "branch"}
 	pr12     = map[string]string{"GITHUB_REF": "refs/pull/12/merge", "GITHUB_REF_NAME": "12/merge", "GITHUB_REF_TYPE": "branch", "GITHUB_BASE_REF": "main", "GITHUB_HEAD_REF": "feature/login-form"}
 )
-
-// runtimeToken makes a token shaped like the runner's ACTIONS_RUNTIME_TOKEN: a JWT whose
-// "ac" claim lists the cache scopes. BuildKit's gha backend reads the claims; the test
-// server only compares the whole token, so the signature is a placeholder.
-func runtimeToken(scopes ...string) string {
-	type scope struct {
-		Scope      string
-		Permission int
-	}
-	var ac []scope
-	for i, s := range scopes {
-		perm := 1 // read
-		if i == 0 {
-			perm = 3 // read and write on the run's own ref
-		}
-		ac = append(ac, scope{s, perm})
-	}
-	acJSON, _ := json.Marshal(ac)
-	claims, _ := json.Marshal(map[string]any{
-		"ac":  string(acJSON),
-		"nbf": time.Now().Add(-time.Hour).Unix(),
-		"exp": time.Now().Add(6 * time.Hour).Unix(),
-	})
-	enc := base64.RawURLEncoding.EncodeToString
-	return enc([]byte(`{"alg":"RS256","typ":"JWT"}`)) + "." + enc(claims) + "." + enc([]byte("e2e-signature"))
-}
 
 // layerCacheCase is one backend's way of pointing the action at a cache and of checking
 // afterwards whether a run wrote to it.
@@ -123,7 +95,7 @@ func TestLayerCachePullRequestsReadWhatTheDefaultBranchSavedAndWriteNothing(t *t
 }
 
 func ghaCase(t *testing.T) layerCacheCase {
-	token := runtimeToken("refs/heads/main")
+	token := cachetest.RuntimeToken("refs/heads/main")
 	srv := cachetest.StartV2(t, cachetest.V2Options{Token: token, Scopes: []string{"refs/heads/main"}})
 	return layerCacheCase{
 		name:   "gha",

@@ -90,23 +90,33 @@ func FindAzurite(t testing.TB) *Azurite {
 		StackUnavailable(t, "AZURITE_BLOB_URL is not set in the environment nor in $WARMBUILD_STACK/env")
 		return nil
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	az, err := ConnectAzurite(context.Background(), u)
+	if err != nil {
+		StackUnavailable(t, "%v", err)
+		return nil
+	}
+	return az
+}
+
+// ConnectAzurite checks that the Azurite blob endpoint u answers and returns it.
+func ConnectAzurite(ctx context.Context, u string) (*Azurite, error) {
+	u = strings.TrimRight(u, "/")
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u+"?comp=list", nil)
 	if err != nil {
-		t.Fatalf("AZURITE_BLOB_URL %q: %v", u, err)
+		return nil, fmt.Errorf("AZURITE_BLOB_URL %q: %w", u, err)
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		StackUnavailable(t, "Azurite at %s does not answer: %v", u, err)
-		return nil
+		return nil, fmt.Errorf("Azurite at %s does not answer: %w", u, err)
 	}
 	resp.Body.Close()
 	cred, err := blob.NewSharedKeyCredential(AzuriteAccount, AzuriteKey)
 	if err != nil {
-		t.Fatalf("Azurite credential: %v", err)
+		return nil, fmt.Errorf("Azurite credential: %w", err)
 	}
-	return &Azurite{URL: u, cred: cred}
+	return &Azurite{URL: u, cred: cred}, nil
 }
 
 // clientOptions keeps the SDK's own retries short: test servers should fail

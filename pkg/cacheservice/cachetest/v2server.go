@@ -122,11 +122,22 @@ type V2Server struct {
 func StartV2(t testing.TB, opts V2Options) *V2Server {
 	t.Helper()
 	az := FindAzurite(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	s, err := NewV2(context.Background(), az, opts)
+	if err != nil {
+		t.Fatalf("v2 cache server: %v", err)
+	}
+	t.Cleanup(s.Close)
+	return s
+}
+
+// NewV2 starts a v2 server on 127.0.0.1 backed by az, outside a test (the local demo runs
+// one). The caller closes it.
+func NewV2(ctx context.Context, az *Azurite, opts V2Options) (*V2Server, error) {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	name, err := az.NewContainer(ctx)
 	if err != nil {
-		t.Fatalf("v2 cache server: %v", err)
+		return nil, err
 	}
 	s := &V2Server{
 		az:        az,
@@ -148,7 +159,7 @@ func StartV2(t testing.TB, opts V2Options) *V2Server {
 	if s.proxied {
 		target, err := url.Parse(az.URL)
 		if err != nil {
-			t.Fatalf("Azurite URL: %v", err)
+			return nil, fmt.Errorf("Azurite URL: %w", err)
 		}
 		proxy := &httputil.ReverseProxy{
 			Rewrite: func(r *httputil.ProxyRequest) {
@@ -161,8 +172,7 @@ func StartV2(t testing.TB, opts V2Options) *V2Server {
 		mux.Handle("/"+AzuriteAccount+"/", s.blobFaults(proxy))
 	}
 	s.srv = httptest.NewServer(mux)
-	t.Cleanup(s.Close)
-	return s
+	return s, nil
 }
 
 // Close stops the server (ending hung requests first) and deletes its blobs.
