@@ -104,8 +104,8 @@ func (b *bench) writeResults(final bool) {
 func (b *bench) markdown() string {
 	var s strings.Builder
 	m := machine(b.stackEnv, b.source)
-	fmt.Fprintf(&s, "Measured %s on %s; %s; BuildKit %s; warmbuild at %s.\n",
-		m["date"], m["machine"], m["kernel"], m["buildkit"], m["commit"])
+	fmt.Fprintf(&s, "Measured %s on %s; %s; BuildKit %s; warmbuild at %s. Load average (1 min) %s at the start, %s at the end: other work on the machine shows up as spread.\n",
+		m["date"], m["machine"], m["kernel"], m["buildkit"], m["commit"], b.loadStart, loadAvg())
 	for _, variant := range b.cfg.variants {
 		fmt.Fprintf(&s, "\n#### %s (%d repetitions)\n\n", variantTitle(variant), b.cfg.reps[variant])
 		s.WriteString("Wall time, median (min–max), seconds:\n\n")
@@ -208,6 +208,15 @@ func variantTitle(v string) string {
 		return "heavy: testdata/app + 15 wheels of 22 MB (pip cache about 330 MB)"
 	}
 	return v
+}
+
+// loadAvg is the 1-minute load average, to tell a quiet machine from a busy one.
+func loadAvg() string {
+	data, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	return strings.Fields(string(data))[0]
 }
 
 // machine describes where and when the bench ran.

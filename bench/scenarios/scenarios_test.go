@@ -132,27 +132,28 @@ type runResult struct {
 
 // bench is one invocation: the stack, the action binary and the results so far.
 type bench struct {
-	t        *testing.T
-	cfg      settings
-	root     string
-	work     string
-	binary   string
-	source   string // commit the binary was built from
-	utility  string // the dance's utility image
-	proxy    *countingProxy
-	token    string
-	registry string
-	heavyURL string
-	stackEnv []string
-	started  time.Time
-	results  []runResult
-	serial   int
+	t         *testing.T
+	cfg       settings
+	root      string
+	work      string
+	binary    string
+	source    string // commit the binary was built from
+	utility   string // the dance's utility image
+	proxy     *countingProxy
+	token     string
+	registry  string
+	heavyURL  string
+	stackEnv  []string
+	started   time.Time
+	loadStart string
+	results   []runResult
+	serial    int
 }
 
 func TestScenarios(t *testing.T) {
 	_, file, _, _ := runtime.Caller(0)
 	root := filepath.Clean(filepath.Join(filepath.Dir(file), "..", ".."))
-	b := &bench{t: t, cfg: readSettings(root), root: root, started: time.Now()}
+	b := &bench{t: t, cfg: readSettings(root), root: root, started: time.Now(), loadStart: loadAvg()}
 	b.setUp()
 	t.Logf("variants %v, repetitions %v, ways %v, scenarios %q; work dir %s", b.cfg.variants, b.cfg.reps, b.cfg.ways, b.cfg.scenarios, b.work)
 
