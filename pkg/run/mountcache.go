@@ -124,7 +124,11 @@ func (r *runner) restoreMounts(ctx context.Context, c *client.Client) (*mountRun
 		r.mountWarning(fmt.Sprintf("cannot find this program to run it inside BuildKit: %v", err))
 	}
 	mr.helper = mountcache.HelperBuild{Client: c, Binary: exe, Platform: firstOr(in.Platforms, ""), TempDir: mr.tmp, Progress: r.rep.Writer()}
-	mr.service, err = cacheservice.FromEnv(r.env.Getenv, cacheservice.WithWarnf(func(f string, a ...any) { r.rep.Infof("cache service: "+f, a...) }))
+	// 4 parallel 4 MiB blocks: enough to fill a runner's link to the blob store while the
+	// transfer buffers stay near 20 MB, whatever the cache's size.
+	mr.service, err = cacheservice.FromEnv(r.env.Getenv,
+		cacheservice.WithParallelism(4), cacheservice.WithBlockSize(4<<20),
+		cacheservice.WithWarnf(func(f string, a ...any) { r.rep.Infof("cache service: "+f, a...) }))
 	serviceProblem := ""
 	if err != nil {
 		serviceProblem = "no Actions cache service: " + err.Error()
