@@ -13,6 +13,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"github.com/warmbuild/warmbuild/pkg/report"
 	"net/http"
 	"os"
 	"os/exec"
@@ -218,28 +219,17 @@ func runAction(t *testing.T, r Run) Result {
 	return res
 }
 
-// parseOutputFile reads GITHUB_OUTPUT's "name<<DELIM\nvalue\nDELIM" records.
+// parseOutputFile reads GITHUB_OUTPUT back as the runner would.
 func parseOutputFile(t *testing.T, path string) map[string]string {
 	t.Helper()
-	data, err := os.ReadFile(path)
+	f, err := os.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := map[string]string{}
-	lines := strings.Split(string(data), "\n")
-	for i := 0; i < len(lines); i++ {
-		name, delim, ok := strings.Cut(lines[i], "<<")
-		if !ok {
-			if k, v, ok := strings.Cut(lines[i], "="); ok {
-				out[k] = v
-			}
-			continue
-		}
-		var val []string
-		for i++; i < len(lines) && lines[i] != delim; i++ {
-			val = append(val, lines[i])
-		}
-		out[name] = strings.Join(val, "\n")
+	defer f.Close()
+	out, err := report.ParseOutputs(f)
+	if err != nil {
+		t.Fatal(err)
 	}
 	return out
 }

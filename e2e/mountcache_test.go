@@ -20,11 +20,6 @@ import (
 	"github.com/warmbuild/warmbuild/pkg/mountcache"
 )
 
-var (
-	mcPushMain = map[string]string{"GITHUB_REF": "refs/heads/main", "GITHUB_REF_NAME": "main", "GITHUB_REF_TYPE": "branch"}
-	mcPR12     = map[string]string{"GITHUB_REF": "refs/pull/12/merge", "GITHUB_REF_NAME": "12/merge", "GITHUB_REF_TYPE": "branch", "GITHUB_BASE_REF": "main", "GITHUB_HEAD_REF": "feature/login-form"}
-)
-
 // mountCacheEnv is one test's cache service (its own Azurite container, so no test sees
 // another's entries) and a registry layer cache of its own.
 type mountCacheEnv struct {
@@ -45,10 +40,10 @@ func (e *mountCacheEnv) run(t *testing.T, dir string, pr bool, extra map[string]
 	t.Helper()
 	env := map[string]string{"ACTIONS_RESULTS_URL": e.srv.URL(), "ACTIONS_RUNTIME_TOKEN": e.srv.Token()}
 	r := Run{Dir: dir, Event: "push", Payload: "push-default-branch.json"}
-	ref := mcPushMain
+	ref := pushMain
 	if pr {
 		e.srv.SetScopes("refs/pull/12/merge", "refs/heads/main")
-		r.Event, r.Payload, ref = "pull_request", "pull_request.json", mcPR12
+		r.Event, r.Payload, ref = "pull_request", "pull_request.json", pr12
 	} else {
 		e.srv.SetScopes("refs/heads/main")
 	}

@@ -17,6 +17,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"github.com/warmbuild/warmbuild/pkg/report"
 	"net/url"
 	"os"
 	"os/exec"
@@ -547,28 +548,17 @@ func summaryPhases(summary string) map[string]float64 {
 	return out
 }
 
-// parseOutputs reads GITHUB_OUTPUT's "name<<DELIM\nvalue\nDELIM" records.
+// parseOutputs reads GITHUB_OUTPUT back as the runner would.
 func parseOutputs(t *testing.T, path string) map[string]string {
 	t.Helper()
-	data, err := os.ReadFile(path)
+	f, err := os.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := map[string]string{}
-	lines := strings.Split(string(data), "\n")
-	for i := 0; i < len(lines); i++ {
-		name, delim, ok := strings.Cut(lines[i], "<<")
-		if !ok {
-			if k, v, ok := strings.Cut(lines[i], "="); ok {
-				out[k] = v
-			}
-			continue
-		}
-		var val []string
-		for i++; i < len(lines) && lines[i] != delim; i++ {
-			val = append(val, lines[i])
-		}
-		out[name] = strings.Join(val, "\n")
+	defer f.Close()
+	out, err := report.ParseOutputs(f)
+	if err != nil {
+		t.Fatal(err)
 	}
 	return out
 }

@@ -80,3 +80,28 @@ func TestMaskSkipsFragmentsTooShortToMask(t *testing.T) {
 		t.Errorf("masks:\n%s", log.String())
 	}
 }
+
+// What SetOutputs writes, ParseOutputs reads back, multi-line values included.
+func TestOutputsRoundTripThroughTheFile(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "output")
+	os.WriteFile(out, []byte("legacy=value\n"), 0o644)
+	env := map[string]string{"GITHUB_OUTPUT": out}
+	New(&bytes.Buffer{}, func(k string) string { return env[k] }).SetOutputs(Outputs{
+		Digest: "sha256:abc", CacheSaveReason: "line one\nline two", RepoCacheUsageBytes: -1,
+	})
+	f, err := os.Open(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	got, err := ParseOutputs(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got["digest"] != "sha256:abc" || got["cache-save-reason"] != "line one\nline two" || got["legacy"] != "value" || got["layer-cache-hit-ratio"] != "0.00" {
+		t.Errorf("parsed %q", got)
+	}
+	if len(got) != len(OutputNames)+1 {
+		t.Errorf("parsed %d outputs, want %d", len(got), len(OutputNames)+1)
+	}
+}
