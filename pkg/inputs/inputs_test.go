@@ -129,6 +129,8 @@ func TestBadInputsNameTheInput(t *testing.T) {
 		{"save-on always mixed", map[string]string{"cache-save-on": "always,main"}, "cache-save-on", "stand alone"},
 		{"bad max size", map[string]string{"mount-cache-max-size": "lots"}, "mount-cache-max-size", "not a size"},
 		{"bad keep", map[string]string{"mount-cache-keep": "0"}, "mount-cache-keep", "at least 1"},
+		{"compression level out of range", map[string]string{"compression-level": "12"}, "compression-level", "from 0 (no compression) to 9"},
+		{"compression level not a number", map[string]string{"compression-level": "fast"}, "compression-level", "not a gzip level"},
 		{"remote context", map[string]string{"context": "https://github.com/o/r.git"}, "context", "remote context"},
 		{"duplicate secret", map[string]string{"secrets": "a=1\na=2"}, "secrets", "given twice"},
 	}

@@ -185,6 +185,7 @@ func (r *runner) describePlan() {
 		r.rep.Infof("  writes %s", layercache.Redacted(e))
 	}
 	r.rep.Infof("Cache save: %s", p.Decision.Reason)
+	r.rep.Infof("New layers: gzip level %d (compression-level)", p.Inputs.CompressionLevel)
 }
 
 // finish reports whatever happened: outputs and summary are written on failure too, so a
@@ -329,6 +330,7 @@ func buildRequest(in *inputs.Inputs, lc layercache.Plan, getenv func(string) str
 		req.Secrets = append(req.Secrets, builder.Secret{ID: s.ID, Value: s.Value, File: s.File, Env: s.Env})
 	}
 	req.Exports = exports(in)
+	applyCompressionLevel(req.Exports, req.CacheExports, in.CompressionLevel)
 	return req, nil
 }
 
