@@ -20,9 +20,10 @@ type stats struct {
 	med, lo, hi   float64 // wall seconds
 	solve         float64 // median
 	phases        map[string]float64
-	up, down      float64 // median bytes
-	maxRSSKiB     int64   // the largest of the repetitions
-	steps, pip    string  // of the first repetition, e.g. "4/4"
+	overlapped    map[string]bool // phases that ran during the build's export in some run
+	up, down      float64         // median bytes
+	maxRSSKiB     int64           // the largest of the repetitions
+	steps, pip    string          // of the first repetition, e.g. "4/4"
 	mountHit      string
 	overheadMed   float64 // wall - solve, median
 	overheadWorst float64
@@ -65,6 +66,7 @@ func (b *bench) stats(variant, scen, way string) (stats, bool) {
 		up:          median(col(func(r runResult) float64 { return float64(r.Up) })),
 		down:        median(col(func(r runResult) float64 { return float64(r.Down) })),
 		phases:      map[string]float64{},
+		overlapped:  map[string]bool{},
 		steps:       fmt.Sprintf("%d/%d", rs[0].StepsCached, rs[0].StepsTotal),
 		pip:         fmt.Sprintf("%d/%d", rs[0].PipCached, rs[0].PipTotal),
 		mountHit:    rs[0].MountHit,
@@ -75,6 +77,9 @@ func (b *bench) stats(variant, scen, way string) (stats, bool) {
 	}
 	for _, r := range rs {
 		st.maxRSSKiB = max(st.maxRSSKiB, r.MaxRSSKiB)
+		for name := range r.Overlapped {
+			st.overlapped[name] = true
+		}
 	}
 	return st, true
 }
@@ -132,7 +137,7 @@ func (b *bench) markdown() string {
 			s.WriteString("| " + strings.Join(row, " | ") + " |\n")
 		}
 
-		s.WriteString("\nTime per phase (medians, seconds; build is the main BuildKit solve, other is process start, flag parsing, REST calls and exit), bytes to and from the cache store (median), peak RSS of the pipeline's process (largest), layer steps cached and pip packages from cache:\n\n")
+		s.WriteString("\nTime per phase (medians, seconds; build is the main BuildKit solve, other is process start, flag parsing, REST calls and exit; in parentheses: ran while BuildKit exported, so not added to wall time), bytes to and from the cache store (median), peak RSS of the pipeline's process (largest), layer steps cached and pip packages from cache:\n\n")
 		s.WriteString("| scenario | way | " + strings.Join(phaseNames, " | ") + " | up | down | peak RSS | steps | pip | mount |\n")
 		s.WriteString("|---|---|" + strings.Repeat("---|", len(phaseNames)+6) + "\n")
 		for _, scen := range b.cfg.scenarios {
@@ -143,7 +148,9 @@ func (b *bench) markdown() string {
 				}
 				row := []string{scen, way}
 				for _, name := range phaseNames {
-					if v := st.phases[name]; v >= 0.005 {
+					if v := st.phases[name]; v >= 0.005 && st.overlapped[name] {
+						row = append(row, fmt.Sprintf("(%.2f)", v))
+					} else if v >= 0.005 {
 						row = append(row, fmt.Sprintf("%.2f", v))
 					} else {
 						row = append(row, "")

@@ -114,21 +114,24 @@ func envInt(name string, def int) int {
 
 // runResult is one measured run.
 type runResult struct {
-	Variant     string             `json:"variant"`
-	Scenario    string             `json:"scenario"`
-	Way         string             `json:"way"`
-	Rep         int                `json:"rep"`
-	Wall        float64            `json:"wall"`  // seconds, process start to exit
-	Solve       float64            `json:"solve"` // seconds of the main BuildKit solve
-	Phases      map[string]float64 `json:"phases"`
-	Up          int64              `json:"bytesUp"`   // to the cache store
-	Down        int64              `json:"bytesDown"` // from the cache store
-	MaxRSSKiB   int64              `json:"maxRssKiB"`
-	StepsCached int                `json:"stepsCached"`
-	StepsTotal  int                `json:"stepsTotal"`
-	PipCached   int                `json:"pipCached"`
-	PipTotal    int                `json:"pipTotal"`
-	MountHit    string             `json:"mountHit,omitempty"`
+	Variant  string             `json:"variant"`
+	Scenario string             `json:"scenario"`
+	Way      string             `json:"way"`
+	Rep      int                `json:"rep"`
+	Wall     float64            `json:"wall"`  // seconds, process start to exit
+	Solve    float64            `json:"solve"` // seconds of the main BuildKit solve
+	Phases   map[string]float64 `json:"phases"`
+	// Overlapped phases ran alongside the build's export, so they are not part of wall
+	// time on top of the solve (warmbuild extracts and saves mount caches then).
+	Overlapped  map[string]bool `json:"overlapped,omitempty"`
+	Up          int64           `json:"bytesUp"`   // to the cache store
+	Down        int64           `json:"bytesDown"` // from the cache store
+	MaxRSSKiB   int64           `json:"maxRssKiB"`
+	StepsCached int             `json:"stepsCached"`
+	StepsTotal  int             `json:"stepsTotal"`
+	PipCached   int             `json:"pipCached"`
+	PipTotal    int             `json:"pipTotal"`
+	MountHit    string          `json:"mountHit,omitempty"`
 }
 
 // bench is one invocation: the stack, the action binary and the results so far.
@@ -346,8 +349,10 @@ func (b *bench) measure(variant, scen string, rep int, way string, srv *cachetes
 	up, down := b.proxy.Counts()
 	res.Up, res.Down = up-upBefore, down-downBefore
 	var named float64
-	for _, v := range res.Phases {
-		named += v
+	for name, v := range res.Phases {
+		if !res.Overlapped[name] {
+			named += v
+		}
 	}
 	res.Phases["other"] = max(0, res.Wall-named)
 	b.progress("%-5s %-21s %-9s rep %d: %6.2fs (solve %6.2fs) up %s down %s rss %d MiB steps %d/%d pip %d/%d %s",
@@ -421,9 +426,11 @@ func (b *bench) runWarmbuild(res *runResult, runDir, endpoint string, srv *cache
 	res.PipCached, res.PipTotal = atoi(outs["pip-packages-cached"]), atoi(outs["pip-packages-total"])
 	res.MountHit = outs["mount-cache-hit"]
 	summary, _ := os.ReadFile(summaryFile)
-	for name, secs := range summaryPhases(string(summary)) {
+	phases, overlapped := summaryPhases(string(summary))
+	for name, secs := range phases {
 		res.Phases[name] = secs
 	}
+	res.Overlapped = overlapped
 	// The summary rounds to 0.1 s; the build phase is the solve, to the hundredth.
 	if _, ok := res.Phases["build"]; ok {
 		res.Phases["build"] = res.Solve
@@ -532,20 +539,24 @@ func (b *bench) runProcess(exe, dir string, env []string, logPath string) (wall 
 
 var phaseLine = regexp.MustCompile(`^(\w+)\s+(\d+(?:\.\d+)?)s\s`)
 
-// summaryPhases reads the phase block of the action's job summary ("restore   1.2s ███").
-func summaryPhases(summary string) map[string]float64 {
-	out := map[string]float64{}
+// summaryPhases reads the phase block of the action's job summary ("restore   1.2s ███"),
+// and which phases ran alongside another ("save   1.9s ███ (during export)").
+func summaryPhases(summary string) (map[string]float64, map[string]bool) {
+	out, during := map[string]float64{}, map[string]bool{}
 	_, block, ok := strings.Cut(summary, "```text\n")
 	if !ok {
-		return out
+		return out, during
 	}
 	block, _, _ = strings.Cut(block, "```")
 	for _, line := range strings.Split(block, "\n") {
 		if m := phaseLine.FindStringSubmatch(line); m != nil {
 			out[m[1]] += atof(m[2])
+			if strings.Contains(line, "(during ") {
+				during[m[1]] = true
+			}
 		}
 	}
-	return out
+	return out, during
 }
 
 // parseOutputs reads GITHUB_OUTPUT back as the runner would.

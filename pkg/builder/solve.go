@@ -12,10 +12,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/docker/cli/cli/config"
 	"github.com/moby/buildkit/client"
 	"github.com/moby/buildkit/session"
-	"github.com/moby/buildkit/session/auth/authprovider"
 	"github.com/moby/buildkit/session/secrets/secretsprovider"
 	"github.com/moby/buildkit/util/progress/progressui"
 	"github.com/tonistiigi/fsutil"
@@ -73,9 +71,10 @@ func (r *Result) Logs(match func(name string) bool) string {
 type SolveOption func(*solveConfig)
 
 type solveConfig struct {
-	progress io.Writer
-	getenv   func(string) string
-	extra    []session.Attachable
+	progress      io.Writer
+	getenv        func(string) string
+	extra         []session.Attachable
+	onExportStart func()
 }
 
 // WithProgress prints BuildKit's plain progress to w.
@@ -84,6 +83,14 @@ func WithProgress(w io.Writer) SolveOption { return func(c *solveConfig) { c.pro
 // WithGetenv sets where secret-envs are read from (os.Getenv by default).
 func WithGetenv(getenv func(string) string) SolveOption {
 	return func(c *solveConfig) { c.getenv = getenv }
+}
+
+// WithExportStart calls f once, when BuildKit starts exporting (the image, a local or
+// tar output, or the layer cache). Every build step has finished by then, so a cache
+// mount's content is final while the exports still run. f must not block. A build
+// without exports never calls it.
+func WithExportStart(f func()) SolveOption {
+	return func(c *solveConfig) { c.onExportStart = f }
 }
 
 // Solve runs the build. A failed build returns a *BuildError carrying the Dockerfile
@@ -118,8 +125,13 @@ func Solve(ctx context.Context, c *client.Client, req Request, opts ...SolveOpti
 	eg.Go(func() error {
 		// Tee the status stream: one copy is printed, one feeds the step statistics.
 		defer close(displayCh)
+		exporting := false
 		for s := range statusCh {
 			rec.record(s)
+			if !exporting && cfg.onExportStart != nil && startsExport(s) {
+				exporting = true
+				cfg.onExportStart()
+			}
 			displayCh <- s
 		}
 		return nil
@@ -196,13 +208,11 @@ func solveOpt(req Request, cfg solveConfig) (*client.SolveOpt, error) {
 		attrs["context:"+name] = "local:" + local
 	}
 
-	dockerCfg, err := config.Load(req.DockerConfigDir)
+	auth, err := registryAuth(req.DockerConfigDir)
 	if err != nil {
-		return nil, fmt.Errorf("docker config in %s: %w", req.DockerConfigDir, err)
+		return nil, err
 	}
-	so.Session = append(so.Session, authprovider.NewDockerAuthProvider(authprovider.DockerAuthProviderConfig{
-		AuthConfigProvider: authprovider.LoadAuthConfig(dockerCfg),
-	}))
+	so.Session = append(so.Session, auth)
 	if len(req.Secrets) > 0 {
 		so.Session = append(so.Session, secretsprovider.NewSecretProvider(secretStore{secrets: req.Secrets, getenv: cfg.getenv}))
 	}

@@ -41,6 +41,19 @@ func isCacheExport(name string) bool {
 	return strings.HasPrefix(name, "exporting cache") || (strings.HasPrefix(name, "exporting to") && strings.Contains(name, "Cache"))
 }
 
+// startsExport reports whether s shows an exporter at work. BuildKit runs exporters
+// ("exporting to image", "exporting to client directory", "exporting cache to registry",
+// "exporting to GitHub Actions Cache", "preparing layers for inline cache") only after
+// the whole build graph is solved.
+func startsExport(s *client.SolveStatus) bool {
+	for _, v := range s.Vertexes {
+		if v.Started != nil && (strings.HasPrefix(v.Name, "exporting ") || strings.HasPrefix(v.Name, "preparing layers for inline cache")) {
+			return true
+		}
+	}
+	return false
+}
+
 // HitRatio is cached steps over counted steps; 0 when nothing was counted.
 func (s StepStats) HitRatio() float64 {
 	if s.Total == 0 {

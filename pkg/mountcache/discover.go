@@ -67,6 +67,11 @@ type Mount struct {
 	Source   string    `json:"source,omitempty"` // subpath of From
 	ReadOnly bool      `json:"readOnly,omitempty"`
 
+	// BaseImage is the image the mount's stage starts from, following FROM <stage>
+	// chains, as the frontend will resolve it ("" for scratch, a stage-specific
+	// --platform, or a name that does not expand).
+	BaseImage string `json:"baseImage,omitempty"`
+
 	Command string `json:"command"` // the RUN's command, with heredoc bodies appended
 	User    string `json:"user"`    // USER in effect; "" means the base image's user (usually root)
 	Workdir string `json:"workdir"` // WORKDIR in effect
@@ -274,6 +279,21 @@ func (d *discovery) link(stages []instructions.Stage) error {
 	return nil
 }
 
+// baseImage is the image at the root of s's FROM chain, expanded with the global ARGs.
+func (d *discovery) baseImage(s *stageState) string {
+	for s.base != nil {
+		s = s.base
+	}
+	if s.stage.Platform != "" {
+		return ""
+	}
+	name, _, err := d.lex.ProcessWord(s.stage.BaseName, d.global)
+	if err != nil || name == "" || strings.EqualFold(name, "scratch") {
+		return ""
+	}
+	return name
+}
+
 func markReachable(s *stageState) {
 	if s.reachable {
 		return
@@ -456,6 +476,7 @@ func (d *discovery) runMounts(s *stageState, c *instructions.RunCommand, sc scop
 			User:       sc.user,
 			Workdir:    sc.workdir,
 			Unresolved: missing,
+			BaseImage:  d.baseImage(s),
 		}
 		if m.Mode != nil {
 			mode := FileMode(*m.Mode)

@@ -60,10 +60,10 @@ func TestSummaryShowsWhatAUserChecks(t *testing.T) {
 		StepsCached: 4, StepsTotal: 5, CacheBackend: "gha", CacheReads: []string{"app-main"},
 		CacheSaveReason: "skipped: pull_request #12 — only the default branch (main) saves",
 		Mounts:          []MountSummary{{ID: "/root/.cache/pip", Hit: "partial", RestoredBytes: 3 << 20, PipCached: 10, PipTotal: 11}},
-		Phases:          []Phase{{"restore", time.Second}, {"build", 11 * time.Second}},
+		Phases:          []Phase{{Name: "restore", Duration: time.Second}, {Name: "build", Duration: 11 * time.Second}, {Name: "save", Duration: 2 * time.Second, During: "export"}},
 		Hints:           []string{"requirements.txt changed: partial pip hit"},
 	}.Markdown()
-	for _, want := range []string{"ghcr.io/o/app:1", "sha256:abc", "4/5 steps cached (0.80)", "pull_request #12", "partial", "3.0 MiB", "10/11", "restore", "requirements.txt changed"} {
+	for _, want := range []string{"ghcr.io/o/app:1", "sha256:abc", "4/5 steps cached (0.80)", "pull_request #12", "partial", "3.0 MiB", "10/11", "restore", "save        2.0s", "(during export)", "requirements.txt changed"} {
 		if !strings.Contains(md, want) {
 			t.Errorf("summary lacks %q:\n%s", want, md)
 		}

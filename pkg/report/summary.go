@@ -40,6 +40,9 @@ type MountSummary struct {
 type Phase struct {
 	Name     string
 	Duration time.Duration
+	// During names the phase this one ran alongside ("export"); it is not part of the
+	// run's wall time on top of that phase.
+	During string
 }
 
 // Markdown renders the summary to fit on one screen: a headline table, then the cache
@@ -94,11 +97,17 @@ func (s Summary) Markdown() string {
 	if len(s.Phases) > 0 {
 		var total time.Duration
 		for _, p := range s.Phases {
-			total += p.Duration
+			if p.During == "" {
+				total += p.Duration
+			}
 		}
 		b.WriteString("\n```text\n")
 		for _, p := range s.Phases {
-			fmt.Fprintf(&b, "%-8s %7s %s\n", p.Name, seconds(p.Duration), bar(int(p.Duration), int(total), 30))
+			line := fmt.Sprintf("%-8s %7s %s", p.Name, seconds(p.Duration), bar(int(p.Duration), int(total), 30))
+			if p.During != "" {
+				line += " (during " + p.During + ")"
+			}
+			b.WriteString(line + "\n")
 		}
 		b.WriteString("```\n")
 	}

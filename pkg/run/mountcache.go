@@ -1,14 +1,17 @@
 package run
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/containerd/platforms"
@@ -35,6 +38,50 @@ type mountRun struct {
 	helper  mountcache.HelperBuild
 	tmp     string // removed when the run ends
 	mounts  []*mountState
+	// prewarm unpacks the carried mounts' base images while they are injected.
+	prewarmOnce sync.Once
+	prewarmDone chan struct{}
+}
+
+// startPrewarm unpacks the base images of the carried mounts' stages in the background:
+// a RUN that gets an injected cache is about to run, and on a new runner the build
+// would otherwise start by unpacking its base after the injection.
+func (r *runner) startPrewarm(ctx context.Context, mr *mountRun, caches []mountcache.Cache, platform string) {
+	mr.prewarmOnce.Do(func() {
+		var images []string
+		for _, cache := range caches {
+			for _, m := range cache.Mounts {
+				if m.BaseImage != "" && !slices.Contains(images, m.BaseImage) {
+					images = append(images, m.BaseImage)
+				}
+			}
+		}
+		if len(images) == 0 {
+			return
+		}
+		mr.prewarmDone = make(chan struct{})
+		c, cfgDir := mr.helper.Client, r.plan.Request.DockerConfigDir
+		go func() {
+			defer close(mr.prewarmDone)
+			for _, img := range images {
+				if err := builder.Prewarm(ctx, c, img, platform, cfgDir); err != nil {
+					// The build pulls and unpacks it itself; nothing is lost.
+					r.rep.Debugf("%v", err)
+				}
+			}
+		}()
+	})
+}
+
+// waitPrewarm waits for startPrewarm's unpacking, which the build would otherwise repeat.
+func (mr *mountRun) waitPrewarm(ctx context.Context) {
+	if mr == nil || mr.prewarmDone == nil {
+		return
+	}
+	select {
+	case <-mr.prewarmDone:
+	case <-ctx.Done():
+	}
 }
 
 // mountState is one BuildKit cache directory (mountcache.Cache) and what happened to it;
@@ -191,6 +238,7 @@ func (r *runner) restoreMounts(ctx context.Context, c *client.Client) (*mountRun
 		restoreTime += time.Since(start)
 		ms.archive = filepath.Join(mr.tmp, "restore-"+strconv.Itoa(len(mr.mounts))+".tar.zst")
 		start = time.Now()
+		r.startPrewarm(ctx, mr, caches, platform)
 		res, n, dlErr, err := r.downloadAndInject(ctx, mr, ms, entry)
 		injectTime += time.Since(start)
 		ms.RestoredBytes = n
@@ -216,50 +264,131 @@ func (r *runner) restoreMounts(ctx context.Context, c *client.Client) (*mountRun
 	return mr, nil
 }
 
+// earlySave runs the extraction and save of the mount caches while BuildKit exports the
+// image and the layer cache: every build step has finished when the first exporter
+// starts, so the cache directories hold their final content. Its log is buffered and
+// printed after the build's log, so the two do not interleave.
+type earlySave struct {
+	once    sync.Once
+	started bool
+	done    chan struct{}
+	log     bytes.Buffer
+	run     func(rep *report.Reporter)
+}
+
+// start is the solve's export-start callback; it must not block.
+func (e *earlySave) start() {
+	e.once.Do(func() {
+		e.started = true
+		go func() {
+			defer close(e.done)
+			e.run(report.New(&e.log, func(string) string { return "" }))
+		}()
+	})
+}
+
+// planEarlySave returns the early save of mr's caches, or nil when this run saves none.
+func (r *runner) planEarlySave(ctx context.Context, mr *mountRun) *earlySave {
+	if mr == nil {
+		return nil
+	}
+	pending := false
+	for _, ms := range mr.mounts {
+		if r.skipSave(mr, ms, nil) == "" {
+			pending = true
+		}
+	}
+	if !pending {
+		return nil
+	}
+	e := &earlySave{done: make(chan struct{})}
+	e.run = func(rep *report.Reporter) { r.extractAndSave(ctx, mr, rep, true) }
+	return e
+}
+
 // saveMounts reads what the build did with the mounts (pip's log, whether the layer
-// cache skipped the step) and, when this run may save, extracts changed caches and
-// stores them. It never fails the run.
-func (r *runner) saveMounts(ctx context.Context, mr *mountRun, res *builder.Result, buildErr error) {
+// cache skipped the step) and makes sure the changed caches are saved: it waits for the
+// early save, or, when the build exported nothing, extracts and saves now. It never
+// fails the run.
+func (r *runner) saveMounts(ctx context.Context, mr *mountRun, early *earlySave, res *builder.Result, buildErr error) {
 	if mr == nil {
 		return
 	}
 	defer os.RemoveAll(mr.tmp)
 	r.pipStats(mr, res)
+	defer r.mountOutputs(mr)
+	if early != nil && early.started {
+		<-early.done
+		_, _ = r.rep.Writer().Write(early.log.Bytes())
+		return
+	}
+	for _, ms := range mr.mounts {
+		ms.SaveNote = r.skipSave(mr, ms, buildErr)
+	}
+	r.extractAndSave(ctx, mr, r.rep, false)
+}
 
+// skipSave says why ms is not saved, or "" when it is extracted and saved.
+func (r *runner) skipSave(mr *mountRun, ms *mountState, buildErr error) string {
+	switch {
+	case mr.service == nil:
+		return "no cache service"
+	case buildErr != nil:
+		return "not saved: the build failed"
+	case !r.plan.Decision.Save:
+		return "not saved: " + r.plan.Decision.Reason
+	case ms.Hit == hitExact:
+		return "unchanged: an entry with this key exists"
+	case strings.HasPrefix(ms.Reason, "not carried"):
+		return "not carried"
+	}
+	return ""
+}
+
+// extractAndSave extracts each cache that skipSave lets through and stores it, logging
+// to rep. during says it runs while BuildKit exports (its phases overlap the build's).
+func (r *runner) extractAndSave(ctx context.Context, mr *mountRun, rep *report.Reporter, during bool) {
 	var extractTime, saveTime time.Duration
 	defer func() {
-		r.phases = append(r.phases, report.Phase{Name: "extract", Duration: extractTime}, report.Phase{Name: "save", Duration: saveTime})
-		r.mountOutputs(mr)
+		overlap := ""
+		if during {
+			overlap = "export"
+		}
+		r.phases = append(r.phases,
+			report.Phase{Name: "extract", Duration: extractTime, During: overlap},
+			report.Phase{Name: "save", Duration: saveTime, During: overlap})
 	}()
+	helper := mr.helper
+	helper.Progress = rep.Writer()
+	warn := func(msg string) {
+		r.out.CacheWarnings = append(r.out.CacheWarnings, "mount cache: "+msg)
+		rep.Warning("Mount cache", msg)
+	}
 	for _, ms := range mr.mounts {
-		switch {
-		case mr.service == nil:
-			ms.SaveNote = "no cache service"
-		case buildErr != nil:
-			ms.SaveNote = "not saved: the build failed"
-		case !r.plan.Decision.Save:
-			ms.SaveNote = "not saved: " + r.plan.Decision.Reason
-		case ms.Hit == hitExact:
-			ms.SaveNote = "unchanged: an entry with this key exists"
-		case strings.HasPrefix(ms.Reason, "not carried"):
-			ms.SaveNote = "not carried"
+		if note := r.skipSave(mr, ms, nil); note != "" {
+			ms.SaveNote = note
+			continue
 		}
 		if ms.SaveNote != "" {
 			continue
 		}
-		end := r.rep.Group("Save mount cache " + ms.ID)
+		title := "Save mount cache " + ms.ID
+		if during {
+			title += " (while BuildKit exports)"
+		}
+		end := rep.Group(title)
 		start := time.Now()
 		outDir := filepath.Join(mr.tmp, "extract-"+sanitizeName(ms.ID))
-		ex, err := mr.helper.Extract(ctx, ms.cache, ms.restoredDigest, r.in.MountCache.MaxSize, r.in.BuildArgs, outDir)
+		ex, err := helper.Extract(ctx, ms.cache, ms.restoredDigest, r.in.MountCache.MaxSize, r.in.BuildArgs, outDir)
 		extractTime += time.Since(start)
 		if err != nil {
 			ms.SaveNote = "not saved: extraction failed"
-			r.mountWarning(fmt.Sprintf("%s: %v", ms.ID, err))
+			warn(fmt.Sprintf("%s: %v", ms.ID, err))
 			end()
 			continue
 		}
 		if ex.PrunedFiles > 0 {
-			r.rep.Infof("Mount cache %s: pruned %d least recently used files (%s) to stay under %s", ms.ID, ex.PrunedFiles, report.Bytes(ex.PrunedBytes), report.Bytes(r.in.MountCache.MaxSize))
+			rep.Infof("Mount cache %s: pruned %d least recently used files (%s) to stay under %s", ms.ID, ex.PrunedFiles, report.Bytes(ex.PrunedBytes), report.Bytes(r.in.MountCache.MaxSize))
 		}
 		file := mountcache.ExtractedArchive(outDir)
 		switch ex.Status {
@@ -284,7 +413,7 @@ func (r *runner) saveMounts(ctx context.Context, mr *mountRun, res *builder.Resu
 		switch {
 		case err != nil:
 			ms.SaveNote = "not saved: " + err.Error()
-			r.mountWarning(fmt.Sprintf("%s: %v", ms.ID, err))
+			warn(fmt.Sprintf("%s: %v", ms.ID, err))
 		case note != "":
 			ms.SaveNote = note
 		default:
@@ -293,7 +422,7 @@ func (r *runner) saveMounts(ctx context.Context, mr *mountRun, res *builder.Resu
 			if ex.Status == mountcache.ExtractUnchanged {
 				ms.SaveNote = "content unchanged, stored under this run's key"
 			}
-			r.rep.Infof("Mount cache %s: saved %s as %s", ms.ID, report.Bytes(n), ms.Key)
+			rep.Infof("Mount cache %s: saved %s as %s", ms.ID, report.Bytes(n), ms.Key)
 		}
 		end()
 	}

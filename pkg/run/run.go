@@ -129,10 +129,16 @@ func (r *runner) build(ctx context.Context, c *client.Client) error {
 	}
 	end := r.rep.Group("Build " + r.summary.Image)
 	start := time.Now()
-	res, err := builder.Solve(ctx, c, r.plan.Request, builder.WithProgress(r.rep.Writer()), builder.WithGetenv(r.env.Getenv))
+	mounts.waitPrewarm(ctx)
+	opts := []builder.SolveOption{builder.WithProgress(r.rep.Writer()), builder.WithGetenv(r.env.Getenv)}
+	early := r.planEarlySave(ctx, mounts)
+	if early != nil {
+		opts = append(opts, builder.WithExportStart(early.start))
+	}
+	res, err := builder.Solve(ctx, c, r.plan.Request, opts...)
 	r.phase("build", start)
 	end()
-	r.saveMounts(ctx, mounts, res, err)
+	r.saveMounts(ctx, mounts, early, res, err)
 	if res != nil {
 		r.out.LayerCacheStepsCached = res.Steps.Cached
 		r.out.LayerCacheStepsTotal = res.Steps.Total
