@@ -2,6 +2,7 @@ package archive
 
 import (
 	"archive/tar"
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -133,14 +134,42 @@ type extractor struct {
 }
 
 func (x *extractor) run() error {
-	tr := tar.NewReader(x.stream)
+	// Archives may follow one another in the stream (a delta after its base): each
+	// replaces what the earlier ones wrote under the same names.
+	br := bufio.NewReaderSize(x.stream, 64<<10)
+	for n := 0; ; n++ {
+		if n > 0 {
+			more, err := nextArchive(br)
+			if err != nil {
+				return err
+			}
+			if !more {
+				break
+			}
+		}
+		tail := &zeroTail{r: br}
+		if err := x.archive(tar.NewReader(tail)); err != nil {
+			return err
+		}
+		if tail.zeros < 2*512 {
+			return corrupt("missing end-of-archive marker (truncated stream?)", nil)
+		}
+	}
+	if err := x.checkSymlinks(); err != nil {
+		return err
+	}
+	return x.applyDirMeta()
+}
+
+// archive extracts the entries of one tar archive.
+func (x *extractor) archive(tr *tar.Reader) error {
 	for {
 		if err := x.ctx.Err(); err != nil {
 			return err
 		}
 		hdr, err := tr.Next()
 		if errors.Is(err, io.EOF) {
-			break
+			return nil
 		}
 		if err != nil {
 			return readErr{err}
@@ -157,18 +186,62 @@ func (x *extractor) run() error {
 			return err
 		}
 	}
-	if !x.stream.sawEndMarker() {
-		return corrupt("missing end-of-archive marker (truncated stream?)", nil)
+}
+
+// nextArchive skips the zero blocks that pad an archive (GNU tar pads to its record
+// size) and reports whether another archive follows. Reading to the end of the stream
+// also makes the zstd decoder check its frames' checksums.
+func nextArchive(br *bufio.Reader) (bool, error) {
+	for {
+		b, err := br.Peek(512)
+		if err != nil && !errors.Is(err, io.EOF) {
+			return false, readErr{err}
+		}
+		if len(b) == 0 {
+			return false, nil
+		}
+		if !allZero(b) {
+			if len(b) < 512 {
+				return false, corrupt("trailing data after the end-of-archive marker", nil)
+			}
+			return true, nil
+		}
+		if _, err := br.Discard(len(b)); err != nil {
+			return false, readErr{err}
+		}
 	}
-	// Read the zstd stream to its end so a truncated or damaged tail (and the frame
-	// checksum) is noticed even though tar stopped reading.
-	if _, err := io.Copy(io.Discard, x.stream); err != nil {
-		return readErr{err}
+}
+
+func allZero(b []byte) bool {
+	for _, c := range b {
+		if c != 0 {
+			return false
+		}
 	}
-	if err := x.checkSymlinks(); err != nil {
-		return err
+	return true
+}
+
+// zeroTail counts the zero bytes at the end of what was read through it: a tar archive
+// ends with two zero blocks, while a stream cut at a block boundary ends without them
+// (archive/tar reports both as the end).
+type zeroTail struct {
+	r     io.Reader
+	zeros int64
+}
+
+func (z *zeroTail) Read(p []byte) (int, error) {
+	n, err := z.r.Read(p)
+	chunk := p[:n]
+	i := len(chunk)
+	for i > 0 && chunk[i-1] == 0 {
+		i--
 	}
-	return x.applyDirMeta()
+	if i == 0 {
+		z.zeros += int64(n)
+	} else {
+		z.zeros = int64(n - i)
+	}
+	return n, err
 }
 
 // readErr marks an error that came from decoding the stream (not from the disk).
@@ -706,13 +779,10 @@ func (c *countingReader) Read(p []byte) (int, error) {
 
 var errStreamTooLong = errors.New("decompressed stream too long")
 
-// streamReader caps the decompressed stream and remembers how many zero bytes it ended
-// with, so the end-of-archive marker (two zero blocks) can be told from a stream that
-// was cut at an entry boundary.
+// streamReader caps the decompressed stream.
 type streamReader struct {
-	r             io.Reader
-	n, max        int64
-	trailingZeros int64
+	r      io.Reader
+	n, max int64
 }
 
 func (s *streamReader) Read(p []byte) (int, error) {
@@ -724,17 +794,5 @@ func (s *streamReader) Read(p []byte) (int, error) {
 	}
 	n, err := s.r.Read(p)
 	s.n += int64(n)
-	chunk := p[:n]
-	i := len(chunk)
-	for i > 0 && chunk[i-1] == 0 {
-		i--
-	}
-	if i == 0 {
-		s.trailingZeros += int64(n)
-	} else {
-		s.trailingZeros = int64(n - i)
-	}
 	return n, err
 }
-
-func (s *streamReader) sawEndMarker() bool { return s.trailingZeros >= 2*512 }

@@ -45,6 +45,7 @@ type Skipped struct {
 type writeConfig struct {
 	level       zstd.EncoderLevel
 	concurrency int
+	only        map[string]bool
 }
 
 // WriteOption tunes Write.
@@ -59,6 +60,18 @@ func WithLevel(l zstd.EncoderLevel) WriteOption { return func(c *writeConfig) { 
 // pip cache parallel compression measured slower there (its buffer copies cost more
 // than the one spare core gives back; see bench/archive/README.md).
 func WithConcurrency(n int) WriteOption { return func(c *writeConfig) { c.concurrency = n } }
+
+// WithOnly archives only the listed paths (slash-separated, relative to the root): the
+// entries a delta carries on top of an archive extracted before it. Directories that are
+// not listed are still walked. Extract creates missing parent directories.
+func WithOnly(paths []string) WriteOption {
+	return func(c *writeConfig) {
+		c.only = make(map[string]bool, len(paths))
+		for _, p := range paths {
+			c.only[p] = true
+		}
+	}
+}
 
 func defaultConcurrency() int {
 	if n := runtime.GOMAXPROCS(0); n > 2 {
@@ -97,6 +110,7 @@ func Write(ctx context.Context, w io.Writer, dir string, opts ...WriteOption) (S
 	}
 	aw := &archiveWriter{
 		ctx:   ctx,
+		only:  cfg.only,
 		dir:   dir,
 		tw:    tar.NewWriter(zw),
 		buf:   make([]byte, 1<<20),
@@ -123,6 +137,7 @@ type fileID struct{ dev, ino uint64 }
 
 type archiveWriter struct {
 	ctx      context.Context
+	only     map[string]bool // nil: everything
 	dir      string
 	tw       *tar.Writer
 	buf      []byte
@@ -146,6 +161,9 @@ func (a *archiveWriter) visit(p string, d fs.DirEntry, err error) error {
 		return err
 	}
 	rel = filepath.ToSlash(rel)
+	if a.only != nil && !a.only[rel] {
+		return nil
+	}
 
 	switch d.Type() {
 	case 0:

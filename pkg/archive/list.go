@@ -1,0 +1,91 @@
+package archive
+
+import (
+	"archive/tar"
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+
+	"github.com/klauspost/compress/zstd"
+)
+
+// List reads a stream made by Write (or several, one after another) and returns the
+// manifest Extract would build from it, without writing anything: what a cache entry
+// holds, read while the stream goes elsewhere. Names are checked as Extract checks them;
+// the content is read and dropped.
+func List(ctx context.Context, r io.Reader, limits Limits) (Manifest, error) {
+	limits = limits.withDefaults()
+	zr, err := zstd.NewReader(r, zstd.WithDecoderMaxWindow(limits.MaxWindow), zstd.WithDecoderMaxMemory(limits.MaxWindow))
+	if err != nil {
+		return Manifest{}, fmt.Errorf("list: zstd: %w", err)
+	}
+	defer zr.Close()
+	br := bufio.NewReaderSize(zr, 64<<10)
+	var b manifestBuilder
+	var entries int64
+	for n := 0; ; n++ {
+		if n > 0 {
+			more, err := nextArchive(br)
+			if err != nil {
+				return Manifest{}, err
+			}
+			if !more {
+				break
+			}
+		}
+		tail := &zeroTail{r: br}
+		tr := tar.NewReader(tail)
+		for {
+			if err := ctx.Err(); err != nil {
+				return Manifest{}, err
+			}
+			hdr, err := tr.Next()
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				return Manifest{}, corrupt("", err)
+			}
+			if entries++; entries > limits.MaxEntries {
+				return Manifest{}, tooLarge("", fmt.Sprintf("more than %d entries", limits.MaxEntries))
+			}
+			name, err := cleanName(hdr.Name)
+			if err != nil {
+				return Manifest{}, unsafeEntry(hdr.Name, err.Error())
+			}
+			if name == "" {
+				continue
+			}
+			switch hdr.Typeflag {
+			case tar.TypeReg, tar.TypeRegA: //nolint:staticcheck // as Extract
+				b.add(Entry{Path: name, Type: TypeFile, Size: hdr.Size, Mode: fileMode(hdr.Mode) &^ (fs.ModeSetuid | fs.ModeSetgid), ModTime: hdr.ModTime})
+			case tar.TypeDir:
+				b.add(Entry{Path: name, Type: TypeDir, Mode: fileMode(hdr.Mode), ModTime: hdr.ModTime})
+			case tar.TypeSymlink:
+				b.add(Entry{Path: name, Type: TypeSymlink, ModTime: hdr.ModTime, Link: hdr.Linkname})
+			case tar.TypeLink:
+				target, err := cleanName(hdr.Linkname)
+				if err != nil {
+					return Manifest{}, unsafeEntry(hdr.Name, err.Error())
+				}
+				i, ok := b.index[target]
+				if !ok {
+					return Manifest{}, unsafeEntry(hdr.Name, fmt.Sprintf("hard link target %q is not an earlier file", hdr.Linkname))
+				}
+				e := b.entries[i]
+				e.Path = name
+				b.add(e)
+			case tar.TypeXGlobalHeader:
+			default:
+				return Manifest{}, unsafeEntry(hdr.Name, fmt.Sprintf("unsupported entry type %q", hdr.Typeflag))
+			}
+		}
+		if tail.zeros < 2*512 {
+			return Manifest{}, corrupt("missing end-of-archive marker (truncated stream?)", nil)
+		}
+	}
+	return b.finish(), nil
+}
