@@ -71,11 +71,11 @@ func (e *mountCacheEnv) mountEntries() []cachetest.Entry {
 }
 
 type mountReport struct {
-	ID, CacheID, Key, MatchedKey, Hit, Reason, SaveNote string
-	Injected, Saved                                     bool
-	RestoredBytes, SavedBytes                           int64
-	StepCached                                          *bool
-	Pip                                                 *mountcache.PipStats
+	ID, CacheID, Key, MatchedKey, Hit, Reason, SaveNote, SavedKey string
+	Injected, Saved                                               bool
+	RestoredBytes, SavedBytes                                     int64
+	StepCached                                                    *bool
+	Pip                                                           *mountcache.PipStats
 }
 
 func mountReports(t *testing.T, r Result) []mountReport {
@@ -297,5 +297,53 @@ func TestMountCacheExactHitWithAColdLayerCacheSaysWhy(t *testing.T) {
 	}
 	if !strings.Contains(res.Outputs["cache-warnings"], "layer cache missed") || !strings.Contains(res.Summary, "layer cache missed") {
 		t.Errorf("want a hint that the layer cache missed although requirements did not change:\nwarnings %s\nsummary %s", res.Outputs["cache-warnings"], res.Summary)
+	}
+}
+
+// Requirements that change on main, twice: the first change stores only what it added,
+// as a delta on the cold run's entry; the second restores that entry and the delta, pip
+// finds every package it had before, and its save is again a delta on the same base.
+func TestMountCacheRequirementChangesSaveDeltasOnTheFullEntry(t *testing.T) {
+	e := newMountCacheEnv(t)
+	cold := e.run(t, appContext(t), false, nil)
+	full := e.mountEntries()
+	if len(full) != 1 || full[0].Size == 0 {
+		t.Fatalf("run 1 must save one full entry: %+v\n%s", full, tail(cold.Log, 40))
+	}
+
+	added := e.run(t, appContext(t, "wb-extra==1.0.0"), false, nil)
+	reps := mountReports(t, added)
+	if added.Outputs["mount-cache-hit"] != "partial" || len(reps) != 1 || !reps[0].Saved {
+		t.Fatalf("run 2 (main, one package added): hit %q report %+v\n%s", added.Outputs["mount-cache-hit"], reps, tail(added.Log, 60))
+	}
+	entries := e.mountEntries()
+	var delta *cachetest.Entry
+	for i := range entries {
+		if mountcache.DeltaBaseOf(entries[i].Key) == full[0].Key {
+			delta = &entries[i]
+		}
+	}
+	if len(entries) != 2 || delta == nil || !strings.HasPrefix(delta.Key, reps[0].Key+"+") {
+		t.Fatalf("run 2 must add a delta of its key on %s: entries %+v, key %s", full[0].Key, entries, reps[0].Key)
+	}
+	saved := outInt(t, added, "mount-cache-saved-bytes")
+	if saved != delta.Size || saved*2 > full[0].Size {
+		t.Errorf("run 2 saved %d bytes (delta entry %d); want less than half the full entry's %d", saved, delta.Size, full[0].Size)
+	}
+
+	again := e.run(t, appContext(t, "wb-extra==1.0.0", "wb-plugin==0.3.0"), false, nil)
+	if again.Outputs["mount-cache-hit"] != "partial" {
+		t.Errorf("run 3: mount-cache-hit %q, want partial", again.Outputs["mount-cache-hit"])
+	}
+	if again.Outputs["pip-packages-total"] != "13" || again.Outputs["pip-packages-cached"] != "12" || strings.Contains(again.Log, "Building wheel for") {
+		t.Errorf("run 3: the base and the delta should give pip all 12 earlier packages: %s/%s\n%s",
+			again.Outputs["pip-packages-cached"], again.Outputs["pip-packages-total"], tail(again.Log, 60))
+	}
+	if got, want := outInt(t, again, "mount-cache-restored-bytes"), full[0].Size+delta.Size; got != want {
+		t.Errorf("run 3 restored %d bytes, want base + delta = %d", got, want)
+	}
+	reps = mountReports(t, again)
+	if len(reps) != 1 || !reps[0].Saved || mountcache.DeltaBaseOf(reps[0].SavedKey) != full[0].Key {
+		t.Errorf("run 3 must save a delta on the same full entry %s: %+v", full[0].Key, reps)
 	}
 }

@@ -235,7 +235,7 @@ func TestInjectExtractAgainstCacheDanceAndTarFloor(t *testing.T) {
 		out := filepath.Join(work, "wb-out")
 		wbExtract = append(wbExtract, timed(func() {
 			// "-": nothing restored, so the helper archives the mount (the save case).
-			if _, err := h.Extract(ctx, cache, "-", 4<<30, nil, out); err != nil {
+			if _, err := h.Extract(ctx, cache, "-", nil, 4<<30, nil, out); err != nil {
 				t.Fatal(err)
 			}
 		}))

@@ -40,6 +40,18 @@ type PruneResult struct {
 	Truncated bool
 }
 
+// PruneOption adjusts PruneSuperseded.
+type PruneOption func(*pruneConfig)
+
+type pruneConfig struct{ baseOf func(key string) string }
+
+// KeepBasesOf protects the entries that kept ones depend on: baseOf returns the key of
+// the entry a key's entry needs (a delta's base), or "". Such an entry is kept too,
+// whatever its age.
+func KeepBasesOf(baseOf func(key string) string) PruneOption {
+	return func(c *pruneConfig) { c.baseOf = baseOf }
+}
+
 // PruneSuperseded keeps the newest keep entries (by created_at) whose key
 // starts with keyPrefix on exactly ref (e.g. GITHUB_REF, "refs/heads/main")
 // and deletes the rest. keep must be at least 1: the entry just saved is
@@ -56,7 +68,11 @@ type PruneResult struct {
 // express "all but the newest". By id deletes exactly the entries listed.
 //
 // On an error the result holds what was done before it.
-func (c *Client) PruneSuperseded(ctx context.Context, keyPrefix, ref string, keep int) (PruneResult, error) {
+func (c *Client) PruneSuperseded(ctx context.Context, keyPrefix, ref string, keep int, opts ...PruneOption) (PruneResult, error) {
+	var cfg pruneConfig
+	for _, o := range opts {
+		o(&cfg)
+	}
 	switch {
 	case keyPrefix == "":
 		// An empty prefix would select every cache on the ref.
@@ -80,7 +96,19 @@ func (c *Client) PruneSuperseded(ctx context.Context, keyPrefix, ref string, kee
 		return res, nil
 	}
 	res.Kept = entries[:keep]
+	needed := map[string]bool{}
+	if cfg.baseOf != nil {
+		for _, e := range res.Kept {
+			if b := cfg.baseOf(e.Key); b != "" {
+				needed[b] = true
+			}
+		}
+	}
 	for _, e := range entries[keep:] {
+		if needed[e.Key] {
+			res.Kept = append(res.Kept, e)
+			continue
+		}
 		_, err := c.gh.Actions.DeleteCachesByID(ctx, c.owner, c.repo, e.ID)
 		switch {
 		case err == nil:

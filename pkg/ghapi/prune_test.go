@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/url"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -296,4 +297,36 @@ func TestTokenIsSentAsBearerAndARejectedTokenIsNamedWithoutLeaking(t *testing.T)
 		t.Fatalf("err = %v, want a 401 pointing at the github-token input", err)
 	}
 	assertNoTokenIn(t, err)
+}
+
+// A kept delta needs its base: the base stays however old it is; the other superseded
+// entries go.
+func TestPruneKeepsTheBaseOfAKeptDelta(t *testing.T) {
+	srv := startServer(t, ghapitest.Options{})
+	now := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+	baseKey := pipPrefix + "aaaa"
+	for i, key := range []string{pipPrefix + "cccc+aaaa", pipPrefix + "bbbb", baseKey, pipPrefix + "0000"} {
+		srv.AddCache(ghapitest.Cache{Key: key, Ref: mainRef, CreatedAt: now.Add(-time.Duration(i) * time.Hour), SizeInBytes: 100})
+	}
+	baseOf := func(key string) string {
+		if _, b, ok := strings.Cut(strings.TrimPrefix(key, pipPrefix), "+"); ok {
+			return pipPrefix + b
+		}
+		return ""
+	}
+	res, err := newClient(t, srv, newFakeClock()).PruneSuperseded(context.Background(), pipPrefix, mainRef, 1, ghapi.KeepBasesOf(baseOf))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var left []string
+	for _, c := range srv.Caches() {
+		left = append(left, c.Key)
+	}
+	sort.Strings(left)
+	if want := []string{baseKey, pipPrefix + "cccc+aaaa"}; !slices.Equal(left, want) {
+		t.Errorf("left %v, want the delta and its base %v", left, want)
+	}
+	if len(res.Deleted) != 2 || len(res.Kept) != 2 {
+		t.Errorf("result: kept %d, deleted %d; want 2 and 2", len(res.Kept), len(res.Deleted))
+	}
 }

@@ -45,7 +45,15 @@ const (
 	ExtractArchived  ExtractStatus = "archived"  // the mount changed: OUTDIR holds the archive
 	ExtractUnchanged ExtractStatus = "unchanged" // same manifest as restored: no archive written
 	ExtractEmpty     ExtractStatus = "empty"     // nothing in the mount worth saving
+	// ExtractDelta: OUTDIR holds an archive of what changed since the base manifest, to
+	// be extracted after the base entry's archive.
+	ExtractDelta ExtractStatus = "delta"
 )
+
+// A delta is written instead of a full archive only when the base is still all there
+// (nothing removed) and the changes are at most this fraction of the tree's bytes;
+// otherwise a full archive is cheaper for later runs to restore.
+const maxDeltaShare = 0.5
 
 // ExtractResult is mount-extract's result.json.
 type ExtractResult struct {
@@ -56,6 +64,9 @@ type ExtractResult struct {
 	ArchiveBytes int64         `json:"archiveBytes,omitempty"`
 	PrunedFiles  int64         `json:"prunedFiles,omitempty"`
 	PrunedBytes  int64         `json:"prunedBytes,omitempty"`
+	// DeltaFiles and DeltaBytes are the files and bytes a delta archive carries.
+	DeltaFiles int64 `json:"deltaFiles,omitempty"`
+	DeltaBytes int64 `json:"deltaBytes,omitempty"`
 }
 
 // InjectReport is what mount-inject prints about the tree it unpacked.
@@ -87,8 +98,8 @@ func RunHelper(ctx context.Context, args []string, stdout, stderr io.Writer) (co
 		fmt.Fprintf(stdout, "%s%s\n", injectReportPrefix, b)
 		return 0, true
 	case ExtractCommand:
-		if len(args) != 5 {
-			fmt.Fprintf(stderr, "usage: %s DIR OUTDIR RESTORED_DIGEST MAXBYTES\n", ExtractCommand)
+		if len(args) != 6 {
+			fmt.Fprintf(stderr, "usage: %s DIR OUTDIR RESTORED_DIGEST MAXBYTES BASE_MANIFEST\n", ExtractCommand)
 			return 2, true
 		}
 		maxBytes, err := strconv.ParseInt(args[4], 10, 64)
@@ -96,7 +107,12 @@ func RunHelper(ctx context.Context, args []string, stdout, stderr io.Writer) (co
 			fmt.Fprintf(stderr, "warmbuild %s: MAXBYTES %q is not a positive number\n", ExtractCommand, args[4])
 			return 2, true
 		}
-		res, err := extractMount(ctx, args[1], args[2], args[3], maxBytes)
+		base, err := readManifest(args[5])
+		if err != nil {
+			fmt.Fprintf(stderr, "warmbuild %s: base manifest: %v\n", ExtractCommand, err)
+			return 2, true
+		}
+		res, err := extractMount(ctx, args[1], args[2], args[3], maxBytes, base)
 		if err != nil {
 			fmt.Fprintf(stderr, "warmbuild %s: %v\n", ExtractCommand, err)
 			return 1, true
@@ -259,15 +275,33 @@ func PathsDigest(m archive.Manifest) string {
 	return "sha256:" + hex.EncodeToString(h.Sum(nil))
 }
 
+// readManifest reads the base manifest mount-extract is given ("-": none).
+func readManifest(p string) (*archive.Manifest, error) {
+	if p == "-" || p == "" {
+		return nil, nil
+	}
+	b, err := os.ReadFile(p)
+	if err != nil {
+		return nil, err
+	}
+	var m archive.Manifest
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, err
+	}
+	return &m, nil
+}
+
 // extractMount prunes the cache mount to maxBytes and archives it into outDir, unless
-// its paths digest equals the restored one (restoredDigest; "-" or "" when nothing was
-// restored) or it holds no files.
+// it holds no files. With a base manifest (what the restored entry's base archive held)
+// it archives only what changed since, when that is small and nothing of the base was
+// removed; without one it skips the archive when the paths digest equals the restored
+// one (restoredDigest; "-" or "" when nothing was restored).
 //
 // Pruning works on the live mount, which is what gets saved anyway, and ranks files by
 // the later of access and modification time: mount-inject sets atime = mtime, so a file
 // the build read since gets a newer atime on a relatime mount, and the files this build
 // used are the ones kept.
-func extractMount(ctx context.Context, dir, outDir, restoredDigest string, maxBytes int64) (ExtractResult, error) {
+func extractMount(ctx context.Context, dir, outDir, restoredDigest string, maxBytes int64, base *archive.Manifest) (ExtractResult, error) {
 	if err := os.MkdirAll(outDir, 0o755); err != nil {
 		return ExtractResult{}, err
 	}
@@ -287,24 +321,65 @@ func extractMount(ctx context.Context, dir, outDir, restoredDigest string, maxBy
 	case m.Files == 0:
 		res.Status = ExtractEmpty
 		return writeResult(outDir, res)
-	case res.PathsDigest == restoredDigest:
+	case base == nil && res.PathsDigest == restoredDigest:
 		res.Status = ExtractUnchanged
 		return writeResult(outDir, res)
+	}
+	var only []string
+	if base != nil {
+		only = deltaPaths(*base, m)
 	}
 	out, err := os.Create(filepath.Join(outDir, ExtractArchiveName))
 	if err != nil {
 		return ExtractResult{}, err
 	}
-	st, err := archive.Write(ctx, out, dir)
+	var opts []archive.WriteOption
+	if only != nil {
+		opts = append(opts, archive.WithOnly(only))
+	}
+	st, err := archive.Write(ctx, out, dir, opts...)
 	if cerr := out.Close(); err == nil {
 		err = cerr
 	}
 	if err != nil {
 		return ExtractResult{}, err
 	}
+	res.ArchiveBytes = st.StreamBytes
+	if only != nil {
+		// The tree is the base plus the delta: res describes the tree (m), the delta
+		// what the archive carries.
+		res.Status, res.DeltaFiles, res.DeltaBytes = ExtractDelta, st.Manifest.Files, st.Manifest.Bytes
+		return writeResult(outDir, res)
+	}
 	res.Status = ExtractArchived
-	res.PathsDigest, res.Files, res.Bytes, res.ArchiveBytes = PathsDigest(st.Manifest), st.Manifest.Files, st.Manifest.Bytes, st.StreamBytes
+	res.PathsDigest, res.Files, res.Bytes = PathsDigest(st.Manifest), st.Manifest.Files, st.Manifest.Bytes
 	return writeResult(outDir, res)
+}
+
+// deltaPaths lists what changed from base to now (added or modified entries), or nil
+// when a full archive is the better entry: something of the base is gone (a delta
+// cannot remove it), or the changes are a large part of the tree.
+func deltaPaths(base, now archive.Manifest) []string {
+	ch := archive.Compare(base, now)
+	if len(ch.Removed) > 0 {
+		return nil
+	}
+	changed := append(ch.Added, ch.Modified...)
+	sizes := make(map[string]int64, len(now.Entries))
+	for _, e := range now.Entries {
+		sizes[e.Path] = e.Size
+	}
+	var bytes int64
+	for _, p := range changed {
+		bytes += sizes[p]
+	}
+	if float64(bytes) > maxDeltaShare*float64(now.Bytes) {
+		return nil
+	}
+	if changed == nil {
+		changed = []string{} // an empty delta: the content is the base's
+	}
+	return changed
 }
 
 func writeResult(outDir string, res ExtractResult) (ExtractResult, error) {

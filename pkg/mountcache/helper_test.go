@@ -164,7 +164,7 @@ func TestExtractArchivesAChangedMountAndSkipsAnUnchangedOne(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := t.TempDir()
-	if code, o := runHelper(t, ExtractCommand, mount, out, rep.PathsDigest, "1000000"); code != 0 {
+	if code, o := runHelper(t, ExtractCommand, mount, out, rep.PathsDigest, "1000000", "-"); code != 0 {
 		t.Fatal(o)
 	}
 	if r := readResult(t, out); r.Status != ExtractUnchanged {
@@ -177,7 +177,7 @@ func TestExtractArchivesAChangedMountAndSkipsAnUnchangedOne(t *testing.T) {
 	// A new package is a change: archived, and the archive restores the tree.
 	writeTree(t, mount, map[string]int{"wheels/new.whl": 30})
 	out = t.TempDir()
-	if code, o := runHelper(t, ExtractCommand, mount, out, rep.PathsDigest, "1000000"); code != 0 {
+	if code, o := runHelper(t, ExtractCommand, mount, out, rep.PathsDigest, "1000000", "-"); code != 0 {
 		t.Fatal(o)
 	}
 	r := readResult(t, out)
@@ -216,7 +216,7 @@ func TestExtractPrunesToTheLimitKeepingWhatTheBuildUsed(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := t.TempDir()
-	if code, o := runHelper(t, ExtractCommand, mount, out, "-", "1000"); code != 0 {
+	if code, o := runHelper(t, ExtractCommand, mount, out, "-", "1000", "-"); code != 0 {
 		t.Fatal(o)
 	}
 	r := readResult(t, out)
@@ -232,7 +232,7 @@ func TestExtractPrunesToTheLimitKeepingWhatTheBuildUsed(t *testing.T) {
 
 func TestExtractOfAnEmptyMountSavesNothing(t *testing.T) {
 	out := t.TempDir()
-	if code, o := runHelper(t, ExtractCommand, t.TempDir(), out, "-", "1000"); code != 0 {
+	if code, o := runHelper(t, ExtractCommand, t.TempDir(), out, "-", "1000", "-"); code != 0 {
 		t.Fatal(o)
 	}
 	if r := readResult(t, out); r.Status != ExtractEmpty {
@@ -260,5 +260,75 @@ func TestArchiveStreamFramingEndsOnlyAtTheMarker(t *testing.T) {
 	cut := framed.Bytes()[:framed.Len()-4] // everything but the end marker
 	if _, err := io.ReadAll(&chunkReader{r: bytes.NewReader(cut)}); !errors.Is(err, io.ErrUnexpectedEOF) {
 		t.Errorf("stream without its end marker: %v, want io.ErrUnexpectedEOF", err)
+	}
+}
+
+// Given the manifest of the restored full entry, extraction archives only what changed
+// since; that delta, extracted after the base archive, gives the mount's tree. A change
+// that removes a file of the base, or rewrites most of it, gets a full archive instead.
+func TestExtractWritesADeltaOnTheBase(t *testing.T) {
+	ctx := context.Background()
+	src := t.TempDir()
+	writeTree(t, src, map[string]int{"http/a": 10, "wheels/b.whl": 200, "wheels/c.whl": 300})
+	baseArchive := archiveOf(t, src)
+	f, err := os.Open(baseArchive)
+	if err != nil {
+		t.Fatal(err)
+	}
+	base, err := archive.List(ctx, f, archive.Limits{})
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	manifest := filepath.Join(t.TempDir(), "base.json")
+	b, _ := json.Marshal(base)
+	if err := os.WriteFile(manifest, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	mount := t.TempDir()
+	if code, o := runHelper(t, InjectCommand, baseArchive, mount); code != 0 {
+		t.Fatal(o)
+	}
+	writeTree(t, mount, map[string]int{"wheels/new/d.whl": 40})
+
+	out := t.TempDir()
+	if code, o := runHelper(t, ExtractCommand, mount, out, "-", "1000000", manifest); code != 0 {
+		t.Fatal(o)
+	}
+	r := readResult(t, out)
+	if r.Status != ExtractDelta || r.DeltaFiles != 1 || r.DeltaBytes != 40 || r.Files != 4 || r.Bytes != 550 {
+		t.Fatalf("one new wheel on a restored base: %+v, want a delta of 1 file (40 bytes) of a 4-file tree", r)
+	}
+	both, err := os.ReadFile(baseArchive)
+	if err != nil {
+		t.Fatal(err)
+	}
+	delta, err := os.ReadFile(filepath.Join(out, ExtractArchiveName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	restored := t.TempDir()
+	st, err := archive.Extract(ctx, bytes.NewReader(append(both, delta...)), restored, archive.Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := archive.ManifestOf(ctx, mount)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if PathsDigest(st.Manifest) != PathsDigest(want) || st.Manifest.Bytes != want.Bytes {
+		t.Errorf("base + delta restore %d files, %d bytes; the mount has %d, %d", st.Manifest.Files, st.Manifest.Bytes, want.Files, want.Bytes)
+	}
+
+	// Removing a base file cannot be said by a delta: full archive.
+	if err := os.Remove(filepath.Join(mount, "wheels/b.whl")); err != nil {
+		t.Fatal(err)
+	}
+	out = t.TempDir()
+	if code, o := runHelper(t, ExtractCommand, mount, out, "-", "1000000", manifest); code != 0 {
+		t.Fatal(o)
+	}
+	if r := readResult(t, out); r.Status != ExtractArchived || r.Files != 3 {
+		t.Errorf("after removing a base file: %+v, want a full archive of 3 files", r)
 	}
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/moby/buildkit/client"
 	"github.com/moby/buildkit/session"
 	"github.com/moby/buildkit/session/sshforward/sshprovider"
+	"github.com/warmbuild/warmbuild/pkg/archive"
 	"github.com/warmbuild/warmbuild/pkg/builder"
 )
 
@@ -238,7 +239,10 @@ func (f *streamFeed) close() {
 // when its manifest differs from restoredDigest, archives it. The result (and the archive,
 // when written) land in outDir through the local exporter, which streams files to the
 // client.
-func (h HelperBuild) Extract(ctx context.Context, c Cache, restoredDigest string, maxBytes int64, buildArgs map[string]string, outDir string) (ExtractResult, error) {
+//
+// With base (the manifest of the restored entry's base archive), the archive holds only
+// what changed since, when that pays (ExtractDelta).
+func (h HelperBuild) Extract(ctx context.Context, c Cache, restoredDigest string, base *archive.Manifest, maxBytes int64, buildArgs map[string]string, outDir string) (ExtractResult, error) {
 	if ok, why := Flaggable(c); !ok {
 		return ExtractResult{}, errors.New("cannot extract: " + why)
 	}
@@ -253,10 +257,22 @@ func (h HelperBuild) Extract(ctx context.Context, c Cache, restoredDigest string
 	if restoredDigest == "" {
 		restoredDigest = "-"
 	}
+	baseArg := "-"
+	if base != nil {
+		b, err := json.Marshal(base)
+		if err != nil {
+			return ExtractResult{}, err
+		}
+		// Next to the helper binary, which the RUN mounts at /.wb.
+		if err := os.WriteFile(filepath.Join(work, "wbin", "base.json"), b, 0o644); err != nil {
+			return ExtractResult{}, err
+		}
+		baseArg = "/.wb/base.json"
+	}
 	// The helper writes to /out in the RUN's root filesystem, which is what the local
 	// exporter exports (the mount points it leaves are empty directories).
 	exports := []client.ExportEntry{{Type: client.ExporterLocal, OutputDir: outDir}}
-	if _, err := h.solve(ctx, work, c, buildArgs, exports, nil, ExtractCommand, c.Mounts[0].Path, "/out", restoredDigest, strconv.FormatInt(maxBytes, 10)); err != nil {
+	if _, err := h.solve(ctx, work, c, buildArgs, exports, nil, ExtractCommand, c.Mounts[0].Path, "/out", restoredDigest, strconv.FormatInt(maxBytes, 10), baseArg); err != nil {
 		return ExtractResult{}, fmt.Errorf("extract %s: %w", c.CacheID, err)
 	}
 	b, err := os.ReadFile(filepath.Join(outDir, "out", ExtractResultName))

@@ -85,7 +85,7 @@ func TestInjectedPipCacheIsUsedByThePipStepOnAFreshBuilder(t *testing.T) {
 	}
 	out := t.TempDir()
 	h := HelperBuild{Client: first, Binary: bin, TempDir: t.TempDir()}
-	ex, err := h.Extract(ctx, cache, "", 2<<30, nil, out)
+	ex, err := h.Extract(ctx, cache, "", nil, 2<<30, nil, out)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,7 +117,7 @@ func TestInjectedPipCacheIsUsedByThePipStepOnAFreshBuilder(t *testing.T) {
 
 	// Nothing changed since the injection: extraction says so instead of re-archiving.
 	out2 := t.TempDir()
-	again, err := h.Extract(ctx, cache, inj.Report.PathsDigest, 2<<30, nil, out2)
+	again, err := h.Extract(ctx, cache, inj.Report.PathsDigest, nil, 2<<30, nil, out2)
 	if err != nil {
 		t.Fatal(err)
 	}

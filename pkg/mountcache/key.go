@@ -70,3 +70,54 @@ func shorten(clean, original string, max int) string {
 	sum := sha256.Sum256([]byte(original))
 	return clean[:max-9] + "-" + hex.EncodeToString(sum[:4])
 }
+
+// Delta entries. A mount cache whose key changed (new requirements) mostly holds what
+// the restored entry held. Its entry can then be a delta: an archive of what changed,
+// extracted after the archive of a full entry, its base. A delta's key is the key of
+// the content it completes, "+", and the hash part of its base's key: restoring the
+// key finds the delta by prefix (an exact full entry still wins), and the base is
+// named in the key for the restore and for the cleanup, which must keep it.
+const deltaSep = "+"
+
+// DeltaKey is the key of a delta completing key on top of the full entry baseKey of the
+// same mount; ok is false when the two are not keys of one mount or the result would be
+// too long for the cache service.
+func DeltaKey(key, baseKey, restoreKey string) (string, bool) {
+	h, ok1 := strings.CutPrefix(key, restoreKey)
+	b, ok2 := strings.CutPrefix(baseKey, restoreKey)
+	if !ok1 || !ok2 || h == "" || b == "" || strings.Contains(h+b, deltaSep) {
+		return "", false
+	}
+	k := key + deltaSep + b
+	return k, len(k) <= maxKeyLen
+}
+
+// BaseKey is the key of the full entry a delta's key names, or "" when entryKey is
+// the key of a full entry (or not one of this mount's).
+func BaseKey(entryKey, restoreKey string) string {
+	rest, ok := strings.CutPrefix(entryKey, restoreKey)
+	if !ok {
+		return ""
+	}
+	_, b, ok := strings.Cut(rest, deltaSep)
+	if !ok || b == "" || strings.Contains(b, deltaSep) {
+		return ""
+	}
+	return restoreKey + b
+}
+
+// DeltaBaseOf is BaseKey for a key of any mount: the prefix is everything up to the
+// hash part, which follows the last "-" (hashes are hex).
+func DeltaBaseOf(entryKey string) string {
+	i := strings.LastIndex(entryKey, "-")
+	if i < 0 || !strings.HasPrefix(entryKey, KeyPrefix) {
+		return ""
+	}
+	return BaseKey(entryKey, entryKey[:i+1])
+}
+
+// CompletesKey reports whether entryKey holds the content of key: key itself, or a
+// delta completing it.
+func CompletesKey(entryKey, key string) bool {
+	return entryKey == key || strings.HasPrefix(entryKey, key+deltaSep)
+}

@@ -141,3 +141,32 @@ func TestHashFilesStaysInsideTheContext(t *testing.T) {
 		}
 	}
 }
+
+// A delta's key finds it when its content's key is restored, and names its base.
+func TestDeltaKeyNamesItsBase(t *testing.T) {
+	m := Mount{ID: "/root/.cache/pip", CacheID: "/root/.cache/pip"}
+	rk := RestoreKey(m, "linux/amd64")
+	key, base := Key(m, "linux/amd64", "aaaa1111bbbb2222"), Key(m, "linux/amd64", "cccc3333dddd4444")
+	d, ok := DeltaKey(key, base, rk)
+	if !ok || !strings.HasPrefix(d, key) {
+		t.Fatalf("DeltaKey = %q, %v; want a key that %q prefixes", d, ok, key)
+	}
+	if got := BaseKey(d, rk); got != base {
+		t.Errorf("BaseKey(%q) = %q, want %q", d, got, base)
+	}
+	if got := DeltaBaseOf(d); got != base {
+		t.Errorf("DeltaBaseOf(%q) = %q, want %q", d, got, base)
+	}
+	if BaseKey(key, rk) != "" || DeltaBaseOf(base) != "" {
+		t.Errorf("a full entry's key names no base")
+	}
+	if !CompletesKey(d, key) || !CompletesKey(key, key) || CompletesKey(base, key) {
+		t.Errorf("CompletesKey: a delta and the key itself complete the key, another key does not")
+	}
+	if _, ok := DeltaKey(key, "warmbuild-mount-other-linux-amd64-cccc", rk); ok {
+		t.Errorf("a base of another mount must be refused")
+	}
+	if _, ok := DeltaKey(d, base, rk); ok {
+		t.Errorf("a delta of a delta must be refused: bases are full entries")
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/warmbuild/warmbuild/pkg/ghapi"
+	"github.com/warmbuild/warmbuild/pkg/mountcache"
 	"github.com/warmbuild/warmbuild/pkg/report"
 )
 
@@ -93,7 +94,7 @@ func (r *runner) pruneMountCaches(ctx context.Context, api *ghapi.Client, saved 
 		// warmbuild-mount-<id>-<platform>-<hash>: the prefix without the hash is the mount's.
 		prefix := key[:strings.LastIndex(key, "-")+1]
 		ctx, cancel := context.WithTimeout(ctx, apiTimeout)
-		res, err := api.PruneSuperseded(ctx, prefix, ref, r.in.MountCache.Keep)
+		res, err := api.PruneSuperseded(ctx, prefix, ref, r.in.MountCache.Keep, ghapi.KeepBasesOf(mountcache.DeltaBaseOf))
 		cancel()
 		if err != nil {
 			r.apiProblem("Mount cache cleanup", err)

@@ -9,13 +9,13 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/containerd/platforms"
 	"github.com/moby/buildkit/client"
+	"github.com/warmbuild/warmbuild/pkg/archive"
 	"github.com/warmbuild/warmbuild/pkg/builder"
 	"github.com/warmbuild/warmbuild/pkg/cacheservice"
 	"github.com/warmbuild/warmbuild/pkg/inputs"
@@ -102,13 +102,21 @@ type mountState struct {
 	Saved         bool   `json:"saved"`
 	SavedBytes    int64  `json:"savedBytes"`
 	SaveNote      string `json:"saveNote,omitempty"`
+	// SavedKey is the key the save used: Key, or a delta's key when only what changed
+	// since DeltaOn (the restored full entry) was stored.
+	SavedKey string `json:"savedKey,omitempty"`
+	DeltaOn  string `json:"deltaOn,omitempty"`
 	// StepCached is whether the layer cache skipped the RUN that uses the mount.
 	StepCached *bool                `json:"stepCached,omitempty"`
 	Pip        *mountcache.PipStats `json:"pip,omitempty"`
 
 	version        string
 	restoredDigest string // paths digest of what was injected
-	archive        string // the downloaded archive, kept for a re-save under this key
+	// base is what the restored full entry held (the base of a restored delta), read
+	// while it streamed into the build: a save can then store only what changed.
+	base       *archive.Manifest
+	baseKey    string
+	restoreKey string
 }
 
 // restoreMounts finds the selected cache mounts, restores their newest entries and
@@ -209,7 +217,17 @@ func (r *runner) restoreMounts(ctx context.Context, c *client.Client) (*mountRun
 			continue
 		}
 		start := time.Now()
-		entry, err := mr.service.Restore(ctx, ms.Key, []string{mountcache.RestoreKey(m, platform)}, ms.version)
+		restoreKey := mountcache.RestoreKey(m, platform)
+		ms.restoreKey = restoreKey
+		// The key exactly, then a delta completing it, then the mount's newest entry.
+		entry, err := mr.service.Restore(ctx, ms.Key, []string{ms.Key + "+", restoreKey}, ms.version)
+		var base *cacheservice.Entry
+		if err == nil && entry != nil {
+			var gone bool
+			if base, gone, err = r.deltaBase(ctx, mr, ms, entry, restoreKey); gone {
+				entry = nil
+			}
+		}
 		if err != nil {
 			restoreTime += time.Since(start)
 			ms.Reason = "restore failed: " + err.Error()
@@ -218,16 +236,19 @@ func (r *runner) restoreMounts(ctx context.Context, c *client.Client) (*mountRun
 		}
 		if entry == nil {
 			restoreTime += time.Since(start)
-			ms.Reason = "no cache entry yet"
+			if ms.Reason == "" {
+				ms.Reason = "no cache entry yet"
+			}
 			r.rep.Infof("Mount cache %s: miss (%s)", m.ID, ms.Key)
 			continue
 		}
 		ms.MatchedKey = entry.Key
 		ms.Hit = hitPartial
-		if entry.Exact {
+		exact := mountcache.CompletesKey(entry.Key, ms.Key)
+		if exact {
 			ms.Hit = hitExact
 		}
-		if entry.Exact && r.plan.LayerCache.Backend != layercache.BackendNone && !in.NoCache {
+		if exact && r.plan.LayerCache.Backend != layercache.BackendNone && !in.NoCache {
 			// Requirements unchanged: the layer cache holds the pip step, which will not
 			// run, so downloading and injecting would be pure overhead.
 			restoreTime += time.Since(start)
@@ -236,10 +257,9 @@ func (r *runner) restoreMounts(ctx context.Context, c *client.Client) (*mountRun
 			continue
 		}
 		restoreTime += time.Since(start)
-		ms.archive = filepath.Join(mr.tmp, "restore-"+strconv.Itoa(len(mr.mounts))+".tar.zst")
 		start = time.Now()
 		r.startPrewarm(ctx, mr, caches, platform)
-		res, n, dlErr, err := r.downloadAndInject(ctx, mr, ms, entry)
+		res, n, dlErr, err := r.downloadAndInject(ctx, mr, ms, base, entry)
 		injectTime += time.Since(start)
 		ms.RestoredBytes = n
 		if dlErr != nil || err != nil {
@@ -248,7 +268,7 @@ func (r *runner) restoreMounts(ctx context.Context, c *client.Client) (*mountRun
 			} else {
 				ms.Reason = "not injected, the pip step runs cold: " + err.Error()
 			}
-			ms.Hit, ms.archive = hitMiss, ""
+			ms.Hit, ms.base = hitMiss, nil
 			r.mountWarning(fmt.Sprintf("%s: %s", m.ID, ms.Reason))
 			continue
 		}
@@ -256,9 +276,13 @@ func (r *runner) restoreMounts(ctx context.Context, c *client.Client) (*mountRun
 		ms.restoredDigest = res.Report.PathsDigest
 		if res.Report.Status == "kept" {
 			ms.Reason = "the builder already holds this cache directory; kept its content"
-			ms.archive = "" // not read to its end
+			ms.base = nil // the restored archives were not read
 		}
-		r.rep.Infof("Mount cache %s: %s hit %s, injected %d files (%s)", m.ID, ms.Hit, entry.Key, res.Report.Files, report.Bytes(n))
+		from := entry.Key
+		if base != nil {
+			from = base.Key + " + delta " + entry.Key
+		}
+		r.rep.Infof("Mount cache %s: %s hit %s, injected %d files (%s)", m.ID, ms.Hit, from, res.Report.Files, report.Bytes(n))
 	}
 	r.phases = append(r.phases, report.Phase{Name: "restore", Duration: restoreTime}, report.Phase{Name: "inject", Duration: injectTime})
 	return mr, nil
@@ -379,7 +403,17 @@ func (r *runner) extractAndSave(ctx context.Context, mr *mountRun, rep *report.R
 		end := rep.Group(title)
 		start := time.Now()
 		outDir := filepath.Join(mr.tmp, "extract-"+sanitizeName(ms.ID))
-		ex, err := helper.Extract(ctx, ms.cache, ms.restoredDigest, r.in.MountCache.MaxSize, r.in.BuildArgs, outDir)
+		// A delta on the restored full entry, when its key fits; a full archive otherwise.
+		saveKey, deltaOn := ms.Key, ms.base
+		if deltaOn != nil {
+			k, ok := mountcache.DeltaKey(ms.Key, ms.baseKey, ms.restoreKey)
+			if ok {
+				saveKey = k
+			} else {
+				deltaOn = nil
+			}
+		}
+		ex, err := helper.Extract(ctx, ms.cache, ms.restoredDigest, deltaOn, r.in.MountCache.MaxSize, r.in.BuildArgs, outDir)
 		extractTime += time.Since(start)
 		if err != nil {
 			ms.SaveNote = "not saved: extraction failed"
@@ -397,18 +431,17 @@ func (r *runner) extractAndSave(ctx context.Context, mr *mountRun, rep *report.R
 			end()
 			continue
 		case mountcache.ExtractUnchanged:
-			if ms.Hit != hitPartial || ms.archive == "" {
-				ms.SaveNote = "unchanged"
-				end()
-				continue
-			}
-			// The build added nothing to a cache restored under an older key: store the
-			// restored archive under this run's key, so later runs hit exactly and skip
-			// the injection.
-			file = ms.archive
+			ms.SaveNote = "unchanged"
+			end()
+			continue
+		case mountcache.ExtractDelta:
+			ms.DeltaOn = ms.baseKey
+			rep.Infof("Mount cache %s: %d of %d files changed since %s (%s); saving them as a delta", ms.ID, ex.DeltaFiles, ex.Files, ms.baseKey, report.Bytes(ex.DeltaBytes))
+		default:
+			saveKey = ms.Key
 		}
 		start = time.Now()
-		n, note, err := saveFile(ctx, mr.service, ms.Key, ms.version, file)
+		n, note, err := saveFile(ctx, mr.service, saveKey, ms.version, file)
 		saveTime += time.Since(start)
 		switch {
 		case err != nil:
@@ -417,12 +450,12 @@ func (r *runner) extractAndSave(ctx context.Context, mr *mountRun, rep *report.R
 		case note != "":
 			ms.SaveNote = note
 		default:
-			ms.Saved, ms.SavedBytes = true, n
-			r.savedMountKeys = append(r.savedMountKeys, ms.Key)
-			if ex.Status == mountcache.ExtractUnchanged {
-				ms.SaveNote = "content unchanged, stored under this run's key"
+			ms.Saved, ms.SavedBytes, ms.SavedKey = true, n, saveKey
+			r.savedMountKeys = append(r.savedMountKeys, saveKey)
+			if ms.DeltaOn != "" {
+				ms.SaveNote = fmt.Sprintf("delta of %d files on %s", ex.DeltaFiles, ms.DeltaOn)
 			}
-			rep.Infof("Mount cache %s: saved %s as %s", ms.ID, report.Bytes(n), ms.Key)
+			rep.Infof("Mount cache %s: saved %s as %s", ms.ID, report.Bytes(n), saveKey)
 		}
 		end()
 	}
@@ -522,21 +555,100 @@ func defaultPlatform(ctx context.Context, c *client.Client) (string, error) {
 	return "", errors.New("BuildKit reports no worker platform")
 }
 
-// downloadAndInject streams the entry's download straight into the inject helper, so
-// downloading and unpacking overlap, and keeps a copy in ms.archive for a re-save under
-// this run's key. dlErr is set when the download broke (the helper then refuses the cut
-// stream, and the error should name the download, not the archive).
-func (r *runner) downloadAndInject(ctx context.Context, mr *mountRun, ms *mountState, e *cacheservice.Entry) (res mountcache.InjectResult, n int64, dlErr, err error) {
-	f, err := os.Create(ms.archive)
-	if err != nil {
-		return res, 0, nil, err
+// deltaBase returns the full entry a restored delta completes, or nil for a full entry.
+// A delta whose base is gone (evicted) is useless: entry is then treated as a miss.
+func (r *runner) deltaBase(ctx context.Context, mr *mountRun, ms *mountState, entry *cacheservice.Entry, restoreKey string) (base *cacheservice.Entry, gone bool, err error) {
+	baseKey := mountcache.BaseKey(entry.Key, restoreKey)
+	if baseKey == "" {
+		return nil, false, nil
 	}
-	defer f.Close()
-	body := e.Open(ctx)
-	defer body.Close()
-	src := &trackingReader{r: io.TeeReader(body, f)}
-	res, err = mr.helper.InjectStream(ctx, ms.cache, src, r.in.BuildArgs)
+	if base, err = mr.service.Restore(ctx, baseKey, nil, ms.version); err != nil {
+		return nil, false, err
+	}
+	if base == nil || !base.Exact {
+		ms.Reason = fmt.Sprintf("no cache entry: the base %s of delta %s is gone", baseKey, entry.Key)
+		return nil, true, nil
+	}
+	return base, false, nil
+}
+
+// downloadAndInject streams the entry's download (after its base's, for a delta)
+// straight into the inject helper, so downloading and unpacking overlap. The full
+// entry's archive is also listed on the way (archive.List), so the save can store a
+// delta on it. dlErr is set when a download broke (the helper then refuses the cut
+// stream, and the error should name the download, not the archive).
+func (r *runner) downloadAndInject(ctx context.Context, mr *mountRun, ms *mountState, base, e *cacheservice.Entry) (res mountcache.InjectResult, n int64, dlErr, err error) {
+	full := e
+	if base != nil {
+		full = base
+	}
+	fullBody := full.Open(ctx)
+	defer fullBody.Close()
+	listed := listArchive(ctx)
+	src := &trackingReader{r: &endSignal{r: io.TeeReader(fullBody, listed.w), done: listed.w.Close}}
+	var stream io.Reader = src
+	if base != nil {
+		deltaBody := e.Open(ctx)
+		defer deltaBody.Close()
+		delta := &trackingReader{r: deltaBody}
+		defer func() { n += delta.n; dlErr = cmpOr(dlErr, delta.err) }()
+		stream = io.MultiReader(src, delta)
+	}
+	res, err = mr.helper.InjectStream(ctx, ms.cache, stream, r.in.BuildArgs)
+	if m, lerr := listed.wait(); lerr == nil && err == nil {
+		ms.base, ms.baseKey = &m, full.Key
+	}
 	return res, src.n, src.err, err
+}
+
+func cmpOr(a, b error) error {
+	if a != nil {
+		return a
+	}
+	return b
+}
+
+// archiveListing lists an archive written into w, in the background.
+type archiveListing struct {
+	w    *io.PipeWriter
+	done chan struct{}
+	m    archive.Manifest
+	err  error
+}
+
+func listArchive(ctx context.Context) *archiveListing {
+	pr, pw := io.Pipe()
+	l := &archiveListing{w: pw, done: make(chan struct{})}
+	go func() {
+		defer close(l.done)
+		l.m, l.err = archive.List(ctx, pr, archive.Limits{})
+		// Keep reading, so the download is never held up by a listing that gave up.
+		_, _ = io.Copy(io.Discard, pr)
+	}()
+	return l
+}
+
+// wait ends the listing (a stream that was not read to its end is an error) and
+// returns its manifest.
+func (l *archiveListing) wait() (archive.Manifest, error) {
+	l.w.CloseWithError(io.ErrUnexpectedEOF)
+	<-l.done
+	return l.m, l.err
+}
+
+// endSignal calls done when r reaches its end.
+type endSignal struct {
+	r    io.Reader
+	done func() error
+}
+
+func (e *endSignal) Read(p []byte) (int, error) {
+	n, err := e.r.Read(p)
+	if errors.Is(err, io.EOF) && e.done != nil {
+		_ = e.done()
+		e.done = nil
+	}
+	return n, err
 }
 
 // trackingReader counts bytes and remembers a read error other than EOF.
