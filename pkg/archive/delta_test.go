@@ -59,7 +59,9 @@ func TestDeltaAfterBaseRebuildsTheTree(t *testing.T) {
 		t.Errorf("delta holds %d files, %d bytes; want the 2 changed files only", st.Files, st.FileBytes)
 	}
 
-	stream := func() *bytes.Reader { return bytes.NewReader(append(append([]byte{}, base.Bytes()...), delta.Bytes()...)) }
+	stream := func() *bytes.Reader {
+		return bytes.NewReader(append(append([]byte{}, base.Bytes()...), delta.Bytes()...))
+	}
 	out := filepath.Join(t.TempDir(), "out")
 	xs, err := Extract(ctx, stream(), out, Limits{})
 	if err != nil {
