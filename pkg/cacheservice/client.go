@@ -226,10 +226,17 @@ func New(protocol Protocol, serviceURL, token string, opts ...Option) (*Client, 
 	if protocol == ProtocolV2 && token == "" {
 		return nil, errors.New("cache service v2 needs a token (ACTIONS_RUNTIME_TOKEN)")
 	}
+	c, err := newClient(opts)
+	if err != nil {
+		return nil, err
+	}
+	c.protocol, c.baseURL, c.token = protocol, strings.TrimRight(serviceURL, "/"), token
+	return c, nil
+}
+
+// newClient applies opts to the defaults: the transfer settings, without a service.
+func newClient(opts []Option) (*Client, error) {
 	c := &Client{
-		protocol:       protocol,
-		baseURL:        strings.TrimRight(serviceURL, "/"),
-		token:          token,
 		retry:          DefaultRetryPolicy(),
 		requestTimeout: DefaultRequestTimeout,
 		stallTimeout:   DefaultStallTimeout,

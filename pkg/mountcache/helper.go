@@ -24,8 +24,8 @@ import (
 // a cache mount: a throwaway build on scratch bind-mounts it next to the cache mount, so
 // no utility image has to be pulled. These are its subcommands.
 const (
-	InjectCommand  = "mount-inject"  // mount-inject ARCHIVE|unix://SOCKET DIR
-	ExtractCommand = "mount-extract" // mount-extract DIR OUTDIR RESTORED_DIGEST MAXBYTES
+	InjectCommand  = "mount-inject"  // mount-inject ARCHIVE|unix://SOCKET|sources:FILE DIR [OUTDIR]
+	ExtractCommand = "mount-extract" // mount-extract DIR OUTDIR RESTORED_DIGEST MAXBYTES BASE_MANIFEST
 )
 
 // Files mount-extract writes to OUTDIR.
@@ -71,10 +71,14 @@ type ExtractResult struct {
 
 // InjectReport is what mount-inject prints about the tree it unpacked.
 type InjectReport struct {
-	Status      string `json:"status"`                // "injected", or "kept" when the mount already held files
+	Status      string `json:"status"`                // "injected", "kept" when the mount already held files, or "unreachable"
 	PathsDigest string `json:"pathsDigest,omitempty"` // see PathsDigest
 	Files       int64  `json:"files"`
 	Bytes       int64  `json:"bytes"`
+	// StreamBytes is what the helper downloaded itself (sources mode).
+	StreamBytes int64 `json:"streamBytes,omitempty"`
+	// Reason says why the storage was unreachable.
+	Reason string `json:"reason,omitempty"`
 }
 
 // RunHelper runs a helper subcommand when args (os.Args[1:]) name one, and returns its
@@ -85,11 +89,21 @@ func RunHelper(ctx context.Context, args []string, stdout, stderr io.Writer) (co
 	}
 	switch args[0] {
 	case InjectCommand:
-		if len(args) != 3 {
-			fmt.Fprintf(stderr, "usage: %s ARCHIVE DIR\n", InjectCommand)
+		if len(args) != 3 && len(args) != 4 {
+			fmt.Fprintf(stderr, "usage: %s ARCHIVE|unix://SOCKET|sources:FILE DIR [OUTDIR]\n", InjectCommand)
 			return 2, true
 		}
-		rep, err := injectArchive(ctx, args[1], args[2])
+		var rep InjectReport
+		var err error
+		if file, ok := strings.CutPrefix(args[1], sourcesPrefix); ok {
+			outDir := ""
+			if len(args) == 4 {
+				outDir = args[3]
+			}
+			rep, err = injectSources(ctx, file, args[2], outDir)
+		} else {
+			rep, err = injectArchive(ctx, args[1], args[2])
+		}
 		if err != nil {
 			fmt.Fprintf(stderr, "warmbuild %s: %v\n", InjectCommand, err)
 			return 1, true
@@ -129,16 +143,8 @@ func RunHelper(ctx context.Context, args []string, stdout, stderr io.Writer) (co
 // content is at least as fresh as a restored one. When the archive is refused, whatever
 // was unpacked is removed again so the build starts from an empty cache, not a half one.
 func injectArchive(ctx context.Context, archivePath, dir string) (InjectReport, error) {
-	entries, err := os.ReadDir(dir)
-	if err != nil && !errors.Is(err, os.ErrNotExist) {
-		return InjectReport{}, fmt.Errorf("read cache mount %s: %w", dir, err)
-	}
-	if len(entries) > 0 {
-		m, err := archive.ManifestOf(ctx, dir)
-		if err != nil {
-			return InjectReport{}, err
-		}
-		return InjectReport{Status: "kept", PathsDigest: PathsDigest(m), Files: m.Files, Bytes: m.Bytes}, nil
+	if rep, kept, err := keptMount(ctx, dir); err != nil || kept {
+		return rep, err
 	}
 	src, err := openArchive(archivePath)
 	if err != nil {
@@ -153,6 +159,22 @@ func injectArchive(ctx context.Context, archivePath, dir string) (InjectReport, 
 		return InjectReport{}, fmt.Errorf("%w; the cache mount was left empty", err)
 	}
 	return InjectReport{Status: "injected", PathsDigest: PathsDigest(st.Manifest), Files: st.Manifest.Files, Bytes: st.Manifest.Bytes}, nil
+}
+
+// keptMount reports a mount that already holds files, which injection leaves alone.
+func keptMount(ctx context.Context, dir string) (InjectReport, bool, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return InjectReport{}, false, fmt.Errorf("read cache mount %s: %w", dir, err)
+	}
+	if len(entries) == 0 {
+		return InjectReport{}, false, nil
+	}
+	m, err := archive.ManifestOf(ctx, dir)
+	if err != nil {
+		return InjectReport{}, false, err
+	}
+	return InjectReport{Status: "kept", PathsDigest: PathsDigest(m), Files: m.Files, Bytes: m.Bytes}, true, nil
 }
 
 // openArchive opens a file, or connects to unix://PATH where the caller streams it in

@@ -23,6 +23,7 @@ import (
 	"github.com/moby/buildkit/session/sshforward/sshprovider"
 	"github.com/warmbuild/warmbuild/pkg/archive"
 	"github.com/warmbuild/warmbuild/pkg/builder"
+	"github.com/warmbuild/warmbuild/pkg/cacheservice"
 )
 
 // HelperBuild says how to run the throwaway builds that fill and read a cache mount. They
@@ -91,14 +92,39 @@ func mountFlag(c Cache) string {
 // WARMBUILD_NONCE changes the RUN's cache key so the daemon never skips it as cached;
 // no-cache is not used because it would also re-run the mount's permission op and give
 // the cache mount a different base, i.e. a different directory.
-func helperDockerfile(c Cache, archiveSocket bool, args ...string) string {
-	cmd, _ := json.Marshal(append([]string{"/.wb/warmbuild"}, args...))
+func helperDockerfile(c Cache, run helperRun) string {
+	cmd, _ := json.Marshal(append([]string{"/.wb/warmbuild"}, run.args...))
 	mounts := "--mount=type=bind,from=wbin,target=/.wb "
-	if archiveSocket {
+	if len(run.attach) > 0 {
 		mounts += "--mount=type=ssh,id=" + archiveSocketID + ",target=" + archiveSocketPath + " "
 	}
-	return "FROM scratch\nARG WARMBUILD_NONCE\n" + "RUN " + mounts + mountFlag(c) + " " + string(cmd) + "\n"
+	if run.sources != nil {
+		mounts += "--mount=type=secret,id=" + sourcesSecretID + ",target=" + sourcesSecretPath + " "
+	}
+	env := ""
+	if run.certs {
+		// scratch has no CA certificates; Go reads this file instead.
+		env = "ENV SSL_CERT_FILE=/.wb/" + certsFileName + "\n"
+	}
+	return "FROM scratch\nARG WARMBUILD_NONCE\n" + env + "RUN " + mounts + mountFlag(c) + " " + string(cmd) + "\n"
 }
+
+// helperRun is one helper build: its command, how the archive reaches it, and where
+// its files go.
+type helperRun struct {
+	args    []string
+	exports []client.ExportEntry
+	attach  []session.Attachable // the archive socket
+	sources []byte               // JSON of the sources, handed over as a secret
+	certs   bool                 // CA certificates staged next to the binary
+}
+
+// The sources secret: its id and where the helper finds it in the RUN.
+const (
+	sourcesSecretID   = "warmbuild-sources"
+	sourcesSecretPath = "/.wbsources"
+	certsFileName     = "ca-certificates.crt"
+)
 
 // InjectResult is what an injection did.
 type InjectResult struct {
@@ -146,7 +172,7 @@ func (h HelperBuild) InjectStream(ctx context.Context, c Cache, r io.Reader, bui
 	if err != nil {
 		return InjectResult{}, fmt.Errorf("inject %s: forward the archive socket: %w", c.CacheID, err)
 	}
-	res, err := h.solve(ctx, work, c, buildArgs, nil, []session.Attachable{ssh}, InjectCommand, "unix://"+archiveSocketPath, c.Mounts[0].Path)
+	res, err := h.solve(ctx, work, c, buildArgs, helperRun{attach: []session.Attachable{ssh}, args: []string{InjectCommand, "unix://" + archiveSocketPath, c.Mounts[0].Path}})
 	var be *builder.BuildError
 	if errors.As(err, &be) && res != nil && strings.Contains(res.Logs(func(string) bool { return true }), "warmbuild "+InjectCommand+":") {
 		return InjectResult{Refused: true}, fmt.Errorf("the restored archive was refused: %s", helperError(res))
@@ -272,7 +298,7 @@ func (h HelperBuild) Extract(ctx context.Context, c Cache, restoredDigest string
 	// The helper writes to /out in the RUN's root filesystem, which is what the local
 	// exporter exports (the mount points it leaves are empty directories).
 	exports := []client.ExportEntry{{Type: client.ExporterLocal, OutputDir: outDir}}
-	if _, err := h.solve(ctx, work, c, buildArgs, exports, nil, ExtractCommand, c.Mounts[0].Path, "/out", restoredDigest, strconv.FormatInt(maxBytes, 10), baseArg); err != nil {
+	if _, err := h.solve(ctx, work, c, buildArgs, helperRun{exports: exports, args: []string{ExtractCommand, c.Mounts[0].Path, "/out", restoredDigest, strconv.FormatInt(maxBytes, 10), baseArg}}); err != nil {
 		return ExtractResult{}, fmt.Errorf("extract %s: %w", c.CacheID, err)
 	}
 	b, err := os.ReadFile(filepath.Join(outDir, "out", ExtractResultName))
@@ -289,13 +315,13 @@ func (h HelperBuild) Extract(ctx context.Context, c Cache, restoredDigest string
 // ExtractedArchive is where Extract leaves the archive inside outDir.
 func ExtractedArchive(outDir string) string { return filepath.Join(outDir, "out", ExtractArchiveName) }
 
-func (h HelperBuild) solve(ctx context.Context, work string, c Cache, buildArgs map[string]string, exports []client.ExportEntry, attach []session.Attachable, args ...string) (*builder.Result, error) {
+func (h HelperBuild) solve(ctx context.Context, work string, c Cache, buildArgs map[string]string, run helperRun) (*builder.Result, error) {
 	ctxDir := filepath.Join(work, "ctx")
 	if err := os.MkdirAll(ctxDir, 0o755); err != nil {
 		return nil, err
 	}
 	dockerfile := filepath.Join(ctxDir, "Dockerfile")
-	if err := os.WriteFile(dockerfile, []byte(helperDockerfile(c, len(attach) > 0, args...)), 0o644); err != nil {
+	if err := os.WriteFile(dockerfile, []byte(helperDockerfile(c, run)), 0o644); err != nil {
 		return nil, err
 	}
 	nonce := make([]byte, 8)
@@ -305,7 +331,10 @@ func (h HelperBuild) solve(ctx context.Context, work string, c Cache, buildArgs 
 		Dockerfile:    dockerfile,
 		BuildArgs:     map[string]string{"WARMBUILD_NONCE": hex.EncodeToString(nonce)},
 		BuildContexts: map[string]string{"wbin": filepath.Join(work, "wbin")},
-		Exports:       exports,
+		Exports:       run.exports,
+	}
+	if run.sources != nil {
+		req.Secrets = []builder.Secret{{ID: sourcesSecretID, Value: run.sources}}
 	}
 	if ns := namespaceOf(c.Mounts[0]); ns != "" {
 		req.BuildArgs[CacheNamespaceArg] = ns
@@ -324,7 +353,7 @@ func (h HelperBuild) solve(ctx context.Context, work string, c Cache, buildArgs 
 	if progress == nil {
 		progress = io.Discard
 	}
-	return builder.Solve(ctx, h.Client, req, builder.WithProgress(progress), builder.WithSession(attach...))
+	return builder.Solve(ctx, h.Client, req, builder.WithProgress(progress), builder.WithSession(run.attach...))
 }
 
 // stageBinary puts this program into dir as "warmbuild": a hard link when possible
@@ -401,4 +430,81 @@ func helperError(res *builder.Result) string {
 		}
 	}
 	return "unknown error"
+}
+
+// ErrUnreachable says the helper could not reach the storage from inside the build;
+// nothing was written to the mount, and the caller should stream the entry instead.
+var ErrUnreachable = errors.New("the cache storage cannot be reached from inside the build")
+
+// InjectSources is Inject with the helper downloading the entry itself, from the signed
+// storage URLs of srcs (a full entry, then its delta if any), handed to it as a build
+// secret. Inside the build the download goes straight from the storage into the cache
+// directory, instead of through this process and the daemon's session. base is the
+// manifest of the full entry's archive, listed on the way (nil when it could not be).
+// When the storage cannot be reached from the build, the error is ErrUnreachable.
+func (h HelperBuild) InjectSources(ctx context.Context, c Cache, srcs []cacheservice.Source, buildArgs map[string]string) (InjectResult, *archive.Manifest, error) {
+	if ok, why := Flaggable(c); !ok {
+		return InjectResult{}, nil, errors.New("cannot inject: " + why)
+	}
+	work, err := os.MkdirTemp(h.TempDir, "warmbuild-inject-")
+	if err != nil {
+		return InjectResult{}, nil, err
+	}
+	defer os.RemoveAll(work)
+	wbin := filepath.Join(work, "wbin")
+	if err := h.stageBinary(wbin); err != nil {
+		return InjectResult{}, nil, err
+	}
+	sources, err := json.Marshal(srcs)
+	if err != nil {
+		return InjectResult{}, nil, err
+	}
+	outDir := filepath.Join(work, "out")
+	run := helperRun{
+		args:    []string{InjectCommand, sourcesPrefix + sourcesSecretPath, c.Mounts[0].Path, "/out"},
+		sources: sources,
+		certs:   stageCerts(wbin),
+		exports: []client.ExportEntry{{Type: client.ExporterLocal, OutputDir: outDir}},
+	}
+	res, err := h.solve(ctx, work, c, buildArgs, run)
+	var be *builder.BuildError
+	if errors.As(err, &be) && res != nil && strings.Contains(res.Logs(func(string) bool { return true }), "warmbuild "+InjectCommand+":") {
+		return InjectResult{Refused: true}, nil, fmt.Errorf("the restored archive was refused: %s", helperError(res))
+	}
+	if err != nil {
+		return InjectResult{}, nil, fmt.Errorf("inject %s: %w", c.CacheID, err)
+	}
+	rep, err := injectReportFrom(res.Logs(func(string) bool { return true }))
+	if err != nil {
+		return InjectResult{}, nil, fmt.Errorf("inject %s: %w", c.CacheID, err)
+	}
+	if rep.Status == injectUnreachable {
+		return InjectResult{Report: rep}, nil, fmt.Errorf("%w: %s", ErrUnreachable, rep.Reason)
+	}
+	var base *archive.Manifest
+	if b, err := os.ReadFile(filepath.Join(outDir, "out", BaseManifestName)); err == nil {
+		var m archive.Manifest
+		if json.Unmarshal(b, &m) == nil {
+			base = &m
+		}
+	}
+	return InjectResult{Report: rep}, base, nil
+}
+
+// stageCerts copies this machine's CA certificates next to the helper binary, for the
+// helper's HTTPS downloads on scratch; false when there are none to copy (the helper's
+// download then fails its reachability check and the caller streams instead).
+func stageCerts(dir string) bool {
+	candidates := []string{os.Getenv("SSL_CERT_FILE"), "/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt", "/etc/ssl/cert.pem", "/etc/ssl/ca-bundle.pem"}
+	for _, p := range candidates {
+		if p == "" {
+			continue
+		}
+		b, err := os.ReadFile(p)
+		if err != nil || len(b) == 0 {
+			continue
+		}
+		return os.WriteFile(filepath.Join(dir, certsFileName), b, 0o644) == nil
+	}
+	return false
 }

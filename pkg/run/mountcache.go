@@ -38,6 +38,8 @@ type mountRun struct {
 	helper  mountcache.HelperBuild
 	tmp     string // removed when the run ends
 	mounts  []*mountState
+	// streamOnly is set once the build could not reach the cache storage itself.
+	streamOnly bool
 	// prewarm unpacks the carried mounts' base images while they are injected.
 	prewarmOnce sync.Once
 	prewarmDone chan struct{}
@@ -572,15 +574,35 @@ func (r *runner) deltaBase(ctx context.Context, mr *mountRun, ms *mountState, en
 	return base, false, nil
 }
 
-// downloadAndInject streams the entry's download (after its base's, for a delta)
-// straight into the inject helper, so downloading and unpacking overlap. The full
-// entry's archive is also listed on the way (archive.List), so the save can store a
-// delta on it. dlErr is set when a download broke (the helper then refuses the cut
+// downloadAndInject has the inject helper download the entry (after its base, for a
+// delta) from inside the build; where the build cannot reach the storage it streams the
+// download through the session into the helper instead. Either way downloading and
+// unpacking overlap, and the full entry's archive is listed on the way (archive.List),
+// so the save can store a delta on it. dlErr is set when a download broke (the helper then refuses the cut
 // stream, and the error should name the download, not the archive).
 func (r *runner) downloadAndInject(ctx context.Context, mr *mountRun, ms *mountState, base, e *cacheservice.Entry) (res mountcache.InjectResult, n int64, dlErr, err error) {
 	full := e
 	if base != nil {
 		full = base
+	}
+	if !mr.streamOnly {
+		// First choice: the helper fetches the storage URLs itself, inside the build.
+		srcs := []cacheservice.Source{full.Source()}
+		if base != nil {
+			srcs = append(srcs, e.Source())
+		}
+		for _, s := range srcs {
+			r.maskURL(s.URL)
+		}
+		res, manifest, err := mr.helper.InjectSources(ctx, ms.cache, srcs, r.in.BuildArgs)
+		if !errors.Is(err, mountcache.ErrUnreachable) {
+			if err == nil && manifest != nil {
+				ms.base, ms.baseKey = manifest, full.Key
+			}
+			return res, res.Report.StreamBytes, nil, err
+		}
+		mr.streamOnly = true
+		r.rep.Infof("Mount cache %s: %v; streaming it through the session instead", ms.ID, err)
 	}
 	fullBody := full.Open(ctx)
 	defer fullBody.Close()
@@ -599,6 +621,14 @@ func (r *runner) downloadAndInject(ctx context.Context, mr *mountRun, ms *mountS
 		ms.base, ms.baseKey = &m, full.Key
 	}
 	return res, src.n, src.err, err
+}
+
+// maskURL hides a signed storage URL, and its signature alone, in the log.
+func (r *runner) maskURL(u string) {
+	r.rep.Mask(u)
+	if _, q, ok := strings.Cut(u, "?"); ok {
+		r.rep.Mask(q)
+	}
 }
 
 func cmpOr(a, b error) error {

@@ -1,0 +1,109 @@
+package mountcache
+
+import (
+	"bytes"
+	"encoding/json"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/warmbuild/warmbuild/pkg/cacheservice"
+)
+
+func writeSources(t *testing.T, srcs ...cacheservice.Source) string {
+	t.Helper()
+	b, err := json.Marshal(srcs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(t.TempDir(), "sources.json")
+	if err := os.WriteFile(p, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// In sources mode the helper downloads the full entry and then the delta from signed
+// URLs, unpacks both, and leaves the full entry's manifest for the save.
+func TestInjectDownloadsTheSourcesItself(t *testing.T) {
+	src := t.TempDir()
+	writeTree(t, src, map[string]int{"http/a": 10, "wheels/b.whl": 200})
+	full, err := os.ReadFile(archiveOf(t, src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	more := t.TempDir()
+	writeTree(t, more, map[string]int{"wheels/c.whl": 30})
+	delta, err := os.ReadFile(archiveOf(t, more))
+	if err != nil {
+		t.Fatal(err)
+	}
+	blobs := map[string][]byte{"/full": full, "/delta": delta}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Query().Get("sig") != "s3cr3t" {
+			http.Error(w, "bad signature", http.StatusForbidden)
+			return
+		}
+		http.ServeContent(w, r, "blob", time.Time{}, bytes.NewReader(blobs[r.URL.Path]))
+	}))
+	defer srv.Close()
+	sources := writeSources(t,
+		cacheservice.Source{Key: "k1", URL: srv.URL + "/full?sig=s3cr3t", Rangeable: true, Size: int64(len(full))},
+		cacheservice.Source{Key: "k2+k1", URL: srv.URL + "/delta?sig=s3cr3t", Rangeable: true, Size: int64(len(delta))},
+	)
+	mount, out := t.TempDir(), t.TempDir()
+	code, o := runHelper(t, InjectCommand, sourcesPrefix+sources, mount, out)
+	if code != 0 {
+		t.Fatal(o)
+	}
+	rep, err := injectReportFrom(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Status != "injected" || rep.Files != 3 || rep.StreamBytes != int64(len(full)+len(delta)) {
+		t.Errorf("report %+v; want 3 files from %d downloaded bytes", rep, len(full)+len(delta))
+	}
+	b, err := os.ReadFile(filepath.Join(out, BaseManifestName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var base struct{ Files int64 }
+	if err := json.Unmarshal(b, &base); err != nil || base.Files != 2 {
+		t.Errorf("base manifest %s (%v): want the full entry's 2 files", b, err)
+	}
+}
+
+// Storage the build cannot reach is reported, not failed, with the mount untouched and
+// the URL's signature out of the message.
+func TestInjectReportsUnreachableStorageWithoutItsSignature(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close() // nothing listens there now
+	sources := writeSources(t, cacheservice.Source{Key: "k", URL: "http://" + addr + "/blob?sv=1&sig=s3cr3t", Size: 10})
+	mount := t.TempDir()
+	code, o := runHelper(t, InjectCommand, sourcesPrefix+sources, mount, t.TempDir())
+	if code != 0 {
+		t.Fatal(o)
+	}
+	rep, err := injectReportFrom(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Status != injectUnreachable || rep.Reason == "" {
+		t.Errorf("report %+v, want unreachable with a reason", rep)
+	}
+	if strings.Contains(o, "s3cr3t") {
+		t.Errorf("the signature leaked into the helper's output:\n%s", o)
+	}
+	if entries, _ := os.ReadDir(mount); len(entries) != 0 {
+		t.Errorf("the mount was written to: %v", entries)
+	}
+}
