@@ -38,6 +38,17 @@ func newMountCacheEnv(t *testing.T) *mountCacheEnv {
 // run runs the action on a fresh builder, as a push to main or as pull request #12.
 func (e *mountCacheEnv) run(t *testing.T, dir string, pr bool, extra map[string]string) Result {
 	t.Helper()
+	return e.runWith(t, dir, pr, extra, nil)
+}
+
+// runEnv is a push to main with extra environment variables for the action.
+func (e *mountCacheEnv) runEnv(t *testing.T, dir string, extraEnv map[string]string) Result {
+	t.Helper()
+	return e.runWith(t, dir, false, nil, extraEnv)
+}
+
+func (e *mountCacheEnv) runWith(t *testing.T, dir string, pr bool, extra, extraEnv map[string]string) Result {
+	t.Helper()
 	env := map[string]string{"ACTIONS_RESULTS_URL": e.srv.URL(), "ACTIONS_RUNTIME_TOKEN": e.srv.Token()}
 	r := Run{Dir: dir, Event: "push", Payload: "push-default-branch.json"}
 	ref := pushMain
@@ -48,6 +59,9 @@ func (e *mountCacheEnv) run(t *testing.T, dir string, pr bool, extra map[string]
 		e.srv.SetScopes("refs/heads/main")
 	}
 	for k, v := range ref {
+		env[k] = v
+	}
+	for k, v := range extraEnv {
 		env[k] = v
 	}
 	r.Env = env
@@ -345,5 +359,27 @@ func TestMountCacheRequirementChangesSaveDeltasOnTheFullEntry(t *testing.T) {
 	reps = mountReports(t, again)
 	if len(reps) != 1 || !reps[0].Saved || mountcache.DeltaBaseOf(reps[0].SavedKey) != full[0].Key {
 		t.Errorf("run 3 must save a delta on the same full entry %s: %+v", full[0].Key, reps)
+	}
+}
+
+// Where the build cannot reach the cache storage the restored entry is streamed in
+// through the session; WARMBUILD_MOUNT_TRANSFER=stream takes that path from the start.
+// pip must find the same packages either way.
+func TestMountCacheStreamedThroughTheSessionWhenAsked(t *testing.T) {
+	e := newMountCacheEnv(t)
+	e.run(t, appContext(t), false, nil)
+	full := e.mountEntries()
+	if len(full) != 1 {
+		t.Fatalf("run 1 must save one entry: %+v", full)
+	}
+	streamed := e.runEnv(t, appContext(t, "wb-extra==1.0.0"), map[string]string{"WARMBUILD_MOUNT_TRANSFER": "stream"})
+	if !strings.Contains(streamed.Log, "--mount=type=ssh,id=warmbuild-archive") || strings.Contains(streamed.Log, "warmbuild-sources") {
+		t.Errorf("run 2 should stream through the session socket, not download inside the build\n%s", tail(streamed.Log, 60))
+	}
+	if streamed.Outputs["pip-packages-cached"] != "11" || outInt(t, streamed, "mount-cache-restored-bytes") != full[0].Size {
+		t.Errorf("run 2: pip cached %s of 12, restored %s bytes (entry %d)", streamed.Outputs["pip-packages-cached"], streamed.Outputs["mount-cache-restored-bytes"], full[0].Size)
+	}
+	if reps := mountReports(t, streamed); len(reps) != 1 || !reps[0].Saved || mountcache.DeltaBaseOf(reps[0].SavedKey) != full[0].Key {
+		t.Errorf("run 2 should still save a delta on %s (the stream is listed too): %+v", full[0].Key, reps)
 	}
 }

@@ -171,7 +171,9 @@ func (r *runner) restoreMounts(ctx context.Context, c *client.Client) (*mountRun
 
 	end := r.rep.Group("Restore mount caches")
 	defer end()
-	mr := &mountRun{}
+	// WARMBUILD_MOUNT_TRANSFER=stream skips the in-build download (and its reachability
+	// probe) where the build is known to have no route to the cache storage.
+	mr := &mountRun{streamOnly: r.env.Getenv("WARMBUILD_MOUNT_TRANSFER") == "stream"}
 	if mr.tmp, err = os.MkdirTemp(r.env.Getenv("RUNNER_TEMP"), "warmbuild-mounts-"); err != nil {
 		r.mountWarning(err.Error())
 		return nil, nil
