@@ -43,6 +43,7 @@ type mountRun struct {
 	// prewarm unpacks the carried mounts' base images while they are injected.
 	prewarmOnce sync.Once
 	prewarmDone chan struct{}
+	prewarmLog  []string // what the prewarm did, printed once it is done
 }
 
 // startPrewarm unpacks the base images of the carried mounts' stages in the background:
@@ -66,23 +67,30 @@ func (r *runner) startPrewarm(ctx context.Context, mr *mountRun, caches []mountc
 		go func() {
 			defer close(mr.prewarmDone)
 			for _, img := range images {
+				start := time.Now()
 				if err := builder.Prewarm(ctx, c, img, platform, cfgDir); err != nil {
 					// The build pulls and unpacks it itself; nothing is lost.
-					r.rep.Debugf("%v", err)
+					mr.prewarmLog = append(mr.prewarmLog, err.Error())
+					continue
 				}
+				mr.prewarmLog = append(mr.prewarmLog, fmt.Sprintf("Base image %s pulled and unpacked in %.2fs, alongside the injection", img, time.Since(start).Seconds()))
 			}
 		}()
 	})
 }
 
 // waitPrewarm waits for startPrewarm's unpacking, which the build would otherwise repeat.
-func (mr *mountRun) waitPrewarm(ctx context.Context) {
+func (mr *mountRun) waitPrewarm(ctx context.Context, log func(format string, args ...any)) {
 	if mr == nil || mr.prewarmDone == nil {
 		return
 	}
 	select {
 	case <-mr.prewarmDone:
 	case <-ctx.Done():
+		return
+	}
+	for _, l := range mr.prewarmLog {
+		log("%s", l)
 	}
 }
 

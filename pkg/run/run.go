@@ -129,7 +129,7 @@ func (r *runner) build(ctx context.Context, c *client.Client) error {
 	}
 	end := r.rep.Group("Build " + r.summary.Image)
 	start := time.Now()
-	mounts.waitPrewarm(ctx)
+	mounts.waitPrewarm(ctx, r.rep.Infof)
 	opts := []builder.SolveOption{builder.WithProgress(r.rep.Writer()), builder.WithGetenv(r.env.Getenv)}
 	early := r.planEarlySave(ctx, mounts)
 	if early != nil {
