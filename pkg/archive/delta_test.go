@@ -121,3 +121,33 @@ func TestConcatenatedStreamsAreCheckedToTheEnd(t *testing.T) {
 		}
 	}
 }
+
+// Listing along a stream that goes elsewhere: the manifest when the stream was read to
+// its end, an error when the reader stopped early.
+func TestListWhileReading(t *testing.T) {
+	ctx := context.Background()
+	tree := t.TempDir()
+	buildTree(t, tree)
+	var buf bytes.Buffer
+	st, err := Write(ctx, &buf, tree)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, wait := ListWhileReading(ctx, bytes.NewReader(buf.Bytes()), Limits{})
+	var copied bytes.Buffer
+	if _, err := copied.ReadFrom(r); err != nil {
+		t.Fatal(err)
+	}
+	m, err := wait()
+	if err != nil || m.Digest != st.Manifest.Digest || !bytes.Equal(copied.Bytes(), buf.Bytes()) {
+		t.Errorf("read to the end: manifest %s (%v), want %s; bytes passed through unchanged: %v", m.Digest, err, st.Manifest.Digest, bytes.Equal(copied.Bytes(), buf.Bytes()))
+	}
+
+	r, wait = ListWhileReading(ctx, bytes.NewReader(buf.Bytes()), Limits{})
+	if _, err := r.Read(make([]byte, 100)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := wait(); err == nil {
+		t.Errorf("a stream read only in part must not give a manifest")
+	}
+}

@@ -89,3 +89,40 @@ func List(ctx context.Context, r io.Reader, limits Limits) (Manifest, error) {
 	}
 	return b.finish(), nil
 }
+
+// ListWhileReading returns a reader that yields r's bytes and lists them as List does, in
+// the background, for a caller that sends the stream elsewhere. wait ends the listing and
+// returns its manifest; a stream that was not read to its end is an error. The listing
+// never holds the reader up: once it fails it only drains.
+func ListWhileReading(ctx context.Context, r io.Reader, limits Limits) (io.Reader, func() (Manifest, error)) {
+	pr, pw := io.Pipe()
+	done := make(chan struct{})
+	var m Manifest
+	var err error
+	go func() {
+		defer close(done)
+		m, err = List(ctx, pr, limits)
+		_, _ = io.Copy(io.Discard, pr)
+	}()
+	wait := func() (Manifest, error) {
+		pw.CloseWithError(io.ErrUnexpectedEOF)
+		<-done
+		return m, err
+	}
+	return &closeAtEOF{r: io.TeeReader(r, pw), close: pw.Close}, wait
+}
+
+// closeAtEOF calls close when r reaches its end.
+type closeAtEOF struct {
+	r     io.Reader
+	close func() error
+}
+
+func (c *closeAtEOF) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	if errors.Is(err, io.EOF) && c.close != nil {
+		_ = c.close()
+		c.close = nil
+	}
+	return n, err
+}

@@ -72,16 +72,8 @@ func injectSources(ctx context.Context, sourcesFile, dir, outDir string) (Inject
 	defer cancel()
 	first := d.Open(ctx, srcs[0])
 	defer first.Close()
-	pr, pw := io.Pipe()
-	listed := make(chan error, 1)
-	var base archive.Manifest
-	go func() {
-		var err error
-		base, err = archive.List(ctx, pr, archive.Limits{})
-		_, _ = io.Copy(io.Discard, pr)
-		listed <- err
-	}()
-	parts := []io.Reader{&eofCloser{r: io.TeeReader(first, pw), close: pw.Close}}
+	listed, wait := archive.ListWhileReading(ctx, first, archive.Limits{})
+	parts := []io.Reader{listed}
 	for _, s := range srcs[1:] {
 		rc := d.Open(ctx, s)
 		defer rc.Close()
@@ -89,8 +81,7 @@ func injectSources(ctx context.Context, sourcesFile, dir, outDir string) (Inject
 	}
 	counted := &countReader{r: io.MultiReader(parts...)}
 	st, err := archive.Extract(ctx, counted, dir, archive.Limits{})
-	pw.CloseWithError(io.ErrUnexpectedEOF)
-	lerr := <-listed
+	base, lerr := wait()
 	if err != nil {
 		msg := redactSources(err.Error(), srcs)
 		if cerr := emptyDir(dir); cerr != nil {
@@ -129,20 +120,6 @@ func redactSources(msg string, srcs []cacheservice.Source) string {
 		}
 	}
 	return msg
-}
-
-type eofCloser struct {
-	r     io.Reader
-	close func() error
-}
-
-func (e *eofCloser) Read(p []byte) (int, error) {
-	n, err := e.r.Read(p)
-	if errors.Is(err, io.EOF) && e.close != nil {
-		_ = e.close()
-		e.close = nil
-	}
-	return n, err
 }
 
 type countReader struct {

@@ -29,14 +29,7 @@ func TestCompressionLevelReachesLayerExportsOnly(t *testing.T) {
 		inputs.InputEnv("cache-to"):          "type=inline\ntype=local,dest=/tmp/c,compression=gzip",
 		inputs.InputEnv("compression-level"): "3",
 	})
-	in, err := inputs.Parse(getenv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := MakePlan(in, getenv)
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := mustPlan(t, getenv)
 	levels := map[string]string{}
 	for _, e := range p.Request.Exports {
 		levels["output "+e.Type] = e.Attrs["compression-level"]
@@ -57,6 +50,15 @@ func TestCompressionLevelReachesLayerExportsOnly(t *testing.T) {
 
 func TestCompressionLevelDefaultsToFastest(t *testing.T) {
 	getenv := planEnv(t, map[string]string{inputs.InputEnv("tags"): "r.example/a:1", inputs.InputEnv("push"): "true"})
+	p := mustPlan(t, getenv)
+	if got := p.Request.Exports[0].Attrs["compression-level"]; got != "1" {
+		t.Errorf("pushed image compression-level = %q, want 1", got)
+	}
+}
+
+// mustPlan parses the inputs getenv holds and plans the run.
+func mustPlan(t *testing.T, getenv func(string) string) *Plan {
+	t.Helper()
 	in, err := inputs.Parse(getenv)
 	if err != nil {
 		t.Fatal(err)
@@ -65,7 +67,5 @@ func TestCompressionLevelDefaultsToFastest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := p.Request.Exports[0].Attrs["compression-level"]; got != "1" {
-		t.Errorf("pushed image compression-level = %q, want 1", got)
-	}
+	return p
 }

@@ -616,8 +616,8 @@ func (r *runner) downloadAndInject(ctx context.Context, mr *mountRun, ms *mountS
 	}
 	fullBody := full.Open(ctx)
 	defer fullBody.Close()
-	listed := listArchive(ctx)
-	src := &trackingReader{r: &endSignal{r: io.TeeReader(fullBody, listed.w), done: listed.w.Close}}
+	listed, wait := archive.ListWhileReading(ctx, fullBody, archive.Limits{})
+	src := &trackingReader{r: listed}
 	var stream io.Reader = src
 	if base != nil {
 		deltaBody := e.Open(ctx)
@@ -627,7 +627,7 @@ func (r *runner) downloadAndInject(ctx context.Context, mr *mountRun, ms *mountS
 		stream = io.MultiReader(src, delta)
 	}
 	res, err = mr.helper.InjectStream(ctx, ms.cache, stream, r.in.BuildArgs)
-	if m, lerr := listed.wait(); lerr == nil && err == nil {
+	if m, lerr := wait(); lerr == nil && err == nil {
 		ms.base, ms.baseKey = &m, full.Key
 	}
 	return res, src.n, src.err, err
@@ -646,49 +646,6 @@ func cmpOr(a, b error) error {
 		return a
 	}
 	return b
-}
-
-// archiveListing lists an archive written into w, in the background.
-type archiveListing struct {
-	w    *io.PipeWriter
-	done chan struct{}
-	m    archive.Manifest
-	err  error
-}
-
-func listArchive(ctx context.Context) *archiveListing {
-	pr, pw := io.Pipe()
-	l := &archiveListing{w: pw, done: make(chan struct{})}
-	go func() {
-		defer close(l.done)
-		l.m, l.err = archive.List(ctx, pr, archive.Limits{})
-		// Keep reading, so the download is never held up by a listing that gave up.
-		_, _ = io.Copy(io.Discard, pr)
-	}()
-	return l
-}
-
-// wait ends the listing (a stream that was not read to its end is an error) and
-// returns its manifest.
-func (l *archiveListing) wait() (archive.Manifest, error) {
-	l.w.CloseWithError(io.ErrUnexpectedEOF)
-	<-l.done
-	return l.m, l.err
-}
-
-// endSignal calls done when r reaches its end.
-type endSignal struct {
-	r    io.Reader
-	done func() error
-}
-
-func (e *endSignal) Read(p []byte) (int, error) {
-	n, err := e.r.Read(p)
-	if errors.Is(err, io.EOF) && e.done != nil {
-		_ = e.done()
-		e.done = nil
-	}
-	return n, err
 }
 
 // trackingReader counts bytes and remembers a read error other than EOF.

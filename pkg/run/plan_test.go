@@ -64,14 +64,7 @@ func TestMissingDockerfileNamesTheFileInput(t *testing.T) {
 // Push with tags exports one image with every tag as its name and push=true, as buildx does.
 func TestPushExportsTheTaggedImage(t *testing.T) {
 	getenv := planEnv(t, map[string]string{inputs.InputEnv("tags"): "r.example/a:1,r.example/a:latest", inputs.InputEnv("push"): "true"})
-	in, err := inputs.Parse(getenv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := MakePlan(in, getenv)
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := mustPlan(t, getenv)
 	ex := p.Request.Exports
 	if len(ex) != 1 || ex[0].Type != "image" || ex[0].Attrs["push"] != "true" || ex[0].Attrs["name"] != "r.example/a:1,r.example/a:latest" {
 		t.Errorf("exports = %+v", ex)
