@@ -309,7 +309,8 @@ type earlySave struct {
 	started bool
 	done    chan struct{}
 	log     bytes.Buffer
-	run     func(rep *report.Reporter)
+	run     func(rep *report.Reporter) []report.Phase
+	phases  []report.Phase // read after done
 }
 
 // start is the solve's export-start callback; it must not block.
@@ -318,7 +319,7 @@ func (e *earlySave) start() {
 		e.started = true
 		go func() {
 			defer close(e.done)
-			e.run(report.New(&e.log, func(string) string { return "" }))
+			e.phases = e.run(report.New(&e.log, func(string) string { return "" }))
 		}()
 	})
 }
@@ -338,7 +339,7 @@ func (r *runner) planEarlySave(ctx context.Context, mr *mountRun) *earlySave {
 		return nil
 	}
 	e := &earlySave{done: make(chan struct{})}
-	e.run = func(rep *report.Reporter) { r.extractAndSave(ctx, mr, rep, true) }
+	e.run = func(rep *report.Reporter) []report.Phase { return r.extractAndSave(ctx, mr, rep, true) }
 	return e
 }
 
@@ -351,17 +352,21 @@ func (r *runner) saveMounts(ctx context.Context, mr *mountRun, early *earlySave,
 		return
 	}
 	defer os.RemoveAll(mr.tmp)
-	r.pipStats(mr, res)
 	defer r.mountOutputs(mr)
 	if early != nil && early.started {
+		// First: until it is done, the early save owns the mounts' save fields and
+		// the run's warnings.
 		<-early.done
 		_, _ = r.rep.Writer().Write(early.log.Bytes())
+		r.pipStats(mr, res)
+		r.phases = append(r.phases, early.phases...)
 		return
 	}
+	r.pipStats(mr, res)
 	for _, ms := range mr.mounts {
 		ms.SaveNote = r.skipSave(mr, ms, buildErr)
 	}
-	r.extractAndSave(ctx, mr, r.rep, false)
+	r.phases = append(r.phases, r.extractAndSave(ctx, mr, r.rep, false)...)
 }
 
 // skipSave says why ms is not saved, or "" when it is extracted and saved.
@@ -382,17 +387,19 @@ func (r *runner) skipSave(mr *mountRun, ms *mountState, buildErr error) string {
 }
 
 // extractAndSave extracts each cache that skipSave lets through and stores it, logging
-// to rep. during says it runs while BuildKit exports (its phases overlap the build's).
-func (r *runner) extractAndSave(ctx context.Context, mr *mountRun, rep *report.Reporter, during bool) {
+// to rep, and returns its phases. during says it runs while BuildKit exports (its phases
+// overlap the build's); it then must not touch r.phases, which the build's goroutine
+// still appends to.
+func (r *runner) extractAndSave(ctx context.Context, mr *mountRun, rep *report.Reporter, during bool) (phases []report.Phase) {
 	var extractTime, saveTime time.Duration
 	defer func() {
 		overlap := ""
 		if during {
 			overlap = "export"
 		}
-		r.phases = append(r.phases,
-			report.Phase{Name: "extract", Duration: extractTime, During: overlap},
-			report.Phase{Name: "save", Duration: saveTime, During: overlap})
+		phases = []report.Phase{
+			{Name: "extract", Duration: extractTime, During: overlap},
+			{Name: "save", Duration: saveTime, During: overlap}}
 	}()
 	helper := mr.helper
 	helper.Progress = rep.Writer()
@@ -471,6 +478,7 @@ func (r *runner) extractAndSave(ctx context.Context, mr *mountRun, rep *report.R
 		}
 		end()
 	}
+	return phases // set by the deferred func
 }
 
 // pipStats reads pip's log lines from the RUN steps that use the carried mounts, and
