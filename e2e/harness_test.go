@@ -9,10 +9,10 @@
 package e2e
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"fmt"
+	"github.com/warmbuild/warmbuild/internal/stackenv"
 	"github.com/warmbuild/warmbuild/pkg/report"
 	"net/http"
 	"os"
@@ -56,26 +56,7 @@ func TestMain(m *testing.M) {
 }
 
 // readStackEnv reads $WARMBUILD_STACK/env, written by scripts/stack/up.sh.
-func readStackEnv() (map[string]string, error) {
-	dir := os.Getenv("WARMBUILD_STACK")
-	if dir == "" {
-		dir = "/var/tmp/warmbuild-stack"
-	}
-	f, err := os.Open(filepath.Join(dir, "env"))
-	if err != nil {
-		return nil, fmt.Errorf("the local stack is not up (%v); run scripts/stack/up.sh", err)
-	}
-	defer f.Close()
-	env := map[string]string{}
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		line := strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(sc.Text()), "export "))
-		if k, v, ok := strings.Cut(line, "="); ok && !strings.HasPrefix(line, "#") {
-			env[k] = strings.Trim(v, `"'`)
-		}
-	}
-	return env, sc.Err()
-}
+func readStackEnv() (map[string]string, error) { return stackenv.Read() }
 
 // needStack skips (or, under WARMBUILD_REQUIRE_STACK=1, fails) when the stack is missing.
 func needStack(t *testing.T) {
@@ -222,12 +203,7 @@ func runAction(t *testing.T, r Run) Result {
 // parseOutputFile reads GITHUB_OUTPUT back as the runner would.
 func parseOutputFile(t *testing.T, path string) map[string]string {
 	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	out, err := report.ParseOutputs(f)
+	out, err := report.ParseOutputsFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,9 +8,9 @@
 package mountcache_bench
 
 import (
-	"bufio"
 	"context"
 	"fmt"
+	"github.com/warmbuild/warmbuild/internal/stackenv"
 	"io"
 	"math/rand/v2"
 	"os"
@@ -36,22 +36,13 @@ func repoRoot() string {
 }
 
 func stackEnv(t *testing.T) []string {
-	dir := os.Getenv("WARMBUILD_STACK")
-	if dir == "" {
-		dir = "/var/tmp/warmbuild-stack"
-	}
-	f, err := os.Open(filepath.Join(dir, "env"))
+	vars, err := stackenv.Read()
 	if err != nil {
 		t.Skipf("local stack not up: %v", err)
 	}
-	defer f.Close()
 	var env []string
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		line := strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(sc.Text()), "export "))
-		if k, v, ok := strings.Cut(line, "="); ok && !strings.HasPrefix(line, "#") {
-			env = append(env, k+"="+strings.Trim(v, `"'`))
-		}
+	for k, v := range vars {
+		env = append(env, k+"="+v)
 	}
 	return env
 }

@@ -562,12 +562,7 @@ func summaryPhases(summary string) (map[string]float64, map[string]bool) {
 // parseOutputs reads GITHUB_OUTPUT back as the runner would.
 func parseOutputs(t *testing.T, path string) map[string]string {
 	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	out, err := report.ParseOutputs(f)
+	out, err := report.ParseOutputsFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,13 +3,12 @@
 package mountcache
 
 import (
-	"bufio"
 	"context"
+	"github.com/warmbuild/warmbuild/internal/stackenv"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"strings"
 	"sync"
 	"testing"
 
@@ -22,25 +21,12 @@ import (
 
 func stackEnv(t *testing.T) map[string]string {
 	t.Helper()
-	dir := os.Getenv("WARMBUILD_STACK")
-	if dir == "" {
-		dir = "/var/tmp/warmbuild-stack"
-	}
-	f, err := os.Open(filepath.Join(dir, "env"))
+	env, err := stackenv.Read()
 	if err != nil {
 		if os.Getenv("WARMBUILD_REQUIRE_STACK") == "1" {
 			t.Fatalf("local stack: %v", err)
 		}
 		t.Skipf("local stack not up: %v", err)
-	}
-	defer f.Close()
-	env := map[string]string{}
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		line := strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(sc.Text()), "export "))
-		if k, v, ok := strings.Cut(line, "="); ok && !strings.HasPrefix(line, "#") {
-			env[k] = strings.Trim(v, `"'`)
-		}
 	}
 	return env
 }

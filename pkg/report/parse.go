@@ -3,6 +3,7 @@ package report
 import (
 	"bufio"
 	"io"
+	"os"
 	"strings"
 )
 
@@ -29,4 +30,14 @@ func ParseOutputs(r io.Reader) (map[string]string, error) {
 		out[name] = strings.Join(val, "\n")
 	}
 	return out, sc.Err()
+}
+
+// ParseOutputsFile is ParseOutputs of the file at path (GITHUB_OUTPUT after a step).
+func ParseOutputsFile(path string) (map[string]string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return ParseOutputs(f)
 }

@@ -5,15 +5,14 @@
 package cachetest
 
 import (
-	"bufio"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"github.com/warmbuild/warmbuild/internal/stackenv"
 	"io"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -40,25 +39,11 @@ func StackValue(name string) string {
 	if v := os.Getenv(name); v != "" {
 		return v
 	}
-	dir := os.Getenv("WARMBUILD_STACK")
-	if dir == "" {
-		dir = "/var/tmp/warmbuild-stack"
-	}
-	f, err := os.Open(filepath.Join(dir, "env"))
+	env, err := stackenv.Read()
 	if err != nil {
 		return ""
 	}
-	defer f.Close()
-	value := ""
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		line := strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(sc.Text()), "export "))
-		k, v, ok := strings.Cut(line, "=")
-		if ok && strings.TrimSpace(k) == name {
-			value = strings.Trim(strings.TrimSpace(v), `"'`)
-		}
-	}
-	return value
+	return env[name]
 }
 
 // StackUnavailable skips the test, or fails it when WARMBUILD_REQUIRE_STACK=1
