@@ -73,13 +73,13 @@ func (r *runner) startPrewarm(ctx context.Context, mr *mountRun, caches []mountc
 					mr.prewarmLog = append(mr.prewarmLog, err.Error())
 					continue
 				}
-				mr.prewarmLog = append(mr.prewarmLog, fmt.Sprintf("Base image %s pulled and unpacked in %.2fs, alongside the injection", img, time.Since(start).Seconds()))
+				mr.prewarmLog = append(mr.prewarmLog, fmt.Sprintf("Base image %s pulled and unpacked in %.2fs, started with the injection", img, time.Since(start).Seconds()))
 			}
 		}()
 	})
 }
 
-// waitPrewarm waits for startPrewarm's unpacking, which the build would otherwise repeat.
+// waitPrewarm waits for startPrewarm's unpacking and says what it did.
 func (mr *mountRun) waitPrewarm(ctx context.Context, log func(format string, args ...any)) {
 	if mr == nil || mr.prewarmDone == nil {
 		return

@@ -129,7 +129,9 @@ func (r *runner) build(ctx context.Context, c *client.Client) error {
 	}
 	end := r.rep.Group("Build " + r.summary.Image)
 	start := time.Now()
-	mounts.waitPrewarm(ctx, r.rep.Infof)
+	// The build does not wait for the base image prewarm: its FROM joins the unpack in
+	// flight (BuildKit unpacks a layer once, whoever asks), while the rest of its start
+	// (definition, cache manifest, context) overlaps with it.
 	opts := []builder.SolveOption{builder.WithProgress(r.rep.Writer()), builder.WithGetenv(r.env.Getenv)}
 	early := r.planEarlySave(ctx, mounts)
 	if early != nil {
@@ -137,6 +139,7 @@ func (r *runner) build(ctx context.Context, c *client.Client) error {
 	}
 	res, err := builder.Solve(ctx, c, r.plan.Request, opts...)
 	r.phase("build", start)
+	mounts.waitPrewarm(ctx, r.rep.Infof)
 	end()
 	r.saveMounts(ctx, mounts, early, res, err)
 	if res != nil {
