@@ -92,7 +92,7 @@ func (b *bench) writeResults(final bool) {
 	if err := os.MkdirAll(b.cfg.outDir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	data, _ := json.MarshalIndent(map[string]any{"machine": machine(b.stackEnv, b.source), "results": b.results}, "", "  ")
+	data, _ := json.MarshalIndent(map[string]any{"machine": machine(b.stackEnv, b.source), "runners": b.cfg.runnerDisk, "results": b.results}, "", "  ")
 	if err := os.WriteFile(filepath.Join(b.cfg.outDir, "latest.json"), data, 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -109,8 +109,8 @@ func (b *bench) writeResults(final bool) {
 func (b *bench) markdown() string {
 	var s strings.Builder
 	m := machine(b.stackEnv, b.source)
-	fmt.Fprintf(&s, "Measured %s on %s; %s; BuildKit %s; warmbuild at %s. Load average (1 min) %s at the start, %s at the end: other work on the machine shows up as spread.\n",
-		m["date"], m["machine"], m["kernel"], m["buildkit"], m["commit"], b.loadStart, loadAvg())
+	fmt.Fprintf(&s, "Measured %s on %s; %s; BuildKit %s; warmbuild at %s; runners (daemon state, temporary files) on %s. Load average (1 min) %s at the start, %s at the end: other work on the machine shows up as spread.\n",
+		m["date"], m["machine"], m["kernel"], m["buildkit"], m["commit"], b.cfg.runnerDisk, b.loadStart, loadAvg())
 	for _, variant := range b.cfg.variants {
 		fmt.Fprintf(&s, "\n#### %s (%d repetitions)\n\n", variantTitle(variant), b.cfg.reps[variant])
 		s.WriteString("Wall time, median (min–max), seconds:\n\n")

@@ -26,6 +26,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -65,16 +66,23 @@ type settings struct {
 	scenarios []string
 	keepLogs  bool
 	outDir    string // where latest.json and latest.md go
+	// runnerDisk is where each run's runner lives (daemon state, the action's and the
+	// dance's temporary files): tmpfs (default) or disk.
+	runnerDisk string
 }
 
 func readSettings(root string) settings {
 	s := settings{
-		variants:  splitList(os.Getenv("WB_BENCH_VARIANTS"), []string{"app", "heavy"}),
-		reps:      map[string]int{"app": envInt("WB_BENCH_REPS", 3), "heavy": envInt("WB_BENCH_HEAVY_REPS", 2)},
-		ways:      splitList(os.Getenv("WB_BENCH_WAYS"), allWays),
-		scenarios: allScenarios,
-		keepLogs:  os.Getenv("WB_BENCH_KEEP") == "1",
-		outDir:    filepath.Join(root, "bench/scenarios/results"),
+		variants:   splitList(os.Getenv("WB_BENCH_VARIANTS"), []string{"app", "heavy"}),
+		reps:       map[string]int{"app": envInt("WB_BENCH_REPS", 3), "heavy": envInt("WB_BENCH_HEAVY_REPS", 2)},
+		ways:       splitList(os.Getenv("WB_BENCH_WAYS"), allWays),
+		scenarios:  allScenarios,
+		keepLogs:   os.Getenv("WB_BENCH_KEEP") == "1",
+		outDir:     filepath.Join(root, "bench/scenarios/results"),
+		runnerDisk: "tmpfs",
+	}
+	if os.Getenv("WB_BENCH_RUNNER_DISK") == "disk" {
+		s.runnerDisk = "disk"
 	}
 	if v := os.Getenv("WB_BENCH_SCENARIOS"); v != "" {
 		s.scenarios = nil
@@ -140,6 +148,7 @@ type bench struct {
 	cfg       settings
 	root      string
 	work      string
+	runs      string // parent of the runners' directories (see settings.runnerDisk)
 	binary    string
 	source    string // commit the binary was built from
 	utility   string // the dance's utility image
@@ -159,7 +168,7 @@ func TestScenarios(t *testing.T) {
 	root := filepath.Clean(filepath.Join(filepath.Dir(file), "..", ".."))
 	b := &bench{t: t, cfg: readSettings(root), root: root, started: time.Now(), loadStart: loadAvg()}
 	b.setUp()
-	t.Logf("variants %v, repetitions %v, ways %v, scenarios %q; work dir %s", b.cfg.variants, b.cfg.reps, b.cfg.ways, b.cfg.scenarios, b.work)
+	t.Logf("variants %v, repetitions %v, ways %v, scenarios %q; work dir %s, runners on %s in %s", b.cfg.variants, b.cfg.reps, b.cfg.ways, b.cfg.scenarios, b.work, b.cfg.runnerDisk, b.runs)
 
 	for _, variant := range b.cfg.variants {
 		base := b.baseContext(variant)
@@ -201,6 +210,7 @@ func (b *bench) setUp() {
 			t.Fatal(err)
 		}
 	}
+	b.runs = b.runnersDir()
 	b.binary, b.source = b.buildBinary()
 	b.utility = b.busyboxImage()
 	b.token = runtimeToken("refs/heads/main")
@@ -331,10 +341,12 @@ func (b *bench) cloneServer(src *cachetest.V2Server) *cachetest.V2Server {
 func (b *bench) measure(variant, scen string, rep int, way string, srv *cachetest.V2Server, ctxDir, tag string) runResult {
 	t := b.t
 	b.serial++
-	runDir := filepath.Join(b.work, fmt.Sprintf("run-%03d-%s-%s", b.serial, variant, way))
+	name := fmt.Sprintf("run-%03d-%s-%s", b.serial, variant, way)
+	runDir := filepath.Join(b.runs, name)
 	if err := os.MkdirAll(runDir, 0o755); err != nil {
 		t.Fatal(err)
 	}
+	defer b.dropRunner(runDir, filepath.Join(b.work, name))
 	endpoint, stop := b.freshDaemon(runDir)
 	defer stop()
 
@@ -359,6 +371,54 @@ func (b *bench) measure(variant, scen string, rep int, way string, srv *cachetes
 		variant, scen, way, rep, res.Wall, res.Solve, mib(res.Up), mib(res.Down), res.MaxRSSKiB>>10,
 		res.StepsCached, res.StepsTotal, res.PipCached, res.PipTotal, res.MountHit)
 	return res
+}
+
+// runnersDir is where the runs' runners live. This machine's disk is rate-limited: the
+// same 149 MB base layer unpack takes 1 s on a quiet disk and 3-6 s right after the
+// previous run wrote and deleted its gigabytes, which a new runner (a new VM) never
+// inherits. On tmpfs every run starts on an unloaded disk; WB_BENCH_RUNNER_DISK=disk puts
+// the runners beside the work directory instead.
+func (b *bench) runnersDir() string {
+	t := b.t
+	if b.cfg.runnerDisk != "tmpfs" {
+		return b.work
+	}
+	var st syscall.Statfs_t
+	const tmpfsMagic = 0x01021994
+	if err := syscall.Statfs("/dev/shm", &st); err != nil || st.Type != tmpfsMagic {
+		t.Logf("no tmpfs at /dev/shm (%v): runners on disk", err)
+		b.cfg.runnerDisk = "disk"
+		return b.work
+	}
+	dir, err := os.MkdirTemp("/dev/shm", "wb-scenarios-runs-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	return dir
+}
+
+// dropRunner deletes a run's runner once it is measured, keeping its logs (the files at
+// its top level, not the archives) in keep when WB_BENCH_KEEP=1.
+func (b *bench) dropRunner(runDir, keep string) {
+	if runDir == keep {
+		return // runners on disk: the run directory is the kept one
+	}
+	if b.cfg.keepLogs {
+		if entries, err := os.ReadDir(runDir); err == nil {
+			_ = os.MkdirAll(keep, 0o755)
+			for _, e := range entries {
+				if info, err := e.Info(); err == nil && e.Type().IsRegular() && info.Size() < 16<<20 {
+					if data, err := os.ReadFile(filepath.Join(runDir, e.Name())); err == nil {
+						_ = os.WriteFile(filepath.Join(keep, e.Name()), data, 0o644)
+					}
+				}
+			}
+		}
+	}
+	if err := os.RemoveAll(runDir); err != nil {
+		b.t.Logf("remove %s: %v", runDir, err)
+	}
 }
 
 // freshDaemon starts buildkitd on a new empty root: a new ephemeral runner.
