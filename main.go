@@ -9,13 +9,13 @@ import (
 	"runtime/debug"
 	"syscall"
 
-	"github.com/warmbuild/warmbuild/pkg/mountcache"
+	"github.com/warmbuild/warmbuild/pkg/mounthelper"
 	"github.com/warmbuild/warmbuild/pkg/run"
 )
 
 func main() {
 	// Inside a helper build the binary fills or reads a cache mount instead.
-	if code, ok := mountcache.RunHelper(context.Background(), os.Args[1:], os.Stdout, os.Stderr); ok {
+	if code, ok := mounthelper.RunHelper(context.Background(), os.Args[1:], os.Stdout, os.Stderr); ok {
 		os.Exit(code)
 	}
 	// Caches stream through fixed buffers, but Go's default GC lets the heap grow to twice

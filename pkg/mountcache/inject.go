@@ -1,7 +1,6 @@
 package mountcache
 
 import (
-	"bufio"
 	"context"
 	"crypto/rand"
 	"debug/elf"
@@ -24,6 +23,7 @@ import (
 	"github.com/warmbuild/warmbuild/pkg/archive"
 	"github.com/warmbuild/warmbuild/pkg/builder"
 	"github.com/warmbuild/warmbuild/pkg/cacheservice"
+	"github.com/warmbuild/warmbuild/pkg/mounthelper"
 )
 
 // HelperBuild says how to run the throwaway builds that fill and read a cache mount. They
@@ -128,7 +128,7 @@ const (
 
 // InjectResult is what an injection did.
 type InjectResult struct {
-	Report InjectReport
+	Report mounthelper.InjectReport
 	// Refused is true when the helper ran and refused the archive (corrupt, unsafe, too
 	// large); the mount was left empty.
 	Refused bool
@@ -172,15 +172,15 @@ func (h HelperBuild) InjectStream(ctx context.Context, c Cache, r io.Reader, bui
 	if err != nil {
 		return InjectResult{}, fmt.Errorf("inject %s: forward the archive socket: %w", c.CacheID, err)
 	}
-	res, err := h.solve(ctx, work, c, buildArgs, helperRun{attach: []session.Attachable{ssh}, args: []string{InjectCommand, "unix://" + archiveSocketPath, c.Mounts[0].Path}})
+	res, err := h.solve(ctx, work, c, buildArgs, helperRun{attach: []session.Attachable{ssh}, args: []string{mounthelper.InjectCommand, "unix://" + archiveSocketPath, c.Mounts[0].Path}})
 	var be *builder.BuildError
-	if errors.As(err, &be) && res != nil && strings.Contains(res.Logs(func(string) bool { return true }), "warmbuild "+InjectCommand+":") {
+	if errors.As(err, &be) && res != nil && strings.Contains(res.Logs(func(string) bool { return true }), "warmbuild "+mounthelper.InjectCommand+":") {
 		return InjectResult{Refused: true}, fmt.Errorf("the restored archive was refused: %s", helperError(res))
 	}
 	if err != nil {
 		return InjectResult{}, fmt.Errorf("inject %s: %w", c.CacheID, err)
 	}
-	rep, err := injectReportFrom(res.Logs(func(string) bool { return true }))
+	rep, err := mounthelper.ParseReport(res.Logs(func(string) bool { return true }))
 	if err != nil {
 		return InjectResult{}, fmt.Errorf("inject %s: %w", c.CacheID, err)
 	}
@@ -228,8 +228,8 @@ func serveStream(ctx context.Context, r io.Reader) (*streamFeed, error) {
 		}
 		stop := context.AfterFunc(ctx, func() { conn.Close() })
 		defer stop()
-		cw := chunkWriter{w: conn}
-		_, err = io.CopyBuffer(cw, r, make([]byte, maxChunk))
+		cw := mounthelper.NewChunkWriter(conn)
+		_, err = io.CopyBuffer(cw, r, make([]byte, mounthelper.MaxChunk))
 		if err == nil {
 			err = cw.Close()
 		}
@@ -267,18 +267,18 @@ func (f *streamFeed) close() {
 // client.
 //
 // With base (the manifest of the restored entry's base archive), the archive holds only
-// what changed since, when that pays (ExtractDelta).
-func (h HelperBuild) Extract(ctx context.Context, c Cache, restoredDigest string, base *archive.Manifest, maxBytes int64, buildArgs map[string]string, outDir string) (ExtractResult, error) {
+// what changed since, when that pays (mounthelper.ExtractDelta).
+func (h HelperBuild) Extract(ctx context.Context, c Cache, restoredDigest string, base *archive.Manifest, maxBytes int64, buildArgs map[string]string, outDir string) (mounthelper.ExtractResult, error) {
 	if ok, why := Flaggable(c); !ok {
-		return ExtractResult{}, errors.New("cannot extract: " + why)
+		return mounthelper.ExtractResult{}, errors.New("cannot extract: " + why)
 	}
 	work, err := os.MkdirTemp(h.TempDir, "warmbuild-extract-")
 	if err != nil {
-		return ExtractResult{}, err
+		return mounthelper.ExtractResult{}, err
 	}
 	defer os.RemoveAll(work)
 	if err := h.stageBinary(filepath.Join(work, "wbin")); err != nil {
-		return ExtractResult{}, err
+		return mounthelper.ExtractResult{}, err
 	}
 	if restoredDigest == "" {
 		restoredDigest = "-"
@@ -287,33 +287,35 @@ func (h HelperBuild) Extract(ctx context.Context, c Cache, restoredDigest string
 	if base != nil {
 		b, err := json.Marshal(base)
 		if err != nil {
-			return ExtractResult{}, err
+			return mounthelper.ExtractResult{}, err
 		}
 		// Next to the helper binary, which the RUN mounts at /.wb.
 		if err := os.WriteFile(filepath.Join(work, "wbin", "base.json"), b, 0o644); err != nil {
-			return ExtractResult{}, err
+			return mounthelper.ExtractResult{}, err
 		}
 		baseArg = "/.wb/base.json"
 	}
 	// The helper writes to /out in the RUN's root filesystem, which is what the local
 	// exporter exports (the mount points it leaves are empty directories).
 	exports := []client.ExportEntry{{Type: client.ExporterLocal, OutputDir: outDir}}
-	if _, err := h.solve(ctx, work, c, buildArgs, helperRun{exports: exports, args: []string{ExtractCommand, c.Mounts[0].Path, "/out", restoredDigest, strconv.FormatInt(maxBytes, 10), baseArg}}); err != nil {
-		return ExtractResult{}, fmt.Errorf("extract %s: %w", c.CacheID, err)
+	if _, err := h.solve(ctx, work, c, buildArgs, helperRun{exports: exports, args: []string{mounthelper.ExtractCommand, c.Mounts[0].Path, "/out", restoredDigest, strconv.FormatInt(maxBytes, 10), baseArg}}); err != nil {
+		return mounthelper.ExtractResult{}, fmt.Errorf("extract %s: %w", c.CacheID, err)
 	}
-	b, err := os.ReadFile(filepath.Join(outDir, "out", ExtractResultName))
+	b, err := os.ReadFile(filepath.Join(outDir, "out", mounthelper.ExtractResultName))
 	if err != nil {
-		return ExtractResult{}, fmt.Errorf("extract %s: no result from the helper: %w", c.CacheID, err)
+		return mounthelper.ExtractResult{}, fmt.Errorf("extract %s: no result from the helper: %w", c.CacheID, err)
 	}
-	var res ExtractResult
+	var res mounthelper.ExtractResult
 	if err := json.Unmarshal(b, &res); err != nil {
-		return ExtractResult{}, fmt.Errorf("extract %s: helper result: %w", c.CacheID, err)
+		return mounthelper.ExtractResult{}, fmt.Errorf("extract %s: helper result: %w", c.CacheID, err)
 	}
 	return res, nil
 }
 
 // ExtractedArchive is where Extract leaves the archive inside outDir.
-func ExtractedArchive(outDir string) string { return filepath.Join(outDir, "out", ExtractArchiveName) }
+func ExtractedArchive(outDir string) string {
+	return filepath.Join(outDir, "out", mounthelper.ExtractArchiveName)
+}
 
 func (h HelperBuild) solve(ctx context.Context, work string, c Cache, buildArgs map[string]string, run helperRun) (*builder.Result, error) {
 	ctxDir := filepath.Join(work, "ctx")
@@ -406,27 +408,11 @@ func linkOrCopy(src, dst string) error {
 	return out.Close()
 }
 
-func injectReportFrom(log string) (InjectReport, error) {
-	sc := bufio.NewScanner(strings.NewReader(log))
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		if i := strings.Index(line, injectReportPrefix); i >= 0 {
-			var rep InjectReport
-			if err := json.Unmarshal([]byte(line[i+len(injectReportPrefix):]), &rep); err != nil {
-				return InjectReport{}, fmt.Errorf("helper report %q: %w", line, err)
-			}
-			return rep, nil
-		}
-	}
-	return InjectReport{}, errors.New("the helper printed no report")
-}
-
 // helperError is the helper's own error line from a failed helper build.
 func helperError(res *builder.Result) string {
 	for _, line := range strings.Split(res.Logs(func(string) bool { return true }), "\n") {
-		if i := strings.Index(line, "warmbuild "+InjectCommand+": "); i >= 0 {
-			return strings.TrimSpace(line[i+len("warmbuild "+InjectCommand+": "):])
+		if i := strings.Index(line, "warmbuild "+mounthelper.InjectCommand+": "); i >= 0 {
+			return strings.TrimSpace(line[i+len("warmbuild "+mounthelper.InjectCommand+": "):])
 		}
 	}
 	return "unknown error"
@@ -461,28 +447,28 @@ func (h HelperBuild) InjectSources(ctx context.Context, c Cache, srcs []cacheser
 	}
 	outDir := filepath.Join(work, "out")
 	run := helperRun{
-		args:    []string{InjectCommand, sourcesPrefix + sourcesSecretPath, c.Mounts[0].Path, "/out"},
+		args:    []string{mounthelper.InjectCommand, mounthelper.SourcesPrefix + sourcesSecretPath, c.Mounts[0].Path, "/out"},
 		sources: sources,
 		certs:   stageCerts(wbin),
 		exports: []client.ExportEntry{{Type: client.ExporterLocal, OutputDir: outDir}},
 	}
 	res, err := h.solve(ctx, work, c, buildArgs, run)
 	var be *builder.BuildError
-	if errors.As(err, &be) && res != nil && strings.Contains(res.Logs(func(string) bool { return true }), "warmbuild "+InjectCommand+":") {
+	if errors.As(err, &be) && res != nil && strings.Contains(res.Logs(func(string) bool { return true }), "warmbuild "+mounthelper.InjectCommand+":") {
 		return InjectResult{Refused: true}, nil, fmt.Errorf("the restored archive was refused: %s", helperError(res))
 	}
 	if err != nil {
 		return InjectResult{}, nil, fmt.Errorf("inject %s: %w", c.CacheID, err)
 	}
-	rep, err := injectReportFrom(res.Logs(func(string) bool { return true }))
+	rep, err := mounthelper.ParseReport(res.Logs(func(string) bool { return true }))
 	if err != nil {
 		return InjectResult{}, nil, fmt.Errorf("inject %s: %w", c.CacheID, err)
 	}
-	if rep.Status == injectUnreachable {
+	if rep.Status == mounthelper.StatusUnreachable {
 		return InjectResult{Report: rep}, nil, fmt.Errorf("%w: %s", ErrUnreachable, rep.Reason)
 	}
 	var base *archive.Manifest
-	if b, err := os.ReadFile(filepath.Join(outDir, "out", BaseManifestName)); err == nil {
+	if b, err := os.ReadFile(filepath.Join(outDir, "out", mounthelper.BaseManifestName)); err == nil {
 		var m archive.Manifest
 		if json.Unmarshal(b, &m) == nil {
 			base = &m

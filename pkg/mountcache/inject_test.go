@@ -15,6 +15,7 @@ import (
 	"github.com/moby/buildkit/client"
 	"github.com/warmbuild/warmbuild/pkg/archive"
 	"github.com/warmbuild/warmbuild/pkg/builder"
+	"github.com/warmbuild/warmbuild/pkg/mounthelper"
 )
 
 func discoverOne(t *testing.T, dockerfile string) Cache {
@@ -89,7 +90,7 @@ func TestInjectedPipCacheIsUsedByThePipStepOnAFreshBuilder(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ex.Status != ExtractArchived || ex.Files == 0 {
+	if ex.Status != mounthelper.ExtractArchived || ex.Files == 0 {
 		t.Fatalf("extract of a used pip cache: %+v", ex)
 	}
 	fi, err := os.Stat(ExtractedArchive(out))
@@ -121,7 +122,7 @@ func TestInjectedPipCacheIsUsedByThePipStepOnAFreshBuilder(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if again.Status != ExtractUnchanged {
+	if again.Status != mounthelper.ExtractUnchanged {
 		t.Errorf("extract after a build that only read the cache: %+v, want unchanged", again)
 	}
 	if _, err := os.Stat(ExtractedArchive(out2)); err == nil {

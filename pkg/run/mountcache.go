@@ -21,6 +21,7 @@ import (
 	"github.com/warmbuild/warmbuild/pkg/inputs"
 	"github.com/warmbuild/warmbuild/pkg/layercache"
 	"github.com/warmbuild/warmbuild/pkg/mountcache"
+	"github.com/warmbuild/warmbuild/pkg/mounthelper"
 	"github.com/warmbuild/warmbuild/pkg/report"
 )
 
@@ -445,15 +446,15 @@ func (r *runner) extractAndSave(ctx context.Context, mr *mountRun, rep *report.R
 		}
 		file := mountcache.ExtractedArchive(outDir)
 		switch ex.Status {
-		case mountcache.ExtractEmpty:
+		case mounthelper.ExtractEmpty:
 			ms.SaveNote = "not saved: the cache mount is empty"
 			end()
 			continue
-		case mountcache.ExtractUnchanged:
+		case mounthelper.ExtractUnchanged:
 			ms.SaveNote = "unchanged"
 			end()
 			continue
-		case mountcache.ExtractDelta:
+		case mounthelper.ExtractDelta:
 			ms.DeltaOn = ms.baseKey
 			rep.Infof("Mount cache %s: %d of %d files changed since %s (%s); saving them as a delta", ms.ID, ex.DeltaFiles, ex.Files, ms.baseKey, report.Bytes(ex.DeltaBytes))
 		default:

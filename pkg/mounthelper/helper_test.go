@@ -1,4 +1,4 @@
-package mountcache
+package mounthelper
 
 import (
 	"bytes"
@@ -87,7 +87,7 @@ func TestInjectUnpacksIntoAnEmptyMountAndReportsWhatItHolds(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, out)
 	}
-	rep, err := injectReportFrom(out)
+	rep, err := ParseReport(out)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -154,7 +154,7 @@ func TestExtractArchivesAChangedMountAndSkipsAnUnchangedOne(t *testing.T) {
 	if code != 0 {
 		t.Fatal(injected)
 	}
-	rep, err := injectReportFrom(injected)
+	rep, err := ParseReport(injected)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -246,7 +246,7 @@ func TestExtractOfAnEmptyMountSavesNothing(t *testing.T) {
 func TestArchiveStreamFramingEndsOnlyAtTheMarker(t *testing.T) {
 	data := bytes.Repeat([]byte("pip-cache-bytes "), 200_000) // several chunks
 	var framed bytes.Buffer
-	cw := chunkWriter{w: &framed}
+	cw := ChunkWriter{w: &framed}
 	if _, err := cw.Write(data); err != nil {
 		t.Fatal(err)
 	}

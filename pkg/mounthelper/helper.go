@@ -1,4 +1,9 @@
-package mountcache
+// Package mounthelper is the program that runs inside BuildKit, on scratch, to fill and
+// read a cache mount (mount-inject, mount-extract): the action's own binary, started
+// with one of these subcommands. It imports nothing of BuildKit, only the archive format
+// and the cache service's download; pkg/mountcache is the action's side of the same
+// helper builds.
+package mounthelper
 
 import (
 	"bufio"
@@ -20,9 +25,8 @@ import (
 	"github.com/warmbuild/warmbuild/pkg/archive"
 )
 
-// The action's own binary doubles as the tool that runs inside BuildKit to fill and read
-// a cache mount: a throwaway build on scratch bind-mounts it next to the cache mount, so
-// no utility image has to be pulled. These are its subcommands.
+// A throwaway build on scratch bind-mounts the helper next to the cache mount, so no
+// utility image has to be pulled. These are its subcommands.
 const (
 	InjectCommand  = "mount-inject"  // mount-inject ARCHIVE|unix://SOCKET|sources:FILE DIR [OUTDIR]
 	ExtractCommand = "mount-extract" // mount-extract DIR OUTDIR RESTORED_DIGEST MAXBYTES BASE_MANIFEST
@@ -34,9 +38,9 @@ const (
 	ExtractResultName  = "result.json"
 )
 
-// injectReportPrefix starts the line mount-inject prints with what it unpacked; the
+// ReportPrefix starts the line mount-inject prints with what it unpacked; the
 // caller reads it back from the build log.
-const injectReportPrefix = "warmbuild-mount-inject: "
+const ReportPrefix = "warmbuild-mount-inject: "
 
 // ExtractStatus says what mount-extract found.
 type ExtractStatus string
@@ -95,7 +99,7 @@ func RunHelper(ctx context.Context, args []string, stdout, stderr io.Writer) (co
 		}
 		var rep InjectReport
 		var err error
-		if file, ok := strings.CutPrefix(args[1], sourcesPrefix); ok {
+		if file, ok := strings.CutPrefix(args[1], SourcesPrefix); ok {
 			outDir := ""
 			if len(args) == 4 {
 				outDir = args[3]
@@ -109,7 +113,7 @@ func RunHelper(ctx context.Context, args []string, stdout, stderr io.Writer) (co
 			return 1, true
 		}
 		b, _ := json.Marshal(rep)
-		fmt.Fprintf(stdout, "%s%s\n", injectReportPrefix, b)
+		fmt.Fprintf(stdout, "%s%s\n", ReportPrefix, b)
 		return 0, true
 	case ExtractCommand:
 		if len(args) != 6 {
@@ -178,7 +182,7 @@ func keptMount(ctx context.Context, dir string) (InjectReport, bool, error) {
 }
 
 // openArchive opens a file, or connects to unix://PATH where the caller streams it in
-// chunks (see chunkWriter).
+// chunks (see ChunkWriter).
 func openArchive(p string) (io.ReadCloser, error) {
 	if sock, ok := strings.CutPrefix(p, "unix://"); ok {
 		conn, err := net.DialTimeout("unix", sock, 30*time.Second)
@@ -197,14 +201,19 @@ func openArchive(p string) (io.ReadCloser, error) {
 // half-close on: the reader would never see EOF. So the stream is framed: chunks of
 // [4-byte big-endian length][data], ended by a zero-length chunk. A stream that stops
 // before that chunk is an error (io.ErrUnexpectedEOF), never a short archive.
-type chunkWriter struct{ w io.Writer }
+// ChunkWriter is the action's end of that stream.
+type ChunkWriter struct{ w io.Writer }
 
-const maxChunk = 1 << 20
+// NewChunkWriter frames what is written to w; Close ends the stream.
+func NewChunkWriter(w io.Writer) ChunkWriter { return ChunkWriter{w: w} }
 
-func (c chunkWriter) Write(p []byte) (int, error) {
+// MaxChunk is the largest chunk, and a good copy buffer size for a ChunkWriter.
+const MaxChunk = 1 << 20
+
+func (c ChunkWriter) Write(p []byte) (int, error) {
 	written := 0
 	for len(p) > 0 {
-		n := min(len(p), maxChunk)
+		n := min(len(p), MaxChunk)
 		var hdr [4]byte
 		binary.BigEndian.PutUint32(hdr[:], uint32(n))
 		if _, err := c.w.Write(hdr[:]); err != nil {
@@ -221,7 +230,7 @@ func (c chunkWriter) Write(p []byte) (int, error) {
 }
 
 // Close writes the end marker.
-func (c chunkWriter) Close() error {
+func (c ChunkWriter) Close() error {
 	_, err := c.w.Write([]byte{0, 0, 0, 0})
 	return err
 }
@@ -242,7 +251,7 @@ func (c *chunkReader) Read(p []byte) (int, error) {
 			return 0, noEOF(err)
 		}
 		c.left = binary.BigEndian.Uint32(hdr[:])
-		if c.left > maxChunk {
+		if c.left > MaxChunk {
 			return 0, fmt.Errorf("archive stream: chunk of %d bytes", c.left)
 		}
 		if c.left == 0 {
@@ -410,4 +419,21 @@ func writeResult(outDir string, res ExtractResult) (ExtractResult, error) {
 		return res, err
 	}
 	return res, os.WriteFile(filepath.Join(outDir, ExtractResultName), b, 0o644)
+}
+
+// ParseReport finds the line mount-inject printed with what it did in a build log.
+func ParseReport(log string) (InjectReport, error) {
+	sc := bufio.NewScanner(strings.NewReader(log))
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		if i := strings.Index(line, ReportPrefix); i >= 0 {
+			var rep InjectReport
+			if err := json.Unmarshal([]byte(line[i+len(ReportPrefix):]), &rep); err != nil {
+				return InjectReport{}, fmt.Errorf("helper report %q: %w", line, err)
+			}
+			return rep, nil
+		}
+	}
+	return InjectReport{}, errors.New("the helper printed no report")
 }

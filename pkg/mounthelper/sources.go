@@ -1,4 +1,4 @@
-package mountcache
+package mounthelper
 
 import (
 	"context"
@@ -22,16 +22,16 @@ import (
 // forwarded stream takes. The URLs reach the RUN as a BuildKit secret (never an
 // argument, a layer or a log line) and this is the form the helper reads them in.
 
-// sourcesPrefix marks mount-inject's ARCHIVE argument as a JSON file of
+// SourcesPrefix marks mount-inject's ARCHIVE argument as a JSON file of
 // cacheservice.Source, the full entry first, its delta (if any) after it.
-const sourcesPrefix = "sources:"
+const SourcesPrefix = "sources:"
 
 // BaseManifestName is the file mount-inject writes to its OUTDIR in sources mode: the
 // manifest of the first (full) archive, on which a later save can store a delta.
 const BaseManifestName = "base-manifest.json"
 
 // Statuses of mount-inject besides "injected" and "kept".
-const injectUnreachable = "unreachable" // the storage cannot be reached from the RUN; nothing was written
+const StatusUnreachable = "unreachable" // the storage cannot be reached from the RUN; nothing was written
 
 // Transfer settings inside the build: the action's own (4 parallel 4 MiB blocks).
 var helperDownloadOptions = []cacheservice.Option{cacheservice.WithParallelism(4), cacheservice.WithBlockSize(4 << 20)}
@@ -66,7 +66,7 @@ func injectSources(ctx context.Context, sourcesFile, dir, outDir string) (Inject
 		return InjectReport{}, err
 	}
 	if err := d.Reachable(ctx, srcs[0], 10*time.Second); err != nil {
-		return InjectReport{Status: injectUnreachable, Reason: redactSources(err.Error(), srcs)}, nil
+		return InjectReport{Status: StatusUnreachable, Reason: redactSources(err.Error(), srcs)}, nil
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()

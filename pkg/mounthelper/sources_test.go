@@ -1,4 +1,4 @@
-package mountcache
+package mounthelper
 
 import (
 	"bytes"
@@ -57,11 +57,11 @@ func TestInjectDownloadsTheSourcesItself(t *testing.T) {
 		cacheservice.Source{Key: "k2+k1", URL: srv.URL + "/delta?sig=s3cr3t", Rangeable: true, Size: int64(len(delta))},
 	)
 	mount, out := t.TempDir(), t.TempDir()
-	code, o := runHelper(t, InjectCommand, sourcesPrefix+sources, mount, out)
+	code, o := runHelper(t, InjectCommand, SourcesPrefix+sources, mount, out)
 	if code != 0 {
 		t.Fatal(o)
 	}
-	rep, err := injectReportFrom(o)
+	rep, err := ParseReport(o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,15 +89,15 @@ func TestInjectReportsUnreachableStorageWithoutItsSignature(t *testing.T) {
 	ln.Close() // nothing listens there now
 	sources := writeSources(t, cacheservice.Source{Key: "k", URL: "http://" + addr + "/blob?sv=1&sig=s3cr3t", Size: 10})
 	mount := t.TempDir()
-	code, o := runHelper(t, InjectCommand, sourcesPrefix+sources, mount, t.TempDir())
+	code, o := runHelper(t, InjectCommand, SourcesPrefix+sources, mount, t.TempDir())
 	if code != 0 {
 		t.Fatal(o)
 	}
-	rep, err := injectReportFrom(o)
+	rep, err := ParseReport(o)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rep.Status != injectUnreachable || rep.Reason == "" {
+	if rep.Status != StatusUnreachable || rep.Reason == "" {
 		t.Errorf("report %+v, want unreachable with a reason", rep)
 	}
 	if strings.Contains(o, "s3cr3t") {
