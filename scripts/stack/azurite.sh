@@ -4,11 +4,12 @@
 # run in the background with a pid file. An Azurite already answering on the port (started by
 # hand, say) is reused.
 #
-# Blobs are kept in memory (up to 6 GiB; every test server deletes its container when it
-# closes). On GitHub the cache's blob storage is across the network and never writes to the
-# runner's disk; on this machine's disk, shared with the BuildKit daemons under test,
-# Azurite's writes competed with the builds (315 MB: upload 130 → 290 MB/s, download
-# 355 → 1700 MB/s in memory, measured with bench/cacheservice).
+# Blobs are kept in memory, up to 16 GiB. On GitHub the cache's blob storage is across the
+# network and never writes to the runner's disk; on this machine's disk, shared with the
+# BuildKit daemons under test, Azurite's writes competed with the builds (315 MB: upload
+# 130 -> 290 MB/s, download 355 -> 1700 MB/s in memory, measured with bench/cacheservice).
+# Test servers delete their containers when they close, but Azurite frees deleted blobs
+# only every 10 minutes, and the scenario bench uploads about 7 GB in that time.
 # Account: the well-known dev account devstoreaccount1 (see AZURITE_BLOB_URL in the env file).
 set -euo pipefail
 # shellcheck source=lib.sh
@@ -19,7 +20,7 @@ version=3.35.0
 prefix="$WARMBUILD_STACK/azurite"
 pidfile="$stack_run/azurite.pid"
 # What the running Azurite was started with; one started otherwise is restarted.
-mode="memory 6144"
+mode="memory 16384"
 modefile="$stack_run/azurite.mode"
 logfile="$stack_run/azurite.log"
 bin="$prefix/node_modules/.bin/azurite-blob"
@@ -54,7 +55,7 @@ port_open 10000 && die "port 10000 is held by another process; stop it and rerun
 # Azurite's working files (its debug log, if asked for) go to its own directory.
 mkdir -p "$prefix/work"
 (cd "$prefix/work" && start_daemon "$pidfile" "$logfile" "$bin" --blobHost 127.0.0.1 --blobPort 10000 \
-  --inMemoryPersistence --extentMemoryLimit 6144 --loose --skipApiVersionCheck --silent --disableTelemetry)
+  --inMemoryPersistence --extentMemoryLimit 16384 --loose --skipApiVersionCheck --silent --disableTelemetry)
 echo "$mode" >"$modefile"
 if ! wait_until 30 "azurite on :10000" answers; then
   log_tail "$logfile"
