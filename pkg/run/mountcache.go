@@ -44,6 +44,7 @@ type mountRun struct {
 	// prewarm unpacks the carried mounts' base images while they are injected.
 	prewarmOnce sync.Once
 	prewarmDone chan struct{}
+	prewarmStop context.CancelFunc
 	prewarmLog  []string // what the prewarm did, printed once it is done
 }
 
@@ -64,12 +65,18 @@ func (r *runner) startPrewarm(ctx context.Context, mr *mountRun, caches []mountc
 			return
 		}
 		mr.prewarmDone = make(chan struct{})
+		pctx, stop := context.WithCancel(ctx)
+		mr.prewarmStop = stop
 		c, cfgDir := mr.helper.Client, r.plan.Request.DockerConfigDir
 		go func() {
 			defer close(mr.prewarmDone)
 			for _, img := range images {
 				start := time.Now()
-				if err := builder.Prewarm(ctx, c, img, platform, cfgDir); err != nil {
+				if err := builder.Prewarm(pctx, c, img, platform, cfgDir); err != nil {
+					if pctx.Err() != nil && ctx.Err() == nil {
+						mr.prewarmLog = append(mr.prewarmLog, fmt.Sprintf("Base image %s: prewarm stopped after %.2fs, the build was done without it", img, time.Since(start).Seconds()))
+						return
+					}
 					// The build pulls and unpacks it itself; nothing is lost.
 					mr.prewarmLog = append(mr.prewarmLog, err.Error())
 					continue
@@ -80,11 +87,14 @@ func (r *runner) startPrewarm(ctx context.Context, mr *mountRun, caches []mountc
 	})
 }
 
-// waitPrewarm waits for startPrewarm's unpacking and says what it did.
-func (mr *mountRun) waitPrewarm(ctx context.Context, log func(format string, args ...any)) {
+// endPrewarm is called once the build is done: a prewarm still running is of no more
+// use (a failed build, or one that never needed the base), so it is stopped rather than
+// waited for. Then it says what the prewarm did.
+func (mr *mountRun) endPrewarm(ctx context.Context, log func(format string, args ...any)) {
 	if mr == nil || mr.prewarmDone == nil {
 		return
 	}
+	mr.prewarmStop()
 	select {
 	case <-mr.prewarmDone:
 	case <-ctx.Done():

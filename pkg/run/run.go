@@ -139,7 +139,7 @@ func (r *runner) build(ctx context.Context, c *client.Client) error {
 	}
 	res, err := builder.Solve(ctx, c, r.plan.Request, opts...)
 	r.phase("build", start)
-	mounts.waitPrewarm(ctx, r.rep.Infof)
+	mounts.endPrewarm(ctx, r.rep.Infof)
 	end()
 	r.saveMounts(ctx, mounts, early, res, err)
 	if res != nil {
