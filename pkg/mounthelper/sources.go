@@ -33,8 +33,12 @@ const BaseManifestName = "base-manifest.json"
 // Statuses of mount-inject besides "injected" and "kept".
 const StatusUnreachable = "unreachable" // the storage cannot be reached from the RUN; nothing was written
 
-// Transfer settings inside the build: the action's own (4 parallel 4 MiB blocks).
-var helperDownloadOptions = []cacheservice.Option{cacheservice.WithParallelism(4), cacheservice.WithBlockSize(4 << 20)}
+// Transfer settings inside the build: 4 parallel ranges of 8 MiB. Each range is a request
+// with its own fixed cost at the storage, so halving their number matters more than the
+// buffers: 330 MB from Azurite took 1.2 s in 4 MiB ranges and 0.55 s in 8 MiB ones (16 MiB
+// gained nothing more). The helper is not the action's process, whose transfers keep to
+// 4 MiB blocks for its memory goal; 32 MiB of buffers in the build are fine.
+var helperDownloadOptions = []cacheservice.Option{cacheservice.WithParallelism(4), cacheservice.WithBlockSize(8 << 20)}
 
 func readSources(p string) ([]cacheservice.Source, error) {
 	b, err := os.ReadFile(p)
