@@ -83,8 +83,7 @@ func injectSources(ctx context.Context, sourcesFile, dir, outDir string) (Inject
 		defer rc.Close()
 		parts = append(parts, rc)
 	}
-	counted := &countReader{r: io.MultiReader(parts...)}
-	st, err := archive.Extract(ctx, counted, dir, archive.Limits{})
+	st, err := archive.Extract(ctx, io.MultiReader(parts...), dir, archive.Limits{})
 	base, lerr := wait()
 	if err != nil {
 		msg := redactSources(err.Error(), srcs)
@@ -93,7 +92,7 @@ func injectSources(ctx context.Context, sourcesFile, dir, outDir string) (Inject
 		}
 		return InjectReport{}, fmt.Errorf("%s; the cache mount was left empty", msg)
 	}
-	rep := InjectReport{Status: "injected", PathsDigest: PathsDigest(st.Manifest), Files: st.Manifest.Files, Bytes: st.Manifest.Bytes, StreamBytes: counted.n}
+	rep := InjectReport{Status: "injected", PathsDigest: PathsDigest(st.Manifest), Files: st.Manifest.Files, Bytes: st.Manifest.Bytes, StreamBytes: st.StreamBytes}
 	if lerr == nil && outDir != "" {
 		b, err := json.Marshal(base)
 		if err == nil {
@@ -124,15 +123,4 @@ func redactSources(msg string, srcs []cacheservice.Source) string {
 		}
 	}
 	return msg
-}
-
-type countReader struct {
-	r io.Reader
-	n int64
-}
-
-func (c *countReader) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
-	c.n += int64(n)
-	return n, err
 }
