@@ -17,13 +17,13 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"github.com/warmbuild/warmbuild/pkg/report"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -32,6 +32,7 @@ import (
 
 	"github.com/warmbuild/warmbuild/pkg/cacheservice"
 	"github.com/warmbuild/warmbuild/pkg/cacheservice/cachetest"
+	"github.com/warmbuild/warmbuild/pkg/report"
 )
 
 func TestMain(m *testing.M) {
@@ -195,6 +196,7 @@ func (b *bench) setUp() {
 	b.registry = cachetest.StackValue("REGISTRY")
 	b.heavyURL = cachetest.StackValue("PYPI_HEAVY_URL")
 	cachetest.FindAzurite(t) // skips (or fails under WARMBUILD_REQUIRE_STACK=1) when Azurite is down
+	b.checkRegistryDisk()
 
 	// Every blob goes through the counting proxy: the v2 server signs URLs for it.
 	az, err := url.Parse(cachetest.StackValue("AZURITE_BLOB_URL"))
@@ -371,6 +373,29 @@ func (b *bench) measure(variant, scen string, rep int, way string, srv *cachetes
 		variant, scen, way, rep, res.Wall, res.Solve, mib(res.Up), mib(res.Down), res.MaxRSSKiB>>10,
 		res.StepsCached, res.StepsTotal, res.PipCached, res.PipTotal, res.MountHit)
 	return res
+}
+
+// checkRegistryDisk fails early when the local registry's disk cannot take what the runs
+// push (every run pushes its image, as a pipeline would; the heavy variant about 5 GB in
+// all), rather than letting a push fail half-way through with "no space left on device".
+func (b *bench) checkRegistryDisk() {
+	dir := cachetest.StackValue("WARMBUILD_STACK")
+	if dir == "" {
+		return
+	}
+	need := uint64(2) << 30
+	if slices.Contains(b.cfg.variants, "heavy") {
+		need = 8 << 30
+	}
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(dir, &st); err != nil {
+		b.t.Logf("free space on %s: %v", dir, err)
+		return
+	}
+	if free := st.Bavail * uint64(st.Bsize); free < need {
+		b.t.Fatalf("%.1f GiB free on %s, where the local registry keeps what the runs push; these runs need about %d GiB: "+
+			"run `bash scripts/stack/prune.sh` (scripts/stack/up.sh runs it) to drop earlier test pushes", float64(free)/(1<<30), dir, need>>30)
+	}
 }
 
 // runnersDir is where the runs' runners live. This machine's disk is rate-limited: the

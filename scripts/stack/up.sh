@@ -11,6 +11,8 @@
 #   base-image.sh python:3.11* / debian:bookworm* images in the registry, rootfs tarball
 #   azurite.sh    Azure blob emulator on 127.0.0.1:10000
 #   docker.sh     Docker Engine (own socket) with local moby/buildkit and golang stand-in images
+#   prune.sh      keeps the disk bounded: drops test pushes from the registry and old dangling
+#                 images once they pass a size (tests leave both behind on every run)
 # On a cold machine the buildkitd compile is CPU-bound while debootstrap and the Azurite npm
 # install mostly wait on the network, so those two run beside it.
 set -euo pipefail
@@ -67,6 +69,7 @@ collect base-rootfs
 component base-image
 collect azurite
 component docker
+component prune
 
 env_file="$WARMBUILD_STACK/env"
 rootfs_tar=$(ls "$WARMBUILD_STACK"/base/python*.tar 2>/dev/null | head -n1 || true)
