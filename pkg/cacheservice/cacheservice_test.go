@@ -10,8 +10,14 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"regexp"
+	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/iotest"
 	"time"
@@ -443,6 +449,75 @@ func TestServerErrorsAreRetriedThenGivenUp(t *testing.T) {
 	}
 	if n := len(srv.CallsTo(cachetest.GetCacheEntryDownloadURL)) - before; n != 1 {
 		t.Errorf("a 400 was tried %d times, want once (not retryable)", n)
+	}
+}
+
+func TestALostFinalizeAnswerStillReportsTheEntryItSaved(t *testing.T) {
+	srv := cachetest.StartV2(t, cachetest.V2Options{})
+	c := newClient(t, srv.Getenv)
+	data := randomBytes(4, 100<<10)
+
+	// The finalize takes effect but its answer is lost; the retry finds the
+	// reservation gone. The entry is there, so the save must say it saved.
+	srv.Inject(cachetest.Fault{Op: cachetest.FinalizeCacheEntryUpload, Status: 502, Lost: true})
+	res, err := c.Save(context.Background(), "pip-lost-answer", version, bytes.NewReader(data))
+	if err != nil || res.AlreadyExists || res.Size != int64(len(data)) {
+		t.Fatalf("Save after a lost finalize answer = %+v, %v; want %d bytes saved and no error", res, err, len(data))
+	}
+	if !slices.ContainsFunc(srv.CallsTo(cachetest.FinalizeCacheEntryUpload), func(c cachetest.Call) bool { return c.Fault }) {
+		t.Fatal("the lost answer was never injected")
+	}
+	if got := download(t, mustRestore(t, c, "pip-lost-answer")); !bytes.Equal(got, data) {
+		t.Fatal("restored bytes differ from the saved ones")
+	}
+
+	// A finalize that really fails is still a failed save.
+	srv.Inject(cachetest.Fault{Op: cachetest.FinalizeCacheEntryUpload, Status: 400})
+	if _, err := c.Save(context.Background(), "pip-refused", version, bytes.NewReader(data)); err == nil {
+		t.Error("Save whose finalize was refused: no error")
+	}
+	if e, err := c.Restore(context.Background(), "pip-refused", nil, version); err != nil || e != nil {
+		t.Errorf("Restore after a refused finalize = %+v, %v; want a miss", e, err)
+	}
+}
+
+func TestALostV1CommitAnswerStillReportsTheEntryItSaved(t *testing.T) {
+	act := cachetest.StartV1(t)
+	target, err := url.Parse(act.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// In front of act's server: the first commit (POST caches/<id>) is served,
+	// then answered 502, as if the answer were lost on the way back.
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	var lost atomic.Bool
+	commit := regexp.MustCompile(`/caches/[0-9]+$`)
+	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost && commit.MatchString(r.URL.Path) && lost.CompareAndSwap(false, true) {
+			proxy.ServeHTTP(httptest.NewRecorder(), r)
+			http.Error(w, "answer lost", http.StatusBadGateway)
+			return
+		}
+		proxy.ServeHTTP(w, r)
+	}))
+	t.Cleanup(front.Close)
+	getenv := func(name string) string {
+		if name == "ACTIONS_CACHE_URL" {
+			return front.URL + "/"
+		}
+		return act.Getenv(name)
+	}
+	c := newClient(t, getenv)
+	data := randomBytes(6, 300<<10)
+	res, err := c.Save(context.Background(), "pip-v1-lost", version, bytes.NewReader(data))
+	if err != nil || res.Size != int64(len(data)) {
+		t.Fatalf("Save after a lost commit answer = %+v, %v; want %d bytes saved and no error", res, err, len(data))
+	}
+	if !lost.Load() {
+		t.Fatal("the commit's answer was never lost")
+	}
+	if got := download(t, mustRestore(t, c, "pip-v1-lost")); !bytes.Equal(got, data) {
+		t.Fatal("restored bytes differ from the saved ones")
 	}
 }
 

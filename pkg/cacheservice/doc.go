@@ -32,6 +32,11 @@
 // Retry-After (seconds or an HTTP date), reimplemented here because they are
 // unexported there.
 //
+// A finalize (v2) or commit (v1) that fails after its retries is checked with
+// a lookup of the exact key: when its answer was lost on the way back, the
+// call took effect and the retry found nothing left to finalize, yet the
+// entry is there and the save succeeded.
+//
 // A cache failure must never fail a build: callers turn errors from this
 // package into warnings.
 package cacheservice

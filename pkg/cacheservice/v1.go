@@ -110,6 +110,10 @@ func (c *Client) saveV1(ctx context.Context, key, version string, r io.Reader) (
 		return SaveResult{}, fmt.Errorf("upload: %w", err)
 	}
 	if err := c.postJSONV1(ctx, "commit cache", cacheURL, v1CommitRequest{Size: size}, nil); err != nil {
+		// As in v2: a commit whose answer was lost took effect; its retry fails.
+		if e, lerr := c.lookupV1(ctx, key, nil, version); lerr == nil && e != nil && strings.EqualFold(e.Key, key) {
+			return SaveResult{Size: size, EntryID: reserved.CacheID}, nil
+		}
 		return SaveResult{}, err
 	}
 	return SaveResult{Size: size, EntryID: reserved.CacheID}, nil

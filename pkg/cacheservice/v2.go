@@ -144,11 +144,17 @@ func (c *Client) saveV2(ctx context.Context, key, version string, r io.Reader) (
 	err = c.twirp(ctx, "FinalizeCacheEntryUpload", finalizeCacheEntryUploadRequest{
 		Key: key, SizeBytes: strconv.FormatInt(size, 10), Version: version,
 	}, &final)
-	if err != nil {
-		return SaveResult{}, err
+	if err == nil && !final.OK {
+		err = fmt.Errorf("FinalizeCacheEntryUpload refused: %s", firstNonEmpty(final.Message, "ok=false"))
 	}
-	if !final.OK {
-		return SaveResult{}, fmt.Errorf("FinalizeCacheEntryUpload refused: %s", firstNonEmpty(final.Message, "ok=false"))
+	if err != nil {
+		// A finalize whose answer was lost took effect all the same, and its
+		// retry then fails (the reservation is gone): ask whether the entry is
+		// there before calling the save failed.
+		if e, lerr := c.lookupV2(ctx, key, nil, version); lerr == nil && e != nil && strings.EqualFold(e.Key, key) {
+			return SaveResult{Size: size}, nil
+		}
+		return SaveResult{}, err
 	}
 	return SaveResult{Size: size, EntryID: int64(final.EntryID)}, nil
 }

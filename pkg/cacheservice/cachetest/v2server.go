@@ -72,6 +72,10 @@ type Fault struct {
 	// Hang never answers: the request waits until the client gives up or the
 	// server closes.
 	Hang bool
+	// Lost (twirp calls only) lets the call take effect, then answers with
+	// Status instead of its result: an answer lost on the way back, which a
+	// client cannot tell from a failure.
+	Lost bool
 }
 
 // V2Options configure StartV2.
@@ -292,6 +296,18 @@ func (s *V2Server) Seed(ctx context.Context, se SeedEntry, content io.Reader) (E
 	return *e, nil
 }
 
+// peekFault returns the next fault for op, if any, leaving it queued.
+func (s *V2Server) peekFault(op string) (Fault, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, f := range s.faults {
+		if f.Op == op {
+			return f, true
+		}
+	}
+	return Fault{}, false
+}
+
 // takeFault pops the next fault for op, if any.
 func (s *V2Server) takeFault(op string) (Fault, bool) {
 	s.mu.Lock()
@@ -406,8 +422,29 @@ func (s *V2Server) serveTwirp(w http.ResponseWriter, r *http.Request) {
 		fail(twirpError{"bad_route", "unsupported method " + r.Method + " (only POST is allowed)"})
 		return
 	}
+	if f, ok := s.peekFault(method); ok && f.Lost {
+		s.takeFault(method)
+		// Serve the call for its effect, then answer with the fault.
+		s.serveTwirpCall(httptest.NewRecorder(), r, method)
+		code := twirpCodeFor(f.Status)
+		s.record(Call{Op: method, Status: f.Status, Code: code, Fault: true})
+		writeJSON(w, f.Status, map[string]string{"code": code, "msg": "injected fault: the call took effect, its answer was lost"})
+		return
+	}
 	if s.applyFault(w, r, method) {
 		return
+	}
+	s.serveTwirpCall(w, r, method)
+}
+
+// serveTwirpCall checks, decodes and serves one twirp call.
+func (s *V2Server) serveTwirpCall(w http.ResponseWriter, r *http.Request, method string) {
+	call := Call{Op: method}
+	fail := func(e twirpError) {
+		call.Code = e.code
+		call.Status = twirpStatus(e.code)
+		s.record(call)
+		writeJSON(w, call.Status, map[string]string{"code": e.code, "msg": e.msg})
 	}
 	if r.Header.Get("Authorization") != "Bearer "+s.token {
 		fail(twirpError{"unauthenticated", "missing or wrong bearer token"})
