@@ -56,7 +56,9 @@ type Result struct {
 	Steps            StepStats
 	Duration         time.Duration
 	Warnings         []string
-	recorder         *stepRecorder
+	// Retried is why the export ran a second time (a push race, see Solve), if it did.
+	Retried  string
+	recorder *stepRecorder
 }
 
 // Logs returns the output of the build's vertices whose name satisfies match.
@@ -95,24 +97,54 @@ func WithExportStart(f func()) SolveOption {
 
 // Solve runs the build. A failed build returns a *BuildError carrying the Dockerfile
 // location of the failing instruction, and the partial Result (step statistics) with it.
+//
+// A push that fails the way concurrent pushes of one layer to one repository can fail
+// (the image and a registry layer cache both upload the base layer; see pushRace) is
+// exported once more: every step is cached in the builder by then, so the second solve
+// only exports. Result.Retried says why; the statistics stay those of the first solve.
 func Solve(ctx context.Context, c *client.Client, req Request, opts ...SolveOption) (*Result, error) {
 	cfg := solveConfig{progress: io.Discard, getenv: os.Getenv}
 	for _, o := range opts {
 		o(&cfg)
 	}
-	so, err := solveOpt(req, cfg)
-	if err != nil {
-		return nil, err
+	start := time.Now()
+	res, resp, err := solveOnce(ctx, c, req, cfg)
+	if reason := pushRace(err); reason != "" && ctx.Err() == nil {
+		res.Retried = reason
+		fmt.Fprintf(cfg.progress, "\nThe push failed (%s), as concurrent pushes of one layer to one repository sometimes do; every step is cached, exporting once more.\n\n", reason)
+		cfg.onExportStart = nil // fired already: the cache mounts were final then
+		var again *Result
+		again, resp, err = solveOnce(ctx, c, req, cfg)
+		res.Steps.CacheExportErrors = again.Steps.CacheExportErrors
+		res.Warnings = append(res.Warnings, again.Warnings...)
+		if err != nil {
+			res.recorder = again.recorder // the error is the second solve's
+		}
 	}
+	res.Duration = time.Since(start)
+	if err != nil {
+		return res, newBuildError(err, req.Dockerfile, res.recorder)
+	}
+	res.ExporterResponse = resp.ExporterResponse
+	res.Digest = resp.ExporterResponse["containerimage.digest"]
+	res.ImageID = resp.ExporterResponse["containerimage.config.digest"]
+	res.Metadata = decodeExporterResponse(resp.ExporterResponse)
+	return res, nil
+}
 
+// solveOnce is one BuildKit solve with its progress printed and recorded.
+func solveOnce(ctx context.Context, c *client.Client, req Request, cfg solveConfig) (*Result, *client.SolveResponse, error) {
 	rec := newStepRecorder()
 	res := &Result{recorder: rec}
+	so, err := solveOpt(req, cfg)
+	if err != nil {
+		return res, nil, err
+	}
 	display, err := progressui.NewDisplay(cfg.progress, progressui.PlainMode)
 	if err != nil {
-		return nil, fmt.Errorf("progress display: %w", err)
+		return res, nil, fmt.Errorf("progress display: %w", err)
 	}
 
-	start := time.Now()
 	statusCh := make(chan *client.SolveStatus)
 	displayCh := make(chan *client.SolveStatus)
 	eg, egCtx := errgroup.WithContext(ctx)
@@ -144,16 +176,36 @@ func Solve(ctx context.Context, c *client.Client, req Request, opts ...SolveOpti
 		return err
 	})
 	err = eg.Wait()
-	res.Duration = time.Since(start)
 	res.Steps = rec.stats()
-	if err != nil {
-		return res, newBuildError(err, req.Dockerfile, rec)
+	return res, resp, err
+}
+
+// pushRace names the failure when err is an image push that failed as concurrent
+// uploads of one blob to one repository can make it fail, and is empty otherwise. Seen
+// with BuildKit v0.34 against distribution 2.8 when the image and a registry layer cache
+// in the same repository both uploaded the base layer: the manifest was refused because
+// a layer it names was not (yet) in the repository ("blob unknown to registry"), or an
+// upload's content did not match its digest. Pushing again finds the blobs there.
+func pushRace(err error) string {
+	if err == nil {
+		return ""
 	}
-	res.ExporterResponse = resp.ExporterResponse
-	res.Digest = resp.ExporterResponse["containerimage.digest"]
-	res.ImageID = resp.ExporterResponse["containerimage.config.digest"]
-	res.Metadata = decodeExporterResponse(resp.ExporterResponse)
-	return res, nil
+	msg := strings.ToLower(err.Error())
+	if !strings.Contains(msg, "failed to push") {
+		return ""
+	}
+	for _, sign := range []string{
+		"blob unknown to registry",
+		"provided digest did not match uploaded content",
+		"unexpected commit digest",
+		"blob upload invalid",
+		"blob upload unknown",
+	} {
+		if strings.Contains(msg, sign) {
+			return sign
+		}
+	}
+	return ""
 }
 
 func solveOpt(req Request, cfg solveConfig) (*client.SolveOpt, error) {

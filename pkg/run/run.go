@@ -142,6 +142,11 @@ func (r *runner) build(ctx context.Context, c *client.Client) error {
 	mounts.endPrewarm(ctx, r.rep.Infof)
 	end()
 	r.saveMounts(ctx, mounts, early, res, err)
+	if res != nil && res.Retried != "" {
+		msg := fmt.Sprintf("the first push failed (%s) and the export ran again; the steps were cached, only the export was repeated", res.Retried)
+		r.summary.Hints = append(r.summary.Hints, "push retried: "+msg)
+		r.rep.Warning("Push retried", msg)
+	}
 	if res != nil {
 		r.out.LayerCacheStepsCached = res.Steps.Cached
 		r.out.LayerCacheStepsTotal = res.Steps.Total
