@@ -411,17 +411,6 @@ type twirpError struct {
 
 func (s *V2Server) serveTwirp(w http.ResponseWriter, r *http.Request) {
 	method := strings.TrimPrefix(r.URL.Path, twirpPrefix)
-	call := Call{Op: method}
-	fail := func(e twirpError) {
-		call.Code = e.code
-		call.Status = twirpStatus(e.code)
-		s.record(call)
-		writeJSON(w, call.Status, map[string]string{"code": e.code, "msg": e.msg})
-	}
-	if r.Method != http.MethodPost {
-		fail(twirpError{"bad_route", "unsupported method " + r.Method + " (only POST is allowed)"})
-		return
-	}
 	if f, ok := s.peekFault(method); ok && f.Lost {
 		s.takeFault(method)
 		// Serve the call for its effect, then answer with the fault.
@@ -445,6 +434,10 @@ func (s *V2Server) serveTwirpCall(w http.ResponseWriter, r *http.Request, method
 		call.Status = twirpStatus(e.code)
 		s.record(call)
 		writeJSON(w, call.Status, map[string]string{"code": e.code, "msg": e.msg})
+	}
+	if r.Method != http.MethodPost {
+		fail(twirpError{"bad_route", "unsupported method " + r.Method + " (only POST is allowed)"})
+		return
 	}
 	if r.Header.Get("Authorization") != "Bearer "+s.token {
 		fail(twirpError{"unauthenticated", "missing or wrong bearer token"})
