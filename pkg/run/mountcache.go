@@ -2,6 +2,7 @@ package run
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -642,7 +643,7 @@ func (r *runner) downloadAndInject(ctx context.Context, mr *mountRun, ms *mountS
 		deltaBody := e.Open(ctx)
 		defer deltaBody.Close()
 		delta := &trackingReader{r: deltaBody}
-		defer func() { n += delta.n; dlErr = cmpOr(dlErr, delta.err) }()
+		defer func() { n += delta.n; dlErr = cmp.Or(dlErr, delta.err) }()
 		stream = io.MultiReader(src, delta)
 	}
 	res, err = mr.helper.InjectStream(ctx, ms.cache, stream, r.in.BuildArgs)
@@ -658,13 +659,6 @@ func (r *runner) maskURL(u string) {
 	if _, q, ok := strings.Cut(u, "?"); ok {
 		r.rep.Mask(q)
 	}
-}
-
-func cmpOr(a, b error) error {
-	if a != nil {
-		return a
-	}
-	return b
 }
 
 // trackingReader counts bytes and remembers a read error other than EOF.
