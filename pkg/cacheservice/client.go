@@ -192,6 +192,19 @@ func WithBlockSize(n int) Option { return func(c *Client) { c.blockSize = n } }
 // WithWarnf receives warnings worth a log line (a retried request, a fallback).
 func WithWarnf(f func(format string, args ...any)) Option { return func(c *Client) { c.warnf = f } }
 
+// WithMask receives the secrets of every signed storage URL the moment an
+// answer hands one out (a lookup's download URL, v1's archive location, a
+// reservation's upload URL), before any request to it: the URL, its query and
+// its signature (see [Secrets]). Pass the reporter's add-mask, so the runner
+// hides them in every later log line.
+func WithMask(f func(secret string)) Option {
+	return func(c *Client) {
+		if f != nil {
+			c.mask = f
+		}
+	}
+}
+
 // WithUserAgent sets the User-Agent of the service calls.
 func WithUserAgent(ua string) Option { return func(c *Client) { c.userAgent = ua } }
 
@@ -208,6 +221,7 @@ type Client struct {
 	parallelism    int
 	blockSize      int
 	warnf          func(string, ...any)
+	mask           func(string)
 	userAgent      string
 	now            func() time.Time
 }
@@ -243,6 +257,7 @@ func newClient(opts []Option) (*Client, error) {
 		parallelism:    DefaultParallelism,
 		blockSize:      DefaultBlockSize,
 		warnf:          func(string, ...any) {},
+		mask:           func(string) {},
 		userAgent:      "warmbuild-cacheservice",
 		now:            time.Now,
 	}

@@ -128,6 +128,8 @@ func statusErrorFrom(op string, resp *http.Response, now time.Time) *StatusError
 	default:
 		e.Message = truncate(text, 300)
 	}
+	// An answer may quote the signed URL it was asked for.
+	e.Message = Redact(e.Message)
 	return e
 }
 

@@ -33,8 +33,14 @@ func (c *Client) do(ctx context.Context, r *request) error {
 	return c.withRetries(ctx, func(ctx context.Context) error { return c.once(ctx, r) })
 }
 
-// once runs one attempt of r under its own deadline.
+// once runs one attempt of r under its own deadline. Every error of an HTTP
+// exchange leaves through here (or Downloader.Reachable) redacted: Go's
+// client quotes the request's URL, signature included.
 func (c *Client) once(ctx context.Context, r *request) error {
+	return redact(c.exchange(ctx, r))
+}
+
+func (c *Client) exchange(ctx context.Context, r *request) error {
 	actx, kick, stop := c.attemptContext(ctx, r.op, r.transfer)
 	defer stop()
 
@@ -190,7 +196,7 @@ func decodeJSON(resp *http.Response, out any) error {
 		return fmt.Errorf("read answer: %w", err)
 	}
 	if err := json.Unmarshal(data, out); err != nil {
-		return permanent(fmt.Errorf("answer is not the expected JSON (%w): %s", err, truncate(string(data), 200)))
+		return permanent(fmt.Errorf("answer is not the expected JSON (%w): %s", err, truncate(Redact(string(data)), 200)))
 	}
 	return nil
 }

@@ -52,14 +52,14 @@ func (d *Downloader) Reachable(ctx context.Context, s Source, timeout time.Durat
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.URL, nil)
 	if err != nil {
-		return err
+		return redact(err)
 	}
 	e := &Entry{azure: s.Azure}
 	req.Header = e.header()
 	req.Header.Set("Range", "bytes=0-0")
 	resp, err := d.c.http.Do(req)
 	if err != nil {
-		return err
+		return redact(err)
 	}
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<10))
 	resp.Body.Close()

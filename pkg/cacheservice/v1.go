@@ -73,6 +73,7 @@ func (c *Client) lookupV1(ctx context.Context, key string, restoreKeys []string,
 	if !found || out.ArchiveLocation == "" {
 		return nil, nil
 	}
+	c.maskURL(out.ArchiveLocation)
 	return &Entry{Key: out.CacheKey, url: out.ArchiveLocation}, nil
 }
 

@@ -116,12 +116,16 @@ func (c *Client) lookupV2(ctx context.Context, key string, restoreKeys []string,
 	if !out.OK || out.SignedDownloadURL == "" {
 		return nil, nil
 	}
+	c.maskURL(out.SignedDownloadURL)
 	return &Entry{Key: out.MatchedKey, url: out.SignedDownloadURL, azure: true}, nil
 }
 
 func (c *Client) saveV2(ctx context.Context, key, version string, r io.Reader) (SaveResult, error) {
 	var created createCacheEntryResponse
 	err := c.twirp(ctx, "CreateCacheEntry", createCacheEntryRequest{Key: key, Version: version}, &created)
+	if created.SignedUploadURL != "" {
+		c.maskURL(created.SignedUploadURL)
+	}
 	var se *StatusError
 	switch {
 	case errors.As(err, &se) && (se.Code == "already_exists" || se.StatusCode == http.StatusConflict):

@@ -90,6 +90,11 @@ type V2Options struct {
 	// ProxyBlobs routes blob traffic through the server (signed URLs point at
 	// it), so blob requests are recorded and faults can hit them.
 	ProxyBlobs bool
+	// StorageURL, when set, is the scheme://host:port the signed URLs point at
+	// instead of Azurite's (the signatures stay valid): a closed port plays a
+	// storage that refuses connections, a server that hangs up plays one that
+	// resets them. It takes precedence over ProxyBlobs for the URLs handed out.
+	StorageURL string
 }
 
 // V2Server speaks the cache service v2 twirp JSON protocol
@@ -108,6 +113,7 @@ type V2Server struct {
 	token     string
 	srv       *httptest.Server
 	proxied   bool
+	storage   string
 	closing   chan struct{}
 	closeOnce sync.Once
 
@@ -148,6 +154,7 @@ func NewV2(ctx context.Context, az *Azurite, opts V2Options) (*V2Server, error) 
 		container: name,
 		token:     opts.Token,
 		proxied:   opts.ProxyBlobs,
+		storage:   strings.TrimRight(opts.StorageURL, "/"),
 		closing:   make(chan struct{}),
 		scopes:    append([]string(nil), opts.Scopes...),
 		nextID:    1,
@@ -681,6 +688,9 @@ search:
 // proxied (the signature covers the resource path, not the host).
 func (s *V2Server) signedURL(blobName, perms string) (string, error) {
 	u, err := s.az.SignedURL(s.container, blobName, perms, time.Hour)
+	if err == nil && s.storage != "" {
+		return strings.Replace(u, s.az.URL, s.storage+"/"+AzuriteAccount, 1), nil
+	}
 	if err != nil || !s.proxied {
 		return u, err
 	}
