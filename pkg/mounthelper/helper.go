@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/warmbuild/warmbuild/pkg/archive"
+	"github.com/warmbuild/warmbuild/pkg/cacheservice"
 )
 
 // A throwaway build on scratch bind-mounts the helper next to the cache mount, so no
@@ -109,7 +110,8 @@ func RunHelper(ctx context.Context, args []string, stdout, stderr io.Writer) (co
 			rep, err = injectArchive(ctx, args[1], args[2])
 		}
 		if err != nil {
-			fmt.Fprintf(stderr, "warmbuild %s: %v\n", InjectCommand, err)
+			// Its output is BuildKit progress, printed in the job's log.
+			fmt.Fprintf(stderr, "warmbuild %s: %s\n", InjectCommand, cacheservice.Redact(err.Error()))
 			return 1, true
 		}
 		b, _ := json.Marshal(rep)

@@ -122,5 +122,5 @@ func redactSources(msg string, srcs []cacheservice.Source) string {
 			msg = strings.ReplaceAll(msg, url.QueryEscape(u.RawQuery), "<redacted>")
 		}
 	}
-	return msg
+	return cacheservice.Redact(msg)
 }

@@ -107,3 +107,34 @@ func TestInjectReportsUnreachableStorageWithoutItsSignature(t *testing.T) {
 		t.Errorf("the mount was written to: %v", entries)
 	}
 }
+
+// Storage that answers the reachability probe and then hangs up on the download: the
+// helper fails, empties the mount, and its message (BuildKit progress, so the job's
+// log) names the failure without the signature.
+func TestInjectOfADownloadThatBreaksReportsItWithoutTheSignature(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Range") == "bytes=0-0" {
+			w.Header().Set("Content-Range", "bytes 0-0/300000")
+			w.WriteHeader(http.StatusPartialContent)
+			w.Write([]byte{0x28})
+			return
+		}
+		conn, _, err := w.(http.Hijacker).Hijack()
+		if err == nil {
+			conn.(*net.TCPConn).SetLinger(0)
+			conn.Close() // connection reset by peer
+		}
+	}))
+	defer srv.Close()
+	saved := helperDownloadOptions
+	helperDownloadOptions = append([]cacheservice.Option{cacheservice.WithRetryPolicy(cacheservice.RetryPolicy{MaxAttempts: 2, BaseDelay: time.Millisecond})}, saved...)
+	defer func() { helperDownloadOptions = saved }()
+	sources := writeSources(t, cacheservice.Source{Key: "k", URL: srv.URL + "/blob?sv=1&sig=s3cr3tSig%2B", Rangeable: true, Size: 300000})
+	code, o := runHelper(t, InjectCommand, SourcesPrefix+sources, t.TempDir(), t.TempDir())
+	if code == 0 {
+		t.Fatalf("the inject succeeded from a storage that resets:\n%s", o)
+	}
+	if strings.Contains(o, "s3cr3tSig") {
+		t.Errorf("the signature leaked into the helper's output:\n%s", o)
+	}
+}
