@@ -24,6 +24,7 @@ import (
 
 	"github.com/warmbuild/warmbuild/pkg/archive"
 	"github.com/warmbuild/warmbuild/pkg/cacheservice"
+	"github.com/warmbuild/warmbuild/pkg/report"
 )
 
 // A throwaway build on scratch bind-mounts the helper next to the cache mount, so no
@@ -110,8 +111,9 @@ func RunHelper(ctx context.Context, args []string, stdout, stderr io.Writer) (co
 			rep, err = injectArchive(ctx, args[1], args[2])
 		}
 		if err != nil {
-			// Its output is BuildKit progress, printed in the job's log.
-			fmt.Fprintf(stderr, "warmbuild %s: %s\n", InjectCommand, cacheservice.Redact(err.Error()))
+			// Its output is BuildKit progress, printed in the job's log, and the error
+			// may quote a signed URL or an archive's entry names.
+			fmt.Fprintf(stderr, "warmbuild %s: %s\n", InjectCommand, report.LogText(cacheservice.Redact(err.Error())))
 			return 1, true
 		}
 		b, _ := json.Marshal(rep)

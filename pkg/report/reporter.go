@@ -1,9 +1,10 @@
 package report
 
 import (
+	"errors"
 	"fmt"
 	"io"
-
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -46,7 +47,11 @@ func (r *Reporter) DebugEnabled() bool {
 
 func (r *Reporter) Debugf(format string, args ...any) { r.action.Debugf(format, args...) }
 
-func (r *Reporter) Infof(format string, args ...any) { r.action.Infof(format, args...) }
+// Infof prints a plain log line. Whatever the arguments hold, it issues no workflow
+// command (see LogText).
+func (r *Reporter) Infof(format string, args ...any) {
+	r.action.Infof("%s", LogText(fmt.Sprintf(format, args...)))
+}
 
 // Notice, Warning and Error are annotations; title may be empty.
 func (r *Reporter) Notice(title, msg string) { r.annotate("notice", title, msg, nil) }
@@ -91,7 +96,7 @@ func (r *Reporter) Group(name string) func() {
 	start := time.Now()
 	r.action.Group(name)
 	return func() {
-		r.action.Infof("%s took %.2fs", name, time.Since(start).Seconds())
+		r.Infof("%s took %.2fs", name, time.Since(start).Seconds())
 		r.action.EndGroup()
 	}
 }
@@ -99,25 +104,52 @@ func (r *Reporter) Group(name string) func() {
 // SetOutputs writes the step outputs (or prints them when not on a runner).
 func (r *Reporter) SetOutputs(o Outputs) {
 	list := o.List()
-	if r.getenv("GITHUB_OUTPUT") == "" {
+	path := r.getenv("GITHUB_OUTPUT")
+	if path == "" {
 		fmt.Fprintln(r.out, "Outputs:")
 		for _, kv := range list {
-			fmt.Fprintf(r.out, "  %s=%s\n", kv.Name, kv.Value)
+			fmt.Fprintf(r.out, "%s\n", LogText(fmt.Sprintf("  %s=%s", kv.Name, kv.Value)))
 		}
 		return
 	}
+	if err := writeOutputs(path, list); err != nil {
+		r.Warning("Outputs", err.Error())
+	}
+}
+
+// writeOutputs appends the outputs to the GITHUB_OUTPUT file, each with a delimiter of its
+// own. An output that cannot be written safely is left out and named in the error.
+func writeOutputs(path string, list []Output) error {
+	var b strings.Builder
+	var problems []string
 	for _, kv := range list {
-		if err := r.safe(func() { r.action.SetOutput(kv.Name, kv.Value) }); err != nil {
-			r.Warning("Outputs", fmt.Sprintf("could not write output %s: %v", kv.Name, err))
-			return
+		rec, err := outputRecord(kv.Name, kv.Value)
+		if err != nil {
+			problems = append(problems, err.Error())
+			continue
+		}
+		b.WriteString(rec)
+	}
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+	if err == nil {
+		_, err = f.WriteString(b.String())
+		if cerr := f.Close(); err == nil {
+			err = cerr
 		}
 	}
+	if err != nil {
+		problems = append(problems, fmt.Sprintf("could not write the outputs: %v", err))
+	}
+	if len(problems) > 0 {
+		return errors.New(strings.Join(problems, "; "))
+	}
+	return nil
 }
 
 // AddSummary appends markdown to the job summary (or prints it when not on a runner).
 func (r *Reporter) AddSummary(markdown string) {
 	if r.getenv("GITHUB_STEP_SUMMARY") == "" {
-		fmt.Fprintln(r.out, markdown)
+		fmt.Fprintln(r.out, LogText(markdown))
 		return
 	}
 	if err := r.safe(func() { r.action.AddStepSummary(markdown) }); err != nil {

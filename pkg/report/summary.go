@@ -53,30 +53,30 @@ func (s Summary) Markdown() string {
 	if s.Failed != "" {
 		status = "❌ failed"
 	}
-	fmt.Fprintf(&b, "### warmbuild: `%s` %s\n\n", s.Image, status)
+	fmt.Fprintf(&b, "### warmbuild: %s %s\n\n", Code(s.Image), status)
 	b.WriteString("| | |\n|---|---|\n")
 	if len(s.Tags) > 0 {
 		fmt.Fprintf(&b, "| Tags | %s |\n", codeList(s.Tags))
 	}
 	if s.Digest != "" {
-		fmt.Fprintf(&b, "| Digest | `%s` |\n", s.Digest)
+		fmt.Fprintf(&b, "| Digest | %s |\n", TableCode(s.Digest))
 	}
 	fmt.Fprintf(&b, "| Duration | %s |\n", seconds(s.Duration))
 	fmt.Fprintf(&b, "| Layer cache | %d/%d steps cached (%s) %s |\n", s.StepsCached, s.StepsTotal, Ratio(s.StepsCached, s.StepsTotal), bar(s.StepsCached, s.StepsTotal, 10))
 	if s.CacheBackend != "" {
-		fmt.Fprintf(&b, "| Cache backend | %s |\n", s.CacheBackend)
+		fmt.Fprintf(&b, "| Cache backend | %s |\n", TableText(s.CacheBackend))
 	}
 	if len(s.CacheReads) > 0 {
 		fmt.Fprintf(&b, "| Read from | %s |\n", codeList(s.CacheReads))
 	}
 	if s.CacheWrite != "" {
-		fmt.Fprintf(&b, "| Written to | `%s` |\n", s.CacheWrite)
+		fmt.Fprintf(&b, "| Written to | %s |\n", TableCode(s.CacheWrite))
 	}
 	if s.CacheSaveReason != "" {
-		fmt.Fprintf(&b, "| Save | %s |\n", escape(s.CacheSaveReason))
+		fmt.Fprintf(&b, "| Save | %s |\n", TableText(s.CacheSaveReason))
 	}
 	if s.Failed != "" {
-		fmt.Fprintf(&b, "| Error | %s |\n", escape(s.Failed))
+		fmt.Fprintf(&b, "| Error | %s |\n", TableText(s.Failed))
 	}
 	if len(s.Mounts) > 0 {
 		b.WriteString("\n| Mount cache | Hit | Restored | Saved | pip cached |\n|---|---|---|---|---|\n")
@@ -85,13 +85,13 @@ func (s Summary) Markdown() string {
 			if m.Saved {
 				saved = Bytes(m.SavedBytes)
 			} else if m.Note != "" {
-				saved = escape(m.Note)
+				saved = TableText(m.Note)
 			}
 			pip := "–"
 			if m.PipTotal > 0 {
 				pip = fmt.Sprintf("%d/%d", m.PipCached, m.PipTotal)
 			}
-			fmt.Fprintf(&b, "| `%s` | %s | %s | %s | %s |\n", m.ID, m.Hit, Bytes(m.RestoredBytes), saved, pip)
+			fmt.Fprintf(&b, "| %s | %s | %s | %s | %s |\n", TableCode(m.ID), TableText(m.Hit), Bytes(m.RestoredBytes), saved, pip)
 		}
 	}
 	if len(s.Phases) > 0 {
@@ -112,7 +112,7 @@ func (s Summary) Markdown() string {
 		b.WriteString("```\n")
 	}
 	for _, h := range s.Hints {
-		fmt.Fprintf(&b, "\n> %s\n", escape(h))
+		fmt.Fprintf(&b, "\n> %s\n", TableText(h))
 	}
 	return b.String()
 }
@@ -120,7 +120,7 @@ func (s Summary) Markdown() string {
 func codeList(items []string) string {
 	out := make([]string, len(items))
 	for i, it := range items {
-		out[i] = "`" + it + "`"
+		out[i] = TableCode(it)
 	}
 	return strings.Join(out, ", ")
 }
@@ -137,10 +137,6 @@ func bar(part, total, width int) string {
 		n = 1
 	}
 	return strings.Repeat("█", n) + strings.Repeat("░", width-n)
-}
-
-func escape(s string) string {
-	return strings.NewReplacer("|", "\\|", "\n", " ").Replace(s)
 }
 
 // Bytes formats a byte count for people.
