@@ -7,6 +7,7 @@ import (
 
 	"github.com/moby/buildkit/client"
 	digest "github.com/opencontainers/go-digest"
+	"github.com/warmbuild/warmbuild/pkg/cacheservice"
 )
 
 // A counted step is a Dockerfile RUN, COPY or ADD instruction: the steps that do work and
@@ -107,7 +108,9 @@ func (r *stepRecorder) stats() StepStats {
 	for _, d := range r.order {
 		v := r.vertices[d]
 		if isCacheExport(v.Name) && v.Error != "" {
-			st.CacheExportErrors = append(st.CacheExportErrors, v.Name+": "+v.Error)
+			// BuildKit's gha backend quotes the signed storage URL it failed on; these
+			// errors become warnings, outputs and summary lines.
+			st.CacheExportErrors = append(st.CacheExportErrors, v.Name+": "+cacheservice.Redact(v.Error))
 		}
 		if !countedStep.MatchString(v.Name) {
 			continue

@@ -1,6 +1,7 @@
 package builder
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -38,6 +39,19 @@ func TestHitRatioCountsOnlyRunCopyAdd(t *testing.T) {
 	}
 	if st.HitRatio() != 1 {
 		t.Errorf("ratio %v", st.HitRatio())
+	}
+}
+
+// BuildKit's gha backend names the signed URL an upload failed on; the error becomes a
+// warning, an output (cache-warnings) and a summary line, so its signature is cut.
+func TestCacheExportErrorsDoNotQuoteSignedURLs(t *testing.T) {
+	r := newStepRecorder()
+	r.record(&client.SolveStatus{Vertexes: []*client.Vertex{
+		vertex("exporting cache to GitHub Actions Cache", false, `failed to upload: Put "http://127.0.0.1:10000/devstoreaccount1/c/b?sv=2024-11-04&sig=Zm9vYmFy%2B": dial tcp 127.0.0.1:10000: connect: connection refused`),
+	}})
+	st := r.stats()
+	if len(st.CacheExportErrors) != 1 || strings.Contains(st.CacheExportErrors[0], "Zm9vYmFy") || !strings.Contains(st.CacheExportErrors[0], "connection refused") {
+		t.Errorf("cache export errors = %q", st.CacheExportErrors)
 	}
 }
 
