@@ -3,6 +3,7 @@ package report
 import (
 	"crypto/rand"
 	"fmt"
+	"regexp"
 	"strings"
 )
 
@@ -116,4 +117,15 @@ func outputRecord(name, value string) (string, error) {
 		return "", fmt.Errorf("output %s: the value contains its delimiter %q", name, delimiter)
 	}
 	return name + "<<" + delimiter + "\n" + value + "\n" + delimiter + "\n", nil
+}
+
+// signature is the sig= parameter of a signed storage URL (an Azure SAS), plain or
+// URL-encoded, as pkg/cacheservice's Redact finds it.
+var signature = regexp.MustCompile(`(?i)sig(=|%3D)[^&\s"'<>` + "`" + `]*`)
+
+// CutSignatures replaces every sig= value in s. The cache service client redacts its own
+// errors and masks the URLs it gets; this is for text from elsewhere (BuildKit's gha
+// backend) that may quote a signed URL warmbuild never saw.
+func CutSignatures(s string) string {
+	return signature.ReplaceAllString(s, "sig${1}REDACTED")
 }

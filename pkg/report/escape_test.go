@@ -2,6 +2,7 @@ package report
 
 import (
 	"bytes"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -180,5 +181,19 @@ func TestSummaryCellsHoldOutsideValuesWithPipesNewlinesAndMarkdown(t *testing.T)
 	}
 	if !strings.Contains(md, "| ```id`with``ticks``` |") {
 		t.Errorf("a mount id with backticks should stay one code span:\n%s", md)
+	}
+}
+
+// BuildKit's gha backend prints the signed URL an upload failed on in its progress; the
+// progress reaches the log through Writer, which cuts the signature.
+func TestBuildKitProgressLinesLoseTheirSignatures(t *testing.T) {
+	var log bytes.Buffer
+	w := New(&log, func(string) string { return "" }).Writer()
+	line := `#12 ERROR: failed to upload: Put "http://127.0.0.1:10000/devstoreaccount1/c/b?sv=1&sig=Zm9v%2BYmFy&se=2": connection refused` + "\n"
+	if n, err := io.WriteString(w, line); err != nil || n != len(line) {
+		t.Fatalf("write: %d %v", n, err)
+	}
+	if strings.Contains(log.String(), "Zm9v") || !strings.Contains(log.String(), "connection refused") {
+		t.Errorf("progress line: %q", log.String())
 	}
 }

@@ -1,6 +1,7 @@
 package report
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -169,5 +170,21 @@ func (r *Reporter) safe(f func()) (err error) {
 	return nil
 }
 
-// Writer is where plain log text (BuildKit progress) goes.
-func (r *Reporter) Writer() io.Writer { return r.out }
+// Writer is where plain log text (BuildKit progress) goes. It is printed as BuildKit
+// writes it, except for signatures of signed storage URLs: BuildKit's gha cache backend
+// quotes the URLs it fails on, and warmbuild cannot mask what it never saw.
+func (r *Reporter) Writer() io.Writer { return signatureCutter{r.out} }
+
+// signatureCutter redacts sig= values in each write. BuildKit's plain progress writes a
+// line at a time, so a signature is not split across writes.
+type signatureCutter struct{ w io.Writer }
+
+func (s signatureCutter) Write(p []byte) (int, error) {
+	if !bytes.Contains(bytes.ToLower(p), []byte("sig")) {
+		return s.w.Write(p)
+	}
+	if _, err := io.WriteString(s.w, CutSignatures(string(p))); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
