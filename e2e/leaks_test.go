@@ -46,6 +46,7 @@ func TestNoSignatureReachesTheLogOutputsOrSummaryWhenTheStorageFails(t *testing.
 
 			res := e.runEnv(t, dir, tc.env)
 			warnings := res.Outputs["cache-warnings"]
+			t.Logf("cache-warnings: %s (run took %s)", warnings, res.Elapsed.Round(time.Second))
 			if !strings.Contains(warnings, "download failed") || !strings.Contains(warnings, "upload to blob storage") {
 				t.Errorf("cache-warnings should name the failed download and upload: %s", warnings)
 			}
