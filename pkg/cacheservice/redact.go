@@ -18,7 +18,8 @@ import (
 const Redacted = "REDACTED"
 
 var (
-	// urlWithSecret is a URL with a query or with user information.
+	// urlWithSecret finds URLs; redactURL leaves those without a query, fragment
+	// or user information as they are.
 	urlWithSecret = regexp.MustCompile(`[A-Za-z][A-Za-z0-9+.-]*://[^\s"'<>` + "`" + `]*`)
 	// sigParam is a signature outside of a whole URL (a query alone, or encoded).
 	sigParam = regexp.MustCompile(`(?i)sig(=|%3D)[^&\s"'<>` + "`" + `]*`)
