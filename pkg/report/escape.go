@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Everything the action prints that it did not write itself (cache keys and messages from
@@ -25,25 +27,24 @@ func LogText(s string) string {
 	}
 	var b strings.Builder
 	lineStart := true
-	for i := 0; i < len(s); i++ {
-		c := s[i]
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
 		switch {
-		case c == '\n' || c == '\r':
+		case r == '\n' || r == '\r':
 			lineStart = true
-		case lineStart && (c == ' ' || c == '\t' || c == '\v' || c == '\f'):
-			// still at the line's start for the runner, which trims white space
+		case lineStart && unicode.IsSpace(r):
+			// still at the line's start for the runner, whose TrimStart drops white space
 		case lineStart && strings.HasPrefix(s[i:], "::"):
 			b.WriteByte('\\')
 			lineStart = false
-		case strings.HasPrefix(s[i:], "##["):
-			b.WriteString(`##\[`)
-			i += 2
+		case r == '[' && strings.HasSuffix(s[:i], "##"):
+			b.WriteByte('\\')
 			lineStart = false
-			continue
 		default:
 			lineStart = false
 		}
-		b.WriteByte(c)
+		b.WriteString(s[i : i+size]) // as it was, invalid UTF-8 included
+		i += size
 	}
 	return b.String()
 }

@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"unicode"
 )
 
 // commandLines returns the lines the runner would take for workflow commands: after
@@ -16,7 +17,7 @@ import (
 func commandLines(log string) []string {
 	var out []string
 	for _, line := range strings.FieldsFunc(log, func(r rune) bool { return r == '\n' || r == '\r' }) {
-		if strings.HasPrefix(strings.TrimLeft(line, " \t\v\f"), "::") || strings.Contains(line, "##[") {
+		if strings.HasPrefix(strings.TrimLeftFunc(line, unicode.IsSpace), "::") || strings.Contains(line, "##[") {
 			out = append(out, line)
 		}
 	}
@@ -28,7 +29,7 @@ func commandLines(log string) []string {
 func TestLogLinesWithOutsideValuesIssueNoWorkflowCommand(t *testing.T) {
 	var log bytes.Buffer
 	r := New(&log, func(string) string { return "" })
-	for _, key := range []string{"key\n::error::x", "key\r::add-mask::x", "  ::warning::x", "key ##[error]x", "::stop-commands::t"} {
+	for _, key := range []string{"key\n::error::x", "key\r::add-mask::x", "  ::warning::x", "\u00a0::notice::x", "key ##[error]x", "::stop-commands::t"} {
 		r.Infof("Mount cache %s: miss", key)
 		r.Infof("%s", key)
 	}
@@ -196,4 +197,21 @@ func TestBuildKitProgressLinesLoseTheirSignatures(t *testing.T) {
 	if strings.Contains(log.String(), "Zm9v") || !strings.Contains(log.String(), "connection refused") {
 		t.Errorf("progress line: %q", log.String())
 	}
+}
+
+// Whatever a value holds, LogText's result issues no workflow command and loses no
+// character of it (it only adds backslashes).
+func FuzzLogText(f *testing.F) {
+	for _, s := range []string{"key\n::error::x", "\r ::add-mask::y", "\u00a0\u3000::warning::z", "a ##[error]b", "::", "#", "\t::x::y\n##[", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got := LogText(s)
+		if cmds := commandLines(got); len(cmds) > 0 {
+			t.Fatalf("LogText(%q) = %q issues %q", s, got, cmds)
+		}
+		if len(got) < len(s) || strings.ReplaceAll(got, `\`, "") != strings.ReplaceAll(s, `\`, "") {
+			t.Fatalf("LogText(%q) = %q changed the text", s, got)
+		}
+	})
 }
