@@ -75,8 +75,8 @@ func (a Access) Describe() string {
 	}
 }
 
-// sentence is "ACTIONS_CACHE_MODE=read (read-only cache access)".
-func (a Access) sentence() string {
+// Sentence is "ACTIONS_CACHE_MODE=read (read-only cache access)".
+func (a Access) Sentence() string {
 	return fmt.Sprintf("%s=%s (%s)", CacheModeEnv, string(a), a.Describe())
 }
 
@@ -84,15 +84,15 @@ func (a Access) sentence() string {
 func applyAccess(d *Decision, a Access) {
 	d.Access = a // "" stays "": it reads and writes like AccessWrite
 	if !a.Reads() {
-		d.ReadReason = "not restored: " + a.sentence()
+		d.ReadReason = "not restored: " + a.Sentence()
 		d.ReadBranches = nil
 	}
 	if !a.Writes() {
 		if d.Save {
 			// The event's own sentence stays, so a user sees what the mode overrode.
-			d.Reason = fmt.Sprintf("skipped: %s — otherwise %s", a.sentence(), strings.TrimPrefix(d.Reason, "saved: "))
+			d.Reason = fmt.Sprintf("skipped: %s — otherwise %s", a.Sentence(), strings.TrimPrefix(d.Reason, "saved: "))
 		} else {
-			d.Reason += fmt.Sprintf("; %s forbids saves anyway", a.sentence())
+			d.Reason += fmt.Sprintf("; %s forbids saves anyway", a.Sentence())
 		}
 		d.Save, d.WriteBranch = false, ""
 	}
