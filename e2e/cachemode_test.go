@@ -144,7 +144,7 @@ func TestDeniedReadsAndSavesWarnWithGitHubsMessageAndTheBuildPasses(t *testing.T
 		t.Errorf("cache-saved %q, entries %+v", r.Outputs["cache-saved"], e.srv.Entries())
 	}
 	t.Logf("cache-save-reason: %s\ncache-warnings: %s", r.Outputs["cache-save-reason"], r.Outputs["cache-warnings"])
-	var readWarn, writeWarn int
+	var readWarn, writeWarn, layerWarn int
 	for _, w := range cacheWarnings(t, r) {
 		if strings.HasPrefix(w, "mount cache: ") && strings.Contains(w, cachetest.ReadDenied) {
 			readWarn++
@@ -152,12 +152,18 @@ func TestDeniedReadsAndSavesWarnWithGitHubsMessageAndTheBuildPasses(t *testing.T
 		if strings.HasPrefix(w, "mount cache: ") && strings.Contains(w, cachetest.WriteDenied) {
 			writeWarn++
 		}
+		if !strings.HasPrefix(w, "mount cache: ") && (strings.Contains(w, cachetest.WriteDenied) || strings.Contains(w, cachetest.ReadDenied)) {
+			layerWarn++
+		}
 		if strings.Contains(w, "another job") || strings.Contains(w, "saved this key first") {
 			t.Errorf("a refusal reported as a race: %q", w)
 		}
 	}
 	if readWarn != 1 || writeWarn != 1 {
 		t.Errorf("want one mount cache warning with GitHub's read denial and one with its write denial, got %d and %d: %q", readWarn, writeWarn, cacheWarnings(t, r))
+	}
+	if layerWarn == 0 {
+		t.Errorf("the layer cache's warning does not carry GitHub's message: %q", cacheWarnings(t, r))
 	}
 	for _, msg := range []string{cachetest.ReadDenied, cachetest.WriteDenied} {
 		if !strings.Contains(r.Log, "::warning title=Mount cache::") || !strings.Contains(r.Log, msg) {

@@ -1,6 +1,7 @@
 package run
 
 import (
+	"cmp"
 	"fmt"
 	"strings"
 
@@ -70,4 +71,30 @@ func deniedHint(a cachepolicy.Access) string {
 		return " (ACTIONS_CACHE_MODE is unset: the job's token carries the restriction)"
 	}
 	return " (" + a.Sentence() + ")"
+}
+
+// layerDeniedNote completes a gha layer cache export error in which BuildKit kept only a
+// twirp code ("permission_denied": go-actions-cache reads the message from "message", and
+// twirp sends "msg"; its exporter reads before it writes, so a denied read shows here too)
+// or its own words ("failed to reserve cache"): GitHub's message, when warmbuild's own
+// requests got one in this run.
+func layerDeniedNote(exportErr string, mr *mountRun) string {
+	var msg string
+	switch {
+	case strings.Contains(exportErr, "permission_denied"):
+		if mr != nil {
+			msg = cmp.Or(mr.readDeniedMsg, mr.writeDeniedMsg)
+		}
+		if msg == "" {
+			return " (the cache service refused this job's token: a read-only token, or ACTIONS_CACHE_MODE)"
+		}
+	case strings.Contains(exportErr, "failed to reserve cache"):
+		if mr != nil {
+			msg = mr.writeDeniedMsg
+		}
+	}
+	if msg == "" || strings.Contains(exportErr, msg) {
+		return ""
+	}
+	return " (the cache service refused this job's token; it told warmbuild: " + msg + ")"
 }

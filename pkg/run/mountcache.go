@@ -45,6 +45,8 @@ type mountRun struct {
 	// readDenied and writeDenied are set once the service refused this job's token a read
 	// or a write ("cache read denied: ..."): the other mounts are not asked again.
 	readDenied, writeDenied string
+	// readDeniedMsg and writeDeniedMsg are the service's own messages of those refusals.
+	readDeniedMsg, writeDeniedMsg string
 	// prewarm unpacks the carried mounts' base images while they are injected.
 	prewarmOnce sync.Once
 	prewarmDone chan struct{}
@@ -267,7 +269,7 @@ func (r *runner) restoreMounts(ctx context.Context, c *client.Client) (*mountRun
 		if msg, denied := cacheservice.ReadDenied(err); denied {
 			// A miss with a warning, said once: every lookup of this job is refused alike.
 			restoreTime += time.Since(start)
-			mr.readDenied = "not restored: the cache service denied reading: " + msg
+			mr.readDenied, mr.readDeniedMsg = "not restored: the cache service denied reading: "+msg, msg
 			ms.Reason = mr.readDenied
 			r.mountWarning(fmt.Sprintf("%s: %s%s%s", m.ID, ms.Reason, deniedHint(r.plan.Decision.Access), readDeniedNote(r.plan.LayerCache)))
 			continue
@@ -500,7 +502,7 @@ func (r *runner) extractAndSave(ctx context.Context, mr *mountRun, rep *report.R
 		switch {
 		case denied:
 			// GitHub's words, once; the other mounts are not extracted for nothing.
-			mr.writeDenied = "not saved: the cache service denied the write: " + deniedMsg
+			mr.writeDenied, mr.writeDeniedMsg = "not saved: the cache service denied the write: "+deniedMsg, deniedMsg
 			ms.SaveNote = mr.writeDenied
 			warn(fmt.Sprintf("%s: %s%s", ms.ID, ms.SaveNote, deniedHint(r.plan.Decision.Access)))
 		case err != nil:

@@ -164,6 +164,7 @@ func (r *runner) build(ctx context.Context, c *client.Client) error {
 	r.out.CacheSaved = r.plan.Decision.Save && len(r.plan.LayerCache.Exports) > 0
 	for _, e := range res.Steps.CacheExportErrors {
 		// The image is built; only the cache is missing. Say so, do not fail.
+		e += layerDeniedNote(e, mounts)
 		r.out.CacheSaved = false
 		if r.layerNotSaved == "" {
 			r.layerNotSaved = "the layer cache export failed: " + e
