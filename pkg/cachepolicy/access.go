@@ -29,8 +29,9 @@ const (
 // CacheModeEnv is the variable the runner (or the workflow) sets.
 const CacheModeEnv = "ACTIONS_CACHE_MODE"
 
-// ParseAccess reads ACTIONS_CACHE_MODE; "" (unset) gives "", which reads and writes. An unknown value is an error
-// naming the variable: the caller decides what to do without one (see AccessFromEnv).
+// ParseAccess reads ACTIONS_CACHE_MODE; "" (unset) gives "", which reads and writes. An
+// unknown value is an error naming the variable: the caller decides what to do without one
+// (see AccessFromEnv).
 func ParseAccess(s string) (Access, error) {
 	switch a := Access(strings.ToLower(strings.TrimSpace(s))); a {
 	case "", AccessWrite, AccessRead, AccessWriteOnly, AccessNone:
