@@ -2,8 +2,9 @@ package cachepolicy
 
 import "io"
 
-// InputFromEnv fills the GITHUB_* fields of an Input from the runner's environment and
-// reads the event payload from r (the file at GITHUB_EVENT_PATH; nil when there is none).
+// InputFromEnv fills the GITHUB_* fields and the cache mode (ACTIONS_CACHE_MODE) of an
+// Input from the runner's environment and reads the event payload from r (the file at
+// GITHUB_EVENT_PATH; nil when there is none).
 // The caller adds SaveOn, Mode and, if it knows better than the payload, DefaultBranch.
 func InputFromEnv(getenv func(string) string, r io.Reader) (Input, error) {
 	in := Input{
@@ -15,6 +16,7 @@ func InputFromEnv(getenv func(string) string, r io.Reader) (Input, error) {
 		HeadRef:    getenv("GITHUB_HEAD_REF"),
 		Repository: getenv("GITHUB_REPOSITORY"),
 	}
+	in.Access, in.AccessWarning = AccessFromEnv(getenv)
 	if r == nil {
 		return in, nil
 	}

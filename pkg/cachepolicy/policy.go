@@ -53,6 +53,11 @@ type Input struct {
 
 	SaveOn []string // input cache-save-on: branch globs, or always / never; empty: default branch
 	Mode   string   // input cache-mode: max or min; empty: max
+
+	// Access is ACTIONS_CACHE_MODE (InputFromEnv reads it); empty reads and writes.
+	Access Access
+	// AccessWarning is set when ACTIONS_CACHE_MODE had a value no runner sets.
+	AccessWarning string
 }
 
 // Decision says what the build does with layer caches.
@@ -68,6 +73,15 @@ type Decision struct {
 	// Mode is max or min.
 	Mode  string
 	Event EventInfo
+
+	// Access is the cache mode (ACTIONS_CACHE_MODE) the decision obeys: without reads
+	// ReadBranches is empty and ReadReason says why; without writes Save is false and
+	// Reason names the mode. It governs the layer cache and every mount cache alike.
+	// The zero value reads and writes.
+	Access     Access
+	ReadReason string
+	// Warnings are problems with the environment the decision worked around.
+	Warnings []string
 }
 
 // EventInfo describes the run for reports.
@@ -125,6 +139,10 @@ func Decide(in Input) (Decision, error) {
 		decideRef(&d, in, p, rule)
 	}
 	d.ReadBranches = dedupe(d.ReadBranches)
+	applyAccess(&d, in.Access)
+	if in.AccessWarning != "" {
+		d.Warnings = append(d.Warnings, in.AccessWarning)
+	}
 	return d, nil
 }
 

@@ -313,10 +313,10 @@ type Entry struct {
 
 // SaveResult tells what Save did.
 type SaveResult struct {
-	// AlreadyExists is true when the service refused to reserve the key
-	// because an entry with this key and version exists or another job is
-	// uploading it: someone saved it first. The reader was not read. This is
-	// not an error.
+	// AlreadyExists is true when the service answered that an entry with
+	// this key and version exists or another job is uploading it (HTTP 409,
+	// twirp already_exists): someone saved it first. The reader was not
+	// read. This is not an error. Any other refusal is a *RefusedError.
 	AlreadyExists bool
 	// Reason is the service's message for AlreadyExists, when it sent one.
 	Reason string

@@ -87,8 +87,10 @@ func (c *Client) saveV1(ctx context.Context, key, version string, r io.Reader) (
 	case err != nil:
 		return SaveResult{}, err
 	case reserved.CacheID == 0:
-		// @actions/cache: "Unable to reserve cache ..., another job may be creating this cache".
-		return SaveResult{AlreadyExists: true, Reason: "the service did not reserve the key"}, nil
+		// Only 409 says the key exists; an answer without an id reserved nothing and says
+		// no more. (A denied write comes as a 403 with "cache write denied: ..." and is
+		// an error above: actions/toolkit #2429, packages/cache src/cache.ts saveCacheV1.)
+		return SaveResult{}, &RefusedError{Op: "reserve cache", Message: "the answer has no cacheId"}
 	}
 	cacheURL := fmt.Sprintf("%s%scaches/%d", c.baseURL, v1Path, reserved.CacheID)
 

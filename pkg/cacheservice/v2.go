@@ -133,8 +133,10 @@ func (c *Client) saveV2(ctx context.Context, key, version string, r io.Reader) (
 	case err != nil:
 		return SaveResult{}, err
 	case !created.OK:
-		// @actions/cache reads this as "another job may be creating this cache".
-		return SaveResult{AlreadyExists: true, Reason: firstNonEmpty(created.Message, "the service did not reserve the key")}, nil
+		// Not a race: github.com answers an existing key with 409 already_exists (above),
+		// and ok: false with a message such as "cache write denied: token has no writable
+		// scopes" or a quota refusal (actions/toolkit #2429, packages/cache src/cache.ts).
+		return SaveResult{}, &RefusedError{Op: "CreateCacheEntry", Message: firstNonEmpty(created.Message, "ok: false, without a message")}
 	case created.SignedUploadURL == "":
 		return SaveResult{}, errors.New("CreateCacheEntry: answer has no signed_upload_url")
 	}

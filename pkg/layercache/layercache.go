@@ -12,7 +12,9 @@
 // a failed build. Explicit cache-from/cache-to entries are added to the automatic ones
 // (Settings.Auto) or replace them; cache-to entries, like the automatic export, are only
 // used when the policy decided to save: cache-save-on governs every write, and fork pull
-// requests and pull_request_target never write.
+// requests and pull_request_target never write. The cache mode (ACTIONS_CACHE_MODE, in
+// Decision.Access) governs both: none imports and exports nothing, read only imports,
+// write-only only exports.
 //
 // Entries may hold the runtime token: print them only through Redacted.
 package layercache
@@ -131,9 +133,15 @@ func NewPlan(s Settings, d cachepolicy.Decision) (Plan, error) {
 		p.Backend, p.BackendReason = BackendNone, "none: cache-auto is false, so only cache-from and cache-to are used"
 	}
 
-	explicit := planEntries{imports: p.explicitEntries("cache-from", s.CacheFrom, getenv, false)}
-	if d.Save { // cache-save-on governs explicit writes too; Decision.Reason says why
+	var explicit planEntries
+	if d.Access.Reads() { // the cache mode governs explicit reads too; Decision.ReadReason says why
+		explicit.imports = p.explicitEntries("cache-from", s.CacheFrom, getenv, false)
+	}
+	if d.Save { // cache-save-on and the cache mode govern explicit writes too; Decision.Reason says why
 		explicit.exports = p.explicitEntries("cache-to", s.CacheTo, getenv, true)
+	}
+	if !d.Access.Reads() {
+		auto.imports = nil // ReadBranches is empty then; this holds for a Decision made by hand too
 	}
 	p.Imports = merge(auto.imports, explicit.imports)
 	p.Exports = merge(auto.exports, explicit.exports)

@@ -21,6 +21,8 @@ type Summary struct {
 	CacheWrite      string
 	CacheSaved      bool
 	CacheSaveReason string
+	// CacheMode says what ACTIONS_CACHE_MODE allows, when it forbids reads or writes.
+	CacheMode string
 
 	Mounts []MountSummary
 	Phases []Phase
@@ -65,6 +67,9 @@ func (s Summary) Markdown() string {
 	fmt.Fprintf(&b, "| Layer cache | %d/%d steps cached (%s) %s |\n", s.StepsCached, s.StepsTotal, Ratio(s.StepsCached, s.StepsTotal), bar(s.StepsCached, s.StepsTotal, 10))
 	if s.CacheBackend != "" {
 		fmt.Fprintf(&b, "| Cache backend | %s |\n", TableText(s.CacheBackend))
+	}
+	if s.CacheMode != "" {
+		fmt.Fprintf(&b, "| Cache mode | %s |\n", escape(s.CacheMode))
 	}
 	if len(s.CacheReads) > 0 {
 		fmt.Fprintf(&b, "| Read from | %s |\n", codeList(s.CacheReads))

@@ -42,6 +42,11 @@ type mountRun struct {
 	mounts  []*mountState
 	// streamOnly is set once the build could not reach the cache storage itself.
 	streamOnly bool
+	// readDenied and writeDenied are set once the service refused this job's token a read
+	// or a write ("cache read denied: ..."): the other mounts are not asked again.
+	readDenied, writeDenied string
+	// readDeniedMsg and writeDeniedMsg are the service's own messages of those refusals.
+	readDeniedMsg, writeDeniedMsg string
 	// prewarm unpacks the carried mounts' base images while they are injected.
 	prewarmOnce sync.Once
 	prewarmDone chan struct{}
@@ -242,6 +247,15 @@ func (r *runner) restoreMounts(ctx context.Context, c *client.Client) (*mountRun
 			ms.Reason = serviceProblem
 			continue
 		}
+		if d := r.plan.Decision; !d.Access.Reads() {
+			ms.Reason = d.ReadReason
+			r.rep.Infof("Mount cache %s: %s", m.ID, ms.Reason)
+			continue
+		}
+		if mr.readDenied != "" {
+			ms.Reason = mr.readDenied
+			continue
+		}
 		start := time.Now()
 		restoreKey := mountcache.RestoreKey(m, platform)
 		ms.restoreKey = restoreKey
@@ -253,6 +267,14 @@ func (r *runner) restoreMounts(ctx context.Context, c *client.Client) (*mountRun
 			if base, gone, err = r.deltaBase(ctx, mr, ms, entry, restoreKey); gone {
 				entry = nil
 			}
+		}
+		if msg, denied := cacheservice.ReadDenied(err); denied {
+			// A miss with a warning, said once: every lookup of this job is refused alike.
+			restoreTime += time.Since(start)
+			mr.readDenied, mr.readDeniedMsg = "not restored: the cache service denied reading: "+msg, msg
+			ms.Reason = mr.readDenied
+			r.mountWarning(fmt.Sprintf("%s: %s%s%s", m.ID, ms.Reason, deniedHint(r.plan.Decision.Access), readDeniedNote(r.plan.LayerCache)))
+			continue
 		}
 		if err != nil {
 			restoreTime += time.Since(start)
@@ -392,6 +414,8 @@ func (r *runner) skipSave(mr *mountRun, ms *mountState, buildErr error) string {
 		return "not saved: the build failed"
 	case !r.plan.Decision.Save:
 		return "not saved: " + r.plan.Decision.Reason
+	case mr.writeDenied != "":
+		return mr.writeDenied
 	case ms.Hit == hitExact:
 		return "unchanged: an entry with this key exists"
 	case strings.HasPrefix(ms.Reason, "not carried"):
@@ -476,7 +500,13 @@ func (r *runner) extractAndSave(ctx context.Context, mr *mountRun, rep *report.R
 		start = time.Now()
 		n, note, err := saveFile(ctx, mr.service, saveKey, ms.version, file)
 		saveTime += time.Since(start)
+		deniedMsg, denied := cacheservice.WriteDenied(err)
 		switch {
+		case denied:
+			// GitHub's words, once; the other mounts are not extracted for nothing.
+			mr.writeDenied, mr.writeDeniedMsg = "not saved: the cache service denied the write: "+deniedMsg, deniedMsg
+			ms.SaveNote = mr.writeDenied
+			warn(fmt.Sprintf("%s: %s%s", ms.ID, ms.SaveNote, deniedHint(r.plan.Decision.Access)))
 		case err != nil:
 			ms.SaveNote = "not saved: " + err.Error()
 			warn(fmt.Sprintf("%s: %v", ms.ID, err))
@@ -679,7 +709,8 @@ func (t *trackingReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// saveFile uploads path; note is set when the service already has the key.
+// saveFile uploads path; note is set when the service already has the key (its 409
+// already_exists answer; any other refusal is an error carrying the service's message).
 func saveFile(ctx context.Context, svc *cacheservice.Client, key, version, path string) (int64, string, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -691,7 +722,7 @@ func saveFile(ctx context.Context, svc *cacheservice.Client, key, version, path 
 		return 0, "", err
 	}
 	if res.AlreadyExists {
-		return 0, "not saved: another job saved this key first", nil
+		return 0, "not saved: the cache already has an entry with this key (another run saved it first)", nil
 	}
 	return res.Size, "", nil
 }

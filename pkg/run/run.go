@@ -51,6 +51,8 @@ type runner struct {
 	phases  []report.Phase
 	// savedMountKeys are the mount cache entries this run stored, for cleanup.
 	savedMountKeys []string
+	// layerNotSaved says why a layer cache export the plan made did not happen.
+	layerNotSaved string
 }
 
 // Plan is everything decided before the build starts.
@@ -162,7 +164,11 @@ func (r *runner) build(ctx context.Context, c *client.Client) error {
 	r.out.CacheSaved = r.plan.Decision.Save && len(r.plan.LayerCache.Exports) > 0
 	for _, e := range res.Steps.CacheExportErrors {
 		// The image is built; only the cache is missing. Say so, do not fail.
+		e += layerDeniedNote(e, mounts)
 		r.out.CacheSaved = false
+		if r.layerNotSaved == "" {
+			r.layerNotSaved = "the layer cache export failed: " + e
+		}
 		r.out.CacheWarnings = append(r.out.CacheWarnings, e)
 		r.summary.Hints = append(r.summary.Hints, "layer cache not saved: "+e)
 		r.rep.Warning("Layer cache not saved", e)
@@ -181,6 +187,7 @@ func (r *runner) describePlan() {
 	for _, w := range p.Warnings {
 		r.rep.Warning("Event", w)
 	}
+	r.describeCacheMode()
 	r.out.CacheWarnings = append(r.out.CacheWarnings, p.LayerCache.Warnings...)
 	for _, w := range p.LayerCache.Warnings {
 		r.rep.Warning("Layer cache", w)
@@ -233,6 +240,8 @@ func (r *runner) finish(err error) {
 		return
 	}
 	r.out.CacheSaved = r.out.CacheSaved && err == nil
+	r.out.CacheSaveReason = r.resultSaveReason(err)
+	r.summary.CacheSaveReason = r.out.CacheSaveReason
 	r.rep.SetOutputs(r.out)
 	r.summary.Phases = r.phases
 	r.summary.CacheSaved = r.out.CacheSaved

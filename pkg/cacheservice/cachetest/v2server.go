@@ -76,7 +76,21 @@ type Fault struct {
 	// Status instead of its result: an answer lost on the way back, which a
 	// client cannot tell from a failure.
 	Lost bool
+	// Refuse (CreateCacheEntry) answers HTTP 200 {"ok": false, "message": Refuse}: how
+	// github.com refuses a reservation it does not grant for any reason but an existing
+	// key (that is 409 already_exists), e.g. WriteDenied or a quota refusal.
+	Refuse string
+	// Deny answers HTTP 403 twirp permission_denied with Deny as its msg: how github.com
+	// answers a token without the access, e.g. ReadDenied on GetCacheEntryDownloadURL.
+	Deny string
 }
+
+// The messages github.com sends when the job's cache access forbids a call
+// (ACTIONS_CACHE_MODE; actions/toolkit #2429 and #2447 match their prefixes).
+const (
+	ReadDenied  = "cache read denied: token has no readable scopes"
+	WriteDenied = "cache write denied: token has no writable scopes"
+)
 
 // V2Options configure StartV2.
 type V2Options struct {
@@ -346,6 +360,16 @@ func (s *V2Server) applyFault(w http.ResponseWriter, r *http.Request, op string)
 		case <-r.Context().Done():
 		case <-s.closing:
 		}
+		return true
+	}
+	if f.Refuse != "" {
+		s.record(Call{Op: op, Status: http.StatusOK, Fault: true})
+		writeJSON(w, http.StatusOK, map[string]any{"ok": false, "signed_upload_url": "", "message": f.Refuse})
+		return true
+	}
+	if f.Deny != "" {
+		s.record(Call{Op: op, Status: http.StatusForbidden, Code: "permission_denied", Fault: true})
+		writeJSON(w, http.StatusForbidden, map[string]string{"code": "permission_denied", "msg": f.Deny})
 		return true
 	}
 	if f.RetryAfter != "" {
