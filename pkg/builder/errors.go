@@ -103,6 +103,14 @@ func (e *RegistryAuthError) Unwrap() error { return e.Build }
 
 // Fix says what to change in the workflow, for the error annotation.
 func (e *RegistryAuthError) Fix() string {
+	fix := e.fix()
+	if e.Op == "pull" {
+		fix += " (A registry answers the same for an image that does not exist: check the name too.)"
+	}
+	return fix
+}
+
+func (e *RegistryAuthError) fix() string {
 	configFile := "config.json"
 	if e.ConfigDir != "" {
 		configFile = filepath.Join(e.ConfigDir, "config.json")
