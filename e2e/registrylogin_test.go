@@ -173,7 +173,8 @@ func TestAPushRefusedForWantOfLoginSaysWhatToAddToTheWorkflow(t *testing.T) {
 	if res.ExitCode == 0 {
 		t.Fatalf("the push should be refused without credentials:\n%s", tail(res.Log, 30))
 	}
-	title := "::error title=" + j.registry + " refused the push::"
+	// Annotation properties escape ':' and ',' (actions/toolkit command.ts escapeProperty).
+	title := "::error title=" + strings.NewReplacer(":", "%3A", ",", "%2C").Replace(j.registry) + " refused the push::"
 	if !strings.Contains(res.Log, title) {
 		t.Errorf("want an annotation %q:\n%s", title, tail(res.Log, 30))
 	}

@@ -121,7 +121,7 @@ func (e *RegistryAuthError) fix() string {
 	case e.Source != "":
 		return fmt.Sprintf("%s rejected the credentials for it in %s: check the username and password given to docker/login-action, and that they may %s this repository.", e.Registry, e.Source, e.Op)
 	}
-	fix := fmt.Sprintf("warmbuild found no credentials for %s in %s. docker/login-action writes them on the runner's host, where a container action cannot see them, unless DOCKER_CONFIG points under the runner's temp directory: add this step before docker/login-action:\n  - run: echo \"DOCKER_CONFIG=$RUNNER_TEMP/docker\" >> \"$GITHUB_ENV\"\nthen log in with docker/login-action (registry: %s).", e.Registry, configFile, loginName(e.Registry))
+	fix := fmt.Sprintf("warmbuild found no credentials for %s in %s. docker/login-action writes them on the runner's host, where a container action cannot see them, unless DOCKER_CONFIG points under the runner's temp directory: add this step first in the job, before docker/login-action:\n  - run: echo \"DOCKER_CONFIG=$RUNNER_TEMP/docker\" >> \"$GITHUB_ENV\"\nthen log in with docker/login-action (registry: %s).", e.Registry, configFile, loginName(e.Registry))
 	if e.Registry == "ghcr.io" {
 		fix += " For ghcr.io warmbuild uses github-token when it finds no login; it had none here (is github-token empty?)."
 	}
