@@ -98,6 +98,9 @@ type ContainerRun struct {
 	Workspace string
 	// Name, when set, names the container (so a test can stop it).
 	Name string
+	// RunnerTemp is the host's $RUNNER_TEMP (default a new temp dir): a test that plays
+	// earlier steps of the job (a login writing under $RUNNER_TEMP) passes theirs.
+	RunnerTemp string
 }
 
 // runActionContainer does what the Actions runner does for a container action: a temp dir
@@ -106,7 +109,10 @@ type ContainerRun struct {
 // reads back the file commands from the host side.
 func runActionContainer(t *testing.T, host string, r ContainerRun) Result {
 	t.Helper()
-	temp := t.TempDir()
+	temp := r.RunnerTemp
+	if temp == "" {
+		temp = t.TempDir()
+	}
 	dirs := map[string]string{
 		"home":     filepath.Join(temp, "_github_home"),
 		"workflow": filepath.Join(temp, "_github_workflow"),
@@ -160,6 +166,17 @@ func runActionContainer(t *testing.T, host string, r ContainerRun) Result {
 	for k, v := range r.Inputs {
 		env["INPUT_"+strings.ToUpper(strings.ReplaceAll(k, " ", "_"))] = v
 	}
+	// The runner passes every value through its mounts' path translation, in the order it
+	// adds them: a host path under $RUNNER_TEMP arrives as /github/runner_temp/...
+	// (actions/runner src/Runner.Worker/Handlers/ContainerActionHandler.cs,
+	// src/Runner.Worker/Container/ContainerInfo.cs TranslateToContainerPath).
+	for k, v := range env {
+		env[k] = translateToContainerPath(v, [][2]string{
+			{temp, "/github/runner_temp"}, {dirs["home"], "/github/home"},
+			{dirs["workflow"], "/github/workflow"}, {dirs["commands"], "/github/file_commands"},
+			{workspace, "/github/workspace"},
+		})
+	}
 
 	sock := strings.TrimPrefix(host, "unix://")
 	args := []string{"run", "--rm", "--workdir", "/github/workspace",
@@ -195,6 +212,20 @@ func runActionContainer(t *testing.T, host string, r ContainerRun) Result {
 	summary, _ := os.ReadFile(filepath.Join(dirs["commands"], summaryName))
 	res.Summary = string(summary)
 	return res
+}
+
+// translateToContainerPath is the runner's: the first mapping whose host path is the value,
+// or a directory the value lies in, rewrites it.
+func translateToContainerPath(v string, mappings [][2]string) string {
+	for _, m := range mappings {
+		if v == m[0] {
+			return m[1]
+		}
+		if strings.HasPrefix(v, m[0]+"/") {
+			return m[1] + v[len(m[0]):]
+		}
+	}
+	return v
 }
 
 // removeBuilder removes a builder's container and state volume, as `docker buildx rm` would.

@@ -5,11 +5,9 @@ import (
 	"fmt"
 
 	"github.com/containerd/platforms"
-	"github.com/docker/cli/cli/config"
 	"github.com/moby/buildkit/client"
 	"github.com/moby/buildkit/client/llb"
 	"github.com/moby/buildkit/session"
-	"github.com/moby/buildkit/session/auth/authprovider"
 )
 
 // Prewarm pulls image into the daemon and unpacks it, so that a build starting from it
@@ -48,16 +46,4 @@ func Prewarm(ctx context.Context, c *client.Client, image, platform, dockerConfi
 		return fmt.Errorf("prewarm %s: %w", image, err)
 	}
 	return nil
-}
-
-// registryAuth serves registry credentials from the docker CLI's config, as docker
-// buildx does.
-func registryAuth(dockerConfigDir string) (session.Attachable, error) {
-	dockerCfg, err := config.Load(dockerConfigDir)
-	if err != nil {
-		return nil, fmt.Errorf("docker config in %s: %w", dockerConfigDir, err)
-	}
-	return authprovider.NewDockerAuthProvider(authprovider.DockerAuthProviderConfig{
-		AuthConfigProvider: authprovider.LoadAuthConfig(dockerCfg),
-	}), nil
 }

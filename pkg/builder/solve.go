@@ -37,6 +37,8 @@ type Request struct {
 	CacheExports  []client.CacheOptionsEntry
 	// DockerConfigDir holds config.json with registry credentials (DOCKER_CONFIG or ~/.docker).
 	DockerConfigDir string
+	// Auth, when set, is used instead of reading DockerConfigDir (see LoadRegistryAuth).
+	Auth *RegistryAuth
 }
 
 // Secret is a build secret handed to BuildKit through the session, never as a build arg.
@@ -96,7 +98,8 @@ func WithExportStart(f func()) SolveOption {
 }
 
 // Solve runs the build. A failed build returns a *BuildError carrying the Dockerfile
-// location of the failing instruction, and the partial Result (step statistics) with it.
+// location of the failing instruction, and the partial Result (step statistics) with it;
+// a registry refusing a push or pull for its credentials is a *RegistryAuthError.
 //
 // A push that fails the way concurrent pushes of one layer to one repository can fail
 // (the image and a registry layer cache both upload the base layer; see pushRace) is
@@ -123,7 +126,11 @@ func Solve(ctx context.Context, c *client.Client, req Request, opts ...SolveOpti
 	}
 	res.Duration = time.Since(start)
 	if err != nil {
-		return res, newBuildError(err, req.Dockerfile, res.recorder)
+		be := newBuildError(err, req.Dockerfile, res.recorder)
+		if ae := asRegistryAuthError(be, req.Auth); ae != nil {
+			return res, ae
+		}
+		return res, be
 	}
 	res.ExporterResponse = resp.ExporterResponse
 	res.Digest = resp.ExporterResponse["containerimage.digest"]
@@ -260,11 +267,14 @@ func solveOpt(req Request, cfg solveConfig) (*client.SolveOpt, error) {
 		attrs["context:"+name] = "local:" + local
 	}
 
-	auth, err := registryAuth(req.DockerConfigDir)
-	if err != nil {
-		return nil, err
+	auth := req.Auth
+	if auth == nil {
+		var err error
+		if auth, err = LoadRegistryAuth(req.DockerConfigDir); err != nil {
+			return nil, err
+		}
 	}
-	so.Session = append(so.Session, auth)
+	so.Session = append(so.Session, auth.attachable())
 	if len(req.Secrets) > 0 {
 		so.Session = append(so.Session, secretsprovider.NewSecretProvider(secretStore{secrets: req.Secrets, getenv: cfg.getenv}))
 	}

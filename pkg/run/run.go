@@ -206,6 +206,12 @@ func (r *runner) describePlan() {
 		r.rep.Infof("  writes %s", layercache.Redacted(e))
 	}
 	r.rep.Infof("Cache save: %s", p.Decision.Reason)
+	if p.Request.Auth != nil {
+		r.rep.Infof("%s", describeRegistryAuth(p.Request.Auth))
+		for _, w := range p.Request.Auth.Warnings {
+			r.rep.Warning("Registry login", w)
+		}
+	}
 	r.rep.Infof("New layers: gzip level %d (compression-level)", p.Inputs.CompressionLevel)
 }
 
@@ -215,6 +221,7 @@ func (r *runner) finish(err error) {
 	var inErrs inputs.Errors
 	var inErr *inputs.Error
 	var buildErr *builder.BuildError
+	var authErr *builder.RegistryAuthError
 	switch {
 	case err == nil:
 	case errors.As(err, &inErrs):
@@ -225,6 +232,10 @@ func (r *runner) finish(err error) {
 	case errors.As(err, &inErr):
 		r.rep.Error(inErr.Title(), inErr.Error())
 		return
+	case errors.As(err, &authErr):
+		// Not the Dockerfile's fault: no file, and what to add to the workflow.
+		r.rep.Error(fmt.Sprintf("%s refused the %s", authErr.Registry, authErr.Op), authErr.Error()+"\n"+authErr.Fix())
+		r.summary.Failed = authErr.Error()
 	case errors.As(err, &buildErr):
 		msg := buildErr.Error()
 		if buildErr.Log != "" {
@@ -354,6 +365,11 @@ func buildRequest(in *inputs.Inputs, lc layercache.Plan, getenv func(string) str
 	}
 	req.Exports = exports(in)
 	applyCompressionLevel(req.Exports, req.CacheExports, in.CompressionLevel)
+	auth, err := registryAuth(req.DockerConfigDir, in.GitHubToken, getenv)
+	if err != nil {
+		return builder.Request{}, err
+	}
+	req.Auth = auth
 	return req, nil
 }
 

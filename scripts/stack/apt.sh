@@ -8,7 +8,8 @@ set -euo pipefail
 # pigz: the moby/buildkit image that setup-buildx-action and warmbuild run on GitHub's
 # runners ships it, and containerd unpacks gzip layers with unpigz when it is on PATH; a
 # stack daemon without it unpacks base images slower than a real runner does.
-packages=(runc docker-registry debootstrap ca-certificates zstd curl tar gzip pigz)
+# apache2-utils: htpasswd, for the registry that requires a login (registry-auth.sh).
+packages=(runc docker-registry debootstrap ca-certificates zstd curl tar gzip pigz apache2-utils)
 missing=()
 for p in "${packages[@]}"; do
   if [ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)" != "install ok installed" ]; then

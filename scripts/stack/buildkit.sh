@@ -18,6 +18,10 @@ want=$(cat <<'TOML'
 
 [registry."127.0.0.1:5000"]
   http = true
+
+# registry-auth.sh: the registry that requires a login.
+[registry."127.0.0.1:5001"]
+  http = true
 TOML
 )
 if [ ! -f "$config" ] || [ "$(cat "$config")" != "$want" ]; then

@@ -8,7 +8,7 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 rm -f "$WARMBUILD_STACK/env"
-for name in registry pyindex-app pyindex-heavy azurite dockerd; do
+for name in registry registry-auth pyindex-app pyindex-heavy azurite dockerd; do
   pidfile="$stack_run/$name.pid"
   if pid_alive "$pidfile"; then
     pid=$(cat "$pidfile")

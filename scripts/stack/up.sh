@@ -7,6 +7,7 @@
 #   apt.sh        Debian packages (runc, docker-registry, debootstrap, ...)
 #   buildkit.sh   buildkitd+buildctl of the go.mod BuildKit version, buildkitd.toml
 #   registry.sh   registry on 127.0.0.1:5000 (a mirror of docker.io for buildkitd)
+#   registry-auth.sh  registry on 127.0.0.1:5001 that requires a login (htpasswd)
 #   pyindex.sh    PyPI stand-ins on 127.0.0.1:3141 (app) and :3142 (heavy)
 #   base-image.sh python:3.11* / debian:bookworm* images in the registry, rootfs tarball
 #   azurite.sh    Azure blob emulator on 127.0.0.1:10000
@@ -64,6 +65,7 @@ in_background base-rootfs base-image --rootfs-only
 in_background azurite azurite
 component buildkit
 component registry
+component registry-auth
 component pyindex
 collect base-rootfs
 component base-image
@@ -89,6 +91,7 @@ rootfs_tar=$(ls "$WARMBUILD_STACK"/base/python*.tar 2>/dev/null | head -n1 || tr
     AZURITE_ACCOUNT_KEY 'Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==' \
     PYTHON_ROOTFS_TAR "$rootfs_tar" \
     DOCKER_HOST "unix://$stack_run/docker.sock"
+  cat "$WARMBUILD_STACK/registry-auth/env"
 } >"$env_file.tmp"
 mv "$env_file.tmp" "$env_file"
 joined=$(printf '%s, ' "${timings[@]}")
