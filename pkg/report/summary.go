@@ -69,7 +69,7 @@ func (s Summary) Markdown() string {
 		fmt.Fprintf(&b, "| Cache backend | %s |\n", TableText(s.CacheBackend))
 	}
 	if s.CacheMode != "" {
-		fmt.Fprintf(&b, "| Cache mode | %s |\n", escape(s.CacheMode))
+		fmt.Fprintf(&b, "| Cache mode | %s |\n", TableText(s.CacheMode))
 	}
 	if len(s.CacheReads) > 0 {
 		fmt.Fprintf(&b, "| Read from | %s |\n", codeList(s.CacheReads))
