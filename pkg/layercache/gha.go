@@ -85,6 +85,10 @@ func ghaEndpointFromEnv(getenv func(string) string) (svc ghaService, problem str
 			v2, why = b, " (ACTIONS_CACHE_SERVICE_V2)"
 		} else if results != "" && isEnterpriseServer(getenv("GITHUB_SERVER_URL")) && cacheURL != "" {
 			why = " (GitHub Enterprise Server)"
+		} else if getenv("ACT") == "true" && cacheURL != "" {
+			// Under nektos/act ACTIONS_RESULTS_URL is its artifact server; its cache server
+			// speaks v1 (as pkg/cacheservice.Detect decides).
+			why = " (nektos/act's cache server)"
 		} else {
 			v2 = results != ""
 		}

@@ -12,6 +12,7 @@ import (
 
 	actionscache "github.com/tonistiigi/go-actions-cache"
 	"github.com/warmbuild/warmbuild/pkg/cachepolicy"
+	"github.com/warmbuild/warmbuild/pkg/cacheservice"
 	"github.com/warmbuild/warmbuild/pkg/inputs"
 )
 
@@ -328,6 +329,33 @@ func TestGHAEntriesWorkOnBuilderOlderThanBuildKit020(t *testing.T) {
 		// BuildKit 0.20 and later still go to v2 at url_v2.
 		if e.Attrs["version"] != "2" || e.Attrs["url_v2"] != resultsURL {
 			t.Errorf("new builders lose v2: %s", strs(inputs.CacheEntries{e}, token))
+		}
+	}
+}
+
+// Under act with its cache server on, the gha layer cache is used with the stand-in token
+// (v1, at act's cache server) instead of being turned off.
+func TestGHAUnderActUsesItsCacheServerWithTheStandInToken(t *testing.T) {
+	const actCache = "http://127.0.0.1:34567/"
+	env := map[string]string{"ACT": "true", "ACTIONS_CACHE_URL": actCache, "GITHUB_SERVER_URL": "https://github.com"}
+	for _, withArtifactServer := range []bool{false, true} {
+		if withArtifactServer {
+			env["ACTIONS_RESULTS_URL"] = "http://127.0.0.1:34568/" // act's artifact server, no cache there
+		}
+		getenv, _ := cacheservice.WithActToken(envOf(env), time.Now())
+		p, err := NewPlan(Settings{Scope: "app", Auto: true, Getenv: getenv}, decide(t, "push to main"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.Backend != BackendGHA || len(p.Warnings) != 0 || len(p.Exports) != 1 {
+			t.Fatalf("backend %q (%s), warnings %q: want gha with an export", p.Backend, p.BackendReason, p.Warnings)
+		}
+		a := p.Exports[0].Attrs
+		if a["version"] != "1" || a["url"] != actCache {
+			t.Errorf("artifact server %v: export %v; want v1 at act's cache server", withArtifactServer, a)
+		}
+		if _, err := actionscache.New(a["token"], a["url"], false, actionscache.Opt{}); err != nil {
+			t.Errorf("BuildKit's gha client refuses the export: %v", err)
 		}
 	}
 }
