@@ -80,4 +80,3 @@ func hasCacheScopes(token string) bool {
 	var scopes []json.RawMessage
 	return json.Unmarshal([]byte(claims.AC), &scopes) == nil && len(scopes) > 0
 }
-
