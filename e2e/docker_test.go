@@ -425,13 +425,12 @@ jobs:
 
 	prLog, pr := runAct("pull_request", "pull_request.json")
 	t.Logf("pull request: %v", pr)
-	// WORKDIR and the RUN come before COPY requirements.txt, the first step the change
-	// touches: both from the main push's layer cache (this builder started empty), nothing
-	// after.
-	for _, step := range []string{"WORKDIR /app", "RUN python -c"} {
-		if !vertexCached(prLog, step) {
-			t.Errorf("pull request: step %s should come from the main push's layer cache\n%s", step, tail(prLog, 120))
-		}
+	// The RUN comes before COPY requirements.txt, the first step the change touches: it
+	// comes from the main push's layer cache (this builder started empty; on main it ran),
+	// and nothing after it does. BuildKit's plain progress does not always print CACHED for
+	// a step whose layers it then fetches from the cache, so the counted steps tell.
+	if main["layer-cache-steps-cached"] != "0" {
+		t.Errorf("main push on an empty builder: %s steps cached, want 0", main["layer-cache-steps-cached"])
 	}
 	if pr["layer-cache-steps-cached"] != "1" || pr["layer-cache-steps-total"] != "4" {
 		t.Errorf("pull request: layer cache steps %s/%s (ratio %s); want 1/4: the RUN before the change cached, the changed COPY and what follows built",
@@ -447,13 +446,6 @@ jobs:
 	if pr["cache-saved"] != "false" || !strings.HasPrefix(pr["cache-save-reason"], "skipped:") {
 		t.Errorf("pull request: cache-saved %q (%s); a pull request saves nothing", pr["cache-saved"], pr["cache-save-reason"])
 	}
-}
-
-// vertexCached tells from BuildKit's plain progress ("#7 [3/6] RUN ..." then "#7 CACHED")
-// whether the Dockerfile step starting with step came from the cache.
-func vertexCached(log, step string) bool {
-	m := regexp.MustCompile(`#(\d+) \[[^\]]*\d+/\d+\] ` + regexp.QuoteMeta(step)).FindStringSubmatch(log)
-	return m != nil && regexp.MustCompile(`#`+m[1]+` CACHED`).MatchString(log)
 }
 
 // envName is an output's name as an environment variable of a run step.
