@@ -295,7 +295,13 @@ func TestActPullRequestAfterMainPushReadsBothCaches(t *testing.T) {
 		dockerErr(host, "rmi", bkImage)
 	})
 
-	proj := t.TempDir()
+	// The project outside /tmp, as a user's checkout is: act makes the workspace's path in
+	// the action's container, which would otherwise hide a missing /tmp in the image.
+	proj, err := os.MkdirTemp("/var/tmp", "wb-e2e-act-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(proj) })
 	copyTree(t, filepath.Join(repoRoot, "testdata/app")+"/.", proj)
 	for _, f := range []string{"action.yml", "Dockerfile", ".dockerignore", "go.mod", "go.sum", "main.go", "pkg"} {
 		copyTree(t, filepath.Join(repoRoot, f), filepath.Join(proj, "warmbuild", f))
@@ -335,8 +341,9 @@ jobs:
 	}
 	writeFile(t, filepath.Join(proj, ".github/workflows/image.yml"), workflow)
 	fullName := "acme/" + repo
-	writeFile(t, filepath.Join(proj, "..", "push.json"), `{"ref": "refs/heads/main", "repository": {"full_name": "`+fullName+`", "default_branch": "main"}}`)
-	writeFile(t, filepath.Join(proj, "..", "pull_request.json"), `{"number": 7, "pull_request": {"number": 7,
+	events := t.TempDir()
+	writeFile(t, filepath.Join(events, "push.json"), `{"ref": "refs/heads/main", "repository": {"full_name": "`+fullName+`", "default_branch": "main"}}`)
+	writeFile(t, filepath.Join(events, "pull_request.json"), `{"number": 7, "pull_request": {"number": 7,
   "head": {"ref": "add-extra", "repo": {"full_name": "`+fullName+`"}},
   "base": {"ref": "main", "repo": {"full_name": "`+fullName+`"}}},
   "repository": {"full_name": "`+fullName+`", "default_branch": "main"}}`)
@@ -369,7 +376,7 @@ jobs:
 		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 		defer cancel()
 		cmd := exec.CommandContext(ctx, act, event, "--pull=false",
-			"-e", filepath.Join(proj, "..", payload),
+			"-e", filepath.Join(events, payload),
 			"-P", "ubuntu-latest=warmbuild-stack/debian-rootfs:latest",
 			"--container-daemon-socket", host,
 			"--cache-server-addr", "127.0.0.1", "--cache-server-port", port, "--cache-server-path", cacheDir)
