@@ -81,10 +81,18 @@ func (r *stepRecorder) record(s *client.SolveStatus) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for _, v := range s.Vertexes {
-		if _, ok := r.vertices[v.Digest]; !ok {
+		prev, ok := r.vertices[v.Digest]
+		if !ok {
 			r.order = append(r.order, v.Digest)
 		}
 		cp := *v
+		// Once cached, always cached: a step whose result came from a remote layer cache (gha,
+		// registry) is reported CACHED first, then again, not cached, while BuildKit fetches
+		// that result's layers from the cache ("#9 CACHED", then "#9 sha256:… done",
+		// "#9 DONE"). It did not run.
+		if ok && prev.Cached {
+			cp.Cached = true
+		}
 		r.vertices[v.Digest] = &cp
 	}
 	for _, l := range s.Logs {

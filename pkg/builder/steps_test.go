@@ -55,6 +55,18 @@ func TestCacheExportErrorsDoNotQuoteSignedURLs(t *testing.T) {
 	}
 }
 
+// A step read from a remote layer cache is reported CACHED, then once more without the flag
+// while BuildKit pulls its layers from the cache: it still counts as cached.
+func TestStepFromRemoteCacheStaysCachedWhileItsLayersLoad(t *testing.T) {
+	r := newStepRecorder()
+	const run = "[stage-0 3/6] RUN python -c 'import sys; print(sys.version)' > /python-version"
+	r.record(&client.SolveStatus{Vertexes: []*client.Vertex{vertex(run, true, "")}})
+	r.record(&client.SolveStatus{Vertexes: []*client.Vertex{vertex(run, false, "")}})
+	if st := r.stats(); st.Total != 1 || st.Cached != 1 {
+		t.Errorf("counted %d cached of %d, want 1 of 1: %+v", st.Cached, st.Total, st.Steps)
+	}
+}
+
 func TestColdBuildRatioIsZero(t *testing.T) {
 	r := newStepRecorder()
 	r.record(&client.SolveStatus{Vertexes: []*client.Vertex{vertex("[2/2] RUN make", false, "")}})

@@ -180,7 +180,12 @@ func (p *parser) boolean(name string, def bool) bool {
 }
 
 func (p *parser) list(name string, joinCommas bool) []item {
-	items, err := parseList(p.raw(name), joinCommas)
+	return p.listWith(name, listOpts{ignoreComma: joinCommas})
+}
+
+// listWith reads a list input with the options build-push-action gives it.
+func (p *parser) listWith(name string, o listOpts) []item {
+	items, err := parseList(p.raw(name), o)
 	if err != nil {
 		p.fail(name, 0, fmt.Sprintf("cannot be read as a list: %v", err))
 	}
@@ -267,7 +272,7 @@ var knownOutputTypes = []string{"image", "registry", "oci", "docker", "local", "
 
 func (p *parser) outputs() []*ExportEntry {
 	var out []*ExportEntry
-	for _, it := range p.list("outputs", true) {
+	for _, it := range p.listWith("outputs", listOpts{ignoreComma: true, noQuotes: true}) {
 		e, err := ParseExport(it.Value)
 		if err != nil {
 			p.fail("outputs", it.Line, fmt.Sprintf("%q: %v", it.Value, err))
@@ -303,7 +308,7 @@ func (p *parser) secrets() []Secret {
 		seen[s.ID] = true
 		out = append(out, s)
 	}
-	for _, it := range p.list("secrets", true) {
+	for _, it := range p.listWith("secrets", listOpts{ignoreComma: true, keepWhitespace: true}) {
 		id, v, ok := strings.Cut(it.Value, "=")
 		if !ok || strings.TrimSpace(id) == "" {
 			// Do not echo the value: it is a secret.
@@ -324,7 +329,8 @@ func (p *parser) secrets() []Secret {
 		}
 		add("secret-files", it.Line, Secret{ID: strings.TrimSpace(id), File: path})
 	}
-	for _, it := range p.list("secret-envs", true) {
+	// Split on commas too, as build-push-action does: "A=X,B=Y" is two secrets.
+	for _, it := range p.list("secret-envs", false) {
 		id, env, ok := strings.Cut(it.Value, "=")
 		if !ok || strings.TrimSpace(id) == "" || env == "" {
 			p.fail("secret-envs", it.Line, fmt.Sprintf("%q must be ID=ENV_NAME", it.Value))

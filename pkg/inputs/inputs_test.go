@@ -197,3 +197,83 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// metadataLabels is the `labels` output of docker/metadata-action for a repository whose
+// description has commas, spaces and quotes: one label per line, values as GitHub has them.
+const metadataLabels = `org.opencontainers.image.created=2026-11-30T09:12:44.512Z
+org.opencontainers.image.description=Fast, small builds: caches layers, pip downloads, and "wheels"
+org.opencontainers.image.licenses=Apache-2.0
+org.opencontainers.image.revision=4b825dc642cb6eb9a060e54bf8d69288fbee4904
+org.opencontainers.image.source=https://github.com/acme/app
+org.opencontainers.image.title=app
+org.opencontainers.image.url=https://github.com/acme/app
+org.opencontainers.image.version=pr-12
+`
+
+func TestMetadataActionLabelsKeepTheirSpaces(t *testing.T) {
+	in, err := Parse(env(map[string]string{"labels": metadataLabels}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{
+		"org.opencontainers.image.created":     "2026-11-30T09:12:44.512Z",
+		"org.opencontainers.image.description": `Fast, small builds: caches layers, pip downloads, and "wheels"`,
+		"org.opencontainers.image.licenses":    "Apache-2.0",
+		"org.opencontainers.image.revision":    "4b825dc642cb6eb9a060e54bf8d69288fbee4904",
+		"org.opencontainers.image.source":      "https://github.com/acme/app",
+		"org.opencontainers.image.title":       "app",
+		"org.opencontainers.image.url":         "https://github.com/acme/app",
+		"org.opencontainers.image.version":     "pr-12",
+	}
+	if !reflect.DeepEqual(in.Labels, want) {
+		t.Errorf("labels differ from metadata-action's:\n got %q\nwant %q", in.Labels, want)
+	}
+}
+
+func TestListEntriesKeepSpacesAfterCommas(t *testing.T) {
+	in, err := Parse(env(map[string]string{
+		"build-args": "GREETING=hello, world\nQUOTED=\"a, b\"\n  PADDED=x , y  ",
+		"secrets":    "PHRASE=correct, horse , battery \n\"MULTI=one, two\nthree\"",
+		"cache-from": "type=registry,ref=reg.example/app:cache",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Quotes in the middle of an entry are kept, as csv-parse's relaxQuotes keeps them.
+	if want := map[string]string{"GREETING": "hello, world", "QUOTED": `"a, b"`, "PADDED": "x , y"}; !reflect.DeepEqual(in.BuildArgs, want) {
+		t.Errorf("build-args = %q, want %q", in.BuildArgs, want)
+	}
+	// secrets are read with trimWhitespace: false: the value is exactly what was written.
+	if len(in.Secrets) != 2 || string(in.Secrets[0].Value) != "correct, horse , battery " {
+		t.Fatalf("secrets = %q", in.Secrets)
+	}
+	if string(in.Secrets[1].Value) != "one, two\nthree" {
+		t.Errorf("multi-line secret = %q", in.Secrets[1].Value)
+	}
+}
+
+func TestSecretEnvsSplitOnCommasLikeBuildPushAction(t *testing.T) {
+	in, err := Parse(env(map[string]string{"secret-envs": "A=X,B=Y\nC=Z"}, "X=1", "Y=2", "Z=3"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, s := range in.Secrets {
+		got = append(got, s.ID+"="+s.Env)
+	}
+	if want := []string{"A=X", "B=Y", "C=Z"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("secret-envs = %q, want %q", got, want)
+	}
+}
+
+func TestOutputsReadWithoutQuotes(t *testing.T) {
+	// build-push-action reads outputs with quote: false and hands each line to buildx, whose
+	// CSV reading then sees the quotes: an attribute holding a comma stays one attribute.
+	in, err := Parse(env(map[string]string{"outputs": `type=local,"dest=out,dir"`}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(in.Outputs) != 1 || in.Outputs[0].Destination != "out,dir" {
+		t.Errorf("outputs = %+v", in.Outputs)
+	}
+}

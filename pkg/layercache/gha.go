@@ -16,14 +16,28 @@ type ghaService struct {
 	url     string // ACTIONS_RESULTS_URL for v2, ACTIONS_CACHE_URL for v1
 	token   string // ACTIONS_RUNTIME_TOKEN
 	desc    string // for BackendReason, e.g. "cache service v2 at ACTIONS_RESULTS_URL"
+	// v1URL is ACTIONS_CACHE_URL beside a v2 service, for builders older than BuildKit 0.20.
+	v1URL string
 }
 
 // attrs are the connection attributes of a type=gha entry, named as in BuildKit's
 // cache/remotecache/gha (url, url_v2, version, token).
+//
+// A v2 entry carries url as well when the runner gives ACTIONS_CACHE_URL, as buildx does
+// (docker/buildx build/opt.go, addGithubToken: url from ACTIONS_CACHE_URL beside url_v2
+// from ACTIONS_RESULTS_URL). BuildKit before 0.20 reads only url and fails to configure
+// the cache without it ("url not set for github actions cache", moby/buildkit
+// cache/remotecache/gha/gha.go at v0.19.0); with it, such a builder speaks v1 to that URL
+// wherever the service still answers v1. BuildKit 0.20 and later take url_v2 whenever it is
+// present and version is not 1 (url_v2 came in moby/buildkit dea6c4916), so url changes
+// nothing for them.
 func (s ghaService) attrs() map[string]string {
 	a := map[string]string{"token": s.token, "version": strconv.Itoa(s.version)}
 	if s.version == 2 {
 		a["url_v2"] = s.url
+		if s.v1URL != "" {
+			a["url"] = s.v1URL
+		}
 	} else {
 		a["url"] = s.url
 	}
@@ -71,12 +85,16 @@ func ghaEndpointFromEnv(getenv func(string) string) (svc ghaService, problem str
 			v2, why = b, " (ACTIONS_CACHE_SERVICE_V2)"
 		} else if results != "" && isEnterpriseServer(getenv("GITHUB_SERVER_URL")) && cacheURL != "" {
 			why = " (GitHub Enterprise Server)"
+		} else if getenv("ACT") == "true" && cacheURL != "" {
+			// Under nektos/act ACTIONS_RESULTS_URL is its artifact server; its cache server
+			// speaks v1 (as pkg/cacheservice.Detect decides).
+			why = " (nektos/act's cache server)"
 		} else {
 			v2 = results != ""
 		}
 	}
 	if v2 {
-		svc = ghaService{version: 2, url: results, desc: "cache service v2 at ACTIONS_RESULTS_URL" + why}
+		svc = ghaService{version: 2, url: results, v1URL: cacheURL, desc: "cache service v2 at ACTIONS_RESULTS_URL" + why}
 		if results == "" {
 			return ghaService{}, "the gha layer cache needs ACTIONS_RESULTS_URL for cache service v2, and this runner does not set it" + noCacheAdvice
 		}

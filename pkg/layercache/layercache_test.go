@@ -12,6 +12,7 @@ import (
 
 	actionscache "github.com/tonistiigi/go-actions-cache"
 	"github.com/warmbuild/warmbuild/pkg/cachepolicy"
+	"github.com/warmbuild/warmbuild/pkg/cacheservice"
 	"github.com/warmbuild/warmbuild/pkg/inputs"
 )
 
@@ -223,13 +224,13 @@ func TestGHAProtocolFromEnvironment(t *testing.T) {
 		{
 			name:      "github.com with an old cache URL still uses v2",
 			env:       map[string]string{"ACTIONS_RESULTS_URL": resultsURL, "ACTIONS_CACHE_URL": "https://acghubeus1.actions.githubusercontent.com/xyz/", "GITHUB_SERVER_URL": "https://github.com"},
-			wantAttrs: map[string]string{"url_v2": resultsURL, "version": "2"},
+			wantAttrs: map[string]string{"url_v2": resultsURL, "url": "https://acghubeus1.actions.githubusercontent.com/xyz/", "version": "2"},
 			reason:    "cache service v2 at ACTIONS_RESULTS_URL",
 		},
 		{
 			name:      "GHE.com data residency uses v2",
 			env:       map[string]string{"ACTIONS_RESULTS_URL": resultsURL, "ACTIONS_CACHE_URL": cacheURL, "GITHUB_SERVER_URL": "https://octo.ghe.com"},
-			wantAttrs: map[string]string{"url_v2": resultsURL, "version": "2"},
+			wantAttrs: map[string]string{"url_v2": resultsURL, "url": cacheURL, "version": "2"},
 			reason:    "cache service v2 at ACTIONS_RESULTS_URL",
 		},
 		{
@@ -253,7 +254,7 @@ func TestGHAProtocolFromEnvironment(t *testing.T) {
 		{
 			name:      "ACTIONS_CACHE_API_FORCE_VERSION=v2 wins over Enterprise Server detection",
 			env:       map[string]string{"ACTIONS_RESULTS_URL": resultsURL, "ACTIONS_CACHE_URL": cacheURL, "GITHUB_SERVER_URL": "https://ghes.example.com", "ACTIONS_CACHE_API_FORCE_VERSION": "v2"},
-			wantAttrs: map[string]string{"url_v2": resultsURL, "version": "2"},
+			wantAttrs: map[string]string{"url_v2": resultsURL, "url": cacheURL, "version": "2"},
 			reason:    "cache service v2 at ACTIONS_RESULTS_URL (ACTIONS_CACHE_API_FORCE_VERSION)",
 		},
 	}
@@ -288,6 +289,74 @@ func TestGHAProtocolFromEnvironment(t *testing.T) {
 				t.Errorf("go-actions-cache refuses the export's connection: %v", err)
 			}
 		})
+	}
+}
+
+// A builder older than BuildKit 0.20 (a user's buildkit-image or remote daemon) reads only
+// url and speaks v1 there; without url it fails to configure the cache. These are its
+// checks, from moby/buildkit cache/remotecache/gha/gha.go at v0.19.0 (getConfig): url and
+// token must be set; version and url_v2 are unknown to it.
+func TestGHAEntriesWorkOnBuilderOlderThanBuildKit020(t *testing.T) {
+	const cacheURL = "https://acghubeus1.actions.githubusercontent.com/xyz/"
+	token := runtimeToken(t)
+	env := map[string]string{"ACTIONS_RESULTS_URL": resultsURL, "ACTIONS_CACHE_URL": cacheURL, "ACTIONS_RUNTIME_TOKEN": token}
+	p, err := NewPlan(Settings{Scope: "app", Auto: true, Getenv: envOf(env)}, decide(t, "push to main"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A user's own cache-from entry gets the same attributes as the automatic ones.
+	user, err := inputs.ParseCacheEntry("type=gha,scope=shared")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if problem := completeGHA(user[0], envOf(env)); problem != "" {
+		t.Fatal(problem)
+	}
+	for _, e := range append(append(p.Imports, p.Exports...), user[0]) {
+		url, ok := e.Attrs["url"]
+		if !ok {
+			t.Fatalf("%s: no url; BuildKit before 0.20 says \"url not set for github actions cache\"", strs(inputs.CacheEntries{e}, token))
+		}
+		if _, ok := e.Attrs["token"]; !ok {
+			t.Fatalf("%s: no token", strs(inputs.CacheEntries{e}, token))
+		}
+		if url != cacheURL {
+			t.Errorf("url = %q, want ACTIONS_CACHE_URL %q (the v1 service an old builder speaks to)", url, cacheURL)
+		}
+		if _, err := actionscache.New(e.Attrs["token"], url, false, actionscache.Opt{}); err != nil {
+			t.Errorf("go-actions-cache's v1 client refuses the entry: %v", err)
+		}
+		// BuildKit 0.20 and later still go to v2 at url_v2.
+		if e.Attrs["version"] != "2" || e.Attrs["url_v2"] != resultsURL {
+			t.Errorf("new builders lose v2: %s", strs(inputs.CacheEntries{e}, token))
+		}
+	}
+}
+
+// Under act with its cache server on, the gha layer cache is used with the stand-in token
+// (v1, at act's cache server) instead of being turned off.
+func TestGHAUnderActUsesItsCacheServerWithTheStandInToken(t *testing.T) {
+	const actCache = "http://127.0.0.1:34567/"
+	env := map[string]string{"ACT": "true", "ACTIONS_CACHE_URL": actCache, "GITHUB_SERVER_URL": "https://github.com"}
+	for _, withArtifactServer := range []bool{false, true} {
+		if withArtifactServer {
+			env["ACTIONS_RESULTS_URL"] = "http://127.0.0.1:34568/" // act's artifact server, no cache there
+		}
+		getenv, _ := cacheservice.WithActToken(envOf(env), time.Now())
+		p, err := NewPlan(Settings{Scope: "app", Auto: true, Getenv: getenv}, decide(t, "push to main"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.Backend != BackendGHA || len(p.Warnings) != 0 || len(p.Exports) != 1 {
+			t.Fatalf("backend %q (%s), warnings %q: want gha with an export", p.Backend, p.BackendReason, p.Warnings)
+		}
+		a := p.Exports[0].Attrs
+		if a["version"] != "1" || a["url"] != actCache {
+			t.Errorf("artifact server %v: export %v; want v1 at act's cache server", withArtifactServer, a)
+		}
+		if _, err := actionscache.New(a["token"], a["url"], false, actionscache.Opt{}); err != nil {
+			t.Errorf("BuildKit's gha client refuses the export: %v", err)
+		}
 	}
 }
 

@@ -17,6 +17,7 @@ import (
 	"github.com/moby/buildkit/client"
 	"github.com/warmbuild/warmbuild/pkg/builder"
 	"github.com/warmbuild/warmbuild/pkg/cachepolicy"
+	"github.com/warmbuild/warmbuild/pkg/cacheservice"
 	"github.com/warmbuild/warmbuild/pkg/dockerbuilder"
 	"github.com/warmbuild/warmbuild/pkg/inputs"
 	"github.com/warmbuild/warmbuild/pkg/layercache"
@@ -31,7 +32,13 @@ type Env struct {
 
 // Main runs the action and returns the process exit code.
 func Main(ctx context.Context, env Env) int {
+	// Under nektos/act both caches need a stand-in token (see cacheservice.WithActToken).
+	var actNote string
+	env.Getenv, actNote = cacheservice.WithActToken(env.Getenv, time.Now())
 	rep := report.New(env.Stdout, env.Getenv)
+	if actNote != "" {
+		rep.Infof("%s", actNote)
+	}
 	r := &runner{env: env, rep: rep, out: report.Outputs{RepoCacheUsageBytes: -1}}
 	err := r.run(ctx)
 	r.finish(err)
