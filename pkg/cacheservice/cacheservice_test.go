@@ -403,17 +403,67 @@ func TestThrottledRequestsWaitAsRetryAfterSays(t *testing.T) {
 			t.Errorf("warnings %q do not mention the throttling", w.all())
 		}
 	})
-	t.Run("HTTP date, capped", func(t *testing.T) {
+	t.Run("HTTP date longer than the step waits", func(t *testing.T) {
+		// GitHub's rule: no retry before Retry-After. Two minutes is more than
+		// this client may wait (400 ms): it gives up at once, without a retry.
 		later := time.Now().Add(2 * time.Minute).UTC().Format(http.TimeFormat)
 		srv.Inject(cachetest.Fault{Op: cachetest.CreateCacheEntry, Status: http.StatusTooManyRequests, RetryAfter: later})
 		start := time.Now()
-		mustSave(t, c, "pip-throttle-2", []byte("y"))
-		if d := time.Since(start); d < 400*time.Millisecond || d > 3*time.Second {
-			t.Errorf("save took %s, want the 400 ms cap on a 2-minute Retry-After", d)
+		_, err := c.Save(context.Background(), "pip-throttle-2", version, bytes.NewReader([]byte("y")))
+		var te *cacheservice.ThrottledError
+		if !errors.As(err, &te) || !strings.Contains(err.Error(), "giving up on this cache") {
+			t.Fatalf("save throttled for 2 minutes = %v, want a ThrottledError that gives up on the cache", err)
+		}
+		if te.Wait < 110*time.Second || te.Status != http.StatusTooManyRequests {
+			t.Errorf("ThrottledError %+v: want the 2-minute wait and the 429", te)
+		}
+		if d := time.Since(start); d > 300*time.Millisecond {
+			t.Errorf("giving up took %s: it should not wait at all", d)
+		}
+		if n := len(srv.CallsTo(cachetest.CreateCacheEntry)); n != 2 {
+			t.Errorf("%d CreateCacheEntry calls, want 2: the throttled one must not be retried", n)
 		}
 	})
-	if n := len(srv.CallsTo(cachetest.CreateCacheEntry)); n != 3 {
-		t.Errorf("%d CreateCacheEntry calls, want 3 (one throttled and retried)", n)
+	if es := srv.Entries(); len(es) != 1 {
+		t.Errorf("entries %+v, want only the first save", es)
+	}
+}
+
+// A Retry-After holds every later request of the client to that server, not only the
+// retry of the request that got it: the next call waits until the time it named.
+func TestRetryAfterHoldsTheClientsNextRequestToo(t *testing.T) {
+	srv := cachetest.StartV2(t, cachetest.V2Options{})
+	c := newClient(t, srv.Getenv, cacheservice.WithRetryPolicy(cacheservice.RetryPolicy{MaxAttempts: 1}))
+	srv.Inject(cachetest.Fault{Op: cachetest.GetCacheEntryDownloadURL, Status: http.StatusTooManyRequests, RetryAfter: "2"})
+	if _, err := c.Restore(context.Background(), "pip-held", nil, version); err == nil {
+		t.Fatal("the throttled restore (one attempt allowed) did not fail")
+	}
+	mustSave(t, c, "pip-held", []byte("z"))
+	throttled, next := srv.CallsTo(cachetest.GetCacheEntryDownloadURL)[0], srv.CallsTo(cachetest.CreateCacheEntry)[0]
+	if gap := next.At.Sub(throttled.At); gap < 2*time.Second {
+		t.Errorf("the next call came %s after a 429 with Retry-After: 2; want at least 2 s", gap)
+	}
+}
+
+// The time the step allows is also the context's deadline: a Retry-After beyond it
+// gives up at once instead of sleeping into the deadline.
+func TestRetryAfterPastTheDeadlineGivesUpAtOnce(t *testing.T) {
+	srv := cachetest.StartV2(t, cachetest.V2Options{})
+	c := newClient(t, srv.Getenv)
+	srv.Inject(cachetest.Fault{Op: cachetest.GetCacheEntryDownloadURL, Status: http.StatusServiceUnavailable, RetryAfter: "5"})
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	start := time.Now()
+	_, err := c.Restore(ctx, "pip-deadline", nil, version)
+	var te *cacheservice.ThrottledError
+	if !errors.As(err, &te) {
+		t.Fatalf("restore with a 5 s Retry-After and 2 s left = %v, want a ThrottledError", err)
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("gave up after %s, want at once", d)
+	}
+	if n := len(srv.CallsTo(cachetest.GetCacheEntryDownloadURL)); n != 1 {
+		t.Errorf("%d lookups, want 1", n)
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -117,8 +118,11 @@ type RetryPolicy struct {
 	// retry, up to MaxDelay, and is jittered by ±50%.
 	BaseDelay time.Duration
 	MaxDelay  time.Duration
-	// MaxRetryAfter caps the wait a 429/503 Retry-After asks for, so a
-	// throttled cache cannot hold a build for long.
+	// MaxRetryAfter is the longest wait for a 429/503 Retry-After this
+	// client accepts: the time the step allows a throttled cache. A request is
+	// never retried before its Retry-After; when that is longer than
+	// MaxRetryAfter (or than the context's deadline) the request fails at once
+	// with a *ThrottledError, so the cache is skipped and the build goes on.
 	MaxRetryAfter time.Duration
 }
 
@@ -210,6 +214,10 @@ type Client struct {
 	warnf          func(string, ...any)
 	userAgent      string
 	now            func() time.Time
+
+	// notBefore is, per host, the time its last Retry-After named.
+	throttleMu sync.Mutex
+	notBefore  map[string]time.Time
 }
 
 // New makes a client of the service at serviceURL (ACTIONS_RESULTS_URL for

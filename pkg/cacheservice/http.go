@@ -9,6 +9,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"net/url"
 	"time"
 )
 
@@ -35,6 +36,13 @@ func (c *Client) do(ctx context.Context, r *request) error {
 
 // once runs one attempt of r under its own deadline.
 func (c *Client) once(ctx context.Context, r *request) error {
+	// A server that said Retry-After is not called again before that time, by
+	// this request or any other of the client (GitHub's rule for its rate limits).
+	if u, err := url.Parse(r.url); err == nil {
+		if err := c.waitThrottle(ctx, r.op, u.Host); err != nil {
+			return err
+		}
+	}
 	actx, kick, stop := c.attemptContext(ctx, r.op, r.transfer)
 	defer stop()
 
@@ -66,6 +74,9 @@ func (c *Client) once(ctx context.Context, r *request) error {
 	resp.Body = &progressReadCloser{ReadCloser: resp.Body, kick: kick}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		se := statusErrorFrom(r.op, resp, c.now())
+		if se.HasRetryAfter && se.RetryAfter > 0 {
+			c.throttle(req.URL.Host, c.now().Add(se.RetryAfter))
+		}
 		if cause := context.Cause(actx); cause != nil && ctx.Err() == nil {
 			return cause // the deadline struck while reading the error body
 		}
@@ -137,6 +148,14 @@ func (c *Client) withRetries(ctx context.Context, try func(context.Context) erro
 			}
 			return err
 		}
+		var se *StatusError
+		if errors.As(err, &se) && se.HasRetryAfter && se.RetryAfter > 0 {
+			// Never before Retry-After; and when that is past what this step may
+			// wait, give up now rather than sleep and fail anyway.
+			if te := c.tooLongToWait(ctx, se.Op, se.StatusCode, wait, err); te != nil {
+				return te
+			}
+		}
 		c.warnf("%v; retrying in %s (attempt %d of %d)", err, wait.Round(time.Millisecond), attempt+1, c.retry.MaxAttempts)
 		t := time.NewTimer(wait)
 		select {
@@ -148,17 +167,22 @@ func (c *Client) withRetries(ctx context.Context, try func(context.Context) erro
 	}
 }
 
-// retryDelay says whether err is worth another attempt, and after how long.
+// retryDelay says whether err is worth another attempt, and after how long. A
+// Retry-After is waited in full: never less, whatever the backoff would say.
 func (c *Client) retryDelay(err error, attempt int) (time.Duration, bool) {
 	var pe *permanentError
 	if errors.As(err, &pe) {
 		return 0, false
 	}
+	var te *ThrottledError
+	if errors.As(err, &te) {
+		return 0, false
+	}
 	var se *StatusError
 	if errors.As(err, &se) {
 		switch {
-		case se.RetryAfter > 0:
-			return min(se.RetryAfter, c.retry.MaxRetryAfter), true
+		case se.HasRetryAfter && se.RetryAfter > 0:
+			return se.RetryAfter, true
 		case se.StatusCode == http.StatusTooManyRequests, se.StatusCode == http.StatusRequestTimeout, se.StatusCode >= 500:
 			return c.backoff(attempt), true
 		}
@@ -166,6 +190,55 @@ func (c *Client) retryDelay(err error, attempt int) (time.Duration, bool) {
 	}
 	// Network errors, timeouts and cut bodies.
 	return c.backoff(attempt), true
+}
+
+// tooLongToWait returns a ThrottledError when waiting wait is more than this
+// client may: longer than RetryPolicy.MaxRetryAfter, or past ctx's deadline.
+func (c *Client) tooLongToWait(ctx context.Context, op string, status int, wait time.Duration, cause error) *ThrottledError {
+	budget := c.retry.MaxRetryAfter
+	if dl, ok := ctx.Deadline(); ok {
+		budget = min(budget, dl.Sub(c.now()))
+	}
+	if wait <= budget {
+		return nil
+	}
+	return &ThrottledError{Op: op, Status: status, Wait: wait, Until: c.now().Add(wait), MaxWait: max(budget, 0), err: cause}
+}
+
+// throttle records that host asked not to be called before until.
+func (c *Client) throttle(host string, until time.Time) {
+	c.throttleMu.Lock()
+	defer c.throttleMu.Unlock()
+	if c.notBefore == nil {
+		c.notBefore = map[string]time.Time{}
+	}
+	if until.After(c.notBefore[host]) {
+		c.notBefore[host] = until
+	}
+}
+
+// waitThrottle holds a request to host until the time the host's last
+// Retry-After named, or fails it at once when that is further than this client
+// may wait.
+func (c *Client) waitThrottle(ctx context.Context, op, host string) error {
+	c.throttleMu.Lock()
+	until := c.notBefore[host]
+	c.throttleMu.Unlock()
+	wait := until.Sub(c.now())
+	if wait <= 0 {
+		return nil
+	}
+	if te := c.tooLongToWait(ctx, op, http.StatusTooManyRequests, wait, nil); te != nil {
+		return te
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return fmt.Errorf("%s: stopped while waiting for the server's Retry-After: %w", op, context.Cause(ctx))
+	case <-t.C:
+		return nil
+	}
 }
 
 // backoff is BaseDelay doubled per past attempt, capped, with ±50% jitter so
