@@ -639,3 +639,61 @@ func TestV1RoundTripAgainstActsCacheServer(t *testing.T) {
 		t.Errorf("Restore with another version = %+v, %v; want a miss", e, err)
 	}
 }
+
+// Signed storage URLs expire (about 10 minutes on github.com). The stand-in's Azurite
+// enforces the SAS expiry itself with a 403, as Azure does; Azure's code is
+// AuthenticationFailed ("Signed expiry time ... has to be after the current time"),
+// Azurite 3's is AuthorizationFailure. The client reloads the URL on any 401/403.
+func TestAnExpiredSignedURLIsRefusedByTheStorage(t *testing.T) {
+	srv := cachetest.StartV2(t, cachetest.V2Options{URLLifetime: time.Second})
+	c := newClient(t, srv.Getenv)
+	if _, err := srv.Seed(context.Background(), cachetest.SeedEntry{Key: "pip-expiring", Version: version}, strings.NewReader("x")); err != nil {
+		t.Fatal(err)
+	}
+	u := mustRestore(t, c, "pip-expiring").Source().URL
+	time.Sleep(2 * time.Second) // the SAS se= is whole seconds
+	req, _ := http.NewRequest(http.MethodGet, u, nil)
+	req.Header.Set("x-ms-version", "2024-11-04")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if code := resp.Header.Get("x-ms-error-code"); resp.StatusCode != http.StatusForbidden || (code != "AuthenticationFailed" && code != "AuthorizationFailure") {
+		t.Errorf("GET with an expired SAS: HTTP %d %q, want 403 AuthenticationFailed (Azure) or AuthorizationFailure (Azurite)", resp.StatusCode, code)
+	}
+}
+
+// A download that outlives its signed URL asks the service for a fresh one when the
+// storage refuses it (as BuildKit's gha cache does), once for all the ranges refused.
+func TestADownloadThatOutlivesItsURLGetsAFreshOne(t *testing.T) {
+	srv := cachetest.StartV2(t, cachetest.V2Options{URLLifetime: 2 * time.Second, ProxyBlobs: true})
+	var fresh atomic.Int32
+	c := newClient(t, srv.Getenv, cacheservice.WithSignedURLs(func(string) { fresh.Add(1) }))
+	data := randomBytes(9, 5*(256<<10)+77)
+	// Seeded: an upload cannot outlive a two-second URL either.
+	if _, err := srv.Seed(context.Background(), cachetest.SeedEntry{Key: "pip-outlived", Version: version}, bytes.NewReader(data)); err != nil {
+		t.Fatal(err)
+	}
+	e := mustRestore(t, c, "pip-outlived")
+	lookups := len(srv.CallsTo(cachetest.GetCacheEntryDownloadURL))
+	time.Sleep(3 * time.Second) // the SAS se= is whole seconds
+	if got := download(t, e); !bytes.Equal(got, data) {
+		t.Fatalf("downloaded %d bytes that differ from the %d saved", len(got), len(data))
+	}
+	refused := 0
+	for _, call := range srv.CallsTo(cachetest.GetBlob) {
+		if call.Status == http.StatusForbidden {
+			refused++
+		}
+	}
+	if refused == 0 {
+		t.Error("no GET was refused: the test did not outlive the URL")
+	}
+	if n := len(srv.CallsTo(cachetest.GetCacheEntryDownloadURL)) - lookups; n != 1 {
+		t.Errorf("%d lookups for a fresh URL after %d refused ranges, want exactly 1", n, refused)
+	}
+	if fresh.Load() != 1 {
+		t.Errorf("%d fresh URLs handed to WithSignedURLs, want 1", fresh.Load())
+	}
+}

@@ -196,6 +196,11 @@ func WithBlockSize(n int) Option { return func(c *Client) { c.blockSize = n } }
 // WithWarnf receives warnings worth a log line (a retried request, a fallback).
 func WithWarnf(f func(format string, args ...any)) Option { return func(c *Client) { c.warnf = f } }
 
+// WithSignedURLs receives every signed storage URL the client gets from the
+// service after a lookup (a fresh one for an expired URL, mid-download), so the
+// caller can mask it in the log before anything could print it.
+func WithSignedURLs(f func(url string)) Option { return func(c *Client) { c.onURL = f } }
+
 // WithUserAgent sets the User-Agent of the service calls.
 func WithUserAgent(ua string) Option { return func(c *Client) { c.userAgent = ua } }
 
@@ -214,6 +219,7 @@ type Client struct {
 	warnf          func(string, ...any)
 	userAgent      string
 	now            func() time.Time
+	onURL          func(string)
 
 	// notBefore is, per host, the time its last Retry-After named.
 	throttleMu sync.Mutex
@@ -299,9 +305,16 @@ type Entry struct {
 	Size int64
 
 	client    *Client
-	url       string
 	azure     bool // the URL is an Azure blob SAS URL
 	rangeable bool // the storage answers Range requests
+
+	// url is the signed storage URL, replaced by refresh when it has expired.
+	mu  sync.Mutex
+	url string
+	// reload asks the service for a fresh URL of this entry (nil: cannot,
+	// e.g. a Source handed to a process without the service).
+	reload    func(ctx context.Context) (string, error)
+	refreshes int
 }
 
 // SaveResult tells what Save did.
@@ -346,6 +359,8 @@ func (c *Client) Restore(ctx context.Context, key string, restoreKeys []string, 
 	}
 	e.client = c
 	e.Exact = strings.EqualFold(e.Key, key)
+	matched := e.Key
+	e.reload = func(ctx context.Context) (string, error) { return c.freshURL(ctx, matched, version) }
 	e.Size = -1
 	if err := c.probe(ctx, e); err != nil {
 		// Not fatal: the entry is then downloaded as one resumable stream.
@@ -422,4 +437,63 @@ type cancelReadCloser struct {
 func (r *cancelReadCloser) Close() error {
 	r.cancel()
 	return r.PipeReader.CloseWithError(errors.New("cache entry stream closed"))
+}
+
+// freshURL asks the service again for the storage URL of the entry key: signed URLs
+// expire (about 10 minutes on github.com), and a download that outlives one must get
+// another, as BuildKit's gha cache does (tonistiigi/go-actions-cache cache_v2.go,
+// downloadV2: on 401/403 it calls the entry's reload, a new GetCacheEntryDownloadURL).
+// Unlike go-actions-cache, which takes whatever the keys match then, the answer must
+// be the same key: another entry's URL would splice two archives.
+func (c *Client) freshURL(ctx context.Context, key, version string) (string, error) {
+	var (
+		e   *Entry
+		err error
+	)
+	if c.protocol == ProtocolV2 {
+		e, err = c.lookupV2(ctx, key, nil, version)
+	} else {
+		e, err = c.lookupV1(ctx, key, nil, version)
+	}
+	switch {
+	case err != nil:
+		return "", err
+	case e == nil || !strings.EqualFold(e.Key, key):
+		return "", fmt.Errorf("cache entry %s is gone from the service", key)
+	}
+	return e.url, nil
+}
+
+// maxRefreshes bounds how often one download asks for a fresh URL.
+const maxRefreshes = 5
+
+// currentURL is the storage URL to use now.
+func (e *Entry) currentURL() string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.url
+}
+
+// refresh replaces stale, the URL a request was refused with, by a fresh one, once
+// for all the ranges refused with it. It reports false when there is no way to get
+// one (or too many were needed), so the refusal stands.
+func (e *Entry) refresh(ctx context.Context, stale string) (bool, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.url != stale {
+		return true, nil // another range got a fresh one already
+	}
+	if e.reload == nil || e.refreshes >= maxRefreshes {
+		return false, nil
+	}
+	e.refreshes++
+	u, err := e.reload(ctx)
+	if err != nil {
+		return false, err
+	}
+	e.url = u
+	if e.client != nil && e.client.onURL != nil {
+		e.client.onURL(u)
+	}
+	return true, nil
 }

@@ -178,6 +178,10 @@ func (c *Client) retryDelay(err error, attempt int) (time.Duration, bool) {
 	if errors.As(err, &te) {
 		return 0, false
 	}
+	var re *refreshedError
+	if errors.As(err, &re) {
+		return 0, true // a fresh URL: no reason to wait
+	}
 	var se *StatusError
 	if errors.As(err, &se) {
 		switch {

@@ -23,7 +23,7 @@ type Source struct {
 
 // Source returns what downloading e takes.
 func (e *Entry) Source() Source {
-	return Source{Key: e.Key, URL: e.url, Azure: e.azure, Rangeable: e.rangeable, Size: e.Size}
+	return Source{Key: e.Key, URL: e.currentURL(), Azure: e.azure, Rangeable: e.rangeable, Size: e.Size}
 }
 
 // Downloader fetches Sources with the transfer settings of a Client (parallel ranges,

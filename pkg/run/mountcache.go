@@ -207,7 +207,8 @@ func (r *runner) restoreMounts(ctx context.Context, c *client.Client) (*mountRun
 	// transfer buffers stay near 20 MB, whatever the cache's size.
 	mr.service, err = cacheservice.FromEnv(r.env.Getenv,
 		cacheservice.WithParallelism(4), cacheservice.WithBlockSize(4<<20),
-		cacheservice.WithWarnf(func(f string, a ...any) { r.rep.Infof("cache service: "+f, a...) }))
+		cacheservice.WithWarnf(func(f string, a ...any) { r.rep.Infof("cache service: "+f, a...) }),
+		cacheservice.WithSignedURLs(r.maskURL)) // fresh URLs for expired ones, mid-download
 	serviceProblem := ""
 	if err != nil {
 		serviceProblem = "no Actions cache service: " + err.Error()
