@@ -697,3 +697,32 @@ func TestADownloadThatOutlivesItsURLGetsAFreshOne(t *testing.T) {
 		t.Errorf("%d fresh URLs handed to WithSignedURLs, want 1", fresh.Load())
 	}
 }
+
+// Storage that refuses connections costs the restore one set of retries: not a second
+// set for the GET fallback of the probe (which is for storage that refuses HEAD), and
+// none for a download that could only fail the same way.
+func TestStorageThatRefusesConnectionsCostsOneSetOfRetries(t *testing.T) {
+	srv := cachetest.StartV2(t, cachetest.V2Options{RefuseDownloads: true})
+	w := &warnings{}
+	c := newClient(t, srv.Getenv, cacheservice.WithWarnf(w.warnf))
+	if _, err := srv.Seed(context.Background(), cachetest.SeedEntry{Key: "pip-refused", Version: version}, strings.NewReader("x")); err != nil {
+		t.Fatal(err)
+	}
+	e := mustRestore(t, c, "pip-refused")
+	if e.Unreachable() == nil {
+		t.Fatalf("entry behind a refusing storage: Unreachable() = nil; warnings:\n%s", w.all())
+	}
+	if strings.Contains(w.all(), "GET first byte") {
+		t.Errorf("the probe retried a GET after the HEAD got no answer at all:\n%s", w.all())
+	}
+	if n := strings.Count(w.all(), "retrying"); n != fastRetries.MaxAttempts-1 {
+		t.Errorf("%d retries, want %d (one set)", n, fastRetries.MaxAttempts-1)
+	}
+	before := strings.Count(w.all(), "retrying")
+	if _, err := e.Download(context.Background(), io.Discard); err == nil || !strings.Contains(err.Error(), "did not answer") {
+		t.Errorf("download from a storage that did not answer = %v, want an error saying so", err)
+	}
+	if n := strings.Count(w.all(), "retrying") - before; n != 0 {
+		t.Errorf("the download retried %d times more", n)
+	}
+}

@@ -315,7 +315,14 @@ type Entry struct {
 	// e.g. a Source handed to a process without the service).
 	reload    func(ctx context.Context) (string, error)
 	refreshes int
+	// unreachable is why the storage gave no answer at all to Restore's probe.
+	unreachable error
 }
+
+// Unreachable is not nil when the storage did not answer Restore at all (connections
+// refused, reset or timed out, after the retries): a download from this process would
+// fail the same way, so Download fails at once with it.
+func (e *Entry) Unreachable() error { return e.unreachable }
 
 // SaveResult tells what Save did.
 type SaveResult struct {
@@ -362,7 +369,9 @@ func (c *Client) Restore(ctx context.Context, key string, restoreKeys []string, 
 	matched := e.Key
 	e.reload = func(ctx context.Context) (string, error) { return c.freshURL(ctx, matched, version) }
 	e.Size = -1
-	if err := c.probe(ctx, e); err != nil {
+	if err := c.probe(ctx, e); err != nil && e.unreachable != nil {
+		c.warnf("cache entry %s: the storage does not answer: %v", e.Key, err)
+	} else if err != nil {
 		// Not fatal: the entry is then downloaded as one resumable stream.
 		c.warnf("cache entry %s: size unknown, downloading it as one stream: %v", e.Key, err)
 	}
@@ -399,6 +408,9 @@ func (c *Client) Save(ctx context.Context, key, version string, r io.Reader) (Sa
 // wrote. Large entries are fetched as parallel ranges; memory stays within
 // about (parallelism+1) blocks.
 func (e *Entry) Download(ctx context.Context, w io.Writer) (int64, error) {
+	if e.unreachable != nil {
+		return 0, fmt.Errorf("download cache entry %s: the storage did not answer: %w", e.Key, e.unreachable)
+	}
 	var (
 		n   int64
 		err error

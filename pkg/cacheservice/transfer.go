@@ -349,6 +349,14 @@ func (c *Client) probe(ctx context.Context, e *Entry) error {
 	if headErr == nil || ctx.Err() != nil {
 		return headErr
 	}
+	var headStatus *StatusError
+	if !errors.As(headErr, &headStatus) {
+		// No answer at all after the retries (refused, reset, timed out): a GET
+		// would get none either, and a download neither. Say so once, here,
+		// rather than have each later transfer spend its retries on it.
+		e.unreachable = headErr
+		return headErr
+	}
 	h := e.header()
 	h.Set("Range", "bytes=0-0")
 	getErr := c.storageDo(ctx, e, func(u string) *request {

@@ -243,6 +243,21 @@ func (s *V2Server) SetScopes(scopes ...string) {
 	s.scopes = append([]string(nil), scopes...)
 }
 
+// SetURLLifetime changes how long the signed URLs handed out from now on are valid.
+func (s *V2Server) SetURLLifetime(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.lifetime = d
+}
+
+// SetBlobReadRate changes the speed of proxied blob downloads (bytes per second per
+// request; 0: full speed). It needs ProxyBlobs.
+func (s *V2Server) SetBlobReadRate(bytesPerSecond int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.readRate = bytesPerSecond
+}
+
 // Inject queues a fault.
 func (s *V2Server) Inject(f Fault) {
 	if f.Times <= 0 {
@@ -389,9 +404,11 @@ func (s *V2Server) blobFaults(next http.Handler) http.Handler {
 			return
 		}
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
-		if op == GetBlob && s.readRate > 0 {
+		s.mu.Lock()
+		if op == GetBlob {
 			rec.rate = s.readRate
 		}
+		s.mu.Unlock()
 		next.ServeHTTP(rec, r)
 		s.record(Call{Op: op, Status: rec.status})
 	})
@@ -729,7 +746,10 @@ search:
 // signedURL signs a SAS for the blob, pointing at the proxy when blobs are
 // proxied (the signature covers the resource path, not the host).
 func (s *V2Server) signedURL(blobName, perms string) (string, error) {
-	u, err := s.az.SignedURL(s.container, blobName, perms, s.lifetime)
+	s.mu.Lock()
+	lifetime := s.lifetime
+	s.mu.Unlock()
+	u, err := s.az.SignedURL(s.container, blobName, perms, lifetime)
 	if err != nil {
 		return u, err
 	}
