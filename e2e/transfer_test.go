@@ -46,6 +46,8 @@ func phaseSeconds(summary string) map[string]float64 {
 	return out
 }
 
+func seconds(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
+
 // Signed storage URLs expire (about 10 minutes on github.com). A restore whose download
 // outlives its URL, here one of 2 s and a storage slowed so the download takes longer,
 // still succeeds: the in-build helper asks the action for fresh URLs as the old ones
@@ -100,7 +102,8 @@ func TestMountCacheRestoreSurvivesAnExpiredURL(t *testing.T) {
 
 // Storage that refuses connections costs a run its retries, not minutes: the restore
 // gives up after one set of retries, the in-build helper is not left waiting, and the
-// run is at most about 30 s slower than the same cold run with nothing to restore.
+// run is at most about 30 s slower than the same cold run with nothing to restore
+// (outside the build step, whose own time varies more than that on a shared machine).
 func TestMountCacheUnreachableStorageCostsSecondsNotMinutes(t *testing.T) {
 	needStack(t)
 	e := &mountCacheEnv{
@@ -109,30 +112,37 @@ func TestMountCacheUnreachableStorageCostsSecondsNotMinutes(t *testing.T) {
 	}
 	// Each run is cold on main, on a fresh builder, with its own empty layer cache; the
 	// first finds nothing to restore, the second an entry whose storage refuses.
-	coldRun := func(extra ...string) Result {
-		return e.run(t, appContext(t, extra...), false, map[string]string{
-			"cache-ref": stackEnv["REGISTRY"] + "/" + uniqueRepo(t, "mc-refused-layers") + ":buildcache"})
+	coldRun := func(env map[string]string, extra ...string) Result {
+		return e.runWith(t, appContext(t, extra...), false, map[string]string{
+			"cache-ref": stackEnv["REGISTRY"] + "/" + uniqueRepo(t, "mc-refused-layers") + ":buildcache"}, env)
 	}
-	cold := coldRun()
+	cold := coldRun(nil)
 	if len(e.mountEntries()) != 1 {
 		t.Fatalf("the cold run must save an entry (uploads work): %+v\n%s", e.mountEntries(), tail(cold.Log, 40))
 	}
-	refused := coldRun("wb-extra==1.0.0")
-	reps := mountReports(t, refused)
-	if refused.Outputs["mount-cache-hit"] != "miss" || len(reps) != 1 || reps[0].Injected || !strings.Contains(refused.Outputs["cache-warnings"], "mount cache") {
-		t.Errorf("refused storage: want a miss with a warning: hit %q, report %+v, warnings %q", refused.Outputs["mount-cache-hit"], reps, refused.Outputs["cache-warnings"])
-	}
-	if !strings.Contains(refused.Log, "Building wheel for wb-fastmath") {
-		t.Errorf("the pip step should have run cold\n%s", tail(refused.Log, 40))
-	}
-	phases := phaseSeconds(refused.Summary)
-	if restore := phases["restore"] + phases["inject"]; restore > 30 {
-		t.Errorf("restore and inject took %.1fs with the storage refusing connections, want at most its retries (~30 s)", restore)
-	}
-	t.Logf("phases with the storage refused: %v; cold: %v", phases, phaseSeconds(cold.Summary))
-	extra := refused.Elapsed - cold.Elapsed
-	t.Logf("cold run %s, run with refused storage %s (%+.1fs)", cold.Elapsed.Round(time.Second), refused.Elapsed.Round(time.Second), extra.Seconds())
-	if extra > 30*time.Second {
-		t.Errorf("the refused storage cost %s over a cold run (%s vs %s), want at most ~30 s\n%s", extra.Round(time.Second), refused.Elapsed, cold.Elapsed, tail(refused.Log, 60))
+	// In the build first (the helper finds the storage refusing), and streamed through
+	// the session from the start, where the helper waits on the action's download.
+	// Each adds its own package, so neither is an exact hit on the other's save.
+	for mode, pkg := range map[string]string{"": "wb-extra==1.0.0", "stream": "wb-plugin==0.3.0"} {
+		refused := coldRun(map[string]string{"WARMBUILD_MOUNT_TRANSFER": mode}, pkg)
+		reps := mountReports(t, refused)
+		if refused.Outputs["mount-cache-hit"] != "miss" || len(reps) != 1 || reps[0].Injected || !strings.Contains(refused.Outputs["cache-warnings"], "mount cache") {
+			t.Errorf("refused storage (transfer %q): want a miss with a warning: hit %q, report %+v, warnings %q", mode, refused.Outputs["mount-cache-hit"], reps, refused.Outputs["cache-warnings"])
+		}
+		if !strings.Contains(refused.Log, "Building wheel for wb-fastmath") {
+			t.Errorf("transfer %q: the pip step should have run cold\n%s", mode, tail(refused.Log, 40))
+		}
+		phases := phaseSeconds(refused.Summary)
+		if restore := phases["restore"] + phases["inject"]; restore > 30 {
+			t.Errorf("transfer %q: restore and inject took %.1fs with the storage refusing connections, want at most its retries (~30 s)", mode, restore)
+		}
+		// The build itself varies by tens of seconds on a shared machine, cold or not:
+		// the bound is on the rest of the run, what the cache costs.
+		extra := (refused.Elapsed - seconds(phases["build"])) - (cold.Elapsed - seconds(phaseSeconds(cold.Summary)["build"]))
+		t.Logf("transfer %q: cold run %s, run with refused storage %s (%+.1fs); phases %v, cold %v", mode,
+			cold.Elapsed.Round(time.Second), refused.Elapsed.Round(time.Second), extra.Seconds(), phases, phaseSeconds(cold.Summary))
+		if extra > 30*time.Second {
+			t.Errorf("transfer %q: the refused storage cost %s over a cold run, outside the build (%s vs %s in all), want at most ~30 s\n%s", mode, extra.Round(time.Second), refused.Elapsed, cold.Elapsed, tail(refused.Log, 60))
+		}
 	}
 }
