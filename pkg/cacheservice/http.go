@@ -19,6 +19,9 @@ type request struct {
 	op     string // names the exchange in errors and warnings
 	method string
 	url    string
+	// entry, for a storage request, replaces url: the entry's current URL,
+	// renewed when the storage refuses it with 401/403 (an expired signature).
+	entry  *Entry
 	header http.Header
 	body   []byte // nil: no body
 	// transfer selects the stall timeout (data moves) instead of the request
@@ -36,9 +39,38 @@ func (c *Client) do(ctx context.Context, r *request) error {
 
 // once runs one attempt of r under its own deadline.
 func (c *Client) once(ctx context.Context, r *request) error {
+	if r.entry != nil {
+		return c.storageOnce(ctx, r)
+	}
+	return c.send(ctx, r, r.url)
+}
+
+// storageOnce is one attempt of a request for r.entry's blob. A 401 or 403 from
+// the storage is what an expired signed URL gets (Azure: 403 AuthenticationFailed):
+// the entry then asks the service for a fresh URL, and the attempt is retried at
+// once with it.
+func (c *Client) storageOnce(ctx context.Context, r *request) error {
+	u := r.entry.currentURL()
+	err := c.send(ctx, r, u)
+	var se *StatusError
+	if !errors.As(err, &se) || (se.StatusCode != http.StatusUnauthorized && se.StatusCode != http.StatusForbidden) {
+		return err
+	}
+	ok, rerr := r.entry.refresh(ctx, u)
+	if rerr != nil {
+		return permanent(fmt.Errorf("%w; asking the service for a fresh URL failed: %w", err, rerr))
+	}
+	if !ok {
+		return err
+	}
+	return &refreshedError{err: err}
+}
+
+// send runs one attempt of r, to target.
+func (c *Client) send(ctx context.Context, r *request, target string) error {
 	// A server that said Retry-After is not called again before that time, by
 	// this request or any other of the client (GitHub's rule for its rate limits).
-	if u, err := url.Parse(r.url); err == nil {
+	if u, err := url.Parse(target); err == nil {
 		if err := c.waitThrottle(ctx, r.op, u.Host); err != nil {
 			return err
 		}
@@ -53,7 +85,7 @@ func (c *Client) once(ctx context.Context, r *request) error {
 			body = &progressReader{r: bytes.NewReader(r.body), kick: kick}
 		}
 	}
-	req, err := http.NewRequestWithContext(actx, r.method, r.url, body)
+	req, err := http.NewRequestWithContext(actx, r.method, target, body)
 	if err != nil {
 		return permanent(fmt.Errorf("%s: %w", r.op, err))
 	}

@@ -217,58 +217,29 @@ func (c *Client) fetchRange(ctx context.Context, e *Entry, offset int64, buf []b
 	last := offset + int64(len(buf)) - 1
 	h := e.header()
 	h.Set("Range", fmt.Sprintf("bytes=%d-%d", offset, last))
-	return c.storageDo(ctx, e, func(u string) *request {
-		return &request{
-			op:       fmt.Sprintf("GET bytes %d-%d", offset, last),
-			method:   http.MethodGet,
-			url:      u,
-			header:   h,
-			transfer: true,
-			accept: func(resp *http.Response) error {
-				if resp.StatusCode != http.StatusPartialContent {
-					return permanent(fmt.Errorf("storage ignored the Range request (HTTP %d)", resp.StatusCode))
-				}
-				if start, ok := contentRangeStart(resp.Header.Get("Content-Range")); !ok || start != offset {
-					return permanent(fmt.Errorf("storage answered range %q, asked for bytes %d-%d", resp.Header.Get("Content-Range"), offset, last))
-				}
-				// After a fresh URL, make sure it is still the same blob.
-				if total, ok := contentRangeTotal(resp.Header.Get("Content-Range")); ok && total != e.Size {
-					return permanent(fmt.Errorf("storage answered a blob of %d bytes, the entry has %d", total, e.Size))
-				}
-				if _, err := io.ReadFull(resp.Body, buf); err != nil {
-					return fmt.Errorf("read range: %w", err)
-				}
-				return nil
-			},
-		}
+	return c.do(ctx, &request{
+		op:       fmt.Sprintf("GET bytes %d-%d", offset, last),
+		method:   http.MethodGet,
+		entry:    e,
+		header:   h,
+		transfer: true,
+		accept: func(resp *http.Response) error {
+			if resp.StatusCode != http.StatusPartialContent {
+				return permanent(fmt.Errorf("storage ignored the Range request (HTTP %d)", resp.StatusCode))
+			}
+			if start, ok := contentRangeStart(resp.Header.Get("Content-Range")); !ok || start != offset {
+				return permanent(fmt.Errorf("storage answered range %q, asked for bytes %d-%d", resp.Header.Get("Content-Range"), offset, last))
+			}
+			// After a fresh URL, make sure it is still the same blob.
+			if total, ok := contentRangeTotal(resp.Header.Get("Content-Range")); ok && total != e.Size {
+				return permanent(fmt.Errorf("storage answered a blob of %d bytes, the entry has %d", total, e.Size))
+			}
+			if _, err := io.ReadFull(resp.Body, buf); err != nil {
+				return fmt.Errorf("read range: %w", err)
+			}
+			return nil
+		},
 	})
-}
-
-// storageDo runs the storage request that req builds for the entry's current URL,
-// with retries. A 401 or 403 from the storage is what an expired signed URL gets
-// (Azure: 403 AuthenticationFailed): the entry then asks the service for a fresh
-// URL and the request is tried again at once with it.
-func (c *Client) storageDo(ctx context.Context, e *Entry, req func(url string) *request) error {
-	return c.withRetries(ctx, func(ctx context.Context) error { return c.storageOnce(ctx, e, req) })
-}
-
-// storageOnce is one attempt of storageDo.
-func (c *Client) storageOnce(ctx context.Context, e *Entry, req func(url string) *request) error {
-	u := e.currentURL()
-	r := req(u)
-	err := c.once(ctx, r)
-	var se *StatusError
-	if !errors.As(err, &se) || (se.StatusCode != http.StatusUnauthorized && se.StatusCode != http.StatusForbidden) {
-		return err
-	}
-	ok, rerr := e.refresh(ctx, u)
-	if rerr != nil {
-		return permanent(fmt.Errorf("%w; asking the service for a fresh URL failed: %w", err, rerr))
-	}
-	if !ok {
-		return err
-	}
-	return &refreshedError{err: err}
 }
 
 // refreshedError is a storage refusal after which the entry got a fresh URL: the
@@ -290,24 +261,22 @@ func (c *Client) downloadStream(ctx context.Context, w io.Writer, e *Entry) (int
 		if written > 0 {
 			h.Set("Range", fmt.Sprintf("bytes=%d-", written))
 		}
-		return c.storageOnce(ctx, e, func(u string) *request {
-			return &request{
-				op:       "GET " + e.Key,
-				method:   http.MethodGet,
-				url:      u,
-				header:   h,
-				transfer: true,
-				accept: func(resp *http.Response) error {
-					if written > 0 {
-						if start, ok := contentRangeStart(resp.Header.Get("Content-Range")); resp.StatusCode != http.StatusPartialContent || !ok || start != written {
-							return permanent(fmt.Errorf("cannot resume at byte %d: storage answered HTTP %d %q", written, resp.StatusCode, resp.Header.Get("Content-Range")))
-						}
+		return c.once(ctx, &request{
+			op:       "GET " + e.Key,
+			method:   http.MethodGet,
+			entry:    e,
+			header:   h,
+			transfer: true,
+			accept: func(resp *http.Response) error {
+				if written > 0 {
+					if start, ok := contentRangeStart(resp.Header.Get("Content-Range")); resp.StatusCode != http.StatusPartialContent || !ok || start != written {
+						return permanent(fmt.Errorf("cannot resume at byte %d: storage answered HTTP %d %q", written, resp.StatusCode, resp.Header.Get("Content-Range")))
 					}
-					n, err := io.Copy(writerOnly{w: w}, resp.Body)
-					written += n
-					return err
-				},
-			}
+				}
+				n, err := io.Copy(writerOnly{w: w}, resp.Body)
+				written += n
+				return err
+			},
 		})
 	})
 	return written, err
@@ -330,21 +299,19 @@ func (wo writerOnly) Write(p []byte) (int, error) {
 // URLs are valid for GET only) a GET of the first byte. When both fail the
 // entry stays "size unknown" and is downloaded as one stream.
 func (c *Client) probe(ctx context.Context, e *Entry) error {
-	headErr := c.storageDo(ctx, e, func(u string) *request {
-		return &request{
-			op:     "HEAD " + e.Key,
-			method: http.MethodHead,
-			url:    u,
-			header: e.header(),
-			accept: func(resp *http.Response) error {
-				if resp.ContentLength < 0 {
-					return permanent(errors.New("no Content-Length"))
-				}
-				e.Size = resp.ContentLength
-				e.rangeable = e.azure || strings.EqualFold(resp.Header.Get("Accept-Ranges"), "bytes")
-				return nil
-			},
-		}
+	headErr := c.do(ctx, &request{
+		op:     "HEAD " + e.Key,
+		method: http.MethodHead,
+		entry:  e,
+		header: e.header(),
+		accept: func(resp *http.Response) error {
+			if resp.ContentLength < 0 {
+				return permanent(errors.New("no Content-Length"))
+			}
+			e.Size = resp.ContentLength
+			e.rangeable = e.azure || strings.EqualFold(resp.Header.Get("Accept-Ranges"), "bytes")
+			return nil
+		},
 	})
 	if headErr == nil || ctx.Err() != nil {
 		return headErr
@@ -359,22 +326,20 @@ func (c *Client) probe(ctx context.Context, e *Entry) error {
 	}
 	h := e.header()
 	h.Set("Range", "bytes=0-0")
-	getErr := c.storageDo(ctx, e, func(u string) *request {
-		return &request{
-			op:     "GET first byte of " + e.Key,
-			method: http.MethodGet,
-			url:    u,
-			header: h,
-			accept: func(resp *http.Response) error {
-				total, ok := contentRangeTotal(resp.Header.Get("Content-Range"))
-				if resp.StatusCode != http.StatusPartialContent || !ok {
-					// The storage sent the whole entry: no ranges. Do not read it.
-					return permanent(fmt.Errorf("no ranges (HTTP %d)", resp.StatusCode))
-				}
-				e.Size, e.rangeable = total, true
-				return nil
-			},
-		}
+	getErr := c.do(ctx, &request{
+		op:     "GET first byte of " + e.Key,
+		method: http.MethodGet,
+		entry:  e,
+		header: h,
+		accept: func(resp *http.Response) error {
+			total, ok := contentRangeTotal(resp.Header.Get("Content-Range"))
+			if resp.StatusCode != http.StatusPartialContent || !ok {
+				// The storage sent the whole entry: no ranges. Do not read it.
+				return permanent(fmt.Errorf("no ranges (HTTP %d)", resp.StatusCode))
+			}
+			e.Size, e.rangeable = total, true
+			return nil
+		},
 	})
 	var se *StatusError
 	if errors.As(getErr, &se) && se.StatusCode == http.StatusRequestedRangeNotSatisfiable {
