@@ -403,17 +403,67 @@ func TestThrottledRequestsWaitAsRetryAfterSays(t *testing.T) {
 			t.Errorf("warnings %q do not mention the throttling", w.all())
 		}
 	})
-	t.Run("HTTP date, capped", func(t *testing.T) {
+	t.Run("HTTP date longer than the step waits", func(t *testing.T) {
+		// GitHub's rule: no retry before Retry-After. Two minutes is more than
+		// this client may wait (400 ms): it gives up at once, without a retry.
 		later := time.Now().Add(2 * time.Minute).UTC().Format(http.TimeFormat)
 		srv.Inject(cachetest.Fault{Op: cachetest.CreateCacheEntry, Status: http.StatusTooManyRequests, RetryAfter: later})
 		start := time.Now()
-		mustSave(t, c, "pip-throttle-2", []byte("y"))
-		if d := time.Since(start); d < 400*time.Millisecond || d > 3*time.Second {
-			t.Errorf("save took %s, want the 400 ms cap on a 2-minute Retry-After", d)
+		_, err := c.Save(context.Background(), "pip-throttle-2", version, bytes.NewReader([]byte("y")))
+		var te *cacheservice.ThrottledError
+		if !errors.As(err, &te) || !strings.Contains(err.Error(), "giving up on this cache") {
+			t.Fatalf("save throttled for 2 minutes = %v, want a ThrottledError that gives up on the cache", err)
+		}
+		if te.Wait < 110*time.Second || te.Status != http.StatusTooManyRequests {
+			t.Errorf("ThrottledError %+v: want the 2-minute wait and the 429", te)
+		}
+		if d := time.Since(start); d > 300*time.Millisecond {
+			t.Errorf("giving up took %s: it should not wait at all", d)
+		}
+		if n := len(srv.CallsTo(cachetest.CreateCacheEntry)); n != 2 {
+			t.Errorf("%d CreateCacheEntry calls, want 2: the throttled one must not be retried", n)
 		}
 	})
-	if n := len(srv.CallsTo(cachetest.CreateCacheEntry)); n != 3 {
-		t.Errorf("%d CreateCacheEntry calls, want 3 (one throttled and retried)", n)
+	if es := srv.Entries(); len(es) != 1 {
+		t.Errorf("entries %+v, want only the first save", es)
+	}
+}
+
+// A Retry-After holds every later request of the client to that server, not only the
+// retry of the request that got it: the next call waits until the time it named.
+func TestRetryAfterHoldsTheClientsNextRequestToo(t *testing.T) {
+	srv := cachetest.StartV2(t, cachetest.V2Options{})
+	c := newClient(t, srv.Getenv, cacheservice.WithRetryPolicy(cacheservice.RetryPolicy{MaxAttempts: 1}))
+	srv.Inject(cachetest.Fault{Op: cachetest.GetCacheEntryDownloadURL, Status: http.StatusTooManyRequests, RetryAfter: "2"})
+	if _, err := c.Restore(context.Background(), "pip-held", nil, version); err == nil {
+		t.Fatal("the throttled restore (one attempt allowed) did not fail")
+	}
+	mustSave(t, c, "pip-held", []byte("z"))
+	throttled, next := srv.CallsTo(cachetest.GetCacheEntryDownloadURL)[0], srv.CallsTo(cachetest.CreateCacheEntry)[0]
+	if gap := next.At.Sub(throttled.At); gap < 2*time.Second {
+		t.Errorf("the next call came %s after a 429 with Retry-After: 2; want at least 2 s", gap)
+	}
+}
+
+// The time the step allows is also the context's deadline: a Retry-After beyond it
+// gives up at once instead of sleeping into the deadline.
+func TestRetryAfterPastTheDeadlineGivesUpAtOnce(t *testing.T) {
+	srv := cachetest.StartV2(t, cachetest.V2Options{})
+	c := newClient(t, srv.Getenv)
+	srv.Inject(cachetest.Fault{Op: cachetest.GetCacheEntryDownloadURL, Status: http.StatusServiceUnavailable, RetryAfter: "5"})
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	start := time.Now()
+	_, err := c.Restore(ctx, "pip-deadline", nil, version)
+	var te *cacheservice.ThrottledError
+	if !errors.As(err, &te) {
+		t.Fatalf("restore with a 5 s Retry-After and 2 s left = %v, want a ThrottledError", err)
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("gave up after %s, want at once", d)
+	}
+	if n := len(srv.CallsTo(cachetest.GetCacheEntryDownloadURL)); n != 1 {
+		t.Errorf("%d lookups, want 1", n)
 	}
 }
 
@@ -587,5 +637,96 @@ func TestV1RoundTripAgainstActsCacheServer(t *testing.T) {
 	}
 	if e, err := c.Restore(context.Background(), "pip-Linux-abc", nil, "other-version"); e != nil || err != nil {
 		t.Errorf("Restore with another version = %+v, %v; want a miss", e, err)
+	}
+}
+
+// Signed storage URLs expire (about 10 minutes on github.com). The stand-in's Azurite
+// enforces the SAS expiry itself with a 403, as Azure does; Azure's code is
+// AuthenticationFailed ("Signed expiry time ... has to be after the current time"),
+// Azurite 3's is AuthorizationFailure. The client reloads the URL on any 401/403.
+func TestAnExpiredSignedURLIsRefusedByTheStorage(t *testing.T) {
+	srv := cachetest.StartV2(t, cachetest.V2Options{URLLifetime: time.Second})
+	c := newClient(t, srv.Getenv)
+	if _, err := srv.Seed(context.Background(), cachetest.SeedEntry{Key: "pip-expiring", Version: version}, strings.NewReader("x")); err != nil {
+		t.Fatal(err)
+	}
+	u := mustRestore(t, c, "pip-expiring").Source().URL
+	time.Sleep(2 * time.Second) // the SAS se= is whole seconds
+	req, _ := http.NewRequest(http.MethodGet, u, nil)
+	req.Header.Set("x-ms-version", "2024-11-04")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if code := resp.Header.Get("x-ms-error-code"); resp.StatusCode != http.StatusForbidden || (code != "AuthenticationFailed" && code != "AuthorizationFailure") {
+		t.Errorf("GET with an expired SAS: HTTP %d %q, want 403 AuthenticationFailed (Azure) or AuthorizationFailure (Azurite)", resp.StatusCode, code)
+	}
+}
+
+// A download that outlives its signed URL asks the service for a fresh one when the
+// storage refuses it (as BuildKit's gha cache does), once for all the ranges refused.
+func TestADownloadThatOutlivesItsURLGetsAFreshOne(t *testing.T) {
+	srv := cachetest.StartV2(t, cachetest.V2Options{URLLifetime: 2 * time.Second, ProxyBlobs: true})
+	var mu sync.Mutex
+	masked := map[string]bool{}
+	c := newClient(t, srv.Getenv, cacheservice.WithMask(func(s string) { mu.Lock(); masked[s] = true; mu.Unlock() }))
+	data := randomBytes(9, 5*(256<<10)+77)
+	// Seeded: an upload cannot outlive a two-second URL either.
+	if _, err := srv.Seed(context.Background(), cachetest.SeedEntry{Key: "pip-outlived", Version: version}, bytes.NewReader(data)); err != nil {
+		t.Fatal(err)
+	}
+	e := mustRestore(t, c, "pip-outlived")
+	first := e.Source().URL
+	lookups := len(srv.CallsTo(cachetest.GetCacheEntryDownloadURL))
+	time.Sleep(3 * time.Second) // the SAS se= is whole seconds
+	if got := download(t, e); !bytes.Equal(got, data) {
+		t.Fatalf("downloaded %d bytes that differ from the %d saved", len(got), len(data))
+	}
+	refused := 0
+	for _, call := range srv.CallsTo(cachetest.GetBlob) {
+		if call.Status == http.StatusForbidden {
+			refused++
+		}
+	}
+	if refused == 0 {
+		t.Error("no GET was refused: the test did not outlive the URL")
+	}
+	if n := len(srv.CallsTo(cachetest.GetCacheEntryDownloadURL)) - lookups; n != 1 {
+		t.Errorf("%d lookups for a fresh URL after %d refused ranges, want exactly 1", n, refused)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if now := e.Source().URL; now == first || !masked[now] {
+		t.Errorf("the fresh URL was not handed to WithMask (fresh: %v, masked: %v)", now != first, masked[now])
+	}
+}
+
+// Storage that refuses connections costs the restore one set of retries: not a second
+// set for the GET fallback of the probe (which is for storage that refuses HEAD), and
+// none for a download that could only fail the same way.
+func TestStorageThatRefusesConnectionsCostsOneSetOfRetries(t *testing.T) {
+	srv := cachetest.StartV2(t, cachetest.V2Options{RefuseDownloads: true})
+	w := &warnings{}
+	c := newClient(t, srv.Getenv, cacheservice.WithWarnf(w.warnf))
+	if _, err := srv.Seed(context.Background(), cachetest.SeedEntry{Key: "pip-refused", Version: version}, strings.NewReader("x")); err != nil {
+		t.Fatal(err)
+	}
+	e := mustRestore(t, c, "pip-refused")
+	if e.Unreachable() == nil {
+		t.Fatalf("entry behind a refusing storage: Unreachable() = nil; warnings:\n%s", w.all())
+	}
+	if strings.Contains(w.all(), "GET first byte") {
+		t.Errorf("the probe retried a GET after the HEAD got no answer at all:\n%s", w.all())
+	}
+	if n := strings.Count(w.all(), "retrying"); n != fastRetries.MaxAttempts-1 {
+		t.Errorf("%d retries, want %d (one set)", n, fastRetries.MaxAttempts-1)
+	}
+	before := strings.Count(w.all(), "retrying")
+	if _, err := e.Download(context.Background(), io.Discard); err == nil || !strings.Contains(err.Error(), "did not answer") {
+		t.Errorf("download from a storage that did not answer = %v, want an error saying so", err)
+	}
+	if n := strings.Count(w.all(), "retrying") - before; n != 0 {
+		t.Errorf("the download retried %d times more", n)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -117,8 +118,11 @@ type RetryPolicy struct {
 	// retry, up to MaxDelay, and is jittered by ±50%.
 	BaseDelay time.Duration
 	MaxDelay  time.Duration
-	// MaxRetryAfter caps the wait a 429/503 Retry-After asks for, so a
-	// throttled cache cannot hold a build for long.
+	// MaxRetryAfter is the longest wait for a 429/503 Retry-After this
+	// client accepts: the time the step allows a throttled cache. A request is
+	// never retried before its Retry-After; when that is longer than
+	// MaxRetryAfter (or than the context's deadline) the request fails at once
+	// with a *ThrottledError, so the cache is skipped and the build goes on.
 	MaxRetryAfter time.Duration
 }
 
@@ -224,6 +228,10 @@ type Client struct {
 	mask           func(string)
 	userAgent      string
 	now            func() time.Time
+
+	// notBefore is, per host, the time its last Retry-After named.
+	throttleMu sync.Mutex
+	notBefore  map[string]time.Time
 }
 
 // New makes a client of the service at serviceURL (ACTIONS_RESULTS_URL for
@@ -306,10 +314,24 @@ type Entry struct {
 	Size int64
 
 	client    *Client
-	url       string
 	azure     bool // the URL is an Azure blob SAS URL
 	rangeable bool // the storage answers Range requests
+
+	// url is the signed storage URL, replaced by refresh when it has expired.
+	mu  sync.Mutex
+	url string
+	// reload asks the service for a fresh URL of this entry (nil: cannot,
+	// e.g. a Source handed to a process without the service).
+	reload    func(ctx context.Context) (string, error)
+	refreshes int
+	// unreachable is why the storage gave no answer at all to Restore's probe.
+	unreachable error
 }
+
+// Unreachable is not nil when the storage did not answer Restore at all (connections
+// refused, reset or timed out, after the retries): a download from this process would
+// fail the same way, so Download fails at once with it.
+func (e *Entry) Unreachable() error { return e.unreachable }
 
 // SaveResult tells what Save did.
 type SaveResult struct {
@@ -353,8 +375,12 @@ func (c *Client) Restore(ctx context.Context, key string, restoreKeys []string, 
 	}
 	e.client = c
 	e.Exact = strings.EqualFold(e.Key, key)
+	matched := e.Key
+	e.reload = func(ctx context.Context) (string, error) { return c.freshURL(ctx, matched, version) }
 	e.Size = -1
-	if err := c.probe(ctx, e); err != nil {
+	if err := c.probe(ctx, e); err != nil && e.unreachable != nil {
+		c.warnf("cache entry %s: the storage does not answer: %v", e.Key, err)
+	} else if err != nil {
 		// Not fatal: the entry is then downloaded as one resumable stream.
 		c.warnf("cache entry %s: size unknown, downloading it as one stream: %v", e.Key, err)
 	}
@@ -391,6 +417,9 @@ func (c *Client) Save(ctx context.Context, key, version string, r io.Reader) (Sa
 // wrote. Large entries are fetched as parallel ranges; memory stays within
 // about (parallelism+1) blocks.
 func (e *Entry) Download(ctx context.Context, w io.Writer) (int64, error) {
+	if e.unreachable != nil {
+		return 0, fmt.Errorf("download cache entry %s: the storage did not answer: %w", e.Key, e.unreachable)
+	}
 	var (
 		n   int64
 		err error
@@ -429,4 +458,60 @@ type cancelReadCloser struct {
 func (r *cancelReadCloser) Close() error {
 	r.cancel()
 	return r.PipeReader.CloseWithError(errors.New("cache entry stream closed"))
+}
+
+// freshURL asks the service again for the storage URL of the entry key: signed URLs
+// expire (about 10 minutes on github.com), and a download that outlives one must get
+// another, as BuildKit's gha cache does (tonistiigi/go-actions-cache cache_v2.go,
+// downloadV2: on 401/403 it calls the entry's reload, a new GetCacheEntryDownloadURL).
+// Unlike go-actions-cache, which takes whatever the keys match then, the answer must
+// be the same key: another entry's URL would splice two archives.
+func (c *Client) freshURL(ctx context.Context, key, version string) (string, error) {
+	var (
+		e   *Entry
+		err error
+	)
+	if c.protocol == ProtocolV2 {
+		e, err = c.lookupV2(ctx, key, nil, version)
+	} else {
+		e, err = c.lookupV1(ctx, key, nil, version)
+	}
+	switch {
+	case err != nil:
+		return "", err
+	case e == nil || !strings.EqualFold(e.Key, key):
+		return "", fmt.Errorf("cache entry %s is gone from the service", key)
+	}
+	return e.url, nil
+}
+
+// maxRefreshes bounds how often one download asks for a fresh URL.
+const maxRefreshes = 5
+
+// currentURL is the storage URL to use now.
+func (e *Entry) currentURL() string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.url
+}
+
+// refresh replaces stale, the URL a request was refused with, by a fresh one, once
+// for all the ranges refused with it. It reports false when there is no way to get
+// one (or too many were needed), so the refusal stands.
+func (e *Entry) refresh(ctx context.Context, stale string) (bool, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.url != stale {
+		return true, nil // another range got a fresh one already
+	}
+	if e.reload == nil || e.refreshes >= maxRefreshes {
+		return false, nil
+	}
+	e.refreshes++
+	u, err := e.reload(ctx)
+	if err != nil {
+		return false, err
+	}
+	e.url = u
+	return true, nil
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -56,8 +57,9 @@ type StatusError struct {
 	Code    string
 	Message string
 	// RetryAfter is the wait the server asked for (429 and 503 with a
-	// Retry-After header); zero when it did not say.
-	RetryAfter time.Duration
+	// Retry-After header); HasRetryAfter says it sent one (a wait of 0 included).
+	RetryAfter    time.Duration
+	HasRetryAfter bool
 }
 
 func (e *StatusError) Error() string {
@@ -95,7 +97,9 @@ func statusErrorFrom(op string, resp *http.Response, now time.Time) *StatusError
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
 	e := &StatusError{Op: op, StatusCode: resp.StatusCode}
 	if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable {
-		e.RetryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), now)
+		if wait, ok := parseRetryAfter(resp.Header.Get("Retry-After"), now); ok {
+			e.RetryAfter, e.HasRetryAfter = wait, true
+		}
 	}
 	// Azure puts its error code in a header too; HEAD answers have no body.
 	e.Code = resp.Header.Get("x-ms-error-code")
@@ -133,26 +137,63 @@ func statusErrorFrom(op string, resp *http.Response, now time.Time) *StatusError
 	return e
 }
 
-// parseRetryAfter reads a Retry-After header: delay-seconds or an HTTP date.
-// It returns 0 when the header is absent or unreadable.
-func parseRetryAfter(v string, now time.Time) time.Duration {
+// parseRetryAfter reads a Retry-After header (RFC 9110 10.2.3): delay-seconds or an
+// HTTP date, relative to now. ok is false when the header is absent or unreadable; a
+// date in the past or "0" is a wait of 0 that the server did ask for.
+func parseRetryAfter(v string, now time.Time) (wait time.Duration, ok bool) {
 	v = strings.TrimSpace(v)
 	if v == "" {
-		return 0
+		return 0, false
 	}
-	var secs int64
-	if _, err := fmt.Sscanf(v, "%d", &secs); err == nil && fmt.Sprint(secs) == v {
-		if secs < 0 {
-			return 0
+	if v[0] >= '0' && v[0] <= '9' {
+		secs, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			if ne, isNum := err.(*strconv.NumError); isNum && ne.Err == strconv.ErrRange {
+				return maxRetryAfterValue, true // absurdly far: longer than any budget
+			}
+			return 0, false
 		}
-		return time.Duration(secs) * time.Second
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		if d := t.Sub(now); d > 0 {
-			return d
+		if secs > uint64(maxRetryAfterValue/time.Second) {
+			return maxRetryAfterValue, true
 		}
+		return time.Duration(secs) * time.Second, true
 	}
-	return 0
+	t, err := http.ParseTime(v)
+	if err != nil {
+		return 0, false
+	}
+	d := t.Sub(now)
+	if d < 0 {
+		return 0, true
+	}
+	return min(d, maxRetryAfterValue), true
+}
+
+// maxRetryAfterValue bounds what parseRetryAfter returns, far beyond any wait a
+// client accepts, so the arithmetic on it cannot overflow.
+const maxRetryAfterValue = 365 * 24 * time.Hour
+
+// ThrottledError says the service or the storage asked, with a 429 or 503 and a
+// Retry-After, not to be called again before Until, and that is later than this
+// client may wait (its RetryPolicy.MaxRetryAfter, or the context's deadline). The
+// request was not retried: the cache is skipped, and GitHub's rule that clients
+// never come back before Retry-After is kept.
+type ThrottledError struct {
+	Op      string
+	Status  int
+	Wait    time.Duration // what the server asked for
+	Until   time.Time
+	MaxWait time.Duration // the longest wait this client was allowed
+
+	err error // the throttled answer, when there was one in this request
+}
+
+// Unwrap gives the throttled answer (a *StatusError), if any.
+func (e *ThrottledError) Unwrap() error { return e.err }
+
+func (e *ThrottledError) Error() string {
+	return fmt.Sprintf("%s: throttled (HTTP %d): the service asks not to retry for %s, longer than the %s this step can wait; giving up on this cache",
+		e.Op, e.Status, e.Wait.Round(time.Second), e.MaxWait.Round(time.Second))
 }
 
 func firstNonEmpty(s ...string) string {

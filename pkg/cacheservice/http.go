@@ -9,6 +9,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"net/url"
 	"time"
 )
 
@@ -18,6 +19,9 @@ type request struct {
 	op     string // names the exchange in errors and warnings
 	method string
 	url    string
+	// entry, for a storage request, replaces url: the entry's current URL,
+	// renewed when the storage refuses it with 401/403 (an expired signature).
+	entry  *Entry
 	header http.Header
 	body   []byte // nil: no body
 	// transfer selects the stall timeout (data moves) instead of the request
@@ -40,7 +44,44 @@ func (c *Client) once(ctx context.Context, r *request) error {
 	return redact(c.exchange(ctx, r))
 }
 
+// exchange is one attempt: to the entry's current storage URL, or to r.url.
 func (c *Client) exchange(ctx context.Context, r *request) error {
+	if r.entry != nil {
+		return c.storageOnce(ctx, r)
+	}
+	return c.send(ctx, r, r.url)
+}
+
+// storageOnce is one attempt of a request for r.entry's blob. A 401 or 403 from
+// the storage is what an expired signed URL gets (Azure: 403 AuthenticationFailed):
+// the entry then asks the service for a fresh URL, and the attempt is retried at
+// once with it.
+func (c *Client) storageOnce(ctx context.Context, r *request) error {
+	u := r.entry.currentURL()
+	err := c.send(ctx, r, u)
+	var se *StatusError
+	if !errors.As(err, &se) || (se.StatusCode != http.StatusUnauthorized && se.StatusCode != http.StatusForbidden) {
+		return err
+	}
+	ok, rerr := r.entry.refresh(ctx, u)
+	if rerr != nil {
+		return permanent(fmt.Errorf("%w; asking the service for a fresh URL failed: %w", err, rerr))
+	}
+	if !ok {
+		return err
+	}
+	return &refreshedError{err: err}
+}
+
+// send runs one attempt of r, to target.
+func (c *Client) send(ctx context.Context, r *request, target string) error {
+	// A server that said Retry-After is not called again before that time, by
+	// this request or any other of the client (GitHub's rule for its rate limits).
+	if u, err := url.Parse(target); err == nil {
+		if err := c.waitThrottle(ctx, r.op, u.Host); err != nil {
+			return err
+		}
+	}
 	actx, kick, stop := c.attemptContext(ctx, r.op, r.transfer)
 	defer stop()
 
@@ -51,7 +92,7 @@ func (c *Client) exchange(ctx context.Context, r *request) error {
 			body = &progressReader{r: bytes.NewReader(r.body), kick: kick}
 		}
 	}
-	req, err := http.NewRequestWithContext(actx, r.method, r.url, body)
+	req, err := http.NewRequestWithContext(actx, r.method, target, body)
 	if err != nil {
 		return permanent(fmt.Errorf("%s: %w", r.op, err))
 	}
@@ -72,6 +113,9 @@ func (c *Client) exchange(ctx context.Context, r *request) error {
 	resp.Body = &progressReadCloser{ReadCloser: resp.Body, kick: kick}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		se := statusErrorFrom(r.op, resp, c.now())
+		if se.HasRetryAfter && se.RetryAfter > 0 {
+			c.throttle(req.URL.Host, c.now().Add(se.RetryAfter))
+		}
 		if cause := context.Cause(actx); cause != nil && ctx.Err() == nil {
 			return cause // the deadline struck while reading the error body
 		}
@@ -143,6 +187,14 @@ func (c *Client) withRetries(ctx context.Context, try func(context.Context) erro
 			}
 			return err
 		}
+		var se *StatusError
+		if errors.As(err, &se) && se.HasRetryAfter && se.RetryAfter > 0 {
+			// Never before Retry-After; and when that is past what this step may
+			// wait, give up now rather than sleep and fail anyway.
+			if te := c.tooLongToWait(ctx, se.Op, se.StatusCode, wait, err); te != nil {
+				return te
+			}
+		}
 		c.warnf("%v; retrying in %s (attempt %d of %d)", err, wait.Round(time.Millisecond), attempt+1, c.retry.MaxAttempts)
 		t := time.NewTimer(wait)
 		select {
@@ -154,17 +206,26 @@ func (c *Client) withRetries(ctx context.Context, try func(context.Context) erro
 	}
 }
 
-// retryDelay says whether err is worth another attempt, and after how long.
+// retryDelay says whether err is worth another attempt, and after how long. A
+// Retry-After is waited in full: never less, whatever the backoff would say.
 func (c *Client) retryDelay(err error, attempt int) (time.Duration, bool) {
 	var pe *permanentError
 	if errors.As(err, &pe) {
 		return 0, false
 	}
+	var te *ThrottledError
+	if errors.As(err, &te) {
+		return 0, false
+	}
+	var re *refreshedError
+	if errors.As(err, &re) {
+		return 0, true // a fresh URL: no reason to wait
+	}
 	var se *StatusError
 	if errors.As(err, &se) {
 		switch {
-		case se.RetryAfter > 0:
-			return min(se.RetryAfter, c.retry.MaxRetryAfter), true
+		case se.HasRetryAfter && se.RetryAfter > 0:
+			return se.RetryAfter, true
 		case se.StatusCode == http.StatusTooManyRequests, se.StatusCode == http.StatusRequestTimeout, se.StatusCode >= 500:
 			return c.backoff(attempt), true
 		}
@@ -172,6 +233,55 @@ func (c *Client) retryDelay(err error, attempt int) (time.Duration, bool) {
 	}
 	// Network errors, timeouts and cut bodies.
 	return c.backoff(attempt), true
+}
+
+// tooLongToWait returns a ThrottledError when waiting wait is more than this
+// client may: longer than RetryPolicy.MaxRetryAfter, or past ctx's deadline.
+func (c *Client) tooLongToWait(ctx context.Context, op string, status int, wait time.Duration, cause error) *ThrottledError {
+	budget := c.retry.MaxRetryAfter
+	if dl, ok := ctx.Deadline(); ok {
+		budget = min(budget, dl.Sub(c.now()))
+	}
+	if wait <= budget {
+		return nil
+	}
+	return &ThrottledError{Op: op, Status: status, Wait: wait, Until: c.now().Add(wait), MaxWait: max(budget, 0), err: cause}
+}
+
+// throttle records that host asked not to be called before until.
+func (c *Client) throttle(host string, until time.Time) {
+	c.throttleMu.Lock()
+	defer c.throttleMu.Unlock()
+	if c.notBefore == nil {
+		c.notBefore = map[string]time.Time{}
+	}
+	if until.After(c.notBefore[host]) {
+		c.notBefore[host] = until
+	}
+}
+
+// waitThrottle holds a request to host until the time the host's last
+// Retry-After named, or fails it at once when that is further than this client
+// may wait.
+func (c *Client) waitThrottle(ctx context.Context, op, host string) error {
+	c.throttleMu.Lock()
+	until := c.notBefore[host]
+	c.throttleMu.Unlock()
+	wait := until.Sub(c.now())
+	if wait <= 0 {
+		return nil
+	}
+	if te := c.tooLongToWait(ctx, op, http.StatusTooManyRequests, wait, nil); te != nil {
+		return te
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return fmt.Errorf("%s: stopped while waiting for the server's Retry-After: %w", op, context.Cause(ctx))
+	case <-t.C:
+		return nil
+	}
 }
 
 // backoff is BaseDelay doubled per past attempt, capped, with ±50% jitter so

@@ -9,21 +9,31 @@ import (
 
 func TestRetryAfterIsReadAsSecondsOrHTTPDate(t *testing.T) {
 	now := time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)
+	later := now.Add(90 * time.Second)
 	tests := []struct {
 		header string
 		want   time.Duration
+		ok     bool
 	}{
-		{"7", 7 * time.Second},
-		{" 0 ", 0},
-		{now.Add(90 * time.Second).Format(http.TimeFormat), 90 * time.Second},
-		{now.Add(-time.Minute).Format(http.TimeFormat), 0}, // a date in the past: no wait
-		{"soon", 0},
-		{"-3", 0},
-		{"", 0},
+		{"7", 7 * time.Second, true},
+		{" 0 ", 0, true},
+		{"120", 2 * time.Minute, true},
+		{later.Format(http.TimeFormat), 90 * time.Second, true},
+		{later.Format(time.RFC850), 90 * time.Second, true},      // obsolete form HTTP still allows
+		{later.Format(time.ANSIC), 90 * time.Second, true},       // asctime form
+		{now.Add(-time.Minute).Format(http.TimeFormat), 0, true}, // a date in the past: no wait
+		{"99999999999999999999999", maxRetryAfterValue, true},    // absurd but a wait: longer than any budget
+		{"soon", 0, false},
+		{"-3", 0, false},
+		{"+3", 0, false},
+		{"1.5", 0, false},
+		{"3 s", 0, false},
+		{"", 0, false},
 	}
 	for _, tt := range tests {
-		if got := parseRetryAfter(tt.header, now); got != tt.want {
-			t.Errorf("parseRetryAfter(%q) = %s, want %s", tt.header, got, tt.want)
+		got, ok := parseRetryAfter(tt.header, now)
+		if got != tt.want || ok != tt.ok {
+			t.Errorf("parseRetryAfter(%q) = %s, %v; want %s, %v", tt.header, got, ok, tt.want, tt.ok)
 		}
 	}
 }

@@ -220,7 +220,7 @@ func (c *Client) fetchRange(ctx context.Context, e *Entry, offset int64, buf []b
 	return c.do(ctx, &request{
 		op:       fmt.Sprintf("GET bytes %d-%d", offset, last),
 		method:   http.MethodGet,
-		url:      e.url,
+		entry:    e,
 		header:   h,
 		transfer: true,
 		accept: func(resp *http.Response) error {
@@ -230,6 +230,10 @@ func (c *Client) fetchRange(ctx context.Context, e *Entry, offset int64, buf []b
 			if start, ok := contentRangeStart(resp.Header.Get("Content-Range")); !ok || start != offset {
 				return permanent(fmt.Errorf("storage answered range %q, asked for bytes %d-%d", resp.Header.Get("Content-Range"), offset, last))
 			}
+			// After a fresh URL, make sure it is still the same blob.
+			if total, ok := contentRangeTotal(resp.Header.Get("Content-Range")); ok && total != e.Size {
+				return permanent(fmt.Errorf("storage answered a blob of %d bytes, the entry has %d", total, e.Size))
+			}
 			if _, err := io.ReadFull(resp.Body, buf); err != nil {
 				return fmt.Errorf("read range: %w", err)
 			}
@@ -237,6 +241,15 @@ func (c *Client) fetchRange(ctx context.Context, e *Entry, offset int64, buf []b
 		},
 	})
 }
+
+// refreshedError is a storage refusal after which the entry got a fresh URL: the
+// request is tried again at once.
+type refreshedError struct{ err error }
+
+func (e *refreshedError) Error() string {
+	return e.err.Error() + " (the signed URL has expired; got a fresh one from the cache service)"
+}
+func (e *refreshedError) Unwrap() error { return e.err }
 
 // downloadStream copies e to w as one GET. When the connection breaks, it
 // resumes from the last byte written with a Range request (if the storage
@@ -251,7 +264,7 @@ func (c *Client) downloadStream(ctx context.Context, w io.Writer, e *Entry) (int
 		return c.once(ctx, &request{
 			op:       "GET " + e.Key,
 			method:   http.MethodGet,
-			url:      e.url,
+			entry:    e,
 			header:   h,
 			transfer: true,
 			accept: func(resp *http.Response) error {
@@ -289,7 +302,7 @@ func (c *Client) probe(ctx context.Context, e *Entry) error {
 	headErr := c.do(ctx, &request{
 		op:     "HEAD " + e.Key,
 		method: http.MethodHead,
-		url:    e.url,
+		entry:  e,
 		header: e.header(),
 		accept: func(resp *http.Response) error {
 			if resp.ContentLength < 0 {
@@ -303,12 +316,20 @@ func (c *Client) probe(ctx context.Context, e *Entry) error {
 	if headErr == nil || ctx.Err() != nil {
 		return headErr
 	}
+	var headStatus *StatusError
+	if !errors.As(headErr, &headStatus) {
+		// No answer at all after the retries (refused, reset, timed out): a GET
+		// would get none either, and a download neither. Say so once, here,
+		// rather than have each later transfer spend its retries on it.
+		e.unreachable = headErr
+		return headErr
+	}
 	h := e.header()
 	h.Set("Range", "bytes=0-0")
 	getErr := c.do(ctx, &request{
 		op:     "GET first byte of " + e.Key,
 		method: http.MethodGet,
-		url:    e.url,
+		entry:  e,
 		header: h,
 		accept: func(resp *http.Response) error {
 			total, ok := contentRangeTotal(resp.Header.Get("Content-Range"))

@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/moby/buildkit/client"
@@ -101,6 +102,9 @@ func helperDockerfile(c Cache, run helperRun) string {
 	if run.sources != nil {
 		mounts += "--mount=type=secret,id=" + sourcesSecretID + ",target=" + sourcesSecretPath + " "
 	}
+	if run.control {
+		mounts += "--mount=type=ssh,id=" + controlSocketID + ",target=" + mounthelper.ControlSocketPath + " "
+	}
 	env := ""
 	if run.certs {
 		// scratch has no CA certificates; Go reads this file instead.
@@ -117,6 +121,7 @@ type helperRun struct {
 	attach  []session.Attachable // the archive socket
 	sources []byte               // JSON of the sources, handed over as a secret
 	certs   bool                 // CA certificates staged next to the binary
+	control bool                 // the control socket (fresh URLs) is in attach
 }
 
 // The sources secret: its id and where the helper finds it in the RUN.
@@ -196,6 +201,8 @@ func (h HelperBuild) InjectStream(ctx context.Context, c Cache, r io.Reader, bui
 const (
 	archiveSocketID   = "warmbuild-archive"
 	archiveSocketPath = "/.wbsock"
+	// controlSocketID forwards mounthelper.ControlSocketPath: fresh signed URLs.
+	controlSocketID = "warmbuild-control"
 )
 
 // streamFeed serves one stream to the first connection on a unix socket.
@@ -204,7 +211,27 @@ type streamFeed struct {
 	ln   net.Listener
 	done chan error
 	dir  string
+
+	mu   sync.Mutex
+	conn net.Conn // the helper's connection, once accepted
 }
+
+// sourceOnly marks the errors of reading the stream to send, apart from those of
+// sending it.
+type sourceOnly struct{ r io.Reader }
+
+func (s sourceOnly) Read(p []byte) (int, error) {
+	n, err := s.r.Read(p)
+	if err != nil && !errors.Is(err, io.EOF) {
+		err = sourceError{err}
+	}
+	return n, err
+}
+
+type sourceError struct{ err error }
+
+func (e sourceError) Error() string { return e.err.Error() }
+func (e sourceError) Unwrap() error { return e.err }
 
 func serveStream(ctx context.Context, r io.Reader) (*streamFeed, error) {
 	// A short path of its own: unix socket paths are limited to about 100 bytes, and
@@ -226,11 +253,21 @@ func serveStream(ctx context.Context, r io.Reader) (*streamFeed, error) {
 			f.done <- err
 			return
 		}
+		f.mu.Lock()
+		f.conn = conn
+		f.mu.Unlock()
 		stop := context.AfterFunc(ctx, func() { conn.Close() })
 		defer stop()
 		cw := mounthelper.NewChunkWriter(conn)
-		_, err = io.CopyBuffer(cw, r, make([]byte, mounthelper.MaxChunk))
-		if err == nil {
+		_, err = io.CopyBuffer(cw, sourceOnly{r}, make([]byte, mounthelper.MaxChunk))
+		var se sourceError
+		switch {
+		case errors.As(err, &se):
+			// Our side failed (the download broke): tell the helper at once, or it
+			// waits on a stream that never moves again. The reason is ours to
+			// report; the build's log gets none of it (it could quote a URL).
+			_ = cw.Abort("the download of the cache entry failed")
+		case err == nil:
 			err = cw.Close()
 		}
 		if cerr := conn.Close(); err == nil {
@@ -256,8 +293,14 @@ func (f *streamFeed) wait(ctx context.Context) error {
 	}
 }
 
+// close stops sending: the helper build is over, whatever it read.
 func (f *streamFeed) close() {
 	f.ln.Close()
+	f.mu.Lock()
+	if f.conn != nil {
+		f.conn.Close()
+	}
+	f.mu.Unlock()
 	os.RemoveAll(f.dir)
 }
 
@@ -428,7 +471,11 @@ var ErrUnreachable = errors.New("the cache storage cannot be reached from inside
 // directory, instead of through this process and the daemon's session. base is the
 // manifest of the full entry's archive, listed on the way (nil when it could not be).
 // When the storage cannot be reached from the build, the error is ErrUnreachable.
-func (h HelperBuild) InjectSources(ctx context.Context, c Cache, srcs []cacheservice.Source, buildArgs map[string]string) (InjectResult, *archive.Manifest, error) {
+//
+// Signed URLs expire (about 10 minutes on github.com): when fresh is not nil, the
+// helper can ask for a new URL of source i over a socket the session forwards into
+// the RUN (mounthelper.ControlSocketPath), and fresh gets it from the service.
+func (h HelperBuild) InjectSources(ctx context.Context, c Cache, srcs []cacheservice.Source, fresh func(ctx context.Context, i int) (string, error), buildArgs map[string]string) (InjectResult, *archive.Manifest, error) {
 	if ok, why := Flaggable(c); !ok {
 		return InjectResult{}, nil, errors.New("cannot inject: " + why)
 	}
@@ -451,6 +498,18 @@ func (h HelperBuild) InjectSources(ctx context.Context, c Cache, srcs []cacheser
 		sources: sources,
 		certs:   stageCerts(wbin),
 		exports: []client.ExportEntry{{Type: client.ExporterLocal, OutputDir: outDir}},
+	}
+	if fresh != nil {
+		ctl, err := serveControl(ctx, len(srcs), fresh)
+		if err != nil {
+			return InjectResult{}, nil, fmt.Errorf("inject %s: %w", c.CacheID, err)
+		}
+		defer ctl.close()
+		ssh, err := sshprovider.NewSSHAgentProvider([]sshprovider.AgentConfig{{ID: controlSocketID, Paths: []string{ctl.path}, Raw: true}})
+		if err != nil {
+			return InjectResult{}, nil, fmt.Errorf("inject %s: forward the control socket: %w", c.CacheID, err)
+		}
+		run.attach, run.control = []session.Attachable{ssh}, true
 	}
 	res, err := h.solve(ctx, work, c, buildArgs, run)
 	var be *builder.BuildError
@@ -475,6 +534,48 @@ func (h HelperBuild) InjectSources(ctx context.Context, c Cache, srcs []cacheser
 		}
 	}
 	return InjectResult{Report: rep}, base, nil
+}
+
+// controlServer answers the helper's requests for fresh URLs on a unix socket, which
+// the session forwards into the RUN (each connection of the helper is one here).
+type controlServer struct {
+	path   string
+	dir    string
+	ln     net.Listener
+	cancel context.CancelFunc
+}
+
+func serveControl(ctx context.Context, n int, fresh func(ctx context.Context, i int) (string, error)) (*controlServer, error) {
+	dir, err := os.MkdirTemp("", "warmbuild-ctl-") // short: unix socket paths are limited
+	if err != nil {
+		return nil, err
+	}
+	p := filepath.Join(dir, "s")
+	ln, err := net.Listen("unix", p)
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	go func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer conn.Close()
+				_ = mounthelper.ServeRefresh(ctx, conn, n, fresh)
+			}()
+		}
+	}()
+	return &controlServer{path: p, dir: dir, ln: ln, cancel: cancel}, nil
+}
+
+func (s *controlServer) close() {
+	s.cancel()
+	s.ln.Close()
+	os.RemoveAll(s.dir)
 }
 
 // stageCerts copies this machine's CA certificates next to the helper binary, for the

@@ -106,7 +106,7 @@ func RunHelper(ctx context.Context, args []string, stdout, stderr io.Writer) (co
 			if len(args) == 4 {
 				outDir = args[3]
 			}
-			rep, err = injectSources(ctx, file, args[2], outDir)
+			rep, err = injectSources(ctx, file, args[2], outDir, ControlSocketPath)
 		} else {
 			rep, err = injectArchive(ctx, args[1], args[2])
 		}
@@ -239,6 +239,30 @@ func (c ChunkWriter) Close() error {
 	return err
 }
 
+// Abort ends the stream with an error the reader returns at once: the session does
+// not pass a closed connection on either, so without it the helper would wait on a
+// stream that never moves again. msg goes into the build's log: no URLs in it.
+func (c ChunkWriter) Abort(msg string) error {
+	if len(msg) > maxAbortMessage {
+		msg = msg[:maxAbortMessage]
+	}
+	b := make([]byte, 8, 8+len(msg))
+	binary.BigEndian.PutUint32(b[:4], abortMarker)
+	binary.BigEndian.PutUint32(b[4:], uint32(len(msg)))
+	_, err := c.w.Write(append(b, msg...))
+	return err
+}
+
+// abortMarker, in place of a chunk length, starts an abort: [4-byte length][message].
+const (
+	abortMarker     = 0xFFFFFFFF
+	maxAbortMessage = 4 << 10
+)
+
+// ErrSenderFailed is what reading an aborted stream returns (wrapped with the
+// sender's message).
+var ErrSenderFailed = errors.New("the action's side of the transfer failed")
+
 type chunkReader struct {
 	r    io.Reader
 	left uint32
@@ -255,6 +279,10 @@ func (c *chunkReader) Read(p []byte) (int, error) {
 			return 0, noEOF(err)
 		}
 		c.left = binary.BigEndian.Uint32(hdr[:])
+		if c.left == abortMarker {
+			c.left = 0
+			return 0, c.aborted()
+		}
 		if c.left > MaxChunk {
 			return 0, fmt.Errorf("archive stream: chunk of %d bytes", c.left)
 		}
@@ -271,6 +299,23 @@ func (c *chunkReader) Read(p []byte) (int, error) {
 		return 0, noEOF(err)
 	}
 	return n, nil
+}
+
+// aborted reads the sender's message after an abort marker.
+func (c *chunkReader) aborted() error {
+	var hdr [4]byte
+	if _, err := io.ReadFull(c.r, hdr[:]); err != nil {
+		return ErrSenderFailed
+	}
+	n := binary.BigEndian.Uint32(hdr[:])
+	if n > maxAbortMessage {
+		return ErrSenderFailed
+	}
+	msg := make([]byte, n)
+	if _, err := io.ReadFull(c.r, msg); err != nil {
+		return ErrSenderFailed
+	}
+	return fmt.Errorf("%w: %s", ErrSenderFailed, strings.ToValidUTF8(string(msg), "?"))
 }
 
 func noEOF(err error) error {

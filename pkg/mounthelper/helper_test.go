@@ -263,6 +263,32 @@ func TestArchiveStreamFramingEndsOnlyAtTheMarker(t *testing.T) {
 	}
 }
 
+// When the action's side of a streamed transfer fails (its download broke), the helper
+// is told through the stream itself and fails at once with the reason, instead of
+// waiting on a connection that the session keeps open.
+func TestAnAbortedStreamFailsTheHelperAtOnce(t *testing.T) {
+	pr, pw := io.Pipe() // never closed: as the session's forwarded socket
+	defer pw.Close()
+	go func() {
+		cw := NewChunkWriter(pw)
+		_, _ = cw.Write(bytes.Repeat([]byte("x"), 3000))
+		_ = cw.Abort("the download of the cache entry failed")
+	}()
+	done := make(chan error, 1)
+	go func() {
+		_, err := io.ReadAll(&chunkReader{r: pr})
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if !errors.Is(err, ErrSenderFailed) || !strings.Contains(err.Error(), "download of the cache entry failed") {
+			t.Errorf("read of an aborted stream = %v, want ErrSenderFailed with the sender's reason", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the reader still waits on an aborted stream")
+	}
+}
+
 // Given the manifest of the restored full entry, extraction archives only what changed
 // since; that delta, extracted after the base archive, gives the mount's tree. A change
 // that removes a file of the base, or rewrites most of it, gets a full archive instead.

@@ -1,15 +1,18 @@
 package mounthelper
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/warmbuild/warmbuild/pkg/archive"
@@ -57,7 +60,10 @@ func readSources(p string) ([]cacheservice.Source, error) {
 
 // injectSources downloads the sources one after another into an extraction of dir,
 // listing the first archive on the way into outDir/BaseManifestName.
-func injectSources(ctx context.Context, sourcesFile, dir, outDir string) (InjectReport, error) {
+//
+// When controlPath is a socket (ControlSocketPath in the RUN), an URL the storage
+// refuses as expired is replaced by a fresh one the action asks the service for.
+func injectSources(ctx context.Context, sourcesFile, dir, outDir, controlPath string) (InjectReport, error) {
 	srcs, err := readSources(sourcesFile)
 	if err != nil {
 		return InjectReport{}, err
@@ -69,24 +75,68 @@ func injectSources(ctx context.Context, sourcesFile, dir, outDir string) (Inject
 	if err != nil {
 		return InjectReport{}, err
 	}
-	if err := d.Reachable(ctx, srcs[0], 10*time.Second); err != nil {
-		return InjectReport{Status: StatusUnreachable, Reason: redactSources(err.Error(), srcs)}, nil
+	var ref *refresher
+	if fi, err := os.Stat(controlPath); controlPath != "" && err == nil && fi.Mode()&os.ModeSocket != 0 {
+		ref = &refresher{path: controlPath}
+		defer ref.close()
+	}
+	redact := func(msg string) string {
+		if ref != nil {
+			for _, u := range ref.urls() {
+				msg = redactSources(msg, []cacheservice.Source{{URL: u}})
+			}
+		}
+		return redactSources(msg, srcs)
+	}
+	err = d.Reachable(ctx, srcs[0], 10*time.Second)
+	var se *cacheservice.StatusError
+	if ref != nil && errors.As(err, &se) && (se.StatusCode == http.StatusUnauthorized || se.StatusCode == http.StatusForbidden) {
+		// Expired before the build got to it: a fresh URL, then the same check.
+		var u string
+		if u, err = ref.fresh(ctx, 0); err == nil {
+			srcs[0].URL = u
+			err = d.Reachable(ctx, srcs[0], 10*time.Second)
+		}
+	}
+	if err != nil {
+		return InjectReport{Status: StatusUnreachable, Reason: redact(err.Error())}, nil
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	first := d.Open(ctx, srcs[0])
+	// A broken download shows as a cut archive to the extraction; dlErr keeps the cause.
+	var dlErr error
+	var dlMu sync.Mutex
+	open := func(i int) io.ReadCloser {
+		var rc io.ReadCloser
+		if ref == nil {
+			rc = d.Open(ctx, srcs[i])
+		} else {
+			rc = d.OpenRefreshing(ctx, srcs[i], func(ctx context.Context) (string, error) { return ref.fresh(ctx, i) })
+		}
+		return readErrorOf(rc, func(err error) {
+			dlMu.Lock()
+			dlErr = cmp.Or(dlErr, err)
+			dlMu.Unlock()
+		})
+	}
+	first := open(0)
 	defer first.Close()
 	listed, wait := archive.ListWhileReading(ctx, first, archive.Limits{})
 	parts := []io.Reader{listed}
-	for _, s := range srcs[1:] {
-		rc := d.Open(ctx, s)
+	for i := range srcs[1:] {
+		rc := open(i + 1)
 		defer rc.Close()
 		parts = append(parts, rc)
 	}
 	st, err := archive.Extract(ctx, io.MultiReader(parts...), dir, archive.Limits{})
 	base, lerr := wait()
 	if err != nil {
-		msg := redactSources(err.Error(), srcs)
+		dlMu.Lock()
+		if dlErr != nil {
+			err = fmt.Errorf("download: %w", dlErr)
+		}
+		dlMu.Unlock()
+		msg := redact(err.Error())
 		if cerr := emptyDir(dir); cerr != nil {
 			return InjectReport{}, fmt.Errorf("%s (and cleaning the cache mount failed: %v)", msg, cerr)
 		}
@@ -123,4 +173,23 @@ func redactSources(msg string, srcs []cacheservice.Source) string {
 		}
 	}
 	return cacheservice.Redact(msg)
+}
+
+// readErrorOf passes rc's reads through and hands a read error other than EOF to
+// report.
+func readErrorOf(rc io.ReadCloser, report func(error)) io.ReadCloser {
+	return &errorTap{ReadCloser: rc, report: report}
+}
+
+type errorTap struct {
+	io.ReadCloser
+	report func(error)
+}
+
+func (t *errorTap) Read(p []byte) (int, error) {
+	n, err := t.ReadCloser.Read(p)
+	if err != nil && !errors.Is(err, io.EOF) {
+		t.report(err)
+	}
+	return n, err
 }

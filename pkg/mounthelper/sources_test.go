@@ -2,6 +2,7 @@ package mounthelper
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"net"
 	"net/http"
@@ -9,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -136,5 +138,100 @@ func TestInjectOfADownloadThatBreaksReportsItWithoutTheSignature(t *testing.T) {
 	}
 	if strings.Contains(o, "s3cr3tSig") {
 		t.Errorf("the signature leaked into the helper's output:\n%s", o)
+	}
+}
+
+// A signed URL can expire before or during the helper's download. The helper then asks
+// the action, over the control socket, for a fresh URL and goes on with it.
+func TestInjectAsksTheActionForAFreshURLWhenTheStorageRefusesItsOwn(t *testing.T) {
+	src := t.TempDir()
+	writeTree(t, src, map[string]int{"http/a": 10, "wheels/b.whl": 200})
+	full, err := os.ReadFile(archiveOf(t, src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name       string
+		validUntil int // requests the first URL is good for: 1 = only the reachability check
+	}{{"expired before the check", 0}, {"expired mid-download", 1}} {
+		t.Run(tc.name, func(t *testing.T) {
+			var mu sync.Mutex
+			served := 0
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				mu.Lock()
+				served++
+				n := served
+				mu.Unlock()
+				sig := r.URL.Query().Get("sig")
+				if sig != "fresh" && (sig != "old" || n > tc.validUntil) {
+					w.Header().Set("x-ms-error-code", "AuthenticationFailed")
+					http.Error(w, "Signed expiry time has to be after the current time", http.StatusForbidden)
+					return
+				}
+				http.ServeContent(w, r, "blob", time.Time{}, bytes.NewReader(full))
+			}))
+			defer srv.Close()
+
+			sock := filepath.Join(t.TempDir(), "ctl")
+			ln, err := net.Listen("unix", sock)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ln.Close()
+			asked := make(chan int, 10)
+			go func() {
+				conn, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				_ = ServeRefresh(context.Background(), conn, 1, func(_ context.Context, i int) (string, error) {
+					asked <- i
+					return srv.URL + "/blob?sig=fresh", nil
+				})
+			}()
+
+			sources := writeSources(t, cacheservice.Source{Key: "k1", URL: srv.URL + "/blob?sig=old", Rangeable: true, Size: int64(len(full))})
+			mount := t.TempDir()
+			rep, err := injectSources(context.Background(), sources, mount, t.TempDir(), sock)
+			if err != nil {
+				t.Fatalf("inject with an expiring URL: %v", err)
+			}
+			if rep.Status != "injected" || rep.Files != 2 {
+				t.Errorf("report %+v, want 2 files injected", rep)
+			}
+			if n := len(asked); n != 1 || <-asked != 0 {
+				t.Errorf("the action was asked %d times for a fresh URL, want once for source 0", n)
+			}
+		})
+	}
+}
+
+// Without the control socket (or when the action has no fresh URL) the refusal stands:
+// the download fails, the mount is left empty, and the signature stays out of it.
+func TestInjectWithAnExpiredURLAndNoWayToRefreshFailsCleanly(t *testing.T) {
+	src := t.TempDir()
+	writeTree(t, src, map[string]int{"http/a": 10})
+	full, err := os.ReadFile(archiveOf(t, src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := true
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !first {
+			http.Error(w, "expired", http.StatusForbidden)
+			return
+		}
+		first = false
+		http.ServeContent(w, r, "blob", time.Time{}, bytes.NewReader(full))
+	}))
+	defer srv.Close()
+	sources := writeSources(t, cacheservice.Source{Key: "k1", URL: srv.URL + "/blob?sig=s3cr3t", Rangeable: true, Size: int64(len(full))})
+	mount := t.TempDir()
+	_, err = injectSources(context.Background(), sources, mount, t.TempDir(), filepath.Join(t.TempDir(), "none"))
+	if err == nil || !strings.Contains(err.Error(), "403") || strings.Contains(err.Error(), "s3cr3t") {
+		t.Errorf("inject = %v, want the 403 without the signature", err)
+	}
+	if entries, _ := os.ReadDir(mount); len(entries) != 0 {
+		t.Errorf("the mount was written to: %v", entries)
 	}
 }

@@ -650,18 +650,33 @@ func (r *runner) downloadAndInject(ctx context.Context, mr *mountRun, ms *mountS
 	if !mr.streamOnly {
 		// First choice: the helper fetches the storage URLs itself, inside the build.
 		srcs := []cacheservice.Source{full.Source()}
+		entries := []*cacheservice.Entry{full}
 		if base != nil {
 			srcs = append(srcs, e.Source())
+			entries = append(entries, e)
 		}
-		for _, s := range srcs {
-			r.maskURL(s.URL)
+		// The helper asks for a fresh URL when its own has expired (masked by the
+		// client's WithMask as the service hands it out, before it leaves this process).
+		fresh := func(ctx context.Context, i int) (string, error) {
+			s, err := entries[i].FreshSource(ctx)
+			if err != nil {
+				// The reason stays here: the answer goes into the build's log.
+				r.rep.Infof("Mount cache %s: no fresh URL for the in-build download: %v", ms.ID, err)
+				return "", fmt.Errorf("the cache service gave no fresh URL for %s", entries[i].Key)
+			}
+			return s.URL, nil
 		}
-		res, manifest, err := mr.helper.InjectSources(ctx, ms.cache, srcs, r.in.BuildArgs)
+		res, manifest, err := mr.helper.InjectSources(ctx, ms.cache, srcs, fresh, r.in.BuildArgs)
 		if !errors.Is(err, mountcache.ErrUnreachable) {
 			if err == nil && manifest != nil {
 				ms.base, ms.baseKey = manifest, full.Key
 			}
 			return res, res.Report.StreamBytes, nil, err
+		}
+		if uerr := full.Unreachable(); uerr != nil {
+			// Unreachable from the build and from here: streaming would only spend
+			// more retries on it.
+			return res, 0, fmt.Errorf("the cache storage answers neither the build nor the action: %w", uerr), nil
 		}
 		mr.streamOnly = true
 		r.rep.Infof("Mount cache %s: %v; streaming it through the session instead", ms.ID, err)
@@ -683,14 +698,6 @@ func (r *runner) downloadAndInject(ctx context.Context, mr *mountRun, ms *mountS
 		ms.base, ms.baseKey = &m, full.Key
 	}
 	return res, src.n, src.err, err
-}
-
-// maskURL hides a signed storage URL, and its signature alone, in the log.
-func (r *runner) maskURL(u string) {
-	r.rep.Mask(u)
-	if _, q, ok := strings.Cut(u, "?"); ok {
-		r.rep.Mask(q)
-	}
 }
 
 // trackingReader counts bytes and remembers a read error other than EOF.

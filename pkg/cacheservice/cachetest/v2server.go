@@ -109,7 +109,22 @@ type V2Options struct {
 	// storage that refuses connections, a server that hangs up plays one that
 	// resets them. It takes precedence over ProxyBlobs for the URLs handed out.
 	StorageURL string
+
+	// URLLifetime is how long the signed URLs it hands out are valid (the SAS
+	// se=, which Azurite enforces: 403 AuthenticationFailed after it). Default
+	// DefaultURLLifetime, about what github.com gives.
+	URLLifetime time.Duration
+	// BlobReadRate, with ProxyBlobs, slows each blob download (GET) to this many
+	// bytes per second, so a download can outlive its URL. 0: full speed.
+	BlobReadRate int64
+	// RefuseDownloads makes the signed download URLs point at a port where
+	// nothing listens: the storage refuses connections (uploads still work).
+	RefuseDownloads bool
 }
+
+// DefaultURLLifetime is how long github.com's signed cache URLs last: about 10
+// minutes (BuildKit's gha backend reloads them on 401/403 for that reason).
+const DefaultURLLifetime = 10 * time.Minute
 
 // V2Server speaks the cache service v2 twirp JSON protocol
 // (POST /twirp/github.actions.results.api.v1.CacheService/<Method>) with
@@ -128,6 +143,9 @@ type V2Server struct {
 	srv       *httptest.Server
 	proxied   bool
 	storage   string
+	lifetime  time.Duration
+	readRate  int64
+	refuseDL  bool
 	closing   chan struct{}
 	closeOnce sync.Once
 
@@ -169,6 +187,9 @@ func NewV2(ctx context.Context, az *Azurite, opts V2Options) (*V2Server, error) 
 		token:     opts.Token,
 		proxied:   opts.ProxyBlobs,
 		storage:   strings.TrimRight(opts.StorageURL, "/"),
+		lifetime:  opts.URLLifetime,
+		readRate:  opts.BlobReadRate,
+		refuseDL:  opts.RefuseDownloads,
 		closing:   make(chan struct{}),
 		scopes:    append([]string(nil), opts.Scopes...),
 		nextID:    1,
@@ -178,6 +199,9 @@ func NewV2(ctx context.Context, az *Azurite, opts V2Options) (*V2Server, error) 
 	}
 	if len(s.scopes) == 0 {
 		s.scopes = []string{"refs/heads/main"}
+	}
+	if s.lifetime <= 0 {
+		s.lifetime = DefaultURLLifetime
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc(twirpPrefix, s.serveTwirp)
@@ -238,6 +262,21 @@ func (s *V2Server) SetScopes(scopes ...string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.scopes = append([]string(nil), scopes...)
+}
+
+// SetURLLifetime changes how long the signed URLs handed out from now on are valid.
+func (s *V2Server) SetURLLifetime(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.lifetime = d
+}
+
+// SetBlobReadRate changes the speed of proxied blob downloads (bytes per second per
+// request; 0: full speed). It needs ProxyBlobs.
+func (s *V2Server) SetBlobReadRate(bytesPerSecond int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.readRate = bytesPerSecond
 }
 
 // Inject queues a fault.
@@ -396,6 +435,11 @@ func (s *V2Server) blobFaults(next http.Handler) http.Handler {
 			return
 		}
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		s.mu.Lock()
+		if op == GetBlob {
+			rec.rate = s.readRate
+		}
+		s.mu.Unlock()
 		next.ServeHTTP(rec, r)
 		s.record(Call{Op: op, Status: rec.status})
 	})
@@ -421,6 +465,28 @@ func blobOp(r *http.Request) string {
 type statusRecorder struct {
 	http.ResponseWriter
 	status int
+	rate   int64 // bytes per second of the body; 0: unlimited
+}
+
+// Write sends the body at most rate bytes per second, in slices of a tenth of that.
+func (r *statusRecorder) Write(b []byte) (int, error) {
+	if r.rate <= 0 {
+		return r.ResponseWriter.Write(b)
+	}
+	written := 0
+	slice := max(int(r.rate/10), 1)
+	for len(b) > 0 {
+		n := min(len(b), slice)
+		m, err := r.ResponseWriter.Write(b[:n])
+		written += m
+		if err != nil {
+			return written, err
+		}
+		r.Flush()
+		b = b[n:]
+		time.Sleep(time.Duration(int64(n) * int64(time.Second) / r.rate))
+	}
+	return written, nil
 }
 
 func (r *statusRecorder) WriteHeader(code int) {
@@ -711,12 +777,22 @@ search:
 // signedURL signs a SAS for the blob, pointing at the proxy when blobs are
 // proxied (the signature covers the resource path, not the host).
 func (s *V2Server) signedURL(blobName, perms string) (string, error) {
-	u, err := s.az.SignedURL(s.container, blobName, perms, time.Hour)
-	if err == nil && s.storage != "" {
+	s.mu.Lock()
+	lifetime := s.lifetime
+	s.mu.Unlock()
+	u, err := s.az.SignedURL(s.container, blobName, perms, lifetime)
+	if err != nil {
+		return u, err
+	}
+	if s.storage != "" {
 		return strings.Replace(u, s.az.URL, s.storage+"/"+AzuriteAccount, 1), nil
 	}
-	if err != nil || !s.proxied {
-		return u, err
+	if s.refuseDL && perms == "r" {
+		// Port 1 on the loopback: nothing listens, connections are refused.
+		return strings.Replace(u, s.az.URL, "http://127.0.0.1:1/"+AzuriteAccount, 1), nil
+	}
+	if !s.proxied {
+		return u, nil
 	}
 	return strings.Replace(u, s.az.URL, s.srv.URL+"/"+AzuriteAccount, 1), nil
 }
