@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"strings"
 	"time"
@@ -142,6 +143,11 @@ func parseRetryAfter(v string, now time.Time) time.Duration {
 	if _, err := fmt.Sscanf(v, "%d", &secs); err == nil && fmt.Sprint(secs) == v {
 		if secs < 0 {
 			return 0
+		}
+		// A wait too long for a Duration is the longest one (the caller caps it anyway);
+		// multiplying would wrap it negative and read as "no wait asked".
+		if secs > int64(math.MaxInt64/time.Second) {
+			return math.MaxInt64
 		}
 		return time.Duration(secs) * time.Second
 	}
