@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -82,7 +83,8 @@ const (
 // most MaxNameBytes, relative paths of at most MaxPathBytes that also fit PATH_MAX under
 // dir, at most MaxDepth components.
 //
-// Any problem with the archive itself is an *Error. On any error the contents of dir are
+// Any problem with the archive itself is an *Error; a stream that breaks (r fails) is not,
+// since the archive may be fine. On any error the contents of dir are
 // removed (dir itself is kept: it may be a mount point), after the symlinks extracted so
 // far were checked and the unsafe ones deleted, so nothing that points outside dir is
 // left even if the removal fails; extract into a fresh directory.
@@ -126,10 +128,16 @@ func Extract(ctx context.Context, r io.Reader, dir string, limits Limits) (Stats
 	x.stream = &streamReader{r: zr, max: overheadFixed + overheadPerEntry, in: in, ratio: limits.MaxRatio}
 
 	if err := x.run(); err != nil {
-		if in.n.Load() == 0 && x.ctx.Err() == nil {
+		switch srcErr := in.sourceErr(); {
+		case srcErr != nil && x.ctx.Err() == nil:
+			// The stream broke (a download that failed part way): the archive may be
+			// fine, so this is not an *Error and not called corrupt.
+			err = fmt.Errorf("extract to %s: reading the archive stream after %d bytes: %w", dir, in.n.Load(), srcErr)
+		case in.n.Load() == 0 && x.ctx.Err() == nil:
 			err = corrupt("empty stream", nil)
+		default:
+			err = x.classify(err, dir)
 		}
-		err = x.classify(err, dir)
 		// The archive is unusable: no link it made may stay pointing out of dir, and
 		// nothing of it may stay in dir.
 		if serr := x.checkSymlinks(); serr != nil && !isArchiveError(serr) {
@@ -827,6 +835,15 @@ type countingReader struct {
 	n        atomic.Int64
 	max      atomic.Int64 // 0: no cap
 	exceeded atomic.Bool
+
+	mu  sync.Mutex
+	err error // the first error from r other than io.EOF
+}
+
+func (c *countingReader) sourceErr() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.err
 }
 
 func (c *countingReader) Read(p []byte) (int, error) {
@@ -842,6 +859,13 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	}
 	n, err := c.r.Read(p)
 	c.n.Add(int64(n))
+	if err != nil && !errors.Is(err, io.EOF) {
+		c.mu.Lock()
+		if c.err == nil {
+			c.err = err
+		}
+		c.mu.Unlock()
+	}
 	return n, err
 }
 

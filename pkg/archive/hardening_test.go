@@ -202,3 +202,31 @@ func (c *countingSource) Read(p []byte) (int, error) {
 	c.n += int64(n)
 	return n, err
 }
+
+// A stream that breaks part way (a download that failed) is reported as the read error it
+// is, not as a corrupt or empty archive: the entry may be fine, and the user should see
+// the transfer failed.
+func TestBrokenStreamIsReportedAsTheReadError(t *testing.T) {
+	data := hostile(t, file("a", strings.Repeat("content ", 4096)))
+	broken := errors.New("connection reset by the storage")
+	for name, r := range map[string]io.Reader{
+		"before any byte": io.MultiReader(&failingReader{err: broken}),
+		"part way":        io.MultiReader(bytes.NewReader(data[:len(data)/2]), &failingReader{err: broken}),
+	} {
+		t.Run(name, func(t *testing.T) {
+			s := newSandbox(t)
+			_, err := Extract(context.Background(), r, s.root, Limits{})
+			var ae *Error
+			if !errors.Is(err, broken) || errors.As(err, &ae) {
+				t.Fatalf("want the read error, not an archive error; got %T: %v", err, err)
+			}
+			if left := listTree(t, s.root); len(left) != 0 {
+				t.Errorf("left %q", left)
+			}
+		})
+	}
+}
+
+type failingReader struct{ err error }
+
+func (f *failingReader) Read([]byte) (int, error) { return 0, f.err }
