@@ -859,7 +859,9 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	}
 	n, err := c.r.Read(p)
 	c.n.Add(int64(n))
-	if err != nil && !errors.Is(err, io.EOF) {
+	// Not errors.Is: a transport error that wraps io.EOF (`Get "...": EOF`) is a
+	// broken stream, and a reader ends with io.EOF itself.
+	if err != nil && err != io.EOF { //nolint:errorlint // see above
 		c.mu.Lock()
 		if c.err == nil {
 			c.err = err

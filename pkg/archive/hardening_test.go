@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 
 	"path/filepath"
@@ -208,14 +209,21 @@ func (c *countingSource) Read(p []byte) (int, error) {
 // the transfer failed.
 func TestBrokenStreamIsReportedAsTheReadError(t *testing.T) {
 	data := hostile(t, file("a", strings.Repeat("content ", 4096)))
-	broken := errors.New("connection reset by the storage")
-	for name, r := range map[string]io.Reader{
-		"before any byte": io.MultiReader(&failingReader{err: broken}),
-		"part way":        io.MultiReader(bytes.NewReader(data[:len(data)/2]), &failingReader{err: broken}),
+	// As Go's transport reports a connection closed under it: an error wrapping io.EOF.
+	broken := fmt.Errorf("download cache entry k: GET bytes 0-169: Get %q: %w", "http://127.0.0.1/b", io.EOF)
+	for name, r := range map[string]func() io.Reader{
+		"before any byte": func() io.Reader { return io.MultiReader(&failingReader{err: broken}) },
+		"part way": func() io.Reader {
+			return io.MultiReader(bytes.NewReader(data[:len(data)/2]), &failingReader{err: broken})
+		},
+		"through a listing": func() io.Reader {
+			r, _ := ListWhileReading(context.Background(), io.MultiReader(bytes.NewReader(data[:len(data)/2]), &failingReader{err: broken}), Limits{})
+			return r
+		},
 	} {
 		t.Run(name, func(t *testing.T) {
 			s := newSandbox(t)
-			_, err := Extract(context.Background(), r, s.root, Limits{})
+			_, err := Extract(context.Background(), r(), s.root, Limits{})
 			var ae *Error
 			if !errors.Is(err, broken) || errors.As(err, &ae) {
 				t.Fatalf("want the read error, not an archive error; got %T: %v", err, err)

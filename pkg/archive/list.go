@@ -130,7 +130,9 @@ type closeAtEOF struct {
 
 func (c *closeAtEOF) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
-	if errors.Is(err, io.EOF) && c.close != nil {
+	// Only io.EOF itself: a transport error wrapping io.EOF is a broken stream, which
+	// the listing must see as one.
+	if err == io.EOF && c.close != nil { //nolint:errorlint // see above
 		_ = c.close()
 		c.close = nil
 	}
