@@ -25,6 +25,18 @@ unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go')
 step "go test ./...  (unit tests: fast, no daemons)"
 go test ./... || fail "go test ./..."
 
+# Fuzz targets, briefly each, so that a regression in a parser of outside input shows up
+# here; `go test` above already replays their committed corpus (testdata/fuzz). Run one
+# for longer with: go test -run '^$' -fuzz '^FuzzExtract$' -fuzztime 5m ./pkg/archive
+step "fuzz targets, ${WARMBUILD_FUZZTIME:-12s} each"
+# Every Fuzz function under pkg/ and internal/, found rather than listed, so a new one runs too.
+targets=$(grep -rHo --include='*_test.go' '^func Fuzz[A-Za-z0-9_]*' pkg internal | sed 's|/[^/]*:func |:|' | sort -u)
+[ -n "$targets" ] || fail "no fuzz targets found"
+for target in $targets; do
+  go test -run '^$' -fuzz "^${target#*:}\$" -fuzztime "${WARMBUILD_FUZZTIME:-12s}" -fuzzminimizetime 100x \
+    "./${target%%:*}" || fail "fuzzing ${target#*:} in ${target%%:*} (the failing input is under its testdata/fuzz)"
+done
+
 # Integration and end-to-end tests carry the e2e build tag: real buildkitd daemons on fresh
 # state directories, the registry, Azurite, Docker Engine. -count=1: e2e/ builds the action
 # binary in TestMain, so a cached result could hide a change.

@@ -10,8 +10,10 @@ import (
 	"io/fs"
 	"os"
 	"path"
+	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -25,12 +27,20 @@ type Limits struct {
 	MaxBytes   int64  // total uncompressed file content (default 10 GiB)
 	MaxEntries int64  // files, directories and links (default 1,000,000)
 	MaxWindow  uint64 // largest zstd window accepted, which bounds decoder memory (default 128 MiB)
+	// MaxRatio caps decompressed bytes per compressed byte once the decompressed stream
+	// passes RatioFloor (default 256: zstd gives 1.1x on pip's already-compressed wheels
+	// and 3-10x on source and text; thousands only on runs of zeros, which is a bomb).
+	MaxRatio int64
 }
+
+// RatioFloor is what any archive may expand to whatever its compressed size, so a small
+// archive of very compressible files is never refused for its ratio.
+const RatioFloor = 16 << 20
 
 // DefaultLimits are generous for a package-manager cache and small enough that a
 // hostile archive cannot fill a runner's disk or memory.
 func DefaultLimits() Limits {
-	return Limits{MaxBytes: 10 << 30, MaxEntries: 1_000_000, MaxWindow: 128 << 20}
+	return Limits{MaxBytes: 10 << 30, MaxEntries: 1_000_000, MaxWindow: 128 << 20, MaxRatio: 256}
 }
 
 func (l Limits) withDefaults() Limits {
@@ -43,6 +53,9 @@ func (l Limits) withDefaults() Limits {
 	}
 	if l.MaxWindow == 0 {
 		l.MaxWindow = d.MaxWindow
+	}
+	if l.MaxRatio <= 0 {
+		l.MaxRatio = d.MaxRatio
 	}
 	return l
 }
@@ -66,8 +79,15 @@ const (
 // owners are restored. Setuid and setgid bits are dropped from files: a cache never
 // needs them and they are dangerous on a host.
 //
-// Any problem with the archive itself is an *Error. On error dir holds a partial tree;
-// callers should extract into a fresh directory and remove it on failure.
+// Names are limited to what Write, Prune and ManifestOf can later walk: components of at
+// most MaxNameBytes, relative paths of at most MaxPathBytes that also fit PATH_MAX under
+// dir, at most MaxDepth components.
+//
+// Any problem with the archive itself is an *Error; a stream that breaks (r fails) is not,
+// since the archive may be fine. On any error the contents of dir are
+// removed (dir itself is kept: it may be a mount point), after the symlinks extracted so
+// far were checked and the unsafe ones deleted, so nothing that points outside dir is
+// left even if the removal fails; extract into a fresh directory.
 func Extract(ctx context.Context, r io.Reader, dir string, limits Limits) (Stats, error) {
 	limits = limits.withDefaults()
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -77,7 +97,12 @@ func Extract(ctx context.Context, r io.Reader, dir string, limits Limits) (Stats
 	if err != nil {
 		return Stats{}, fmt.Errorf("extract to %s: open: %w", dir, err)
 	}
+	absDir, err := filepath.Abs(dir)
+	if err != nil {
+		return Stats{}, fmt.Errorf("extract to %s: %w", dir, err)
+	}
 	x := &extractor{
+		dirLen:  len(absDir),
 		ctx:     ctx,
 		limits:  limits,
 		dirs:    dirChain{root: rootFd},
@@ -91,6 +116,7 @@ func Extract(ctx context.Context, r io.Reader, dir string, limits Limits) (Stats
 	defer unix.Close(rootFd)
 
 	in := &countingReader{r: r}
+	in.max.Store(compressedCap(overheadFixed + overheadPerEntry))
 	zr, err := zstd.NewReader(in,
 		zstd.WithDecoderMaxWindow(limits.MaxWindow),
 		zstd.WithDecoderMaxMemory(limits.MaxWindow),
@@ -99,13 +125,29 @@ func Extract(ctx context.Context, r io.Reader, dir string, limits Limits) (Stats
 		return Stats{}, fmt.Errorf("extract to %s: zstd: %w", dir, err)
 	}
 	defer zr.Close()
-	x.stream = &streamReader{r: zr, max: overheadFixed + overheadPerEntry}
+	x.stream = &streamReader{r: zr, max: overheadFixed + overheadPerEntry, in: in, ratio: limits.MaxRatio}
 
 	if err := x.run(); err != nil {
-		if in.n.Load() == 0 && x.ctx.Err() == nil {
-			return Stats{}, corrupt("empty stream", nil)
+		switch srcErr := in.sourceErr(); {
+		case srcErr != nil && x.ctx.Err() == nil:
+			// The stream broke (a download that failed part way): the archive may be
+			// fine, so this is not an *Error and not called corrupt.
+			err = fmt.Errorf("extract to %s: reading the archive stream after %d bytes: %w", dir, in.n.Load(), srcErr)
+		case in.n.Load() == 0 && x.ctx.Err() == nil:
+			err = corrupt("empty stream", nil)
+		default:
+			err = x.classify(err, dir)
 		}
-		return Stats{}, x.classify(err, dir)
+		// The archive is unusable: no link it made may stay pointing out of dir, and
+		// nothing of it may stay in dir.
+		if serr := x.checkSymlinks(); serr != nil && !isArchiveError(serr) {
+			err = fmt.Errorf("%w (and removing unsafe symlinks failed: %v)", err, serr)
+		}
+		x.dirs.closeAll()
+		if rerr := removeContents(dir); rerr != nil {
+			err = fmt.Errorf("%w (and emptying %s failed: %v)", err, dir, rerr)
+		}
+		return Stats{}, err
 	}
 	x.stats.StreamBytes = in.n.Load()
 	x.stats.Manifest = x.manifest.finish()
@@ -119,6 +161,7 @@ type dirMeta struct {
 }
 
 type extractor struct {
+	dirLen   int // length of dir's absolute path: names must fit PATH_MAX under it
 	ctx      context.Context
 	limits   Limits
 	stream   *streamReader
@@ -147,12 +190,8 @@ func (x *extractor) run() error {
 				break
 			}
 		}
-		tail := &zeroTail{r: br}
-		if err := x.archive(tar.NewReader(tail)); err != nil {
+		if err := x.archive(newTarFrames(br)); err != nil {
 			return err
-		}
-		if tail.zeros < 2*512 {
-			return corrupt("missing end-of-archive marker (truncated stream?)", nil)
 		}
 	}
 	if err := x.checkSymlinks(); err != nil {
@@ -162,17 +201,18 @@ func (x *extractor) run() error {
 }
 
 // archive extracts the entries of one tar archive.
-func (x *extractor) archive(tr *tar.Reader) error {
+func (x *extractor) archive(tf *tarFrames) error {
+	tr := tf.tr
 	for {
 		if err := x.ctx.Err(); err != nil {
 			return err
 		}
-		hdr, err := tr.Next()
+		hdr, err := tf.next()
 		if errors.Is(err, io.EOF) {
 			return nil
 		}
 		if err != nil {
-			return readErr{err}
+			return err
 		}
 		if hdr.Typeflag == tar.TypeXGlobalHeader {
 			continue // PAX defaults for later entries; archive/tar already applies what it supports
@@ -182,6 +222,7 @@ func (x *extractor) archive(tr *tar.Reader) error {
 			return tooLarge("", fmt.Sprintf("more than %d entries", x.limits.MaxEntries))
 		}
 		x.stream.max = x.limits.MaxBytes + overheadFixed + (x.entries+1)*overheadPerEntry
+		x.stream.in.max.Store(compressedCap(x.stream.max))
 		if err := x.entry(tr, hdr); err != nil {
 			return err
 		}
@@ -221,29 +262,6 @@ func allZero(b []byte) bool {
 	return true
 }
 
-// zeroTail counts the zero bytes at the end of what was read through it: a tar archive
-// ends with two zero blocks, while a stream cut at a block boundary ends without them
-// (archive/tar reports both as the end).
-type zeroTail struct {
-	r     io.Reader
-	zeros int64
-}
-
-func (z *zeroTail) Read(p []byte) (int, error) {
-	n, err := z.r.Read(p)
-	chunk := p[:n]
-	i := len(chunk)
-	for i > 0 && chunk[i-1] == 0 {
-		i--
-	}
-	if i == 0 {
-		z.zeros += int64(n)
-	} else {
-		z.zeros = int64(n - i)
-	}
-	return n, err
-}
-
 // readErr marks an error that came from decoding the stream (not from the disk).
 type readErr struct{ err error }
 
@@ -260,6 +278,12 @@ func (x *extractor) classify(err error, dir string) error {
 		if errors.Is(re.err, errStreamTooLong) {
 			return tooLarge("", fmt.Sprintf("decompressed stream exceeds %d bytes of tar framing and content", x.stream.max))
 		}
+		if errors.Is(re.err, errRatio) || x.stream.ratioExceeded {
+			return tooLarge("", fmt.Sprintf("expands more than %d times its compressed size past %d bytes", x.stream.ratio, RatioFloor))
+		}
+		if errors.Is(re.err, errCompressedTooLong) || x.stream.in.exceeded.Load() {
+			return tooLarge("", fmt.Sprintf("compressed stream exceeds %d bytes (zstd skippable frames or padding?)", x.stream.in.max.Load()))
+		}
 		if errors.Is(re.err, zstd.ErrWindowSizeExceeded) || errors.Is(re.err, zstd.ErrDecoderSizeExceeded) {
 			return &Error{Kind: TooLarge, Reason: fmt.Sprintf("zstd window larger than %d bytes", x.limits.MaxWindow), Err: re.err}
 		}
@@ -275,6 +299,9 @@ func (x *extractor) entry(tr *tar.Reader, hdr *tar.Header) error {
 	}
 	if name == "" {
 		return nil // the archive's root ("./"): dir's own metadata is the caller's
+	}
+	if x.dirLen+1+len(name) >= pathMax {
+		return unsafeEntry(hdr.Name, fmt.Sprintf("path is %d bytes, which under %d bytes of target directory exceeds PATH_MAX (%d)", len(name), x.dirLen, pathMax))
 	}
 	if err := validOwner(hdr); err != nil {
 		return &Error{Kind: Corrupt, Entry: hdr.Name, Reason: err.Error()}
@@ -322,8 +349,36 @@ func cleanName(name string) (string, error) {
 	if clean == "." {
 		return "", nil
 	}
+	if strings.ContainsRune(clean, 0) {
+		return "", errors.New("NUL in path")
+	}
+	if len(clean) > MaxPathBytes {
+		return "", fmt.Errorf("path longer than %d bytes", MaxPathBytes)
+	}
+	parts := strings.Split(clean, "/")
+	if len(parts) > MaxDepth {
+		return "", fmt.Errorf("more than %d path components", MaxDepth)
+	}
+	for _, part := range parts {
+		if len(part) > MaxNameBytes {
+			return "", fmt.Errorf("path component longer than %d bytes", MaxNameBytes)
+		}
+	}
 	return clean, nil
 }
+
+// Name limits. Write, Prune and ManifestOf walk the tree with absolute paths, so every
+// extracted path must fit the kernel's limits under the target directory: NAME_MAX
+// (255) per component and PATH_MAX (4096, with its NUL) for the whole, for which
+// MaxPathBytes leaves 1 KiB to the directory. MaxDepth bounds the descriptor chain
+// Extract keeps open (one per level) and the walks' recursion; package caches are a
+// dozen levels deep.
+const (
+	MaxNameBytes = 255
+	MaxPathBytes = 3072
+	MaxDepth     = 256
+	pathMax      = 4096
+)
 
 func (x *extractor) file(tr *tar.Reader, hdr *tar.Header, name string) error {
 	if hdr.Size > x.limits.MaxBytes-x.stats.FileBytes {
@@ -426,6 +481,8 @@ func (x *extractor) symlink(hdr *tar.Header, name string) error {
 		return unsafeEntry(hdr.Name, "symlink target contains NUL")
 	case path.IsAbs(target):
 		return unsafeEntry(hdr.Name, fmt.Sprintf("symlink to absolute path %q", target))
+	case len(target) >= pathMax:
+		return unsafeEntry(hdr.Name, fmt.Sprintf("symlink target longer than %d bytes", pathMax-1))
 	}
 	if resolved := path.Join(path.Dir(name), target); resolved == ".." || strings.HasPrefix(resolved, "../") {
 		return unsafeEntry(hdr.Name, fmt.Sprintf("symlink target %q is outside the directory", target))
@@ -457,6 +514,9 @@ func (x *extractor) hardlink(hdr *tar.Header, name string) error {
 	target, err := cleanName(hdr.Linkname)
 	if err != nil || target == "" {
 		return unsafeEntry(hdr.Name, fmt.Sprintf("hard link to %q is outside the directory", hdr.Linkname))
+	}
+	if target == name {
+		return unsafeEntry(hdr.Name, "hard link to itself")
 	}
 	tdir, tbase := path.Split(target)
 	tparent, err := openDirPath(x.dirs.root, strings.TrimSuffix(tdir, "/"))
@@ -766,23 +826,73 @@ func readlinkat(dirFd int, name string) (string, error) {
 
 // countingReader counts the compressed bytes read. The zstd decoder reads its input
 // on its own goroutine, hence the atomic.
+//
+// It also caps them (when max is set): the decoder consumes zstd skippable frames
+// without producing output, so the decompressed cap alone would let a stream of them
+// run on unbounded, and a download of unknown size has no other end.
 type countingReader struct {
-	r io.Reader
-	n atomic.Int64
+	r        io.Reader
+	n        atomic.Int64
+	max      atomic.Int64 // 0: no cap
+	exceeded atomic.Bool
+
+	mu  sync.Mutex
+	err error // the first error from r other than io.EOF
+}
+
+func (c *countingReader) sourceErr() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.err
 }
 
 func (c *countingReader) Read(p []byte) (int, error) {
+	if m := c.max.Load(); m > 0 {
+		left := m - c.n.Load()
+		if left <= 0 {
+			c.exceeded.Store(true)
+			return 0, errCompressedTooLong
+		}
+		if int64(len(p)) > left {
+			p = p[:left]
+		}
+	}
 	n, err := c.r.Read(p)
 	c.n.Add(int64(n))
+	// Not errors.Is: a transport error that wraps io.EOF (`Get "...": EOF`) is a
+	// broken stream, and a reader ends with io.EOF itself.
+	if err != nil && err != io.EOF { //nolint:errorlint // see above
+		c.mu.Lock()
+		if c.err == nil {
+			c.err = err
+		}
+		c.mu.Unlock()
+	}
 	return n, err
 }
 
-var errStreamTooLong = errors.New("decompressed stream too long")
+// compressedCap is the most compressed input a stream that decompresses to at most
+// decompressed bytes can take: zstd adds a few bytes per 128 KiB block to incompressible
+// data, and frame headers; 1/64 and 1 MiB more is far above that.
+func compressedCap(decompressed int64) int64 {
+	return decompressed + decompressed/64 + 1<<20
+}
 
-// streamReader caps the decompressed stream.
+var (
+	errStreamTooLong     = errors.New("decompressed stream too long")
+	errCompressedTooLong = errors.New("compressed stream too long")
+	errRatio             = errors.New("decompressed stream too large for its compressed size")
+)
+
+// streamReader caps the decompressed stream: at max bytes, and at ratio times the
+// compressed bytes read so far once past RatioFloor.
 type streamReader struct {
 	r      io.Reader
 	n, max int64
+	in     *countingReader
+	ratio  int64
+	// ratioExceeded is set with errRatio: the zstd decoder may not pass the error on.
+	ratioExceeded bool
 }
 
 func (s *streamReader) Read(p []byte) (int, error) {
@@ -794,5 +904,88 @@ func (s *streamReader) Read(p []byte) (int, error) {
 	}
 	n, err := s.r.Read(p)
 	s.n += int64(n)
+	if s.n > RatioFloor && s.n/s.ratio > s.in.n.Load() {
+		s.ratioExceeded = true
+		return n, errRatio
+	}
 	return n, err
+}
+
+// tarFrames reads one tar archive and tells its end from a truncated stream by tar's
+// own framing: archive/tar's Next reports io.EOF after the two zero blocks of the
+// end-of-archive marker, but also when the stream ends at a block boundary or after one
+// zero block. Counting what it consumed tells them apart: at the marker, Next read
+// exactly two blocks past the (block-aligned) end of the previous entry.
+type tarFrames struct {
+	tr *tar.Reader
+	c  *frameCounter
+}
+
+type frameCounter struct {
+	r io.Reader
+	n int64
+}
+
+func (c *frameCounter) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+func newTarFrames(r io.Reader) *tarFrames {
+	c := &frameCounter{r: r}
+	return &tarFrames{tr: tar.NewReader(c), c: c}
+}
+
+const blockSize = 512
+
+// next returns the next header, io.EOF at a complete end-of-archive marker, or an
+// error (readErr for the stream, *Error for a missing marker).
+func (f *tarFrames) next() (*tar.Header, error) {
+	// What the caller left of the previous entry's content, so that only its padding
+	// stays for Next to skip.
+	if _, err := io.Copy(io.Discard, f.tr); err != nil {
+		return nil, readErr{err}
+	}
+	before := f.c.n
+	hdr, err := f.tr.Next()
+	if errors.Is(err, io.EOF) {
+		end := (before + blockSize - 1) / blockSize * blockSize
+		if f.c.n-end != 2*blockSize {
+			return nil, corrupt("missing end-of-archive marker (truncated stream?)", nil)
+		}
+		return nil, io.EOF
+	}
+	if err != nil {
+		return nil, readErr{err}
+	}
+	return hdr, nil
+}
+
+func isArchiveError(err error) bool {
+	var ae *Error
+	return errors.As(err, &ae)
+}
+
+// removeContents removes everything inside dir, keeping dir. Directories are made
+// writable first (an archive may have made them read-only); symlinks are removed, never
+// followed.
+func removeContents(dir string) error {
+	_ = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && d.IsDir() {
+			_ = os.Chmod(p, 0o700)
+		}
+		return nil
+	})
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, e := range ents {
+		if err := os.RemoveAll(filepath.Join(dir, e.Name())); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
 }

@@ -52,3 +52,44 @@ func FuzzExtract(f *testing.F) {
 		}
 	})
 }
+
+// FuzzList: List never panics, refuses with an *Error, and reads every archive Extract
+// accepts into the manifest Extract built (a delta is computed against List's manifest
+// of what the helper extracted).
+//
+//	go test ./pkg/archive -run '^$' -fuzz '^FuzzList$' -fuzztime 60s
+func FuzzList(f *testing.F) {
+	seedTar := func(entries ...tarEntry) []byte { return rawTar(f, entries, true) }
+	f.Add(seedTar(file("a", "x"), dirEntry("d/"), file("d/b", "yy"), symlink("l", "d/b"), hardlink("h", "a")))
+	f.Add(seedTar(file("f", "1"), file("f", "22"), hardlink("g", "f")))
+	f.Add(seedTar(file("s", "x"), hardlink("s", "s")))
+	f.Add(append(seedTar(file("a", "1")), seedTar(file("a", "2"), file("b", "3"))...))
+	f.Add(rawTar(f, []tarEntry{file("z", "data"+string(make([]byte, 1024)))}, false))
+	enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest))
+	if err != nil {
+		f.Fatal(err)
+	}
+	limits := Limits{MaxBytes: 1 << 20, MaxEntries: 1000, MaxWindow: 1 << 20}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		stream := enc.EncodeAll(data, nil)
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		m, lerr := List(ctx, bytes.NewReader(stream), limits)
+		var ae *Error
+		if lerr != nil && !errors.As(lerr, &ae) && ctx.Err() == nil {
+			if _, ok := lerr.(readErr); !ok {
+				t.Fatalf("List error is not an *archive.Error: %T %v", lerr, lerr)
+			}
+		}
+		s := newSandbox(t)
+		st, xerr := Extract(ctx, bytes.NewReader(stream), s.root, limits)
+		if xerr == nil && ctx.Err() == nil {
+			if lerr != nil {
+				t.Fatalf("Extract accepted what List refused: %v", lerr)
+			}
+			if !m.Equal(st.Manifest) {
+				t.Fatalf("List and Extract disagree:\nlist    %+v\nextract %+v", m.Entries, st.Manifest.Entries)
+			}
+		}
+	})
+}

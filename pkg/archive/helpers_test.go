@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/klauspost/compress/zstd"
+	"golang.org/x/sys/unix"
 )
 
 // tarEntry is one entry of a hand-built (possibly hostile) archive.
@@ -148,7 +150,7 @@ func assertSymlinksInside(t testing.TB, root string) {
 		if d.Type()&fs.ModeSymlink == 0 {
 			return nil
 		}
-		real, err := filepath.EvalSymlinks(p)
+		real, err := kernelRealpath(p)
 		if err != nil {
 			return nil // dangling links cannot be followed anywhere
 		}
@@ -188,4 +190,15 @@ func listTree(t testing.TB, root string) []string {
 	})
 	slices.Sort(out)
 	return out
+}
+
+// kernelRealpath resolves p as the kernel does. filepath.EvalSymlinks applies ".."
+// lexically, so it misses "out -> here/.." with "here -> .", which the kernel follows out.
+func kernelRealpath(p string) (string, error) {
+	fd, err := unix.Open(p, unix.O_PATH|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return "", err
+	}
+	defer unix.Close(fd)
+	return os.Readlink(fmt.Sprintf("/proc/self/fd/%d", fd))
 }

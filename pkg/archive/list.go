@@ -18,7 +18,11 @@ import (
 // the content is read and dropped.
 func List(ctx context.Context, r io.Reader, limits Limits) (Manifest, error) {
 	limits = limits.withDefaults()
-	zr, err := zstd.NewReader(r, zstd.WithDecoderMaxWindow(limits.MaxWindow), zstd.WithDecoderMaxMemory(limits.MaxWindow))
+	// List reads content only to skip it, so it caps the compressed stream (skippable
+	// frames, a download of unknown size) at what Extract would accept.
+	in := &countingReader{r: r}
+	in.max.Store(compressedCap(limits.MaxBytes + overheadFixed + limits.MaxEntries*overheadPerEntry))
+	zr, err := zstd.NewReader(in, zstd.WithDecoderMaxWindow(limits.MaxWindow), zstd.WithDecoderMaxMemory(limits.MaxWindow))
 	if err != nil {
 		return Manifest{}, fmt.Errorf("list: zstd: %w", err)
 	}
@@ -36,17 +40,23 @@ func List(ctx context.Context, r io.Reader, limits Limits) (Manifest, error) {
 				break
 			}
 		}
-		tail := &zeroTail{r: br}
-		tr := tar.NewReader(tail)
+		tf := newTarFrames(br)
 		for {
 			if err := ctx.Err(); err != nil {
 				return Manifest{}, err
 			}
-			hdr, err := tr.Next()
+			hdr, err := tf.next()
 			if errors.Is(err, io.EOF) {
 				break
 			}
 			if err != nil {
+				if in.exceeded.Load() {
+					return Manifest{}, tooLarge("", fmt.Sprintf("compressed stream exceeds %d bytes", in.max.Load()))
+				}
+				var ae *Error
+				if errors.As(err, &ae) {
+					return Manifest{}, ae
+				}
 				return Manifest{}, corrupt("", err)
 			}
 			if entries++; entries > limits.MaxEntries {
@@ -71,6 +81,9 @@ func List(ctx context.Context, r io.Reader, limits Limits) (Manifest, error) {
 				if err != nil {
 					return Manifest{}, unsafeEntry(hdr.Name, err.Error())
 				}
+				if target == name {
+					return Manifest{}, unsafeEntry(hdr.Name, "hard link to itself")
+				}
 				i, ok := b.index[target]
 				if !ok {
 					return Manifest{}, unsafeEntry(hdr.Name, fmt.Sprintf("hard link target %q is not an earlier file", hdr.Linkname))
@@ -82,9 +95,6 @@ func List(ctx context.Context, r io.Reader, limits Limits) (Manifest, error) {
 			default:
 				return Manifest{}, unsafeEntry(hdr.Name, fmt.Sprintf("unsupported entry type %q", hdr.Typeflag))
 			}
-		}
-		if tail.zeros < 2*512 {
-			return Manifest{}, corrupt("missing end-of-archive marker (truncated stream?)", nil)
 		}
 	}
 	return b.finish(), nil
@@ -120,7 +130,9 @@ type closeAtEOF struct {
 
 func (c *closeAtEOF) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
-	if errors.Is(err, io.EOF) && c.close != nil {
+	// Only io.EOF itself: a transport error wrapping io.EOF is a broken stream, which
+	// the listing must see as one.
+	if err == io.EOF && c.close != nil { //nolint:errorlint // see above
 		_ = c.close()
 		c.close = nil
 	}

@@ -59,7 +59,22 @@ func ParseCacheEntry(in string) (CacheEntries, error) {
 	if !strings.Contains(in, "=") {
 		var out CacheEntries
 		for _, f := range fields {
-			out = append(out, &CacheEntry{Type: "registry", Attrs: map[string]string{"ref": f}})
+			// buildx parses each field as CSV once more (util/buildflags/cache.go:
+			// ParseCacheEntry hands it to CacheOptionsEntry.UnmarshalText), so quotes
+			// left in a field are read again: `""""` is an error there, `""""""` an
+			// empty ref. FuzzFlagSyntax found the difference.
+			sub, err := csvvalue.Fields(f, nil)
+			if err != nil {
+				return nil, err
+			}
+			switch len(sub) {
+			case 1:
+			case 0:
+				return nil, fmt.Errorf("type required for %q", f)
+			default:
+				return nil, fmt.Errorf("invalid value %s", sub[0])
+			}
+			out = append(out, &CacheEntry{Type: "registry", Attrs: map[string]string{"ref": sub[0]}})
 		}
 		return out, nil
 	}

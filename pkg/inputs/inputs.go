@@ -7,6 +7,7 @@ package inputs
 
 import (
 	"fmt"
+	"math/big"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -490,7 +491,14 @@ var sizeUnits = map[string]int64{
 	"t": 1 << 40, "tb": 1000 * 1000 * 1000 * 1000, "tib": 1 << 40,
 }
 
-// ParseSize reads sizes such as "2GiB", "500MB", "1g" or a plain number of bytes.
+// MaxSize is the largest size ParseSize accepts: 10 GiB, what a restore unpacks at most
+// (pkg/archive DefaultLimits MaxBytes), so a larger mount cache would be saved only to be
+// refused by every later run. It is also GitHub's default cache quota per repository.
+const MaxSize int64 = 10 << 30
+
+// ParseSize reads sizes such as "2GiB", "500MB", "1g" or a plain number of bytes, from
+// one byte to MaxSize. The number is read exactly (no float rounding, no overflow) and
+// rounded down to whole bytes.
 func ParseSize(s string) (int64, error) {
 	t := strings.TrimSpace(strings.ToLower(s))
 	i := strings.IndexFunc(t, func(r rune) bool { return (r < '0' || r > '9') && r != '.' })
@@ -499,11 +507,19 @@ func ParseSize(s string) (int64, error) {
 		num, unit = t[:i], strings.TrimSpace(t[i:])
 	}
 	mult, ok := sizeUnits[unit]
-	f, err := strconv.ParseFloat(num, 64)
-	if !ok || err != nil || f <= 0 {
+	r, isNum := new(big.Rat).SetString(num)
+	if !ok || !isNum || num == "" || len(num) > 64 {
 		return 0, fmt.Errorf("%q is not a size; write a number with a unit such as 500MB or 2GiB", s)
 	}
-	return int64(f * float64(mult)), nil
+	// r >= 0 (only digits and dots), so Quo rounds down.
+	bytes := new(big.Int).Quo(new(big.Int).Mul(r.Num(), big.NewInt(mult)), r.Denom())
+	switch {
+	case bytes.Cmp(big.NewInt(MaxSize)) > 0:
+		return 0, fmt.Errorf("%q is more than %s, the most a restore unpacks (and GitHub's default cache quota per repository)", s, "10GiB")
+	case bytes.Sign() <= 0:
+		return 0, fmt.Errorf("%q is less than one byte; write a number with a unit such as 500MB or 2GiB", s)
+	}
+	return bytes.Int64(), nil
 }
 
 func isRemoteContext(c string) bool {

@@ -183,6 +183,39 @@ func TestParseSize(t *testing.T) {
 	}
 }
 
+// Sizes that overflowed int64 (negative: every save then failed in the helper) or rounded
+// to zero are refused, naming the input.
+func TestParseSizeRefusesOverflowAndZero(t *testing.T) {
+	for _, in := range []string{"99999999999TiB", "9223372036854775807", "18446744073709551617", "0.0000001", "0", "0.5", "11GiB", "1.2.3GiB", ".", ""} {
+		if got, err := ParseSize(in); err == nil {
+			t.Errorf("ParseSize(%q) = %d, want an error", in, got)
+		}
+	}
+	for in, want := range map[string]int64{"10GiB": 10 << 30, "0.5KiB": 512, "1.0000000001 KiB": 1024, "10737418240": 10 << 30} {
+		if got, err := ParseSize(in); err != nil || got != want {
+			t.Errorf("ParseSize(%q) = %d, %v; want %d", in, got, err, want)
+		}
+	}
+	_, err := Parse(env(map[string]string{"mount-cache-max-size": "99999999999TiB"}))
+	var ie *Error
+	if !errors.As(err, &ie) || ie.Input != "mount-cache-max-size" {
+		t.Fatalf("error %v does not name mount-cache-max-size", err)
+	}
+}
+
+// FuzzParseSize: any accepted size is between one byte and MaxSize.
+func FuzzParseSize(f *testing.F) {
+	for _, s := range []string{"2GiB", "500MB", "1g", "1024", "1.5 GiB", "99999999999TiB", "9223372036854775807", "0.0000001", "1e9", "NaN", "-1", "+1k"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		n, err := ParseSize(s)
+		if err == nil && (n < 1 || n > MaxSize) {
+			t.Fatalf("ParseSize(%q) = %d, outside 1..%d", s, n, MaxSize)
+		}
+	})
+}
+
 func FuzzParse(f *testing.F) {
 	f.Add("type=registry,ref=a/b:c", "A=1\nB", "linux/amd64,linux/arm64", "unix:///x.sock")
 	f.Add("\"", "=,=\n\"", ",,,", "tcp://:")

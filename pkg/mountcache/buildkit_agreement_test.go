@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"path"
 	"slices"
 	"strings"
 	"testing"
@@ -106,7 +107,12 @@ func buildkitCacheMounts(dt []byte, opts Options) ([]string, error) {
 		}
 		for _, m := range op.GetExec().GetMounts() {
 			if m.MountType == pb.MountType_CACHE {
-				out = append(out, fmt.Sprintf("%s -> %s (%s)", m.CacheOpt.ID, m.Dest, sharing[m.CacheOpt.Sharing]))
+				// The frontend keeps an absolute target as written ("/root/", "//root"):
+				// moby/buildkit frontend/dockerfile/dockerfile2llb/convert_runmount.go
+				// joins only relative ones with the workdir. The container sees the
+				// cleaned path (the runtime joins Dest under the rootfs, and the LLB cache
+				// id is path.Clean(target)); Mount.Path is that path.
+				out = append(out, fmt.Sprintf("%s -> %s (%s)", m.CacheOpt.ID, path.Clean(m.Dest), sharing[m.CacheOpt.Sharing]))
 			}
 		}
 	}

@@ -316,6 +316,8 @@ func FuzzDiscover(f *testing.F) {
 	}
 	f.Add("FROM a\nRUN --mount=type=cache,target=$X${Y:-/z},id=${Z:?boom} pip install\n", "")
 	f.Add("ARG A=b\nFROM $A AS $A\nFROM b\nRUN --mount=from=b,type=cache,target=c x\n", "b")
+	f.Add("FROM a\nRUN --mount=type=cache,target=/root/ true\n", "")
+	f.Add("FROM a\nWORKDIR /w/\nRUN --mount=type=cache,target=//root/./x/ true\n", "")
 	f.Fuzz(func(t *testing.T, dockerfile, target string) {
 		opts := Options{Target: target, Platform: "linux/amd64"}
 		mounts, err := Discover([]byte(dockerfile), opts)

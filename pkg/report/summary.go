@@ -141,6 +141,9 @@ func bar(part, total, width int) string {
 	if part > 0 && n == 0 {
 		n = 1
 	}
+	// A phase that ran alongside another (During) is not in total and can be longer
+	// than all of it: a save during a 0.4 s export of a cached build.
+	n = min(max(n, 0), width)
 	return strings.Repeat("█", n) + strings.Repeat("░", width-n)
 }
 
