@@ -25,17 +25,18 @@ import (
 
 // Item 1 of issue 19: signed storage URLs (their sig= is a credential, a write URL lets
 // anyone write the blob until it expires) reached the log, the outputs and the summary
-// when the storage failed. Here the storage resets every request but a plain download:
-// the restore's size probe (HEAD, then the first byte) is retried and given up, the
+// when the storage failed. Here the storage refuses HEAD (405, as act's cache server
+// does) and resets every other request but a plain download: the restore's size probe
+// (HEAD, then the first byte) is retried and given up, the
 // in-build helper finds the storage unreachable and the entry is streamed through the
 // session instead (or is streamed from the start with WARMBUILD_MOUNT_TRANSFER=stream),
 // and the save's upload fails. The runs build and warn, and no signature appears where a
 // user or a later step can read it, except in the ::add-mask:: commands that tell the
 // runner to hide it.
 //
-// A storage that also refuses the download itself is left to the unit tests
-// (pkg/cacheservice, pkg/mounthelper): the in-build helper then waits for its stream for
-// minutes (item 7 of the issue), longer than runAction allows.
+// A storage that gives no answer at all, to HEAD too, is taken as unreachable at once and
+// nothing is streamed (TestMountCacheUnreachableStorageCostsSecondsNotMinutes); its
+// warnings are redacted by the same one place.
 func TestNoSignatureReachesTheLogOutputsOrSummaryWhenTheStorageFails(t *testing.T) {
 	for _, tc := range []struct {
 		name string
@@ -100,8 +101,8 @@ func TestNoSignatureReachesTheLogOutputsOrSummaryWhenTheStorageFails(t *testing.
 }
 
 // downloadOnlyStorage stands between the signed URLs and Azurite: a GET without a Range
-// header (a whole download) goes through; every other request (HEAD, a ranged GET, an
-// upload) has its connection reset.
+// header (a whole download) goes through; HEAD is refused with 405; every other request
+// (a ranged GET, an upload) has its connection reset.
 func downloadOnlyStorage(t *testing.T) string {
 	az, err := url.Parse(stackEnv["AZURITE_BLOB_URL"])
 	if err != nil || az.Host == "" {
@@ -113,6 +114,10 @@ func downloadOnlyStorage(t *testing.T) string {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodGet && r.Header.Get("Range") == "" {
 			proxy.ServeHTTP(w, r)
+			return
+		}
+		if r.Method == http.MethodHead {
+			w.WriteHeader(http.StatusMethodNotAllowed)
 			return
 		}
 		conn, _, err := w.(http.Hijacker).Hijack()
