@@ -419,13 +419,13 @@ func TestFaultTwoRunsSaveTheSameKeyAtOnce(t *testing.T) {
 			t.Errorf("run %d failed (exit %d)\n%s", i, r.ExitCode, tail(r.Log, 60))
 		}
 		for _, rep := range mountReports(t, r) {
-			if strings.Contains(rep.SaveNote, "another job") {
+			if strings.Contains(rep.SaveNote, "saved it first") {
 				notes++
 			}
 		}
 	}
 	if notes != 1 {
-		t.Errorf("exactly one run should report that another job saved the key first, %d did:\n%s\n---\n%s", notes, results[0].Outputs["mount-cache-report"], results[1].Outputs["mount-cache-report"])
+		t.Errorf("exactly one run should report that another run saved the key first, %d did:\n%s\n---\n%s", notes, results[0].Outputs["mount-cache-report"], results[1].Outputs["mount-cache-report"])
 	}
 	assertNoCorruptEntry(t, e)
 }
