@@ -189,7 +189,7 @@ func (h HelperBuild) InjectStream(ctx context.Context, c Cache, r io.Reader, bui
 	if err != nil {
 		return InjectResult{}, fmt.Errorf("inject %s: %w", c.CacheID, err)
 	}
-	if rep.Status != "kept" {
+	if rep.Status != mounthelper.InjectKept {
 		if err := feed.wait(ctx); err != nil {
 			return InjectResult{}, fmt.Errorf("inject %s: sending the archive: %w", c.CacheID, err)
 		}
@@ -523,7 +523,7 @@ func (h HelperBuild) InjectSources(ctx context.Context, c Cache, srcs []cacheser
 	if err != nil {
 		return InjectResult{}, nil, fmt.Errorf("inject %s: %w", c.CacheID, err)
 	}
-	if rep.Status == mounthelper.StatusUnreachable {
+	if rep.Status == mounthelper.InjectUnreachable {
 		return InjectResult{Report: rep}, nil, fmt.Errorf("%w: %s", ErrUnreachable, rep.Reason)
 	}
 	var base *archive.Manifest

@@ -75,9 +75,20 @@ type ExtractResult struct {
 	DeltaBytes int64 `json:"deltaBytes,omitempty"`
 }
 
+// InjectStatus says what mount-inject did with the mount.
+type InjectStatus string
+
+const (
+	InjectInjected InjectStatus = "injected" // the entry was unpacked into the mount
+	InjectKept     InjectStatus = "kept"     // the mount already held files: kept, nothing unpacked
+	// InjectUnreachable: the storage cannot be reached from the RUN; nothing was written.
+	InjectUnreachable InjectStatus = "unreachable"
+)
+
 // InjectReport is what mount-inject prints about the tree it unpacked.
 type InjectReport struct {
-	Status      string `json:"status"`                // "injected", "kept" when the mount already held files, or "unreachable"
+	Status InjectStatus `json:"status"`
+
 	PathsDigest string `json:"pathsDigest,omitempty"` // see PathsDigest
 	Files       int64  `json:"files"`
 	Bytes       int64  `json:"bytes"`
@@ -166,7 +177,7 @@ func injectArchive(ctx context.Context, archivePath, dir string) (InjectReport, 
 		}
 		return InjectReport{}, fmt.Errorf("%w; the cache mount was left empty", err)
 	}
-	return InjectReport{Status: "injected", PathsDigest: PathsDigest(st.Manifest), Files: st.Manifest.Files, Bytes: st.Manifest.Bytes}, nil
+	return InjectReport{Status: InjectInjected, PathsDigest: PathsDigest(st.Manifest), Files: st.Manifest.Files, Bytes: st.Manifest.Bytes}, nil
 }
 
 // keptMount reports a mount that already holds files, which injection leaves alone.
@@ -182,7 +193,7 @@ func keptMount(ctx context.Context, dir string) (InjectReport, bool, error) {
 	if err != nil {
 		return InjectReport{}, false, err
 	}
-	return InjectReport{Status: "kept", PathsDigest: PathsDigest(m), Files: m.Files, Bytes: m.Bytes}, true, nil
+	return InjectReport{Status: InjectKept, PathsDigest: PathsDigest(m), Files: m.Files, Bytes: m.Bytes}, true, nil
 }
 
 // openArchive opens a file, or connects to unix://PATH where the caller streams it in

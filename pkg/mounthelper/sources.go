@@ -33,9 +33,6 @@ const SourcesPrefix = "sources:"
 // manifest of the first (full) archive, on which a later save can store a delta.
 const BaseManifestName = "base-manifest.json"
 
-// Statuses of mount-inject besides "injected" and "kept".
-const StatusUnreachable = "unreachable" // the storage cannot be reached from the RUN; nothing was written
-
 // Transfer settings inside the build: 4 parallel ranges of 8 MiB. Each range is a request
 // with its own fixed cost at the storage, so halving their number matters more than the
 // buffers: 330 MB from Azurite took 1.2 s in 4 MiB ranges and 0.55 s in 8 MiB ones (16 MiB
@@ -99,7 +96,7 @@ func injectSources(ctx context.Context, sourcesFile, dir, outDir, controlPath st
 		}
 	}
 	if err != nil {
-		return InjectReport{Status: StatusUnreachable, Reason: redact(err.Error())}, nil
+		return InjectReport{Status: InjectUnreachable, Reason: redact(err.Error())}, nil
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -142,7 +139,7 @@ func injectSources(ctx context.Context, sourcesFile, dir, outDir, controlPath st
 		}
 		return InjectReport{}, fmt.Errorf("%s; the cache mount was left empty", msg)
 	}
-	rep := InjectReport{Status: "injected", PathsDigest: PathsDigest(st.Manifest), Files: st.Manifest.Files, Bytes: st.Manifest.Bytes, StreamBytes: st.StreamBytes}
+	rep := InjectReport{Status: InjectInjected, PathsDigest: PathsDigest(st.Manifest), Files: st.Manifest.Files, Bytes: st.Manifest.Bytes, StreamBytes: st.StreamBytes}
 	if lerr == nil && outDir != "" {
 		b, err := json.Marshal(base)
 		if err == nil {

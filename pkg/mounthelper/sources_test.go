@@ -99,7 +99,7 @@ func TestInjectReportsUnreachableStorageWithoutItsSignature(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rep.Status != StatusUnreachable || rep.Reason == "" {
+	if rep.Status != InjectUnreachable || rep.Reason == "" {
 		t.Errorf("report %+v, want unreachable with a reason", rep)
 	}
 	if strings.Contains(o, "s3cr3t") {

@@ -322,7 +322,7 @@ func (r *runner) restoreMounts(ctx context.Context, c *client.Client) (*mountRun
 		}
 		ms.Injected = true
 		ms.restoredDigest = res.Report.PathsDigest
-		if res.Report.Status == "kept" {
+		if res.Report.Status == mounthelper.InjectKept {
 			ms.Reason = "the builder already holds this cache directory; kept its content"
 			ms.base = nil // the restored archives were not read
 		}
