@@ -31,7 +31,7 @@ func TestDefaultsMatchBuildPushAction(t *testing.T) {
 	if in.Context != "." || in.File != "Dockerfile" || in.Push || in.NoCache || in.Pull {
 		t.Errorf("defaults: context=%q file=%q push=%v no-cache=%v pull=%v", in.Context, in.File, in.Push, in.NoCache, in.Pull)
 	}
-	if in.Cache.Mode != "max" || !in.Cache.Auto || in.MountCache.Select != "auto" || in.MountCache.MaxSize != 2<<30 || in.MountCache.Keep != 1 {
+	if in.Cache.Mode != "max" || !in.Cache.Auto || !in.MountCache.Select.Auto() || in.MountCache.MaxSize != 2<<30 || in.MountCache.Keep != 1 {
 		t.Errorf("cache defaults: %+v %+v", in.Cache, in.MountCache)
 	}
 }
@@ -177,7 +177,7 @@ func TestErrorPointsAtLine(t *testing.T) {
 func TestParseSize(t *testing.T) {
 	for in, want := range map[string]int64{"2GiB": 2 << 30, "500MB": 500e6, "1g": 1 << 30, "1024": 1024, "1.5 GiB": 3 << 29} {
 		got, err := ParseSize(in)
-		if err != nil || got != want {
+		if err != nil || got.Bytes() != want {
 			t.Errorf("ParseSize(%q) = %d, %v; want %d", in, got, err, want)
 		}
 	}
@@ -192,7 +192,7 @@ func TestParseSizeRefusesOverflowAndZero(t *testing.T) {
 		}
 	}
 	for in, want := range map[string]int64{"10GiB": 10 << 30, "0.5KiB": 512, "1.0000000001 KiB": 1024, "10737418240": 10 << 30} {
-		if got, err := ParseSize(in); err != nil || got != want {
+		if got, err := ParseSize(in); err != nil || got.Bytes() != want {
 			t.Errorf("ParseSize(%q) = %d, %v; want %d", in, got, err, want)
 		}
 	}
