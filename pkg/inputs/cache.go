@@ -83,7 +83,7 @@ func parseSaveOn(items []item) (SaveOn, Errors) {
 		}
 		glob := strings.TrimPrefix(strings.TrimPrefix(v, "refs/heads/"), "refs/tags/")
 		if err := checkBranchGlob(glob); err != nil {
-			errs = append(errs, &Error{Input: "cache-save-on", Line: it.Line, Problem: fmt.Sprintf("%q is not a valid branch glob: %v", v, err)})
+			errs = append(errs, &Error{Input: "cache-save-on", Line: it.Line, Problem: fmt.Sprintf("%q is not a valid branch glob (%v); write globs such as main, release/* or release/**", v, err)})
 			continue
 		}
 		s.globs = append(s.globs, glob)
@@ -287,7 +287,7 @@ func ParseCacheRef(s string) (CacheRef, error) {
 	s = strings.TrimSpace(s)
 	named, err := reference.ParseNormalizedNamed(s)
 	if err != nil {
-		return CacheRef{}, &Error{Input: "cache-ref", Problem: fmt.Sprintf("%q is not a valid image reference: %v", s, err)}
+		return CacheRef{}, &Error{Input: "cache-ref", Problem: fmt.Sprintf("%q is not a valid image reference: %v; give a repository, optionally with a tag, e.g. ghcr.io/org/app:buildcache", s, err)}
 	}
 	if _, ok := named.(reference.Digested); ok {
 		return CacheRef{}, &Error{Input: "cache-ref", Problem: fmt.Sprintf("%q names a digest; give a repository, optionally with a tag, e.g. ghcr.io/org/app:buildcache", s)}

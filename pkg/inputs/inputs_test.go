@@ -203,7 +203,8 @@ func TestParseSizeRefusesOverflowAndZero(t *testing.T) {
 	}
 }
 
-// FuzzParseSize: any accepted size is between one byte and MaxSize.
+// FuzzParseSize: any accepted size is between one byte and MaxSize, and prints in a form
+// ParseSize reads back to the same number of bytes.
 func FuzzParseSize(f *testing.F) {
 	for _, s := range []string{"2GiB", "500MB", "1g", "1024", "1.5 GiB", "99999999999TiB", "9223372036854775807", "0.0000001", "1e9", "NaN", "-1", "+1k"} {
 		f.Add(s)
@@ -212,6 +213,11 @@ func FuzzParseSize(f *testing.F) {
 		n, err := ParseSize(s)
 		if err == nil && (n < 1 || n > MaxSize) {
 			t.Fatalf("ParseSize(%q) = %d, outside 1..%d", s, n, MaxSize)
+		}
+		if err == nil {
+			if back, err := ParseSize(n.String()); err != nil || back != n {
+				t.Fatalf("ParseSize(%q) = %d, printed %q, read back as %d, %v", s, n, n, back, err)
+			}
 		}
 	})
 }

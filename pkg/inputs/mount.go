@@ -165,7 +165,7 @@ func hashGlob(pattern string) (string, string) {
 		return "", fmt.Sprintf("%q must be a path relative to the build context, without ..", pattern)
 	}
 	if _, err := path.Match(clean, ""); err != nil {
-		return "", fmt.Sprintf("%q is not a valid glob: %v", pattern, err)
+		return "", fmt.Sprintf("%q is not a valid glob (%v); write patterns such as requirements*.txt or requirements/*.txt", pattern, err)
 	}
 	return clean, ""
 }
@@ -249,7 +249,7 @@ const DefaultKeep Keep = 1
 func ParseKeep(s string) (Keep, error) {
 	n, err := strconv.Atoi(strings.TrimSpace(s))
 	if err != nil || n < 1 {
-		return DefaultKeep, &Error{Input: "mount-cache-keep", Problem: fmt.Sprintf("%q is not a whole number of at least 1", s)}
+		return DefaultKeep, &Error{Input: "mount-cache-keep", Problem: fmt.Sprintf("%q is not a whole number of at least 1; give how many saved entries of each mount cache to keep, e.g. 1", s)}
 	}
 	return Keep(n), nil
 }
