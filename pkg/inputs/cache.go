@@ -208,9 +208,9 @@ func ParseBackend(backend, cacheRef, cacheDir string) (Backend, error) {
 	}
 	refText := strings.TrimSpace(cacheRef)
 	if refText != "" {
-		ref, err := ParseCacheRef(refText)
+		ref, err := parseCacheRef(refText)
 		if err != nil {
-			errs = append(errs, err.(*Error))
+			errs = append(errs, err)
 		}
 		b.ref = ref
 	}
@@ -284,6 +284,14 @@ type CacheRef struct {
 
 // ParseCacheRef reads cache-ref. A problem is an *Error naming cache-ref.
 func ParseCacheRef(s string) (CacheRef, error) {
+	r, err := parseCacheRef(s)
+	if err != nil {
+		return CacheRef{}, err
+	}
+	return r, nil
+}
+
+func parseCacheRef(s string) (CacheRef, *Error) {
 	s = strings.TrimSpace(s)
 	named, err := reference.ParseNormalizedNamed(s)
 	if err != nil {

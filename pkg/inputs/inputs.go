@@ -424,9 +424,7 @@ func (p *parser) mountCacheSettings() MountCacheSettings {
 	m.MaxSize = DefaultMountCacheMaxSize
 	if v := p.str("mount-cache-max-size", ""); v != "" {
 		size, err := ParseSize(v)
-		if err != nil {
-			p.fail("mount-cache-max-size", 0, err.Error())
-		}
+		p.add("mount-cache-max-size", err)
 		m.MaxSize = size
 	}
 	m.Keep = DefaultKeep
