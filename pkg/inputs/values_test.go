@@ -137,6 +137,13 @@ func TestMountSelectorReadsKeywordsAndLists(t *testing.T) {
 			t.Errorf("%q parsed as %q, want %q", tc.input, s, tc.want)
 		}
 	}
+	for _, raw := range []string{"auto,shop-pip", "all\nnone", "auto all", "none, /root/.cache/pip", "shop pip"} {
+		_, err := Parse(env(map[string]string{"mount-caches": raw}))
+		var ie *Error
+		if !errors.As(err, &ie) || ie.Input != "mount-caches" || !strings.Contains(ie.Problem, "list cache mount ids or targets separated by commas or newlines") && !strings.Contains(ie.Problem, "use auto, all or none alone") {
+			t.Errorf("%q: want an error naming mount-caches that says how to write it, got %v", raw, err)
+		}
+	}
 	if s := (MountSelector{}); !s.Auto() || s.None() || s.All() || s.Names() != nil {
 		t.Errorf("zero selector is not auto: %+v", s)
 	}
