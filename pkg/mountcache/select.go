@@ -18,7 +18,8 @@ type Selector struct {
 // text, for callers written before inputs parsed it; those are the only ones that can get
 // an error (an *inputs.Error naming mount-caches).
 //
-// Deprecated: for the merge of issue 15 only; use Selector{in.MountCache.Select}.
+// Deprecated: for the merge of issue 15 only; use
+// mountcache.Selector{MountSelector: in.MountCache.Select}.
 func ParseSelector[T string | inputs.MountSelector](v T) (Selector, error) {
 	if parsed, ok := any(v).(inputs.MountSelector); ok {
 		return Selector{parsed}, nil
