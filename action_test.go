@@ -4,6 +4,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"reflect"
 	"regexp"
 	"slices"
 	"strings"
@@ -78,6 +79,43 @@ func TestActionYAMLDeclaresExactlyTheInputsAndOutputsTheBinaryUses(t *testing.T)
 	for _, f := range append(ins, outs...) {
 		if f.description == "" {
 			t.Errorf("%s has no description", f.name)
+		}
+	}
+}
+
+// The runner passes action.yml's default for every input a workflow leaves out, and the
+// binary has its own defaults for runs without a runner (tests, act's local runs): both
+// must be one configuration, so an input parsed from action.yml's default must equal the
+// one parsed from nothing. Expressions (github-token's ${{ github.token }}) are the
+// runner's to evaluate, so they are left out.
+func TestActionYAMLDefaultsAreTheBinarysDefaults(t *testing.T) {
+	ins, _, _ := readAction(t)
+	none := func(string) string { return "" }
+	want, err := inputs.Parse(none)
+	if err != nil {
+		t.Fatalf("no inputs at all: %v", err)
+	}
+	for _, f := range ins {
+		if f.def == "" || strings.Contains(f.def, "${{") {
+			continue
+		}
+		env := inputs.InputEnv(f.name)
+		got, err := inputs.Parse(func(k string) string {
+			if k == env {
+				return f.def
+			}
+			return ""
+		})
+		if err != nil {
+			t.Errorf("%s: action.yml's default %q is refused: %v", f.name, f.def, err)
+			continue
+		}
+		g, w := reflect.ValueOf(*got), reflect.ValueOf(*want)
+		for i := range g.NumField() {
+			if !reflect.DeepEqual(g.Field(i).Interface(), w.Field(i).Interface()) {
+				t.Errorf("%s: action.yml's default %q gives %s %+v, the binary's own default %+v",
+					f.name, f.def, g.Type().Field(i).Name, g.Field(i).Interface(), w.Field(i).Interface())
+			}
 		}
 	}
 }

@@ -3,6 +3,8 @@ package cachepolicy
 import (
 	"strings"
 	"testing"
+
+	"github.com/warmbuild/warmbuild/pkg/inputs"
 )
 
 // FuzzDecide feeds arbitrary event payloads (the file at GITHUB_EVENT_PATH, which a fork's
@@ -22,7 +24,11 @@ func FuzzDecide(f *testing.F) {
 	f.Add([]byte(`{"repository":`), "refs/heads/x", "never")
 	f.Add([]byte("\x00"), "", "[")
 	events := []string{"push", "pull_request", "pull_request_target", "merge_group", "schedule", "workflow_dispatch"}
-	f.Fuzz(func(t *testing.T, payload []byte, ref, saveOn string) {
+	f.Fuzz(func(t *testing.T, payload []byte, ref, saveOnText string) {
+		saveOn, err := inputs.ParseSaveOn(saveOnText)
+		if err != nil {
+			return
+		}
 		for _, event := range events {
 			in := Input{
 				EventName:  event,
@@ -30,7 +36,7 @@ func FuzzDecide(f *testing.F) {
 				RefName:    strings.TrimPrefix(strings.TrimPrefix(ref, "refs/heads/"), "refs/tags/"),
 				Repository: "o/r",
 				Payload:    payload,
-				SaveOn:     []string{saveOn},
+				SaveOn:     saveOn,
 			}
 			d, err := Decide(in)
 			if err != nil {

@@ -51,8 +51,8 @@ type Input struct {
 	// DefaultBranch is used when the payload does not name the default branch.
 	DefaultBranch string
 
-	SaveOn []string // input cache-save-on: branch globs, or always / never; empty: default branch
-	Mode   string   // input cache-mode: max or min; empty: max
+	SaveOn inputs.SaveOn    // input cache-save-on; zero: the default branch saves
+	Mode   inputs.CacheMode // input cache-mode; zero: max
 
 	// Access is ACTIONS_CACHE_MODE (InputFromEnv reads it); empty reads and writes.
 	Access Access
@@ -70,8 +70,8 @@ type Decision struct {
 	Save        bool
 	// Reason is one sentence for the job summary, starting with "saved:" or "skipped:".
 	Reason string
-	// Mode is max or min.
-	Mode  string
+	// Mode is max or min, never empty.
+	Mode  inputs.CacheMode
 	Event EventInfo
 
 	// Access is the cache mode (ACTIONS_CACHE_MODE) the decision obeys: without reads
@@ -110,22 +110,15 @@ const (
 	KindUnknown     Kind = "unknown" // no usable ref
 )
 
-// Decide applies the rules in the package documentation. Its errors are *inputs.Error for
-// bad cache-save-on or cache-mode, or a wrapped JSON error for an unreadable payload.
+// Decide applies the rules in the package documentation. Its only error is a wrapped JSON
+// error for an unreadable payload: cache-save-on and cache-mode come parsed (pkg/inputs).
 func Decide(in Input) (Decision, error) {
-	mode, err := parseMode(in.Mode)
-	if err != nil {
-		return Decision{}, err
-	}
-	rule, err := parseSaveOn(in.SaveOn)
-	if err != nil {
-		return Decision{}, err
-	}
+	rule := in.SaveOn
 	p, err := parsePayload(in.Payload)
 	if err != nil {
 		return Decision{}, err
 	}
-	d := Decision{Mode: mode, Event: EventInfo{Name: in.EventName}}
+	d := Decision{Mode: inputs.CacheMode(in.Mode.String()), Event: EventInfo{Name: in.EventName}}
 	d.Event.DefaultBranch, d.Event.DefaultBranchFrom = defaultBranch(in, p)
 
 	switch {
@@ -146,17 +139,6 @@ func Decide(in Input) (Decision, error) {
 	return d, nil
 }
 
-func parseMode(s string) (string, error) {
-	switch m := strings.ToLower(strings.TrimSpace(s)); m {
-	case "":
-		return "max", nil
-	case "max", "min":
-		return m, nil
-	default:
-		return "", &inputs.Error{Input: "cache-mode", Problem: fmt.Sprintf("%q is not a cache mode; use max (every stage's layers) or min (the final image's layers)", s)}
-	}
-}
-
 func defaultBranch(in Input, p payload) (branch, from string) {
 	if p.Repository != nil && p.Repository.DefaultBranch != "" {
 		return p.Repository.DefaultBranch, "event payload"
@@ -173,7 +155,7 @@ func defaultBranch(in Input, p payload) (branch, from string) {
 	return "", ""
 }
 
-func decidePullRequest(d *Decision, in Input, p payload, rule saveRule, target bool) {
+func decidePullRequest(d *Decision, in Input, p payload, rule inputs.SaveOn, target bool) {
 	ev := &d.Event
 	ev.Kind = KindPullRequest
 	ev.RefName = in.HeadRef
@@ -196,16 +178,16 @@ func decidePullRequest(d *Decision, in Input, p payload, rule saveRule, target b
 		d.Reason = fmt.Sprintf("skipped: %s never writes: it runs with the base repository's permissions, so a save would put pull request code into the base branch's cache", what)
 	case ev.Fork:
 		d.Reason = fmt.Sprintf("skipped: fork pull request%s never writes", pullNumber(ev.PullRequest))
-	case rule.always && ev.PullRequest == 0:
+	case rule.Always() && ev.PullRequest == 0:
 		d.Reason = fmt.Sprintf("skipped: %s — the pull request number is unknown, so there is no scope of its own to save to", what)
-	case rule.always:
+	case rule.Always():
 		scope := fmt.Sprintf("pr-%d", ev.PullRequest)
 		d.ReadBranches = append([]string{scope}, d.ReadBranches...)
 		d.WriteBranch, d.Save = scope, true
 		d.Reason = fmt.Sprintf("saved: %s to its own scope %s (cache-save-on: always); later runs of this pull request read it", what, scope)
-	case rule.never:
+	case rule.Never():
 		d.Reason = fmt.Sprintf("skipped: %s — cache-save-on is never", what)
-	case rule.isDefault():
+	case rule.Default():
 		d.Reason = fmt.Sprintf("skipped: %s — only the default branch%s saves", what, parenthesized(ev.DefaultBranch))
 	default:
 		d.Reason = fmt.Sprintf("skipped: %s — branch globs in cache-save-on apply to pushed branches; pull requests save only with cache-save-on: always", what)
@@ -259,7 +241,7 @@ func decideMergeGroup(d *Decision, in Input, p payload) {
 
 // decideRef handles every run that builds a branch or a tag: push, schedule,
 // workflow_dispatch, release, workflow_run, ...
-func decideRef(d *Decision, in Input, p payload, rule saveRule) {
+func decideRef(d *Decision, in Input, p payload, rule inputs.SaveOn) {
 	ev := &d.Event
 	ref := firstNonEmpty(in.Ref, p.Ref)
 	if ref == "" && in.RefName != "" {
@@ -293,7 +275,7 @@ func decideRef(d *Decision, in Input, p payload, rule saveRule) {
 	}
 }
 
-func decideBranch(d *Decision, event string, rule saveRule) {
+func decideBranch(d *Decision, event string, rule inputs.SaveOn) {
 	ev := &d.Event
 	branch, def := ev.RefName, ev.DefaultBranch
 	d.ReadBranches = []string{branch, def}
@@ -304,35 +286,35 @@ func decideBranch(d *Decision, event string, rule saveRule) {
 	isDefault := def != "" && branch == def
 
 	switch {
-	case rule.never:
+	case rule.Never():
 		d.Reason = fmt.Sprintf("skipped: %s — cache-save-on is never", what)
-	case rule.always:
+	case rule.Always():
 		d.Save = true
 		d.Reason = fmt.Sprintf("saved: %s (cache-save-on: always)", what)
-	case rule.isDefault() && isDefault:
+	case rule.Default() && isDefault:
 		d.Save = true
 		d.Reason = fmt.Sprintf("saved: %s (the default branch)", what)
-	case rule.isDefault() && def == "":
+	case rule.Default() && def == "":
 		d.Reason = fmt.Sprintf("skipped: %s — only the default branch saves by default, and the default branch is unknown (the event payload has no repository.default_branch); name the branches to save in cache-save-on", what)
-	case rule.isDefault():
+	case rule.Default():
 		d.Reason = fmt.Sprintf("skipped: %s — only the default branch (%s) saves", what, def)
 	default:
-		if p := rule.match(branch); p != "" {
+		if p := rule.Match(branch); p != "" {
 			d.Save = true
 			d.Reason = fmt.Sprintf("saved: %s (matches cache-save-on %s)", what, p)
 		} else {
-			d.Reason = fmt.Sprintf("skipped: %s — it matches none of cache-save-on (%s)", what, strings.Join(rule.patterns, ", "))
+			d.Reason = fmt.Sprintf("skipped: %s — it matches none of cache-save-on (%s)", what, strings.Join(rule.Globs(), ", "))
 		}
 	}
 	if d.Save {
 		d.WriteBranch = branch
 	}
-	if def == "" && !rule.isDefault() {
+	if def == "" && !rule.Default() {
 		d.Reason += unknownDefaultNote
 	}
 }
 
-func decideTag(d *Decision, event string, rule saveRule) {
+func decideTag(d *Decision, event string, rule inputs.SaveOn) {
 	ev := &d.Event
 	tag, def := ev.RefName, ev.DefaultBranch
 	what := event + " on tag " + tag
@@ -340,13 +322,13 @@ func decideTag(d *Decision, event string, rule saveRule) {
 		what = "push of tag " + tag
 	}
 	switch {
-	case rule.always:
+	case rule.Always():
 		d.Save = true
 		d.Reason = fmt.Sprintf("saved: %s (cache-save-on: always)", what)
-	case rule.never:
+	case rule.Never():
 		d.Reason = fmt.Sprintf("skipped: %s — cache-save-on is never", what)
 	default:
-		if p := rule.match(tag); p != "" {
+		if p := rule.Match(tag); p != "" {
 			d.Save = true
 			d.Reason = fmt.Sprintf("saved: %s (matches cache-save-on %s)", what, p)
 		} else {

@@ -1,7 +1,6 @@
 package cachepolicy
 
 import (
-	"errors"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -328,7 +327,7 @@ func TestDecideOnRealEvents(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			in := eventInput(t, tt.file)
-			in.SaveOn = tt.saveOn
+			in.SaveOn = saveOn(t, tt.saveOn...)
 			got, err := Decide(in)
 			if err != nil {
 				t.Fatal(err)
@@ -366,7 +365,7 @@ func TestDecideWithoutDefaultBranch(t *testing.T) {
 	}
 
 	named := base
-	named.SaveOn = []string{"main"}
+	named.SaveOn = saveOn(t, "main")
 	got, err = Decide(named)
 	if err != nil {
 		t.Fatal(err)
@@ -399,7 +398,7 @@ func TestDecidePullRequestFromDeletedFork(t *testing.T) {
 	payload := `{"action":"synchronize","number":44,"pull_request":{"number":44,
 		"head":{"ref":"patch-2","repo":null},"base":{"ref":"main","repo":{"full_name":"octo-org/warm-app"}}},
 		"repository":{"full_name":"octo-org/warm-app","default_branch":"main"}}`
-	got, err := Decide(Input{EventName: "pull_request", Ref: "refs/pull/44/merge", Payload: []byte(payload), SaveOn: []string{"always"}})
+	got, err := Decide(Input{EventName: "pull_request", Ref: "refs/pull/44/merge", Payload: []byte(payload), SaveOn: saveOn(t, "always")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -421,36 +420,9 @@ func TestDecidePullRequestFromEnvironmentOnly(t *testing.T) {
 	}
 }
 
-func TestDecideRejectsBadSettings(t *testing.T) {
-	tests := []struct {
-		name   string
-		in     Input
-		input  string
-		inText string
-	}{
-		{"unclosed bracket", Input{SaveOn: []string{"main", "release/["}}, "cache-save-on", "release/["},
-		{"bad escape inside **", Input{SaveOn: []string{"**/x\\"}}, "cache-save-on", "**/x\\"},
-		{"always with a glob", Input{SaveOn: []string{"always", "main"}}, "cache-save-on", "stand alone"},
-		{"always with never", Input{SaveOn: []string{"always", "never"}}, "cache-save-on", "contradict"},
-		{"unknown mode", Input{Mode: "fast"}, "cache-mode", `"fast"`},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			tt.in.EventName, tt.in.Ref = "push", "refs/heads/main"
-			_, err := Decide(tt.in)
-			var ie *inputs.Error
-			if !errors.As(err, &ie) {
-				t.Fatalf("got %v, want an *inputs.Error", err)
-			}
-			if ie.Input != tt.input || !strings.Contains(ie.Problem, tt.inText) {
-				t.Errorf("got input %q problem %q, want input %q and a problem mentioning %q", ie.Input, ie.Problem, tt.input, tt.inText)
-			}
-		})
-	}
-}
-
+// cache-mode comes parsed; a zero mode is max, the default.
 func TestDecideModes(t *testing.T) {
-	for in, want := range map[string]string{"": "max", "max": "max", "min": "min", " MIN ": "min"} {
+	for in, want := range map[inputs.CacheMode]inputs.CacheMode{"": "max", inputs.CacheModeMax: "max", inputs.CacheModeMin: "min"} {
 		got, err := Decide(Input{EventName: "push", Ref: "refs/heads/main", Mode: in})
 		if err != nil {
 			t.Fatalf("mode %q: %v", in, err)
@@ -475,34 +447,12 @@ func TestReadPayloadRefusesHugeFiles(t *testing.T) {
 	}
 }
 
-func TestSaveOnGlobs(t *testing.T) {
-	tests := []struct {
-		pattern, branch string
-		want            bool
-	}{
-		{"main", "main", true},
-		{"main", "main2", false},
-		{"release/*", "release/1.2", true},
-		{"release/*", "release/1.2/hotfix", false},
-		{"release/**", "release/1.2/hotfix", true},
-		{"release/**", "release/", true},
-		{"release/**", "releases/1", false},
-		{"**", "any/thing/at/all", true},
-		{"**/hotfix", "release/1.2/hotfix", true},
-		{"**/hotfix", "release/1.2/hotfix-2", false},
-		{"feature/**/wip-*", "feature/a/b/wip-login", true},
-		{"feature/**/wip-*", "feature/a/b/login", false},
-		{"v[0-9]*", "v1.4.0", true},
-		{"v[0-9]*", "vnext", false},
-		{"refs/heads/main", "main", true}, // a full ref names the branch
+// saveOn parses cache-save-on entries as pkg/inputs does for the workflow.
+func saveOn(t *testing.T, entries ...string) inputs.SaveOn {
+	t.Helper()
+	s, err := inputs.ParseSaveOn(strings.Join(entries, "\n"))
+	if err != nil {
+		t.Fatalf("cache-save-on %q: %v", entries, err)
 	}
-	for _, tt := range tests {
-		rule, err := parseSaveOn([]string{tt.pattern})
-		if err != nil {
-			t.Fatalf("%q: %v", tt.pattern, err)
-		}
-		if got := rule.match(tt.branch) != ""; got != tt.want {
-			t.Errorf("cache-save-on %q, branch %q: matched %v, want %v", tt.pattern, tt.branch, got, tt.want)
-		}
-	}
+	return s
 }

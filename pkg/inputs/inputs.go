@@ -6,11 +6,10 @@
 package inputs
 
 import (
+	"errors"
 	"fmt"
-	"math/big"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/containerd/platforms"
@@ -42,7 +41,7 @@ type Inputs struct {
 	Outputs       []*ExportEntry
 	// CompressionLevel is the gzip level of the layers this build creates (image and
 	// layer cache), unless an output or cache-to entry names its own compression.
-	CompressionLevel int
+	CompressionLevel CompressionLevel
 	Secrets          []Secret
 	NoCache          bool
 	Pull             bool
@@ -61,21 +60,20 @@ type Inputs struct {
 
 // CacheSettings configures the automatic layer cache.
 type CacheSettings struct {
-	Backend string   // gha, registry, local, none; empty: decide from the environment
-	Ref     string   // registry backend: the cache image reference
-	Dir     string   // local backend: directory
-	Scope   string   // empty: derived from the image name
-	Mode    string   // max or min
-	SaveOn  []string // branch globs, or "always" / "never"; empty: the default branch
-	Auto    bool     // false: cache-from/cache-to replace the automatic entries
+	// Backend is cache-backend with cache-ref (Backend.Ref) and cache-dir (Backend.Dir).
+	Backend Backend
+	Scope   string    // empty: derived from the image name
+	Mode    CacheMode // max or min
+	SaveOn  SaveOn    // branch globs, or always / never; zero: the default branch
+	Auto    bool      // false: cache-from/cache-to replace the automatic entries
 }
 
 // MountCacheSettings configures carrying RUN --mount=type=cache directories across runs.
 type MountCacheSettings struct {
-	Select    string   // auto, all, none, or a list of ids/targets (parsed by mountcache)
-	HashFiles []string // glob patterns relative to the context
-	MaxSize   int64    // bytes
-	Keep      int      // superseded entries to keep on the default branch
+	Select    MountSelector // auto, all, none, or a list of ids/targets
+	HashFiles HashGlobs     // glob patterns relative to the context
+	MaxSize   Size          // bytes
+	Keep      Keep          // superseded entries to keep on the default branch
 }
 
 // Secret is one build secret. Value holds the secret itself for `secrets` entries; it must
@@ -152,6 +150,21 @@ type parser struct {
 
 func (p *parser) fail(input string, line int, problem string) {
 	p.errs = append(p.errs, &Error{Input: input, Line: line, Problem: problem})
+}
+
+// add records the *Error or Errors a value's parser returned for input; nil adds nothing.
+func (p *parser) add(input string, err error) {
+	var one *Error
+	var many Errors
+	switch {
+	case err == nil:
+	case errors.As(err, &many):
+		p.errs = append(p.errs, many...)
+	case errors.As(err, &one):
+		p.errs = append(p.errs, one)
+	default:
+		p.fail(input, 0, err.Error())
+	}
 }
 
 func (p *parser) raw(name string) string {
@@ -383,143 +396,54 @@ func (p *parser) cacheEntries(name string) CacheEntries {
 	return out
 }
 
-var knownBackends = []string{"gha", "registry", "local", "none"}
-
 func (p *parser) cacheSettings() CacheSettings {
 	c := CacheSettings{
-		Backend: p.str("cache-backend", ""),
-		Ref:     p.str("cache-ref", ""),
-		Dir:     p.str("cache-dir", ""),
-		Scope:   p.str("cache-scope", ""),
-		Mode:    p.str("cache-mode", "max"),
-		Auto:    p.boolean("cache-auto", true),
+		Scope: p.str("cache-scope", ""),
+		Auto:  p.boolean("cache-auto", true),
 	}
-	if c.Backend == "auto" {
-		c.Backend = ""
-	}
-	if c.Backend != "" && !slices.Contains(knownBackends, c.Backend) {
-		p.fail("cache-backend", 0, fmt.Sprintf("unknown backend %q; use gha, registry, local or none (or leave it empty to pick gha on GitHub)", c.Backend))
-	}
-	if c.Mode != "max" && c.Mode != "min" {
-		p.fail("cache-mode", 0, fmt.Sprintf("%q is not a cache mode; use max (every stage's layers) or min (the final image's layers)", c.Mode))
-	}
-	switch {
-	case c.Backend == "registry" && c.Ref == "":
-		p.fail("cache-ref", 0, "cache-backend: registry needs cache-ref, e.g. ghcr.io/org/app:buildcache")
-	case c.Backend == "local" && c.Dir == "":
-		p.fail("cache-dir", 0, "cache-backend: local needs cache-dir, a directory that persists between jobs")
-	}
-	if c.Ref != "" {
-		if _, err := reference.ParseNormalizedNamed(c.Ref); err != nil {
-			p.fail("cache-ref", 0, fmt.Sprintf("%q is not a valid image reference: %v", c.Ref, err))
-		}
-		if c.Backend != "" && c.Backend != "registry" {
-			p.fail("cache-ref", 0, fmt.Sprintf("cache-ref is for cache-backend: registry, but cache-backend is %s", c.Backend))
-		}
-	}
-	if c.Dir != "" && c.Backend != "" && c.Backend != "local" {
-		p.fail("cache-dir", 0, fmt.Sprintf("cache-dir is for cache-backend: local, but cache-backend is %s", c.Backend))
-	}
-	for _, it := range p.list("cache-save-on", false) {
-		if _, err := filepath.Match(it.Value, ""); err != nil {
-			p.fail("cache-save-on", it.Line, fmt.Sprintf("%q is not a valid branch glob: %v", it.Value, err))
-			continue
-		}
-		c.SaveOn = append(c.SaveOn, it.Value)
-	}
-	if len(c.SaveOn) > 1 && (slices.Contains(c.SaveOn, "always") || slices.Contains(c.SaveOn, "never")) {
-		p.fail("cache-save-on", 0, "always and never stand alone; do not mix them with branch globs")
-	}
+	backend, err := ParseBackend(p.raw("cache-backend"), p.raw("cache-ref"), p.raw("cache-dir"))
+	p.add("cache-backend", err)
+	c.Backend = backend
+	mode, err := ParseCacheMode(p.raw("cache-mode"))
+	p.add("cache-mode", err)
+	c.Mode = mode
+	saveOn, errs := parseSaveOn(p.list("cache-save-on", false))
+	p.errs = append(p.errs, errs...)
+	c.SaveOn = saveOn
 	return c
 }
 
 func (p *parser) mountCacheSettings() MountCacheSettings {
-	m := MountCacheSettings{Select: strings.TrimSpace(p.raw("mount-caches"))}
-	if m.Select == "" {
-		m.Select = "auto"
+	var m MountCacheSettings
+	sel, err := ParseMountSelector(p.raw("mount-caches"))
+	p.add("mount-caches", err)
+	m.Select = sel
+	globs, errs := parseHashGlobs(p.list("mount-cache-hash-files", false))
+	p.errs = append(p.errs, errs...)
+	m.HashFiles = globs
+	m.MaxSize = DefaultMountCacheMaxSize
+	if v := p.str("mount-cache-max-size", ""); v != "" {
+		size, err := ParseSize(v)
+		p.add("mount-cache-max-size", err)
+		m.MaxSize = size
 	}
-	m.HashFiles = values(p.list("mount-cache-hash-files", false))
-	if len(m.HashFiles) == 0 {
-		m.HashFiles = DefaultHashFiles
+	m.Keep = DefaultKeep
+	if v := p.str("mount-cache-keep", ""); v != "" {
+		keep, err := ParseKeep(v)
+		p.add("mount-cache-keep", err)
+		m.Keep = keep
 	}
-	for _, pat := range m.HashFiles {
-		if _, err := filepath.Match(pat, ""); err != nil {
-			p.fail("mount-cache-hash-files", 0, fmt.Sprintf("%q is not a valid glob: %v", pat, err))
-		}
-	}
-	size, err := ParseSize(p.str("mount-cache-max-size", "2GiB"))
-	if err != nil {
-		p.fail("mount-cache-max-size", 0, err.Error())
-	}
-	m.MaxSize = size
-	keep, err := strconv.Atoi(p.str("mount-cache-keep", "1"))
-	if err != nil || keep < 1 {
-		p.fail("mount-cache-keep", 0, fmt.Sprintf("%q is not a whole number of at least 1", p.str("mount-cache-keep", "1")))
-	}
-	m.Keep = keep
 	return m
 }
 
-// DefaultCompressionLevel is gzip's fastest level. Layers stay gzip, which every registry
-// and runtime reads; Go's level 1 compresses 4 to 8 times faster than BuildKit's default
-// (6), for layers about 15% larger on text and the same size on already-compressed files
-// such as wheels (bench/README.md).
-const DefaultCompressionLevel = 1
-
-func (p *parser) compressionLevel() int {
-	v := strings.TrimSpace(p.str("compression-level", strconv.Itoa(DefaultCompressionLevel)))
-	n, err := strconv.Atoi(v)
-	if err != nil || n < 0 || n > 9 {
-		p.fail("compression-level", 0, fmt.Sprintf("%q is not a gzip level; give a whole number from 0 (no compression) to 9 (smallest): 1 is the fastest and warmbuild's default, 6 is BuildKit's own default", v))
+func (p *parser) compressionLevel() CompressionLevel {
+	v := p.str("compression-level", "")
+	if v == "" {
 		return DefaultCompressionLevel
 	}
+	n, err := ParseCompressionLevel(v)
+	p.add("compression-level", err)
 	return n
-}
-
-// DefaultHashFiles are the files whose content decides a mount cache's key: the usual
-// places Python projects pin their dependencies.
-var DefaultHashFiles = []string{
-	"requirements*.txt", "requirements/*.txt", "pyproject.toml", "poetry.lock", "uv.lock",
-	"Pipfile.lock", "setup.cfg", "setup.py",
-}
-
-var sizeUnits = map[string]int64{
-	"": 1, "b": 1,
-	"k": 1 << 10, "kb": 1000, "kib": 1 << 10,
-	"m": 1 << 20, "mb": 1000 * 1000, "mib": 1 << 20,
-	"g": 1 << 30, "gb": 1000 * 1000 * 1000, "gib": 1 << 30,
-	"t": 1 << 40, "tb": 1000 * 1000 * 1000 * 1000, "tib": 1 << 40,
-}
-
-// MaxSize is the largest size ParseSize accepts: 10 GiB, what a restore unpacks at most
-// (pkg/archive DefaultLimits MaxBytes), so a larger mount cache would be saved only to be
-// refused by every later run. It is also GitHub's default cache quota per repository.
-const MaxSize int64 = 10 << 30
-
-// ParseSize reads sizes such as "2GiB", "500MB", "1g" or a plain number of bytes, from
-// one byte to MaxSize. The number is read exactly (no float rounding, no overflow) and
-// rounded down to whole bytes.
-func ParseSize(s string) (int64, error) {
-	t := strings.TrimSpace(strings.ToLower(s))
-	i := strings.IndexFunc(t, func(r rune) bool { return (r < '0' || r > '9') && r != '.' })
-	num, unit := t, ""
-	if i >= 0 {
-		num, unit = t[:i], strings.TrimSpace(t[i:])
-	}
-	mult, ok := sizeUnits[unit]
-	r, isNum := new(big.Rat).SetString(num)
-	if !ok || !isNum || num == "" || len(num) > 64 {
-		return 0, fmt.Errorf("%q is not a size; write a number with a unit such as 500MB or 2GiB", s)
-	}
-	// r >= 0 (only digits and dots), so Quo rounds down.
-	bytes := new(big.Int).Quo(new(big.Int).Mul(r.Num(), big.NewInt(mult)), r.Denom())
-	switch {
-	case bytes.Cmp(big.NewInt(MaxSize)) > 0:
-		return 0, fmt.Errorf("%q is more than %s, the most a restore unpacks (and GitHub's default cache quota per repository)", s, "10GiB")
-	case bytes.Sign() <= 0:
-		return 0, fmt.Errorf("%q is less than one byte; write a number with a unit such as 500MB or 2GiB", s)
-	}
-	return bytes.Int64(), nil
 }
 
 func isRemoteContext(c string) bool {

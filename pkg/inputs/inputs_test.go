@@ -31,7 +31,7 @@ func TestDefaultsMatchBuildPushAction(t *testing.T) {
 	if in.Context != "." || in.File != "Dockerfile" || in.Push || in.NoCache || in.Pull {
 		t.Errorf("defaults: context=%q file=%q push=%v no-cache=%v pull=%v", in.Context, in.File, in.Push, in.NoCache, in.Pull)
 	}
-	if in.Cache.Mode != "max" || !in.Cache.Auto || in.MountCache.Select != "auto" || in.MountCache.MaxSize != 2<<30 || in.MountCache.Keep != 1 {
+	if in.Cache.Mode != "max" || !in.Cache.Auto || !in.MountCache.Select.Auto() || in.MountCache.MaxSize != 2<<30 || in.MountCache.Keep != 1 {
 		t.Errorf("cache defaults: %+v %+v", in.Cache, in.MountCache)
 	}
 }
@@ -177,7 +177,7 @@ func TestErrorPointsAtLine(t *testing.T) {
 func TestParseSize(t *testing.T) {
 	for in, want := range map[string]int64{"2GiB": 2 << 30, "500MB": 500e6, "1g": 1 << 30, "1024": 1024, "1.5 GiB": 3 << 29} {
 		got, err := ParseSize(in)
-		if err != nil || got != want {
+		if err != nil || got.Bytes() != want {
 			t.Errorf("ParseSize(%q) = %d, %v; want %d", in, got, err, want)
 		}
 	}
@@ -192,7 +192,7 @@ func TestParseSizeRefusesOverflowAndZero(t *testing.T) {
 		}
 	}
 	for in, want := range map[string]int64{"10GiB": 10 << 30, "0.5KiB": 512, "1.0000000001 KiB": 1024, "10737418240": 10 << 30} {
-		if got, err := ParseSize(in); err != nil || got != want {
+		if got, err := ParseSize(in); err != nil || got.Bytes() != want {
 			t.Errorf("ParseSize(%q) = %d, %v; want %d", in, got, err, want)
 		}
 	}
@@ -203,7 +203,8 @@ func TestParseSizeRefusesOverflowAndZero(t *testing.T) {
 	}
 }
 
-// FuzzParseSize: any accepted size is between one byte and MaxSize.
+// FuzzParseSize: any accepted size is between one byte and MaxSize, and prints in a form
+// ParseSize reads back to the same number of bytes.
 func FuzzParseSize(f *testing.F) {
 	for _, s := range []string{"2GiB", "500MB", "1g", "1024", "1.5 GiB", "99999999999TiB", "9223372036854775807", "0.0000001", "1e9", "NaN", "-1", "+1k"} {
 		f.Add(s)
@@ -212,6 +213,11 @@ func FuzzParseSize(f *testing.F) {
 		n, err := ParseSize(s)
 		if err == nil && (n < 1 || n > MaxSize) {
 			t.Fatalf("ParseSize(%q) = %d, outside 1..%d", s, n, MaxSize)
+		}
+		if err == nil {
+			if back, err := ParseSize(n.String()); err != nil || back != n {
+				t.Fatalf("ParseSize(%q) = %d, printed %q, read back as %d, %v", s, n, n, back, err)
+			}
 		}
 	})
 }

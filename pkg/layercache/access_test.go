@@ -22,9 +22,9 @@ func TestCacheModeDecidesImportsAndExportsOfEveryBackend(t *testing.T) {
 		t.Fatal(err)
 	}
 	backends := map[string]Settings{
-		"gha":      {Backend: BackendGHA},
-		"registry": {Backend: BackendRegistry, CacheRef: "ghcr.io/octo-org/app:buildcache"},
-		"local":    {Backend: BackendLocal, CacheDir: "/var/cache/layers"},
+		"gha":      {Backend: backend(t, BackendGHA, "", "")},
+		"registry": {Backend: backend(t, BackendRegistry, "ghcr.io/octo-org/app:buildcache", "")},
+		"local":    {Backend: backend(t, BackendLocal, "", "/var/cache/layers")},
 	}
 	modes := []struct {
 		mode                    string
@@ -52,10 +52,7 @@ func TestCacheModeDecidesImportsAndExportsOfEveryBackend(t *testing.T) {
 				}
 				s := s
 				s.Scope, s.CacheFrom, s.CacheTo, s.Auto, s.Getenv = "app", from, to, true, envOf(env)
-				p, err := NewPlan(s, d)
-				if err != nil {
-					t.Fatal(err)
-				}
+				p := NewPlan(s, d)
 				// Automatic entries: one per branch read (main), one written; explicit: one each.
 				if got := len(p.Imports) > 0; got != m.wantImports {
 					t.Errorf("imports %q, want imports: %v", show(p.Imports), m.wantImports)
@@ -83,10 +80,7 @@ func TestCacheModeDecidesImportsAndExportsOfEveryBackend(t *testing.T) {
 // A decision made without the policy (the zero Access) reads and writes as before.
 func TestZeroCacheModeReadsAndWrites(t *testing.T) {
 	d := cachepolicy.Decision{ReadBranches: []string{"main"}, WriteBranch: "main", Save: true, Mode: "max"}
-	p, err := NewPlan(Settings{Backend: BackendLocal, CacheDir: "/c", Scope: "app", Auto: true}, d)
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := NewPlan(Settings{Backend: backend(t, BackendLocal, "", "/c"), Scope: "app", Auto: true}, d)
 	if len(p.Imports) != 1 || len(p.Exports) != 1 {
 		t.Errorf("imports %q exports %q", show(p.Imports), show(p.Exports))
 	}

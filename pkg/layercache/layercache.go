@@ -26,7 +26,6 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/distribution/reference"
 	"github.com/warmbuild/warmbuild/pkg/cachepolicy"
 	"github.com/warmbuild/warmbuild/pkg/inputs"
 )
@@ -41,12 +40,11 @@ const (
 
 // Settings are the cache inputs of one build.
 type Settings struct {
-	// Backend is gha, registry, local or none; "" (or "auto") picks registry when CacheRef is
-	// set, local when CacheDir is set, gha when the runner provides the cache service
-	// (ACTIONS_RESULTS_URL or ACTIONS_CACHE_URL), and none otherwise.
-	Backend  string
-	CacheRef string // registry: the cache image, e.g. ghcr.io/org/app:buildcache
-	CacheDir string // local: a directory that persists between jobs
+	// Backend is input cache-backend with cache-ref and cache-dir, parsed (pkg/inputs:
+	// registry has its reference, local its directory). inputs.BackendAuto picks gha when
+	// the runner provides the cache service (ACTIONS_RESULTS_URL or ACTIONS_CACHE_URL), and
+	// none otherwise.
+	Backend inputs.Backend
 
 	// Scope is input cache-scope; empty derives one with DefaultScope(Tags, Dockerfile, Target).
 	Scope      string
@@ -87,9 +85,9 @@ type Plan struct {
 	Warnings []string
 }
 
-// NewPlan builds the plan. Errors are *inputs.Error for settings that cannot work
-// (unknown backend, missing cache-ref or cache-dir, bad cache-ref).
-func NewPlan(s Settings, d cachepolicy.Decision) (Plan, error) {
+// NewPlan builds the plan. The settings come checked from pkg/inputs, so every one of them
+// makes a plan.
+func NewPlan(s Settings, d cachepolicy.Decision) Plan {
 	getenv := s.Getenv
 	if getenv == nil {
 		getenv = func(string) string { return "" }
@@ -100,17 +98,11 @@ func NewPlan(s Settings, d cachepolicy.Decision) (Plan, error) {
 	} else {
 		p.Scope, p.ScopeReason = DefaultScope(s.Tags, s.Dockerfile, s.Target)
 	}
-	mode := d.Mode
-	if mode == "" {
-		mode = "max"
-	}
+	mode := d.Mode.String()
 
 	var auto planEntries
 	if s.Auto {
-		backend, why, err := chooseBackend(s, getenv)
-		if err != nil {
-			return Plan{}, err
-		}
+		backend, why := chooseBackend(s.Backend, getenv)
 		p.Backend, p.BackendReason = backend, backend+": "+why
 		switch backend {
 		case BackendGHA:
@@ -123,11 +115,9 @@ func NewPlan(s Settings, d cachepolicy.Decision) (Plan, error) {
 			p.BackendReason += ", " + svc.desc
 			auto = ghaEntries(svc, p.Scope, mode, d, s.GitHubToken, getenv("GITHUB_REPOSITORY"))
 		case BackendRegistry:
-			if auto, err = registryEntries(s.CacheRef, p.Scope, mode, d); err != nil {
-				return Plan{}, err
-			}
+			auto = registryEntries(s.Backend.Ref(), p.Scope, mode, d)
 		case BackendLocal:
-			auto = localEntries(s.CacheDir, p.Scope, mode, d)
+			auto = localEntries(s.Backend.Dir(), p.Scope, mode, d)
 		}
 	} else {
 		p.Backend, p.BackendReason = BackendNone, "none: cache-auto is false, so only cache-from and cache-to are used"
@@ -153,40 +143,19 @@ func NewPlan(s Settings, d cachepolicy.Decision) (Plan, error) {
 		writes = append(writes, label(e))
 	}
 	p.WriteScope = strings.Join(writes, ", ")
-	return p, nil
+	return p
 }
 
-// chooseBackend picks the automatic entries' backend and says why, e.g. "cache-ref is set".
-func chooseBackend(s Settings, getenv func(string) string) (backend, why string, err error) {
-	switch b := strings.ToLower(strings.TrimSpace(s.Backend)); b {
-	case "", "auto":
-		switch {
-		case s.CacheRef != "" && s.CacheDir != "":
-			return "", "", &inputs.Error{Input: "cache-backend", Problem: "cache-ref and cache-dir are both set; set cache-backend to registry or local to say which one to use"}
-		case s.CacheRef != "":
-			return BackendRegistry, "cache-ref is set", nil
-		case s.CacheDir != "":
-			return BackendLocal, "cache-dir is set", nil
-		case getenv("ACTIONS_RESULTS_URL") != "" || getenv("ACTIONS_CACHE_URL") != "":
-			return BackendGHA, "the runner provides the GitHub Actions cache service", nil
-		default:
-			return BackendNone, "this runner provides no GitHub Actions cache service (ACTIONS_RESULTS_URL and ACTIONS_CACHE_URL are unset); set cache-ref or cache-dir to cache layers in a registry or a directory", nil
-		}
-	case BackendGHA, BackendNone:
-		return b, "cache-backend is " + b, nil
-	case BackendRegistry:
-		if s.CacheRef == "" {
-			return "", "", &inputs.Error{Input: "cache-ref", Problem: "cache-backend: registry needs cache-ref, e.g. ghcr.io/org/app:buildcache"}
-		}
-		return b, "cache-backend is registry", nil
-	case BackendLocal:
-		if s.CacheDir == "" {
-			return "", "", &inputs.Error{Input: "cache-dir", Problem: "cache-backend: local needs cache-dir, a directory that persists between jobs"}
-		}
-		return b, "cache-backend is local", nil
-	default:
-		return "", "", &inputs.Error{Input: "cache-backend", Problem: fmt.Sprintf("unknown backend %q; use gha, registry, local or none (or leave it empty to pick one)", s.Backend)}
+// chooseBackend picks the automatic entries' backend and says why, e.g. "cache-ref is set":
+// the inputs' choice, or for inputs.BackendAuto the runner's.
+func chooseBackend(b inputs.Backend, getenv func(string) string) (backend, why string) {
+	if b.Kind() != inputs.BackendAuto {
+		return string(b.Kind()), b.Why()
 	}
+	if getenv("ACTIONS_RESULTS_URL") != "" || getenv("ACTIONS_CACHE_URL") != "" {
+		return BackendGHA, "the runner provides the GitHub Actions cache service"
+	}
+	return BackendNone, "this runner provides no GitHub Actions cache service (ACTIONS_RESULTS_URL and ACTIONS_CACHE_URL are unset); set cache-ref or cache-dir to cache layers in a registry or a directory"
 }
 
 type planEntries struct {
@@ -216,11 +185,8 @@ func ghaEntries(svc ghaService, scope, mode string, d cachepolicy.Decision, ghTo
 	return pe
 }
 
-func registryEntries(cacheRef, scope, mode string, d cachepolicy.Decision) (planEntries, error) {
-	repo, tag, err := splitCacheRef(cacheRef)
-	if err != nil {
-		return planEntries{}, err
-	}
+func registryEntries(cacheRef inputs.CacheRef, scope, mode string, d cachepolicy.Decision) planEntries {
+	repo, tag := cacheRef.Repo(), cacheRef.Tag()
 	// The image's scope is always part of the tag: a monorepo that points every image at one
 	// cache-ref must not have the second image's export overwrite the first one's.
 	if tag == "" {
@@ -239,24 +205,7 @@ func registryEntries(cacheRef, scope, mode string, d cachepolicy.Decision) (plan
 		attrs["image-manifest"], attrs["oci-mediatypes"] = "true", "true"
 		pe.exports = append(pe.exports, &inputs.CacheEntry{Type: BackendRegistry, Attrs: attrs})
 	}
-	return pe, nil
-}
-
-// splitCacheRef splits cache-ref into its repository, as the user wrote it, and its tag.
-func splitCacheRef(cacheRef string) (repo, tag string, err error) {
-	named, err := reference.ParseNormalizedNamed(cacheRef)
-	if err != nil {
-		return "", "", &inputs.Error{Input: "cache-ref", Problem: fmt.Sprintf("%q is not a valid image reference: %v", cacheRef, err)}
-	}
-	if _, ok := named.(reference.Digested); ok {
-		return "", "", &inputs.Error{Input: "cache-ref", Problem: fmt.Sprintf("%q names a digest; give a repository, optionally with a tag, e.g. ghcr.io/org/app:buildcache", cacheRef)}
-	}
-	repo = cacheRef
-	if tagged, ok := named.(reference.Tagged); ok {
-		tag = tagged.Tag()
-		repo = strings.TrimSuffix(cacheRef, ":"+tag)
-	}
-	return repo, tag, nil
+	return pe
 }
 
 // localEntries use one directory per branch. A directory that does not exist yet (the first

@@ -3,7 +3,6 @@ package layercache
 import (
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"reflect"
 	"strings"
@@ -174,16 +173,13 @@ func TestPlanForEachBackendAndEvent(t *testing.T) {
 			case "gha":
 				// auto: the runner provides the service
 			case "registry":
-				s.CacheRef = "ghcr.io/octo-org/warm-app:buildcache"
+				s.Backend = backend(t, "", "ghcr.io/octo-org/warm-app:buildcache", "")
 			case "local":
-				s.CacheDir = "/var/cache/layers"
+				s.Backend = backend(t, "", "", "/var/cache/layers")
 			case "none":
-				s.Backend = "none"
+				s.Backend = backend(t, BackendNone, "", "")
 			}
-			p, err := NewPlan(s, decide(t, tt.event))
-			if err != nil {
-				t.Fatal(err)
-			}
+			p := NewPlan(s, decide(t, tt.event))
 			if p.Backend != tt.backend {
 				t.Errorf("backend %q (%s), want %q", p.Backend, p.BackendReason, tt.backend)
 			}
@@ -262,10 +258,7 @@ func TestGHAProtocolFromEnvironment(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			token := runtimeToken(t)
 			tt.env["ACTIONS_RUNTIME_TOKEN"] = token
-			p, err := NewPlan(Settings{Scope: "app", Auto: true, Getenv: envOf(tt.env)}, decide(t, "push to main"))
-			if err != nil {
-				t.Fatal(err)
-			}
+			p := NewPlan(Settings{Scope: "app", Auto: true, Getenv: envOf(tt.env)}, decide(t, "push to main"))
 			if p.Backend != BackendGHA || len(p.Imports) != 1 || len(p.Exports) != 1 {
 				t.Fatalf("got backend %q (%s), %d imports, %d exports; want gha with one of each", p.Backend, p.BackendReason, len(p.Imports), len(p.Exports))
 			}
@@ -300,10 +293,7 @@ func TestGHAEntriesWorkOnBuilderOlderThanBuildKit020(t *testing.T) {
 	const cacheURL = "https://acghubeus1.actions.githubusercontent.com/xyz/"
 	token := runtimeToken(t)
 	env := map[string]string{"ACTIONS_RESULTS_URL": resultsURL, "ACTIONS_CACHE_URL": cacheURL, "ACTIONS_RUNTIME_TOKEN": token}
-	p, err := NewPlan(Settings{Scope: "app", Auto: true, Getenv: envOf(env)}, decide(t, "push to main"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := NewPlan(Settings{Scope: "app", Auto: true, Getenv: envOf(env)}, decide(t, "push to main"))
 	// A user's own cache-from entry gets the same attributes as the automatic ones.
 	user, err := inputs.ParseCacheEntry("type=gha,scope=shared")
 	if err != nil {
@@ -343,10 +333,7 @@ func TestGHAUnderActUsesItsCacheServerWithTheStandInToken(t *testing.T) {
 			env["ACTIONS_RESULTS_URL"] = "http://127.0.0.1:34568/" // act's artifact server, no cache there
 		}
 		getenv, _ := cacheservice.WithActToken(envOf(env), time.Now())
-		p, err := NewPlan(Settings{Scope: "app", Auto: true, Getenv: getenv}, decide(t, "push to main"))
-		if err != nil {
-			t.Fatal(err)
-		}
+		p := NewPlan(Settings{Scope: "app", Auto: true, Getenv: getenv}, decide(t, "push to main"))
 		if p.Backend != BackendGHA || len(p.Warnings) != 0 || len(p.Exports) != 1 {
 			t.Fatalf("backend %q (%s), warnings %q: want gha with an export", p.Backend, p.BackendReason, p.Warnings)
 		}
@@ -380,16 +367,13 @@ func TestGHAWithoutUsableTokenCachesNothingAndWarns(t *testing.T) {
 				}
 			}
 			env := map[string]string{"ACTIONS_CACHE_URL": "http://172.17.0.1:34567/", "ACTIONS_RUNTIME_TOKEN": tt.token}
-			for _, backend := range []string{"", "gha"} {
-				p, err := NewPlan(Settings{Backend: backend, Scope: "app", Auto: true, Getenv: envOf(env)}, decide(t, "push to main"))
-				if err != nil {
-					t.Fatalf("cache-backend %q: %v", backend, err)
-				}
+			for _, b := range []string{"", "gha"} {
+				p := NewPlan(Settings{Backend: backend(t, b, "", ""), Scope: "app", Auto: true, Getenv: envOf(env)}, decide(t, "push to main"))
 				if p.Backend != BackendNone || len(p.Imports)+len(p.Exports) != 0 {
-					t.Errorf("cache-backend %q: got backend %q with %d imports and %d exports, want none", backend, p.Backend, len(p.Imports), len(p.Exports))
+					t.Errorf("cache-backend %q: got backend %q with %d imports and %d exports, want none", b, p.Backend, len(p.Imports), len(p.Exports))
 				}
 				if len(p.Warnings) != 1 || !strings.Contains(p.Warnings[0], tt.warning) || !strings.Contains(p.BackendReason, tt.warning) {
-					t.Errorf("cache-backend %q: warnings %q, reason %q; want both to say %q", backend, p.Warnings, p.BackendReason, tt.warning)
+					t.Errorf("cache-backend %q: warnings %q, reason %q; want both to say %q", b, p.Warnings, p.BackendReason, tt.warning)
 				}
 			}
 		})
@@ -404,47 +388,19 @@ func TestAutoBackendChoice(t *testing.T) {
 		want     string
 		inReason string
 	}{
-		{"cache-ref picks registry", Settings{CacheRef: "127.0.0.1:5000/cache"}, map[string]string{"ACTIONS_RESULTS_URL": resultsURL}, BackendRegistry, "cache-ref"},
-		{"cache-dir picks local", Settings{CacheDir: "/tmp/c"}, map[string]string{"ACTIONS_RESULTS_URL": resultsURL}, BackendLocal, "cache-dir"},
+		{"cache-ref picks registry", Settings{Backend: backend(t, "", "127.0.0.1:5000/cache", "")}, map[string]string{"ACTIONS_RESULTS_URL": resultsURL}, BackendRegistry, "cache-ref"},
+		{"cache-dir picks local", Settings{Backend: backend(t, "", "", "/tmp/c")}, map[string]string{"ACTIONS_RESULTS_URL": resultsURL}, BackendLocal, "cache-dir"},
 		{"the runner's cache service picks gha", Settings{}, map[string]string{"ACTIONS_RESULTS_URL": resultsURL}, BackendGHA, "cache service"},
-		{"auto means the same as empty", Settings{Backend: "auto"}, map[string]string{"ACTIONS_RESULTS_URL": resultsURL}, BackendGHA, "cache service"},
+		{"auto means the same as empty", Settings{Backend: backend(t, "auto", "", "")}, map[string]string{"ACTIONS_RESULTS_URL": resultsURL}, BackendGHA, "cache service"},
 		{"nothing available picks none", Settings{}, map[string]string{}, BackendNone, "ACTIONS_RESULTS_URL and ACTIONS_CACHE_URL are unset"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			tt.env["ACTIONS_RUNTIME_TOKEN"] = runtimeToken(t)
 			tt.s.Auto, tt.s.Scope, tt.s.Getenv = true, "app", envOf(tt.env)
-			p, err := NewPlan(tt.s, decide(t, "push to main"))
-			if err != nil {
-				t.Fatal(err)
-			}
+			p := NewPlan(tt.s, decide(t, "push to main"))
 			if p.Backend != tt.want || !strings.Contains(p.BackendReason, tt.inReason) {
 				t.Errorf("got %q (%s), want %q with a reason mentioning %q", p.Backend, p.BackendReason, tt.want, tt.inReason)
-			}
-		})
-	}
-}
-
-func TestBadSettingsNameTheInput(t *testing.T) {
-	tests := []struct {
-		name  string
-		s     Settings
-		input string
-	}{
-		{"unknown backend", Settings{Backend: "s3"}, "cache-backend"},
-		{"registry without cache-ref", Settings{Backend: "registry"}, "cache-ref"},
-		{"local without cache-dir", Settings{Backend: "local"}, "cache-dir"},
-		{"both cache-ref and cache-dir", Settings{CacheRef: "ghcr.io/o/c", CacheDir: "/c"}, "cache-backend"},
-		{"cache-ref with a digest", Settings{CacheRef: "ghcr.io/o/c@sha256:" + strings.Repeat("a", 64)}, "cache-ref"},
-		{"cache-ref that is no reference", Settings{CacheRef: "ghcr.io/O/C:x"}, "cache-ref"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			tt.s.Auto, tt.s.Scope = true, "app"
-			_, err := NewPlan(tt.s, decide(t, "push to main"))
-			var ie *inputs.Error
-			if !errors.As(err, &ie) || ie.Input != tt.input {
-				t.Errorf("got %v, want an *inputs.Error about %s", err, tt.input)
 			}
 		})
 	}
@@ -461,20 +417,14 @@ func TestRegistryRefsPerBranch(t *testing.T) {
 		{"ghcr.io/octo-org/warm-app:buildcache", "pull request #12", []string{"ghcr.io/octo-org/warm-app:buildcache-org-app-main"}},
 	}
 	for _, tt := range tests {
-		p, err := NewPlan(Settings{CacheRef: tt.cacheRef, Tags: []string{"ghcr.io/org/app:1"}, Auto: true}, decide(t, tt.event))
-		if err != nil {
-			t.Fatal(err)
-		}
+		p := NewPlan(Settings{Backend: backend(t, "", tt.cacheRef, ""), Tags: []string{"ghcr.io/org/app:1"}, Auto: true}, decide(t, tt.event))
 		if !reflect.DeepEqual(p.ReadScopes, tt.want) {
 			t.Errorf("cache-ref %s on %s: reads %q, want %q", tt.cacheRef, tt.event, p.ReadScopes, tt.want)
 		}
 	}
 
 	long := cachepolicy.Decision{ReadBranches: []string{"feature/" + strings.Repeat("x", 200)}, Mode: "max"}
-	p, err := NewPlan(Settings{CacheRef: "ghcr.io/o/c:buildcache", Scope: "app", Auto: true}, long)
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := NewPlan(Settings{Backend: backend(t, "", "ghcr.io/o/c:buildcache", ""), Scope: "app", Auto: true}, long)
 	tag := p.ReadScopes[0][strings.LastIndex(p.ReadScopes[0], ":")+1:]
 	if len(tag) > 128 || !strings.HasPrefix(tag, "buildcache-app-feature-xxx") {
 		t.Errorf("tag for a long branch %q (%d chars) is not a valid readable tag", tag, len(tag))
@@ -504,10 +454,7 @@ func TestExplicitEntriesAreAddedOrReplaceAutomaticOnes(t *testing.T) {
 	autoOut := "type=gha,ignore-error=true,mode=max,scope=app-main,token=<token>,url_v2=" + resultsURL + ",version=2"
 
 	t.Run("cache-auto true adds them", func(t *testing.T) {
-		p, err := NewPlan(Settings{Scope: "app", CacheFrom: from, CacheTo: to, Auto: true, Getenv: envOf(env)}, decide(t, "push to main"))
-		if err != nil {
-			t.Fatal(err)
-		}
+		p := NewPlan(Settings{Scope: "app", CacheFrom: from, CacheTo: to, Auto: true, Getenv: envOf(env)}, decide(t, "push to main"))
 		if got, want := strs(p.Imports, token), append([]string{autoIn}, wantExplicitIn...); !reflect.DeepEqual(got, want) {
 			t.Errorf("imports\n got  %q\n want %q", got, want)
 		}
@@ -519,10 +466,7 @@ func TestExplicitEntriesAreAddedOrReplaceAutomaticOnes(t *testing.T) {
 		}
 	})
 	t.Run("cache-auto false uses only them", func(t *testing.T) {
-		p, err := NewPlan(Settings{Scope: "app", CacheFrom: from, CacheTo: to, Auto: false, Getenv: envOf(env)}, decide(t, "push to main"))
-		if err != nil {
-			t.Fatal(err)
-		}
+		p := NewPlan(Settings{Scope: "app", CacheFrom: from, CacheTo: to, Auto: false, Getenv: envOf(env)}, decide(t, "push to main"))
 		if got := strs(p.Imports, token); !reflect.DeepEqual(got, wantExplicitIn) {
 			t.Errorf("imports\n got  %q\n want %q", got, wantExplicitIn)
 		}
@@ -534,10 +478,7 @@ func TestExplicitEntriesAreAddedOrReplaceAutomaticOnes(t *testing.T) {
 		}
 	})
 	t.Run("a pull request reads them but writes nothing", func(t *testing.T) {
-		p, err := NewPlan(Settings{Scope: "app", CacheFrom: from, CacheTo: to, Auto: true, Getenv: envOf(env)}, decide(t, "pull request #12"))
-		if err != nil {
-			t.Fatal(err)
-		}
+		p := NewPlan(Settings{Scope: "app", CacheFrom: from, CacheTo: to, Auto: true, Getenv: envOf(env)}, decide(t, "pull request #12"))
 		if len(p.Exports) != 0 || p.WriteScope != "" {
 			t.Errorf("a pull request exports %q", strs(p.Exports, token))
 		}
@@ -550,10 +491,7 @@ func TestExplicitEntriesAreAddedOrReplaceAutomaticOnes(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		p, err := NewPlan(Settings{CacheRef: "ghcr.io/o/app:buildcache", Scope: "app", CacheTo: same, Auto: true}, decide(t, "push to main"))
-		if err != nil {
-			t.Fatal(err)
-		}
+		p := NewPlan(Settings{Backend: backend(t, "", "ghcr.io/o/app:buildcache", ""), Scope: "app", CacheTo: same, Auto: true}, decide(t, "push to main"))
 		want := []string{"type=registry,compression=zstd,ignore-error=true,mode=min,ref=ghcr.io/o/app:buildcache-app-main"}
 		if got := strs(p.Exports, ""); !reflect.DeepEqual(got, want) {
 			t.Errorf("exports %q, want only the explicit one %q (BuildKit refuses two exports to one ref)", got, want)
@@ -561,19 +499,14 @@ func TestExplicitEntriesAreAddedOrReplaceAutomaticOnes(t *testing.T) {
 	})
 	t.Run("the caller's entries are not modified", func(t *testing.T) {
 		before := strs(to, "")
-		if _, err := NewPlan(Settings{Scope: "app", CacheTo: to, Auto: true, Getenv: envOf(env)}, decide(t, "push to main")); err != nil {
-			t.Fatal(err)
-		}
+		NewPlan(Settings{Scope: "app", CacheTo: to, Auto: true, Getenv: envOf(env)}, decide(t, "push to main"))
 		if after := strs(to, ""); !reflect.DeepEqual(before, after) {
 			t.Errorf("cache-to changed from %q to %q", before, after)
 		}
 	})
 	t.Run("an explicit gha entry without a usable token is left out with a warning", func(t *testing.T) {
 		act := map[string]string{"ACTIONS_CACHE_URL": "http://172.17.0.1:34567/", "ACTIONS_RUNTIME_TOKEN": "token"}
-		p, err := NewPlan(Settings{Scope: "app", CacheFrom: from, Auto: true, Getenv: envOf(act)}, decide(t, "push to main"))
-		if err != nil {
-			t.Fatal(err)
-		}
+		p := NewPlan(Settings{Scope: "app", CacheFrom: from, Auto: true, Getenv: envOf(act)}, decide(t, "push to main"))
 		if got, want := strs(p.Imports, ""), []string{"ghcr.io/octo-org/base:cache"}; !reflect.DeepEqual(got, want) {
 			t.Errorf("imports %q, want %q", got, want)
 		}
@@ -605,10 +538,7 @@ func TestTwoImagesInOneRepositoryGetDifferentScopes(t *testing.T) {
 	seen := map[string]int{}
 	for i, s := range images {
 		s.Auto, s.Getenv = true, envOf(env)
-		p, err := NewPlan(s, d)
-		if err != nil {
-			t.Fatal(err)
-		}
+		p := NewPlan(s, d)
 		scope := p.Exports[0].Attrs["scope"]
 		if j, dup := seen[scope]; dup {
 			t.Errorf("images %d and %d both write gha scope %q", j, i, scope)
@@ -649,10 +579,7 @@ func TestDefaultScope(t *testing.T) {
 }
 
 func TestCacheScopeInputIsSanitized(t *testing.T) {
-	p, err := NewPlan(Settings{Scope: "my app/v2", Backend: "local", CacheDir: "/c", Auto: true}, decide(t, "push to main"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := NewPlan(Settings{Scope: "my app/v2", Backend: backend(t, BackendLocal, "", "/c"), Auto: true}, decide(t, "push to main"))
 	if p.Scope != "my-app-v2" || p.ScopeReason != "cache-scope" || p.WriteScope != "/c/my-app-v2-main" {
 		t.Errorf("scope %q (%s), writes %q", p.Scope, p.ScopeReason, p.WriteScope)
 	}
@@ -667,10 +594,7 @@ func TestTokenOnlyInEntries(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := NewPlan(Settings{Scope: "app", CacheFrom: from, GitHubToken: ghToken, Auto: true, Getenv: envOf(env)}, decide(t, "push to main"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := NewPlan(Settings{Scope: "app", CacheFrom: from, GitHubToken: ghToken, Auto: true, Getenv: envOf(env)}, decide(t, "push to main"))
 	if p.Exports[0].Attrs["token"] != token || p.Exports[0].Attrs["ghtoken"] != ghToken || p.Exports[0].Attrs["repository"] != "octo-org/warm-app" {
 		t.Fatalf("export attrs %v lack the credentials BuildKit needs", p.Exports[0].Attrs)
 	}
@@ -697,4 +621,14 @@ func parseEntries(t *testing.T, lines ...string) (inputs.CacheEntries, error) {
 		out = append(out, es...)
 	}
 	return out, nil
+}
+
+// backend parses cache-backend, cache-ref and cache-dir as pkg/inputs does for the workflow.
+func backend(t *testing.T, kind, cacheRef, cacheDir string) inputs.Backend {
+	t.Helper()
+	b, err := inputs.ParseBackend(kind, cacheRef, cacheDir)
+	if err != nil {
+		t.Fatalf("cache-backend %q, cache-ref %q, cache-dir %q: %v", kind, cacheRef, cacheDir, err)
+	}
+	return b
 }

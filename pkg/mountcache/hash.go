@@ -9,17 +9,11 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"path"
-	"path/filepath"
 	"slices"
 	"strconv"
-	"strings"
 
 	"github.com/warmbuild/warmbuild/pkg/inputs"
 )
-
-// HashFilesInput is the action input the hash patterns come from.
-const HashFilesInput = "mount-cache-hash-files"
 
 // FilesHash identifies the dependency files a mount cache's content follows.
 type FilesHash struct {
@@ -33,13 +27,12 @@ type FilesHash struct {
 // NoFilesHash is the hash of an empty file set.
 const NoFilesHash = "e3b0c44298fc1c14" // first 16 hex digits of SHA-256("")
 
-// HashFiles hashes the files in contextDir matching patterns (path.Match globs relative
-// to the context, e.g. "requirements*.txt", "requirements/*.txt"). The result depends
-// only on the matched paths and their content, read as streams in sorted path order.
-// Files are opened through an os.Root, so symlinks cannot pull in files from outside
-// the context. A pattern that cannot match inside the context (absolute, "..") is an
-// *inputs.Error naming mount-cache-hash-files.
-func HashFiles(ctx context.Context, contextDir string, patterns []string) (FilesHash, error) {
+// HashFiles hashes the files in contextDir matching globs (mount-cache-hash-files, parsed
+// by pkg/inputs: path.Match globs relative to the context, e.g. "requirements*.txt",
+// "requirements/*.txt", that cannot reach outside it). The result depends only on the
+// matched paths and their content, read as streams in sorted path order. Files are opened
+// through an os.Root, so symlinks cannot pull in files from outside the context either.
+func HashFiles(ctx context.Context, contextDir string, globs inputs.HashGlobs) (FilesHash, error) {
 	root, err := os.OpenRoot(contextDir)
 	if err != nil {
 		return FilesHash{}, fmt.Errorf("hash dependency files: %w", err)
@@ -48,15 +41,10 @@ func HashFiles(ctx context.Context, contextDir string, patterns []string) (Files
 	fsys := root.FS()
 
 	var files []string
-	for _, pat := range patterns {
-		clean := strings.TrimPrefix(path.Clean(filepath.ToSlash(pat)), "./")
-		if !fs.ValidPath(clean) {
-			return FilesHash{}, &inputs.Error{Input: HashFilesInput, Problem: fmt.Sprintf(
-				"%q must be a path relative to the build context, without ..", pat)}
-		}
-		matches, err := fs.Glob(fsys, clean)
+	for _, glob := range globs.Globs() {
+		matches, err := fs.Glob(fsys, glob)
 		if err != nil {
-			return FilesHash{}, &inputs.Error{Input: HashFilesInput, Problem: fmt.Sprintf("%q is not a valid glob: %v", pat, err)}
+			return FilesHash{}, fmt.Errorf("hash dependency files %s: %w", glob, err)
 		}
 		for _, m := range matches {
 			fi, err := fs.Stat(fsys, m)

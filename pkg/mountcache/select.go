@@ -1,94 +1,31 @@
 package mountcache
 
 import (
-	"fmt"
 	"path"
 	"slices"
-	"strings"
 
 	"github.com/warmbuild/warmbuild/pkg/inputs"
 )
 
-// SelectorInput is the action input a Selector is parsed from.
-const SelectorInput = "mount-caches"
-
-type selectMode int
-
-const (
-	selectAuto selectMode = iota
-	selectAll
-	selectNone
-	selectList
-)
-
-// Selector is a parsed mount-caches input: which discovered mounts to carry across runs.
-// The zero value is "auto".
+// Selector picks the mounts to carry across runs by the mount-caches input, which
+// pkg/inputs parses (inputs.MountSelector: auto, all, none or a list of ids or targets).
+// The zero value is auto.
 type Selector struct {
-	mode  selectMode
-	names []string // selectList: ids or targets as written
+	inputs.MountSelector
 }
 
-// ParseSelector reads the mount-caches input:
+// ParseSelector makes a Selector of the parsed mount-caches input. It also takes the raw
+// text, for callers written before inputs parsed it; those are the only ones that can get
+// an error (an *inputs.Error naming mount-caches).
 //
-//	auto (or empty)  mounts that hold a Python package cache (see Mount.Python)
-//	all              every cache mount
-//	none             no mount cache
-//	a list           ids or targets, separated by commas or newlines
-//
-// auto, all and none stand alone. A bad value is an *inputs.Error naming mount-caches.
-func ParseSelector(input string) (Selector, error) {
-	var items []string
-	for _, line := range strings.Split(input, "\n") {
-		for _, item := range strings.Split(line, ",") {
-			if item = strings.TrimSpace(item); item != "" {
-				items = append(items, item)
-			}
-		}
+// Deprecated: for the merge of issue 15 only; use
+// mountcache.Selector{MountSelector: in.MountCache.Select}.
+func ParseSelector[T string | inputs.MountSelector](v T) (Selector, error) {
+	if parsed, ok := any(v).(inputs.MountSelector); ok {
+		return Selector{parsed}, nil
 	}
-	keyword := func(s string) (selectMode, bool) {
-		switch strings.ToLower(s) {
-		case "auto":
-			return selectAuto, true
-		case "all":
-			return selectAll, true
-		case "none":
-			return selectNone, true
-		}
-		return 0, false
-	}
-	if len(items) == 0 {
-		return Selector{mode: selectAuto}, nil
-	}
-	if len(items) == 1 {
-		if mode, ok := keyword(items[0]); ok {
-			return Selector{mode: mode}, nil
-		}
-	}
-	for _, item := range items {
-		if _, ok := keyword(item); ok {
-			return Selector{}, &inputs.Error{Input: SelectorInput, Problem: fmt.Sprintf(
-				"%q cannot be combined with other entries: use auto, all or none alone, or list mount ids/targets", item)}
-		}
-		if strings.ContainsAny(item, " \t") {
-			return Selector{}, &inputs.Error{Input: SelectorInput, Problem: fmt.Sprintf(
-				"%q contains spaces: list cache mount ids or targets separated by commas or newlines", item)}
-		}
-	}
-	slices.Sort(items)
-	return Selector{mode: selectList, names: slices.Compact(items)}, nil
-}
-
-// String gives the selector back in input form.
-func (s Selector) String() string {
-	switch s.mode {
-	case selectAll:
-		return "all"
-	case selectNone:
-		return "none"
-	case selectList:
-		return strings.Join(s.names, ",")
-	}
-	return "auto"
+	parsed, err := inputs.ParseMountSelector(any(v).(string))
+	return Selector{parsed}, err
 }
 
 // Select returns the mounts the selector picks, in Dockerfile order, among those of
@@ -96,21 +33,22 @@ func (s Selector) String() string {
 // LLB cache id, target or absolute path. unmatched lists entries that matched no such
 // mount, for a warning.
 func (s Selector) Select(mounts []Mount) (selected []Mount, unmatched []string) {
+	names := s.Names()
 	used := make(map[string]bool)
 	for _, m := range mounts {
 		if !m.Reachable {
 			continue
 		}
-		switch s.mode {
-		case selectAuto:
+		switch {
+		case s.Auto():
 			if m.Python != "" {
 				selected = append(selected, m)
 			}
-		case selectAll:
+		case s.All():
 			selected = append(selected, m)
-		case selectList:
+		case !s.None():
 			hit := false
-			for _, name := range s.names {
+			for _, name := range names {
 				if matches(name, m) {
 					used[name] = true
 					hit = true
@@ -121,7 +59,7 @@ func (s Selector) Select(mounts []Mount) (selected []Mount, unmatched []string) 
 			}
 		}
 	}
-	for _, name := range s.names {
+	for _, name := range names {
 		if !used[name] {
 			unmatched = append(unmatched, name)
 		}

@@ -1,9 +1,8 @@
 package run
 
 import (
-	"strconv"
-
 	"github.com/moby/buildkit/client"
+	"github.com/warmbuild/warmbuild/pkg/inputs"
 )
 
 // Exporters whose layers BuildKit compresses, and cache backends that store layers.
@@ -17,8 +16,8 @@ var (
 // it, and one naming another compression (zstd, estargz, uncompressed) keeps that
 // compression's own default level. Layers BuildKit already has (base images) are reused
 // as they are; only the layers this build creates are compressed at the level.
-func applyCompressionLevel(exports []client.ExportEntry, caches []client.CacheOptionsEntry, level int) {
-	lv := strconv.Itoa(level)
+func applyCompressionLevel(exports []client.ExportEntry, caches []client.CacheOptionsEntry, level inputs.CompressionLevel) {
+	lv := level.String()
 	for i := range exports {
 		if layerExporters[exports[i].Type] {
 			if exports[i].Attrs == nil {

@@ -94,7 +94,7 @@ func (r *runner) pruneMountCaches(ctx context.Context, api *ghapi.Client, saved 
 		// warmbuild-mount-<id>-<platform>-<hash>: the prefix without the hash is the mount's.
 		prefix := key[:strings.LastIndex(key, "-")+1]
 		ctx, cancel := context.WithTimeout(ctx, apiTimeout)
-		res, err := api.PruneSuperseded(ctx, prefix, ref, r.in.MountCache.Keep, ghapi.KeepBasesOf(mountcache.DeltaBaseOf))
+		res, err := api.PruneSuperseded(ctx, prefix, ref, int(r.in.MountCache.Keep), ghapi.KeepBasesOf(mountcache.DeltaBaseOf))
 		cancel()
 		if err != nil {
 			r.apiProblem("Mount cache cleanup", err)

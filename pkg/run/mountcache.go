@@ -470,7 +470,7 @@ func (r *runner) extractAndSave(ctx context.Context, mr *mountRun, rep *report.R
 				deltaOn = nil
 			}
 		}
-		ex, err := helper.Extract(ctx, ms.cache, ms.restoredDigest, deltaOn, r.in.MountCache.MaxSize, r.in.BuildArgs, outDir)
+		ex, err := helper.Extract(ctx, ms.cache, ms.restoredDigest, deltaOn, r.in.MountCache.MaxSize.Bytes(), r.in.BuildArgs, outDir)
 		extractTime += time.Since(start)
 		if err != nil {
 			ms.SaveNote = "not saved: extraction failed"
@@ -479,7 +479,7 @@ func (r *runner) extractAndSave(ctx context.Context, mr *mountRun, rep *report.R
 			continue
 		}
 		if ex.PrunedFiles > 0 {
-			rep.Infof("Mount cache %s: pruned %d least recently used files (%s) to stay under %s", ms.ID, ex.PrunedFiles, report.Bytes(ex.PrunedBytes), report.Bytes(r.in.MountCache.MaxSize))
+			rep.Infof("Mount cache %s: pruned %d least recently used files (%s) to stay under %s", ms.ID, ex.PrunedFiles, report.Bytes(ex.PrunedBytes), report.Bytes(r.in.MountCache.MaxSize.Bytes()))
 		}
 		file := mountcache.ExtractedArchive(outDir)
 		switch ex.Status {

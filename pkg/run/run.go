@@ -283,10 +283,8 @@ func MakePlan(in *inputs.Inputs, getenv func(string) string) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	lc, err := layercache.NewPlan(layercache.Settings{
+	lc := layercache.NewPlan(layercache.Settings{
 		Backend:     in.Cache.Backend,
-		CacheRef:    in.Cache.Ref,
-		CacheDir:    in.Cache.Dir,
 		Scope:       in.Cache.Scope,
 		Tags:        in.Tags,
 		Dockerfile:  in.File,
@@ -297,9 +295,6 @@ func MakePlan(in *inputs.Inputs, getenv func(string) string) (*Plan, error) {
 		GitHubToken: in.GitHubToken,
 		Getenv:      getenv,
 	}, decision)
-	if err != nil {
-		return nil, err
-	}
 	req, err := buildRequest(in, lc, getenv)
 	if err != nil {
 		return nil, err
