@@ -25,9 +25,23 @@ func golden(t *testing.T, name, got string) {
 	if err != nil {
 		t.Fatalf("%v (run: go test ./pkg/report -run Golden -update)", err)
 	}
-	if got != string(want) {
-		t.Errorf("%s differs from the golden file (if the change is meant, run: go test ./pkg/report -update):\n--- got\n%s\n--- want\n%s", path, got, want)
+	if got == string(want) {
+		return
 	}
+	g, w := strings.Split(got, "\n"), strings.Split(string(want), "\n")
+	for i := range max(len(g), len(w)) {
+		if i >= len(g) || i >= len(w) || g[i] != w[i] {
+			t.Errorf("%s differs from line %d (if the change is meant, run: go test ./pkg/report -update):\n got: %q\nwant: %q\n--- whole got:\n%s", path, i+1, at(g, i), at(w, i), got)
+			return
+		}
+	}
+}
+
+func at(lines []string, i int) string {
+	if i < len(lines) {
+		return lines[i]
+	}
+	return "<end of file>"
 }
 
 // outputsText is the outputs one per line, as a later step reads them.
