@@ -52,8 +52,8 @@ func TestAnnotationsGroupsAndPrintedOutputsStayOneCommandEach(t *testing.T) {
 	r.Warning("Mount cache "+evil, "restore failed: "+evil)
 	r.ErrorAt("Build failed", evil, "Dockerfile\n::error::f", 3, 4)
 	r.Group("Save mount cache " + evil)()
-	r.SetOutputs(Outputs{CacheSaveReason: evil, RepoCacheUsageBytes: -1})
-	r.AddSummary(Summary{Image: evil, Mounts: []MountSummary{{ID: evil}}}.Markdown())
+	r.SetOutputs(Result{SaveReason: evil}.Outputs())
+	r.AddSummary(Result{Image: evil, Mounts: []MountEntry{{ID: evil}}}.Summary())
 	var cmds []string
 	for _, line := range commandLines(log.String()) {
 		for _, ok := range []string{"::warning ", "::error ", "::group::", "::endgroup::"} {
@@ -83,9 +83,9 @@ func TestAnOutputValueCannotEndItsRecordAndSetAnother(t *testing.T) {
 	}
 	env := map[string]string{"GITHUB_OUTPUT": out}
 	evil := "x\n_GitHubActionsFileCommandDelimeter_\ndigest<<EOF\nsha256:evil\nEOF\nghadelimiter_\n"
-	New(&bytes.Buffer{}, func(k string) string { return env[k] }).SetOutputs(Outputs{
-		Digest: "sha256:good", CacheSaveReason: evil, CacheWarnings: []string{"mount cache: key\n" + evil}, RepoCacheUsageBytes: -1,
-	})
+	New(&bytes.Buffer{}, func(k string) string { return env[k] }).SetOutputs(Result{
+		Digest: "sha256:good", SaveReason: evil, Warnings: []string{"mount cache: key\n" + evil},
+	}.Outputs())
 	data, err := os.ReadFile(out)
 	if err != nil {
 		t.Fatal(err)
@@ -149,15 +149,15 @@ func cells(row string) []string {
 // Mount ids, keys and messages come from the Dockerfile and the cache service: a pipe,
 // a newline or Markdown in them must not add cells, rows, links or HTML to the summary.
 func TestSummaryCellsHoldOutsideValuesWithPipesNewlinesAndMarkdown(t *testing.T) {
-	md := Summary{
+	md := Result{
 		Image: "app|x", Tags: []string{"a|b", "c`d"}, Digest: "sha256:1|2", StepsTotal: 1,
-		CacheSaveReason: "saved | <img src=x> [click](http://evil) `code`\n| injected | row |",
-		Mounts: []MountSummary{
-			{ID: "/root/.cache|pip", Hit: "partial|x", Note: "not saved: key\n| Fake | row |"},
+		SaveReason: "saved | <img src=x> [click](http://evil) `code`\n| injected | row |",
+		Mounts: []MountEntry{
+			{ID: "/root/.cache|pip", Hit: "partial|x", SaveNote: "not saved: key\n| Fake | row |"},
 			{ID: "id`with``ticks", Hit: "miss"},
 		},
 		Hints: []string{"hint\n### heading"},
-	}.Markdown()
+	}.Summary()
 	want := 2
 	for _, line := range strings.Split(md, "\n") {
 		if strings.HasPrefix(line, "| Mount cache |") {

@@ -8,39 +8,13 @@ import (
 	"strconv"
 )
 
-// Outputs are the step outputs. Zero values are written as documented defaults (a ratio
-// of "0.00", a count of "0"), so a later step can always compare them.
-type Outputs struct {
-	Digest   string
-	ImageID  string
-	Metadata map[string]any
-
-	LayerCacheStepsCached int
-	LayerCacheStepsTotal  int
-	BuildDurationSeconds  float64
-
-	CacheBackend    string
-	CacheSaved      bool
-	CacheSaveReason string
-	CacheWarnings   []string
-
-	MountCacheHit           string // exact, partial, miss, or none (no mount cache in play)
-	MountCacheReport        any    // per-mount JSON
-	MountCacheRestoredBytes int64
-	MountCacheSavedBytes    int64
-	PipPackagesTotal        int
-	PipPackagesCached       int
-
-	RepoCacheUsageBytes int64 // -1 when unknown
-}
-
 // Output is one name=value pair as written to $GITHUB_OUTPUT.
 type Output struct{ Name, Value string }
 
 // OutputNames is every output the action sets; action.yml declares exactly these.
 var OutputNames = func() []string {
 	var names []string
-	for _, o := range (Outputs{}).List() {
+	for _, o := range (Result{}).Outputs() {
 		names = append(names, o.Name)
 	}
 	return names
@@ -55,52 +29,51 @@ func Ratio(part, total int) string {
 	return strconv.FormatFloat(float64(part)/float64(total), 'f', 2, 64)
 }
 
-// List returns the outputs in a stable order.
-func (o Outputs) List() []Output {
+// Outputs are the step outputs of r, in a stable order. Zero values are written as
+// documented defaults (a ratio of "0.00", a count of "0", "[]"), so a later step can
+// always compare them.
+func (r Result) Outputs() []Output {
 	metadata := "{}"
-	if len(o.Metadata) > 0 {
-		if b, err := json.Marshal(o.Metadata); err == nil {
+	if len(r.Metadata) > 0 {
+		if b, err := json.Marshal(r.Metadata); err == nil {
 			metadata = string(b)
 		}
 	}
 	report := "[]"
-	if o.MountCacheReport != nil {
-		if b, err := json.Marshal(o.MountCacheReport); err == nil {
+	if len(r.Mounts) > 0 {
+		if b, err := json.Marshal(r.Mounts); err == nil {
 			report = string(b)
 		}
 	}
 	warnings := "[]"
-	if len(o.CacheWarnings) > 0 {
-		b, _ := json.Marshal(o.CacheWarnings)
+	if len(r.Warnings) > 0 {
+		b, _ := json.Marshal(r.Warnings)
 		warnings = string(b)
 	}
-	hit := o.MountCacheHit
-	if hit == "" {
-		hit = "none"
-	}
 	usage := ""
-	if o.RepoCacheUsageBytes >= 0 {
-		usage = strconv.FormatInt(o.RepoCacheUsageBytes, 10)
+	if r.RepoCacheUsageKnown {
+		usage = strconv.FormatInt(r.RepoCacheUsageBytes, 10)
 	}
+	restored, saved := r.MountBytes()
 	return []Output{
-		{"digest", o.Digest},
-		{"imageid", o.ImageID},
+		{"digest", r.Digest},
+		{"imageid", r.ImageID},
 		{"metadata", metadata},
-		{"layer-cache-hit-ratio", Ratio(o.LayerCacheStepsCached, o.LayerCacheStepsTotal)},
-		{"layer-cache-steps-cached", strconv.Itoa(o.LayerCacheStepsCached)},
-		{"layer-cache-steps-total", strconv.Itoa(o.LayerCacheStepsTotal)},
-		{"build-duration-seconds", fmt.Sprintf("%.2f", o.BuildDurationSeconds)},
-		{"cache-backend", o.CacheBackend},
-		{"cache-saved", strconv.FormatBool(o.CacheSaved)},
-		{"cache-save-reason", o.CacheSaveReason},
+		{"layer-cache-hit-ratio", Ratio(r.StepsCached, r.StepsTotal)},
+		{"layer-cache-steps-cached", strconv.Itoa(r.StepsCached)},
+		{"layer-cache-steps-total", strconv.Itoa(r.StepsTotal)},
+		{"build-duration-seconds", fmt.Sprintf("%.2f", r.Duration.Seconds())},
+		{"cache-backend", r.Backend},
+		{"cache-saved", strconv.FormatBool(r.CacheSaved)},
+		{"cache-save-reason", r.SaveReason},
 		{"cache-warnings", warnings},
-		{"mount-cache-hit", hit},
+		{"mount-cache-hit", r.MountCacheHit()},
 		{"mount-cache-report", report},
-		{"mount-cache-restored-bytes", strconv.FormatInt(o.MountCacheRestoredBytes, 10)},
-		{"mount-cache-saved-bytes", strconv.FormatInt(o.MountCacheSavedBytes, 10)},
-		{"pip-packages-total", strconv.Itoa(o.PipPackagesTotal)},
-		{"pip-packages-cached", strconv.Itoa(o.PipPackagesCached)},
-		{"pip-cache-hit-ratio", Ratio(o.PipPackagesCached, o.PipPackagesTotal)},
+		{"mount-cache-restored-bytes", strconv.FormatInt(restored, 10)},
+		{"mount-cache-saved-bytes", strconv.FormatInt(saved, 10)},
+		{"pip-packages-total", strconv.Itoa(r.PipTotal)},
+		{"pip-packages-cached", strconv.Itoa(r.PipCached)},
+		{"pip-cache-hit-ratio", Ratio(r.PipCached, r.PipTotal)},
 		{"repo-cache-usage-bytes", usage},
 	}
 }

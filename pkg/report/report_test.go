@@ -26,7 +26,7 @@ func TestOutputsAreWrittenAsFileCommands(t *testing.T) {
 	env := map[string]string{"GITHUB_OUTPUT": out}
 	var log bytes.Buffer
 	r := New(&log, func(k string) string { return env[k] })
-	r.SetOutputs(Outputs{Digest: "sha256:abc", LayerCacheStepsCached: 4, LayerCacheStepsTotal: 5, RepoCacheUsageBytes: -1})
+	r.SetOutputs(Result{Digest: "sha256:abc", StepsCached: 4, StepsTotal: 5}.Outputs())
 	data, _ := os.ReadFile(out)
 	for _, want := range []string{"digest<<", "sha256:abc", "layer-cache-hit-ratio<<", "0.80", "mount-cache-hit<<", "none", "cache-warnings<<"} {
 		if !strings.Contains(string(data), want) {
@@ -38,7 +38,7 @@ func TestOutputsAreWrittenAsFileCommands(t *testing.T) {
 // Outside a runner (the local demo) outputs are printed instead of crashing on a missing file.
 func TestOutputsArePrintedWithoutARunner(t *testing.T) {
 	var log bytes.Buffer
-	New(&log, func(string) string { return "" }).SetOutputs(Outputs{LayerCacheStepsTotal: 3})
+	New(&log, func(string) string { return "" }).SetOutputs(Result{StepsTotal: 3}.Outputs())
 	if !strings.Contains(log.String(), "layer-cache-hit-ratio=0.00") {
 		t.Errorf("printed outputs:\n%s", log.String())
 	}
@@ -48,21 +48,21 @@ func TestOutputsArePrintedWithoutARunner(t *testing.T) {
 func TestUnwritableOutputFileIsAWarning(t *testing.T) {
 	var log bytes.Buffer
 	env := map[string]string{"GITHUB_OUTPUT": filepath.Join(t.TempDir(), "missing-dir", "out")}
-	New(&log, func(k string) string { return env[k] }).SetOutputs(Outputs{})
+	New(&log, func(k string) string { return env[k] }).SetOutputs(Result{}.Outputs())
 	if !strings.Contains(log.String(), "::warning") {
 		t.Errorf("want a warning:\n%s", log.String())
 	}
 }
 
 func TestSummaryShowsWhatAUserChecks(t *testing.T) {
-	md := Summary{
+	md := Result{
 		Image: "ghcr.io/o/app:1", Tags: []string{"ghcr.io/o/app:1"}, Digest: "sha256:abc", Duration: 12 * time.Second,
-		StepsCached: 4, StepsTotal: 5, CacheBackend: "gha", CacheReads: []string{"app-main"},
-		CacheSaveReason: "skipped: pull_request #12 — only the default branch (main) saves",
-		Mounts:          []MountSummary{{ID: "/root/.cache/pip", Hit: "partial", RestoredBytes: 3 << 20, PipCached: 10, PipTotal: 11}},
-		Phases:          []Phase{{Name: "restore", Duration: time.Second}, {Name: "build", Duration: 11 * time.Second}, {Name: "save", Duration: 2 * time.Second, During: "export"}},
-		Hints:           []string{"requirements.txt changed: partial pip hit"},
-	}.Markdown()
+		StepsCached: 4, StepsTotal: 5, BackendReason: "gha", ReadScopes: []string{"app-main"},
+		SaveReason: "skipped: pull_request #12 — only the default branch (main) saves",
+		Mounts:     []MountEntry{{ID: "/root/.cache/pip", Hit: "partial", RestoredBytes: 3 << 20, Pip: &PipCounts{Cached: 10, Total: 11}}},
+		Phases:     []Phase{{Name: "restore", Duration: time.Second}, {Name: "build", Duration: 11 * time.Second}, {Name: "save", Duration: 2 * time.Second, During: "export"}},
+		Hints:      []string{"requirements.txt changed: partial pip hit"},
+	}.Summary()
 	for _, want := range []string{"ghcr.io/o/app:1", "sha256:abc", "4/5 steps cached (0.80)", "pull_request #12", "partial", "3.0 MiB", "10/11", "restore", "save        2.0s", "(during export)", "requirements.txt changed"} {
 		if !strings.Contains(md, want) {
 			t.Errorf("summary lacks %q:\n%s", want, md)
@@ -86,9 +86,9 @@ func TestOutputsRoundTripThroughTheFile(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "output")
 	os.WriteFile(out, []byte("legacy=value\n"), 0o644)
 	env := map[string]string{"GITHUB_OUTPUT": out}
-	New(&bytes.Buffer{}, func(k string) string { return env[k] }).SetOutputs(Outputs{
-		Digest: "sha256:abc", CacheSaveReason: "line one\nline two", RepoCacheUsageBytes: -1,
-	})
+	New(&bytes.Buffer{}, func(k string) string { return env[k] }).SetOutputs(Result{
+		Digest: "sha256:abc", SaveReason: "line one\nline two",
+	}.Outputs())
 	f, err := os.Open(out)
 	if err != nil {
 		t.Fatal(err)

@@ -102,9 +102,8 @@ func (r *Reporter) Group(name string) func() {
 	}
 }
 
-// SetOutputs writes the step outputs (or prints them when not on a runner).
-func (r *Reporter) SetOutputs(o Outputs) {
-	list := o.List()
+// SetOutputs writes the step outputs (Result.Outputs; or prints them when not on a runner).
+func (r *Reporter) SetOutputs(list []Output) {
 	path := r.getenv("GITHUB_OUTPUT")
 	if path == "" {
 		fmt.Fprintln(r.out, "Outputs:")

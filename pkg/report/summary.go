@@ -6,38 +6,6 @@ import (
 	"time"
 )
 
-// Summary is one build's section of the job summary.
-type Summary struct {
-	Image    string   // first tag, or the Dockerfile when untagged
-	Tags     []string //
-	Digest   string
-	Failed   string // non-empty: why the build failed
-	Duration time.Duration
-
-	StepsCached, StepsTotal int
-
-	CacheBackend    string
-	CacheReads      []string
-	CacheWrite      string
-	CacheSaved      bool
-	CacheSaveReason string
-	// CacheMode says what ACTIONS_CACHE_MODE allows, when it forbids reads or writes.
-	CacheMode string
-
-	Mounts []MountSummary
-	Phases []Phase
-	Hints  []string // short sentences where something went wrong or slow
-}
-
-// MountSummary is one carried cache mount.
-type MountSummary struct {
-	ID, Key, Hit              string
-	RestoredBytes, SavedBytes int64
-	PipCached, PipTotal       int
-	Saved                     bool
-	Note                      string
-}
-
 // Phase is a timed part of the run.
 type Phase struct {
 	Name     string
@@ -47,67 +15,67 @@ type Phase struct {
 	During string
 }
 
-// Markdown renders the summary to fit on one screen: a headline table, then the cache
-// details, then where the time went.
-func (s Summary) Markdown() string {
+// Summary is r's section of the job summary, in Markdown, made to fit on one screen: a
+// headline table, then the cache details, then where the time went.
+func (r Result) Summary() string {
 	var b strings.Builder
 	status := "✅ built"
-	if s.Failed != "" {
+	if r.Failed != "" {
 		status = "❌ failed"
 	}
-	fmt.Fprintf(&b, "### warmbuild: %s %s\n\n", Code(s.Image), status)
+	fmt.Fprintf(&b, "### warmbuild: %s %s\n\n", Code(r.Image), status)
 	b.WriteString("| | |\n|---|---|\n")
-	if len(s.Tags) > 0 {
-		fmt.Fprintf(&b, "| Tags | %s |\n", codeList(s.Tags))
+	if len(r.Tags) > 0 {
+		fmt.Fprintf(&b, "| Tags | %s |\n", codeList(r.Tags))
 	}
-	if s.Digest != "" {
-		fmt.Fprintf(&b, "| Digest | %s |\n", TableCode(s.Digest))
+	if r.Digest != "" {
+		fmt.Fprintf(&b, "| Digest | %s |\n", TableCode(r.Digest))
 	}
-	fmt.Fprintf(&b, "| Duration | %s |\n", seconds(s.Duration))
-	fmt.Fprintf(&b, "| Layer cache | %d/%d steps cached (%s) %s |\n", s.StepsCached, s.StepsTotal, Ratio(s.StepsCached, s.StepsTotal), bar(s.StepsCached, s.StepsTotal, 10))
-	if s.CacheBackend != "" {
-		fmt.Fprintf(&b, "| Cache backend | %s |\n", TableText(s.CacheBackend))
+	fmt.Fprintf(&b, "| Duration | %s |\n", seconds(r.Duration))
+	fmt.Fprintf(&b, "| Layer cache | %d/%d steps cached (%s) %s |\n", r.StepsCached, r.StepsTotal, Ratio(r.StepsCached, r.StepsTotal), bar(r.StepsCached, r.StepsTotal, 10))
+	if r.BackendReason != "" {
+		fmt.Fprintf(&b, "| Cache backend | %s |\n", TableText(r.BackendReason))
 	}
-	if s.CacheMode != "" {
-		fmt.Fprintf(&b, "| Cache mode | %s |\n", TableText(s.CacheMode))
+	if r.CacheMode != "" {
+		fmt.Fprintf(&b, "| Cache mode | %s |\n", TableText(r.CacheMode))
 	}
-	if len(s.CacheReads) > 0 {
-		fmt.Fprintf(&b, "| Read from | %s |\n", codeList(s.CacheReads))
+	if len(r.ReadScopes) > 0 {
+		fmt.Fprintf(&b, "| Read from | %s |\n", codeList(r.ReadScopes))
 	}
-	if s.CacheWrite != "" {
-		fmt.Fprintf(&b, "| Written to | %s |\n", TableCode(s.CacheWrite))
+	if r.WriteScope != "" {
+		fmt.Fprintf(&b, "| Written to | %s |\n", TableCode(r.WriteScope))
 	}
-	if s.CacheSaveReason != "" {
-		fmt.Fprintf(&b, "| Save | %s |\n", TableText(s.CacheSaveReason))
+	if r.SaveReason != "" {
+		fmt.Fprintf(&b, "| Save | %s |\n", TableText(r.SaveReason))
 	}
-	if s.Failed != "" {
-		fmt.Fprintf(&b, "| Error | %s |\n", TableText(s.Failed))
+	if r.Failed != "" {
+		fmt.Fprintf(&b, "| Error | %s |\n", TableText(r.Failed))
 	}
-	if len(s.Mounts) > 0 {
+	if len(r.Mounts) > 0 {
 		b.WriteString("\n| Mount cache | Hit | Restored | Saved | pip cached |\n|---|---|---|---|---|\n")
-		for _, m := range s.Mounts {
+		for _, m := range r.Mounts {
 			saved := "–"
 			if m.Saved {
 				saved = Bytes(m.SavedBytes)
-			} else if m.Note != "" {
-				saved = TableText(m.Note)
+			} else if m.SaveNote != "" {
+				saved = TableText(m.SaveNote)
 			}
 			pip := "–"
-			if m.PipTotal > 0 {
-				pip = fmt.Sprintf("%d/%d", m.PipCached, m.PipTotal)
+			if m.Pip != nil && m.Pip.Total > 0 {
+				pip = fmt.Sprintf("%d/%d", m.Pip.Cached, m.Pip.Total)
 			}
 			fmt.Fprintf(&b, "| %s | %s | %s | %s | %s |\n", TableCode(m.ID), TableText(m.Hit), Bytes(m.RestoredBytes), saved, pip)
 		}
 	}
-	if len(s.Phases) > 0 {
+	if len(r.Phases) > 0 {
 		var total time.Duration
-		for _, p := range s.Phases {
+		for _, p := range r.Phases {
 			if p.During == "" {
 				total += p.Duration
 			}
 		}
 		b.WriteString("\n```text\n")
-		for _, p := range s.Phases {
+		for _, p := range r.Phases {
 			line := fmt.Sprintf("%-8s %7s %s", p.Name, seconds(p.Duration), bar(int(p.Duration), int(total), 30))
 			if p.During != "" {
 				line += " (during " + p.During + ")"
@@ -116,7 +84,7 @@ func (s Summary) Markdown() string {
 		}
 		b.WriteString("```\n")
 	}
-	for _, h := range s.Hints {
+	for _, h := range r.Hints {
 		fmt.Fprintf(&b, "\n> %s\n", TableText(h))
 	}
 	return b.String()

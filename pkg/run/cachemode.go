@@ -13,8 +13,7 @@ import (
 func (r *runner) describeCacheMode() {
 	d := r.plan.Decision
 	for _, w := range d.Warnings {
-		r.out.CacheWarnings = append(r.out.CacheWarnings, w)
-		r.rep.Warning("Cache mode", w)
+		r.warn.Warn("Cache mode", w)
 	}
 	if !d.Access.Restricted() {
 		return
@@ -26,8 +25,8 @@ func (r *runner) describeCacheMode() {
 	case !d.Access.Reads():
 		allowed = "saves only, restores nothing"
 	}
-	r.summary.CacheMode = d.Access.Sentence() + ": " + allowed
-	r.rep.Infof("Cache mode: %s", r.summary.CacheMode)
+	r.res.CacheMode = d.Access.Sentence() + ": " + allowed
+	r.rep.Infof("Cache mode: %s", r.res.CacheMode)
 }
 
 // resultSaveReason is cache-save-reason once the run is over. It is the policy's sentence
@@ -35,7 +34,7 @@ func (r *runner) describeCacheMode() {
 // what happened instead, so it never says "saved" when nothing was.
 func (r *runner) resultSaveReason(runErr error) string {
 	d := r.plan.Decision
-	if !d.Save || r.out.CacheSaved {
+	if !d.Save || r.res.CacheSaved {
 		return d.Reason
 	}
 	var why string

@@ -8,7 +8,6 @@ import (
 
 	"github.com/warmbuild/warmbuild/pkg/inputs"
 	"github.com/warmbuild/warmbuild/pkg/layercache"
-	"github.com/warmbuild/warmbuild/pkg/report"
 )
 
 // ACTIONS_CACHE_MODE=read on a push to the default branch plans imports and no export,
@@ -43,7 +42,7 @@ func TestSaveReasonFollowsTheResult(t *testing.T) {
 		t.Fatalf("policy reason %q", policy)
 	}
 	after := func(mutate func(r *runner)) *runner {
-		r := &runner{plan: mustPlan(t, getenv), out: report.Outputs{}}
+		r := &runner{plan: mustPlan(t, getenv)}
 		mutate(r)
 		return r
 	}
@@ -54,7 +53,7 @@ func TestSaveReasonFollowsTheResult(t *testing.T) {
 		prefix string
 		has    string
 	}{
-		{"exported", after(func(r *runner) { r.out.CacheSaved = true }), nil, policy, ""},
+		{"exported", after(func(r *runner) { r.res.CacheSaved = true }), nil, policy, ""},
 		{"export failed", after(func(r *runner) {
 			r.layerNotSaved = "the layer cache export failed: exporting cache to local: write denied"
 		}), nil, "not saved: the layer cache export failed", "push to main"},

@@ -27,7 +27,7 @@ func (r *runner) githubAPI() *ghapi.Client {
 	c, err := ghapi.New(r.in.GitHubToken, r.env.Getenv("GITHUB_API_URL"), repo,
 		ghapi.WithHTTPClient(&http.Client{Timeout: apiTimeout}))
 	if err != nil {
-		r.warnCache("GitHub API", err.Error())
+		r.warn.WarnTitled("GitHub API", err.Error())
 		return nil
 	}
 	return c
@@ -50,12 +50,12 @@ func (r *runner) readCacheUsage(ctx context.Context, api *ghapi.Client) {
 		r.rep.Notice("Actions cache usage", u.Notice)
 		return
 	}
-	r.out.RepoCacheUsageBytes = u.ActiveBytes
+	r.res.RepoCacheUsageBytes, r.res.RepoCacheUsageKnown = u.ActiveBytes, true
 	r.rep.Infof("Actions cache usage: %s of %s (%.0f%%, %d entries)", report.Bytes(u.ActiveBytes), report.Bytes(u.LimitBytes), u.Percent(), u.ActiveCount)
 	if u.AboveWarnThreshold() {
 		msg := fmt.Sprintf("the repository's Actions caches use %.0f%% of their %s limit; GitHub evicts the least recently used entries beyond it, which makes builds cold", u.Percent(), report.Bytes(u.LimitBytes))
-		r.warnCache("Actions cache nearly full", msg)
-		r.summary.Hints = append(r.summary.Hints, msg)
+		r.warn.WarnTitled("Actions cache nearly full", msg)
+		r.res.Hints = append(r.res.Hints, msg)
 	}
 }
 
@@ -67,14 +67,7 @@ func (r *runner) apiProblem(what string, err error) {
 		r.rep.Notice(what, fmt.Sprintf("%v. Add to the workflow:\n%s", err, perm.WorkflowSnippet()))
 		return
 	}
-	r.warnCache(what, err.Error())
-}
-
-// warnCache reports a cache problem that does not fail the build, in the log and in the
-// cache-warnings output.
-func (r *runner) warnCache(title, msg string) {
-	r.rep.Warning(title, msg)
-	r.out.CacheWarnings = append(r.out.CacheWarnings, title+": "+msg)
+	r.warn.WarnTitled(what, err.Error())
 }
 
 // pruneMountCaches deletes the superseded entries of every mount cache this run saved,

@@ -18,12 +18,23 @@ func newTestRunner(t *testing.T, env map[string]string, token string) (*runner, 
 	t.Helper()
 	var log bytes.Buffer
 	getenv := func(k string) string { return env[k] }
+	rep := report.New(&log, getenv)
 	return &runner{
-		env: Env{Getenv: getenv, Stdout: &log},
-		rep: report.New(&log, getenv),
-		in:  &inputs.Inputs{GitHubToken: token},
-		out: report.Outputs{RepoCacheUsageBytes: -1},
+		env:  Env{Getenv: getenv, Stdout: &log},
+		rep:  rep,
+		warn: report.NewWarnings(rep),
+		in:   &inputs.Inputs{GitHubToken: token},
 	}, &log
+}
+
+// output is the value of one step output of res.
+func output(res report.Result, name string) string {
+	for _, o := range res.Outputs() {
+		if o.Name == name {
+			return o.Value
+		}
+	}
+	return "<no output " + name + ">"
 }
 
 func TestCacheUsageIsAnOutputAndWarnsNearTheLimit(t *testing.T) {
@@ -32,10 +43,10 @@ func TestCacheUsageIsAnOutputAndWarnsNearTheLimit(t *testing.T) {
 	srv.AddCache(ghapitest.Cache{Ref: "refs/heads/main", Key: "big", SizeInBytes: 9_000_000_000})
 	r, log := newTestRunner(t, map[string]string{"GITHUB_REPOSITORY": "octo-org/warm-app", "GITHUB_API_URL": srv.URL}, "tok")
 	r.readCacheUsage(context.Background(), r.githubAPI())
-	if r.out.RepoCacheUsageBytes != 9_000_000_000 {
-		t.Errorf("repo-cache-usage-bytes = %d", r.out.RepoCacheUsageBytes)
+	if got := output(r.res, "repo-cache-usage-bytes"); got != "9000000000" {
+		t.Errorf("repo-cache-usage-bytes = %q", got)
 	}
-	if !strings.Contains(log.String(), "::warning title=Actions cache nearly full::") || len(r.out.CacheWarnings) != 1 {
+	if !strings.Contains(log.String(), "::warning title=Actions cache nearly full::") || len(r.warn.Entries()) != 1 {
 		t.Errorf("want a warning at 90%% of the limit:\n%s", log.String())
 	}
 }
@@ -49,8 +60,8 @@ func TestCacheUsageWithoutPermissionIsANoticeNamingIt(t *testing.T) {
 	if !strings.Contains(log.String(), "::notice") || !strings.Contains(log.String(), "actions: read") {
 		t.Errorf("want a notice naming the permission:\n%s", log.String())
 	}
-	if r.out.RepoCacheUsageBytes != -1 || strings.Contains(log.String(), "tok\n") {
-		t.Errorf("usage must stay unknown and the token unprinted: %d\n%s", r.out.RepoCacheUsageBytes, log.String())
+	if got := output(r.res, "repo-cache-usage-bytes"); got != "" || strings.Contains(log.String(), "tok\n") {
+		t.Errorf("usage must stay unknown and the token unprinted: %q\n%s", got, log.String())
 	}
 }
 

@@ -151,7 +151,6 @@ type mountState struct {
 // bad input is an error.
 func (r *runner) restoreMounts(ctx context.Context, c *client.Client) (*mountRun, error) {
 	in := r.in
-	r.out.MountCacheHit = hitNone
 	sel, err := mountcache.ParseSelector(in.MountCache.Select)
 	if err != nil {
 		return nil, err
@@ -388,7 +387,7 @@ func (r *runner) saveMounts(ctx context.Context, mr *mountRun, early *earlySave,
 		return
 	}
 	defer os.RemoveAll(mr.tmp)
-	defer r.mountOutputs(mr)
+	defer r.mountResults(mr)
 	if early != nil && early.started {
 		// First: until it is done, the early save owns the mounts' save fields and
 		// the run's warnings.
@@ -441,10 +440,8 @@ func (r *runner) extractAndSave(ctx context.Context, mr *mountRun, rep *report.R
 	}()
 	helper := mr.helper
 	helper.Progress = rep.Writer()
-	warn := func(msg string) {
-		r.out.CacheWarnings = append(r.out.CacheWarnings, "mount cache: "+msg)
-		rep.Warning("Mount cache", msg)
-	}
+	// Annotated in rep's log, recorded in the run's cache-warnings (safe from this goroutine).
+	warn := r.warn.Via(rep).Mount
 	for _, ms := range mr.mounts {
 		if note := r.skipSave(mr, ms, nil); note != "" {
 			ms.SaveNote = note
@@ -548,15 +545,14 @@ func (r *runner) pipStats(mr *mountRun, res *builder.Result) {
 		}
 		if ms.Hit == hitExact && !ms.Injected && ms.StepCached != nil && !*ms.StepCached {
 			hint := fmt.Sprintf("mount cache %s: the requirements did not change, but the layer cache missed the step that uses it, so it ran without its cache; it will be fast again once the layer cache of this run is saved", ms.ID)
-			r.summary.Hints = append(r.summary.Hints, hint)
-			r.out.CacheWarnings = append(r.out.CacheWarnings, hint)
-			r.rep.Notice("Mount cache", hint)
+			r.res.Hints = append(r.res.Hints, hint)
+			r.warn.Notice("Mount cache", hint)
 		}
 		all = append(all, ms.cache.Mounts...)
 	}
 	// Outputs count each RUN once, even when it uses several carried mounts.
 	st := mountcache.ParsePipLog(res.Logs(usesMount(all)))
-	r.out.PipPackagesTotal, r.out.PipPackagesCached = st.Total, st.Cached
+	r.res.PipTotal, r.res.PipCached = st.Total, st.Cached
 }
 
 // usesMount matches the vertices of RUN steps that declare one of mounts. The frontend
@@ -575,34 +571,31 @@ func usesMount(mounts []mountcache.Mount) func(string) bool {
 	}
 }
 
-func (r *runner) mountOutputs(mr *mountRun) {
-	counts := map[string]int{}
+// mountResults puts what happened to the mounts into the run's result, from which
+// mount-cache-hit, mount-cache-report, the byte counts and the summary's mount table are made.
+func (r *runner) mountResults(mr *mountRun) {
+	r.res.Mounts = make([]report.MountEntry, 0, len(mr.mounts))
 	for _, ms := range mr.mounts {
-		counts[ms.Hit]++
-		r.out.MountCacheRestoredBytes += ms.RestoredBytes
-		r.out.MountCacheSavedBytes += ms.SavedBytes
-		sum := report.MountSummary{ID: ms.ID, Key: ms.Key, Hit: ms.Hit, RestoredBytes: ms.RestoredBytes, SavedBytes: ms.SavedBytes, Saved: ms.Saved, Note: ms.SaveNote}
-		if ms.Pip != nil {
-			sum.PipCached, sum.PipTotal = ms.Pip.Cached, ms.Pip.Total
-		}
-		r.summary.Mounts = append(r.summary.Mounts, sum)
+		r.res.Mounts = append(r.res.Mounts, mountEntry(ms))
 	}
-	switch {
-	case len(mr.mounts) == 0:
-		r.out.MountCacheHit = hitNone
-	case counts[hitExact] == len(mr.mounts):
-		r.out.MountCacheHit = hitExact
-	case counts[hitMiss] == len(mr.mounts):
-		r.out.MountCacheHit = hitMiss
-	default:
-		r.out.MountCacheHit = hitPartial
+}
+
+// mountEntry is the one mapping of a mount's state to its mount-cache-report entry.
+func mountEntry(ms *mountState) report.MountEntry {
+	e := report.MountEntry{
+		ID: ms.ID, CacheID: ms.CacheID, Target: ms.Target, Key: ms.Key, MatchedKey: ms.MatchedKey,
+		Hit: ms.Hit, Injected: ms.Injected, Reason: ms.Reason, RestoredBytes: ms.RestoredBytes,
+		Saved: ms.Saved, SavedBytes: ms.SavedBytes, SaveNote: ms.SaveNote, SavedKey: ms.SavedKey,
+		DeltaOn: ms.DeltaOn, StepCached: ms.StepCached,
 	}
-	r.out.MountCacheReport = mr.mounts
+	if p := ms.Pip; p != nil {
+		e.Pip = &report.PipCounts{Total: p.Total, Cached: p.Cached, Downloaded: p.Downloaded, Built: p.Built}
+	}
+	return e
 }
 
 func (r *runner) mountWarning(msg string) {
-	r.out.CacheWarnings = append(r.out.CacheWarnings, "mount cache: "+msg)
-	r.rep.Warning("Mount cache", msg)
+	r.warn.Mount(msg)
 }
 
 // defaultPlatform is the platform the daemon builds for when the build names none.

@@ -39,7 +39,7 @@ func Main(ctx context.Context, env Env) int {
 	if actNote != "" {
 		rep.Infof("%s", actNote)
 	}
-	r := &runner{env: env, rep: rep, out: report.Outputs{RepoCacheUsageBytes: -1}}
+	r := &runner{env: env, rep: rep, warn: report.NewWarnings(rep)}
 	err := r.run(ctx)
 	r.finish(err)
 	if err != nil {
@@ -49,13 +49,15 @@ func Main(ctx context.Context, env Env) int {
 }
 
 type runner struct {
-	env     Env
-	rep     *report.Reporter
-	in      *inputs.Inputs
-	plan    *Plan
-	out     report.Outputs
-	summary report.Summary
-	phases  []report.Phase
+	env  Env
+	rep  *report.Reporter
+	in   *inputs.Inputs
+	plan *Plan
+	// res is what the run found out; finish writes the outputs and the summary from it.
+	res report.Result
+	// warn annotates cache problems and records them for res.Warnings (cache-warnings).
+	warn   *report.Warnings
+	phases []report.Phase
 	// savedMountKeys are the mount cache entries this run stored, for cleanup.
 	savedMountKeys []string
 	// layerNotSaved says why a layer cache export the plan made did not happen.
@@ -136,7 +138,7 @@ func (r *runner) build(ctx context.Context, c *client.Client) error {
 	if err != nil {
 		return err
 	}
-	end := r.rep.Group("Build " + r.summary.Image)
+	end := r.rep.Group("Build " + r.res.Image)
 	start := time.Now()
 	// The build does not wait for the base image prewarm: its FROM joins the unpack in
 	// flight (BuildKit unpacks a layer once, whoever asks), while the rest of its start
@@ -153,32 +155,27 @@ func (r *runner) build(ctx context.Context, c *client.Client) error {
 	r.saveMounts(ctx, mounts, early, res, err)
 	if res != nil && res.Retried != "" {
 		msg := fmt.Sprintf("the first push failed (%s) and the export ran again; the steps were cached, only the export was repeated", res.Retried)
-		r.summary.Hints = append(r.summary.Hints, "push retried: "+msg)
+		r.res.Hints = append(r.res.Hints, "push retried: "+msg)
 		r.rep.Warning("Push retried", msg)
 	}
 	if res != nil {
-		r.out.LayerCacheStepsCached = res.Steps.Cached
-		r.out.LayerCacheStepsTotal = res.Steps.Total
-		r.out.BuildDurationSeconds = res.Duration.Seconds()
-		r.summary.StepsCached, r.summary.StepsTotal = res.Steps.Cached, res.Steps.Total
-		r.summary.Duration = res.Duration
+		r.res.StepsCached, r.res.StepsTotal = res.Steps.Cached, res.Steps.Total
+		r.res.Duration = res.Duration
 	}
 	if err != nil {
 		return err
 	}
-	r.out.Digest, r.out.ImageID, r.out.Metadata = res.Digest, res.ImageID, res.Metadata
-	r.summary.Digest = res.Digest
-	r.out.CacheSaved = r.plan.Decision.Save && len(r.plan.LayerCache.Exports) > 0
+	r.res.Digest, r.res.ImageID, r.res.Metadata = res.Digest, res.ImageID, res.Metadata
+	r.res.CacheSaved = r.plan.Decision.Save && len(r.plan.LayerCache.Exports) > 0
 	for _, e := range res.Steps.CacheExportErrors {
 		// The image is built; only the cache is missing. Say so, do not fail.
 		e += layerDeniedNote(e, mounts)
-		r.out.CacheSaved = false
+		r.res.CacheSaved = false
 		if r.layerNotSaved == "" {
 			r.layerNotSaved = "the layer cache export failed: " + e
 		}
-		r.out.CacheWarnings = append(r.out.CacheWarnings, e)
-		r.summary.Hints = append(r.summary.Hints, "layer cache not saved: "+e)
-		r.rep.Warning("Layer cache not saved", e)
+		r.res.Hints = append(r.res.Hints, "layer cache not saved: "+e)
+		r.warn.Warn("Layer cache not saved", e)
 	}
 	return nil
 }
@@ -189,22 +186,19 @@ func (r *runner) phase(name string, start time.Time) {
 
 func (r *runner) describePlan() {
 	p := r.plan
-	r.out.CacheBackend = p.LayerCache.Backend
-	r.out.CacheSaveReason = p.Decision.Reason
+	r.res.Backend, r.res.BackendReason = p.LayerCache.Backend, p.LayerCache.BackendReason
+	r.res.SaveReason = p.Decision.Reason
 	for _, w := range p.Warnings {
 		r.rep.Warning("Event", w)
 	}
 	r.describeCacheMode()
-	r.out.CacheWarnings = append(r.out.CacheWarnings, p.LayerCache.Warnings...)
 	for _, w := range p.LayerCache.Warnings {
-		r.rep.Warning("Layer cache", w)
+		r.warn.Warn("Layer cache", w)
 	}
-	r.summary.Tags = p.Inputs.Tags
-	r.summary.Image = imageName(p.Inputs)
-	r.summary.CacheBackend = p.LayerCache.BackendReason
-	r.summary.CacheReads = p.LayerCache.ReadScopes
-	r.summary.CacheWrite = p.LayerCache.WriteScope
-	r.summary.CacheSaveReason = p.Decision.Reason
+	r.res.Tags = p.Inputs.Tags
+	r.res.Image = imageName(p.Inputs)
+	r.res.ReadScopes = p.LayerCache.ReadScopes
+	r.res.WriteScope = p.LayerCache.WriteScope
 	r.rep.Infof("Layer cache: %s", p.LayerCache.BackendReason)
 	for _, e := range p.LayerCache.Imports {
 		r.rep.Infof("  reads  %s", layercache.Redacted(e))
@@ -242,28 +236,27 @@ func (r *runner) finish(err error) {
 	case errors.As(err, &authErr):
 		// Not the Dockerfile's fault: no file, and what to add to the workflow.
 		r.rep.Error(fmt.Sprintf("%s refused the %s", authErr.Registry, authErr.Op), authErr.Error()+"\n"+authErr.Fix())
-		r.summary.Failed = authErr.Error()
+		r.res.Failed = authErr.Error()
 	case errors.As(err, &buildErr):
 		msg := buildErr.Error()
 		if buildErr.Log != "" {
 			msg += "\n" + buildErr.Log
 		}
 		r.rep.ErrorAt("Build failed", msg, buildErr.File, buildErr.Line, buildErr.EndLine)
-		r.summary.Failed = buildErr.Error()
+		r.res.Failed = buildErr.Error()
 	default:
 		r.rep.Error("warmbuild", err.Error())
-		r.summary.Failed = err.Error()
+		r.res.Failed = err.Error()
 	}
 	if r.plan == nil {
 		return
 	}
-	r.out.CacheSaved = r.out.CacheSaved && err == nil
-	r.out.CacheSaveReason = r.resultSaveReason(err)
-	r.summary.CacheSaveReason = r.out.CacheSaveReason
-	r.rep.SetOutputs(r.out)
-	r.summary.Phases = r.phases
-	r.summary.CacheSaved = r.out.CacheSaved
-	r.rep.AddSummary(r.summary.Markdown())
+	r.res.CacheSaved = r.res.CacheSaved && err == nil
+	r.res.SaveReason = r.resultSaveReason(err)
+	r.res.Phases = r.phases
+	r.res.Warnings = r.warn.Entries()
+	r.rep.SetOutputs(r.res.Outputs())
+	r.rep.AddSummary(r.res.Summary())
 }
 
 func imageName(in *inputs.Inputs) string {
