@@ -28,6 +28,7 @@ import (
 
 	"github.com/distribution/reference"
 	"github.com/warmbuild/warmbuild/pkg/cachepolicy"
+	"github.com/warmbuild/warmbuild/pkg/cacheservice"
 	"github.com/warmbuild/warmbuild/pkg/inputs"
 )
 
@@ -64,8 +65,15 @@ type Settings struct {
 	// cache entries in one API call (needs actions: read) instead of probing blob by blob.
 	GitHubToken string
 
-	// Getenv reads the runner's environment (os.Getenv in production).
-	Getenv func(string) string
+	// Service is the run's one detection of the GitHub Actions cache service
+	// (runnerenv.Env.CacheService, cacheservice.Vars.Detect), the one the mount caches use
+	// too; ServiceErr is what the detection returned instead. Neither set: no service.
+	Service    cacheservice.Service
+	ServiceErr error
+	// RuntimeToken is ACTIONS_RUNTIME_TOKEN, for cache-from/cache-to gha entries without a
+	// token of their own; Repository is GITHUB_REPOSITORY, for the gha exporter's listing.
+	RuntimeToken string
+	Repository   string
 }
 
 // Plan is what the build imports and exports, and how to describe it.
@@ -90,10 +98,6 @@ type Plan struct {
 // NewPlan builds the plan. Errors are *inputs.Error for settings that cannot work
 // (unknown backend, missing cache-ref or cache-dir, bad cache-ref).
 func NewPlan(s Settings, d cachepolicy.Decision) (Plan, error) {
-	getenv := s.Getenv
-	if getenv == nil {
-		getenv = func(string) string { return "" }
-	}
 	var p Plan
 	if s.Scope != "" {
 		p.Scope, p.ScopeReason = cachepolicy.Scope(s.Scope, ""), "cache-scope"
@@ -107,21 +111,21 @@ func NewPlan(s Settings, d cachepolicy.Decision) (Plan, error) {
 
 	var auto planEntries
 	if s.Auto {
-		backend, why, err := chooseBackend(s, getenv)
+		backend, why, err := chooseBackend(s)
 		if err != nil {
 			return Plan{}, err
 		}
 		p.Backend, p.BackendReason = backend, backend+": "+why
 		switch backend {
 		case BackendGHA:
-			svc, problem := ghaServiceFromEnv(getenv)
+			svc, problem := ghaServiceFrom(s)
 			if problem != "" {
 				p.Backend, p.BackendReason = BackendNone, "none: "+problem
 				p.Warnings = append(p.Warnings, problem)
 				break
 			}
 			p.BackendReason += ", " + svc.desc
-			auto = ghaEntries(svc, p.Scope, mode, d, s.GitHubToken, getenv("GITHUB_REPOSITORY"))
+			auto = ghaEntries(svc, p.Scope, mode, d, s.GitHubToken, s.Repository)
 		case BackendRegistry:
 			if auto, err = registryEntries(s.CacheRef, p.Scope, mode, d); err != nil {
 				return Plan{}, err
@@ -135,10 +139,10 @@ func NewPlan(s Settings, d cachepolicy.Decision) (Plan, error) {
 
 	var explicit planEntries
 	if d.Access.Reads() { // the cache mode governs explicit reads too; Decision.ReadReason says why
-		explicit.imports = p.explicitEntries("cache-from", s.CacheFrom, getenv, false)
+		explicit.imports = p.explicitEntries("cache-from", s.CacheFrom, s, false)
 	}
 	if d.Save { // cache-save-on and the cache mode govern explicit writes too; Decision.Reason says why
-		explicit.exports = p.explicitEntries("cache-to", s.CacheTo, getenv, true)
+		explicit.exports = p.explicitEntries("cache-to", s.CacheTo, s, true)
 	}
 	if !d.Access.Reads() {
 		auto.imports = nil // ReadBranches is empty then; this holds for a Decision made by hand too
@@ -157,7 +161,7 @@ func NewPlan(s Settings, d cachepolicy.Decision) (Plan, error) {
 }
 
 // chooseBackend picks the automatic entries' backend and says why, e.g. "cache-ref is set".
-func chooseBackend(s Settings, getenv func(string) string) (backend, why string, err error) {
+func chooseBackend(s Settings) (backend, why string, err error) {
 	switch b := strings.ToLower(strings.TrimSpace(s.Backend)); b {
 	case "", "auto":
 		switch {
@@ -167,7 +171,7 @@ func chooseBackend(s Settings, getenv func(string) string) (backend, why string,
 			return BackendRegistry, "cache-ref is set", nil
 		case s.CacheDir != "":
 			return BackendLocal, "cache-dir is set", nil
-		case getenv("ACTIONS_RESULTS_URL") != "" || getenv("ACTIONS_CACHE_URL") != "":
+		case s.offersService():
 			return BackendGHA, "the runner provides the GitHub Actions cache service", nil
 		default:
 			return BackendNone, "this runner provides no GitHub Actions cache service (ACTIONS_RESULTS_URL and ACTIONS_CACHE_URL are unset); set cache-ref or cache-dir to cache layers in a registry or a directory", nil
@@ -282,7 +286,7 @@ func localEntries(dir, scope, mode string, d cachepolicy.Decision) planEntries {
 // entries get the token and service URL from the environment, and exports get
 // ignore-error=true unless the user said otherwise. A gha entry BuildKit could not
 // configure is dropped with a warning rather than failing the build.
-func (p *Plan) explicitEntries(input string, es inputs.CacheEntries, getenv func(string) string, export bool) inputs.CacheEntries {
+func (p *Plan) explicitEntries(input string, es inputs.CacheEntries, s Settings, export bool) inputs.CacheEntries {
 	var out inputs.CacheEntries
 	for _, e := range es {
 		if e == nil {
@@ -293,7 +297,7 @@ func (p *Plan) explicitEntries(input string, es inputs.CacheEntries, getenv func
 			c.Attrs = map[string]string{}
 		}
 		if c.Type == BackendGHA {
-			if problem := completeGHA(c, getenv); problem != "" {
+			if problem := completeGHA(c, s); problem != "" {
 				p.Warnings = append(p.Warnings, fmt.Sprintf("%s entry %s left out: %s", input, Redacted(e), problem))
 				continue
 			}
@@ -308,14 +312,14 @@ func (p *Plan) explicitEntries(input string, es inputs.CacheEntries, getenv func
 	return out
 }
 
-func completeGHA(e *inputs.CacheEntry, getenv func(string) string) string {
+func completeGHA(e *inputs.CacheEntry, s Settings) string {
 	if _, ok := e.Attrs["token"]; !ok {
-		e.Attrs["token"] = getenv("ACTIONS_RUNTIME_TOKEN")
+		e.Attrs["token"] = s.RuntimeToken
 	}
 	_, hasURL := e.Attrs["url"]
 	_, hasURLv2 := e.Attrs["url_v2"]
 	if !hasURL && !hasURLv2 {
-		svc, problem := ghaEndpointFromEnv(getenv)
+		svc, problem := ghaEndpointFrom(s)
 		if problem != "" {
 			return problem
 		}

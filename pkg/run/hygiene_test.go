@@ -12,6 +12,7 @@ import (
 	"github.com/warmbuild/warmbuild/pkg/ghapi/ghapitest"
 	"github.com/warmbuild/warmbuild/pkg/inputs"
 	"github.com/warmbuild/warmbuild/pkg/report"
+	"github.com/warmbuild/warmbuild/pkg/runnerenv"
 )
 
 func newTestRunner(t *testing.T, env map[string]string, token string) (*runner, *bytes.Buffer) {
@@ -19,10 +20,11 @@ func newTestRunner(t *testing.T, env map[string]string, token string) (*runner, 
 	var log bytes.Buffer
 	getenv := func(k string) string { return env[k] }
 	return &runner{
-		env: Env{Getenv: getenv, Stdout: &log},
-		rep: report.New(&log, getenv),
-		in:  &inputs.Inputs{GitHubToken: token},
-		out: report.Outputs{RepoCacheUsageBytes: -1},
+		env:  Env{Getenv: getenv, Stdout: &log},
+		renv: runnerenv.Read(getenv),
+		rep:  report.New(&log, getenv),
+		in:   &inputs.Inputs{GitHubToken: token},
+		out:  report.Outputs{RepoCacheUsageBytes: -1},
 	}, &log
 }
 
