@@ -74,7 +74,7 @@ func TestTheRunnersEnvironmentIsReadOnce(t *testing.T) {
 			want: runnerenv.Env{
 				Cache:     cacheservice.Vars{ResultsURL: "https://ghes.corp.example/results/", CacheURL: cacheURL, Token: "tok", ServerURL: "https://ghes.corp.example"},
 				CacheMode: cachepolicy.AccessNone, CacheModeWarning: `ACTIONS_CACHE_MODE="sometimes" is not a cache mode (none, read, write or write-only); caches are neither read nor written`,
-				GitHub:    runnerenv.GitHub{APIURL: "https://ghes.corp.example/api/v3", ServerURL: "https://ghes.corp.example"},
+				GitHub: runnerenv.GitHub{APIURL: "https://ghes.corp.example/api/v3", ServerURL: "https://ghes.corp.example"},
 			},
 			protocol: cacheservice.ProtocolV1, url: cacheURL,
 		},
