@@ -2,8 +2,10 @@ package runnerenv_test
 
 import (
 	"errors"
+	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/warmbuild/warmbuild/pkg/cachepolicy"
@@ -122,5 +124,23 @@ func TestSecretsAreTheRunnersTokens(t *testing.T) {
 	}
 	if got := runnerenv.Read(envOf(nil)).Secrets(); len(got) != 0 {
 		t.Errorf("no runner: Secrets = %q, want none", got)
+	}
+}
+
+// Every knob outside `with:` is documented in README's Environment section.
+func TestREADMEDocumentsEveryKnob(t *testing.T) {
+	data, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, ok := strings.Cut(string(data), "\n## Environment\n")
+	if !ok {
+		t.Fatal(`README.md has no "## Environment" section`)
+	}
+	section, _, _ = strings.Cut(section, "\n## ")
+	for _, k := range []string{runnerenv.EnvMountTransfer, runnerenv.EnvBuilderSecurity, runnerenv.EnvBuilderNetwork} {
+		if !strings.Contains(section, "`"+k) {
+			t.Errorf("README's Environment section does not document %s", k)
+		}
 	}
 }
