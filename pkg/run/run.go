@@ -35,7 +35,8 @@ type Env struct {
 
 // Main runs the action and returns the process exit code.
 func Main(ctx context.Context, env Env) int {
-	// Under nektos/act both caches need a stand-in token (see cacheservice.WithActToken).
+	// Under nektos/act both caches need a stand-in token (see cacheservice.WithActToken);
+	// runnerenv.Read below sees it as ACTIONS_RUNTIME_TOKEN.
 	var actNote string
 	env.Getenv, actNote = cacheservice.WithActToken(env.Getenv, time.Now())
 	rep := report.New(env.Stdout, env.Getenv)
