@@ -6,6 +6,9 @@ import "io"
 // Input from the runner's environment and reads the event payload from r (the file at
 // GITHUB_EVENT_PATH; nil when there is none).
 // The caller adds SaveOn, Mode and, if it knows better than the payload, DefaultBranch.
+//
+// The action reads the runner once, in pkg/runnerenv (runnerenv.Env.PolicyInput, then
+// WithPayload); InputFromEnv serves tests that hold a getenv.
 func InputFromEnv(getenv func(string) string, r io.Reader) (Input, error) {
 	in := Input{
 		EventName:  getenv("GITHUB_EVENT_NAME"),
@@ -17,6 +20,12 @@ func InputFromEnv(getenv func(string) string, r io.Reader) (Input, error) {
 		Repository: getenv("GITHUB_REPOSITORY"),
 	}
 	in.Access, in.AccessWarning = AccessFromEnv(getenv)
+	return in.WithPayload(r)
+}
+
+// WithPayload returns in with the event payload read from r (the file at
+// GITHUB_EVENT_PATH); nil r leaves it empty.
+func (in Input) WithPayload(r io.Reader) (Input, error) {
 	if r == nil {
 		return in, nil
 	}

@@ -188,6 +188,8 @@ func TestProtocolIsChosenFromTheContainerEnvironment(t *testing.T) {
 		{"forced v1", env("ACTIONS_CACHE_API_FORCE_VERSION", "v1", "ACTIONS_RESULTS_URL", results, "ACTIONS_CACHE_URL", cache, "ACTIONS_RUNTIME_TOKEN", "t"), cacheservice.ProtocolV1, cache},
 		{"node-action style flag", env("ACTIONS_CACHE_SERVICE_V2", "True", "ACTIONS_RESULTS_URL", results, "ACTIONS_CACHE_URL", cache, "ACTIONS_RUNTIME_TOKEN", "t", "GITHUB_SERVER_URL", "https://ghes.corp.example"), cacheservice.ProtocolV2, results},
 		{"only a v1 URL, no token", env("ACTIONS_CACHE_URL", cache), cacheservice.ProtocolV1, cache},
+		{"*.localhost is no Enterprise Server (@actions/cache isGhes)", env("ACTIONS_RESULTS_URL", results, "ACTIONS_CACHE_URL", cache, "ACTIONS_RUNTIME_TOKEN", "t", "GITHUB_SERVER_URL", "http://octo.ghe.localhost"), cacheservice.ProtocolV2, results},
+		{"ACTIONS_CACHE_SERVICE_V2=false decides nothing (buildx addGithubToken)", env("ACTIONS_CACHE_SERVICE_V2", "false", "ACTIONS_RESULTS_URL", results, "ACTIONS_CACHE_URL", cache, "ACTIONS_RUNTIME_TOKEN", "t"), cacheservice.ProtocolV2, results},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -205,6 +207,12 @@ func TestProtocolIsChosenFromTheContainerEnvironment(t *testing.T) {
 	}
 	if _, err := cacheservice.Detect(env("ACT", "true", "ACTIONS_RESULTS_URL", "http://172.17.0.1:34567/")); !errors.Is(err, cacheservice.ErrNoService) {
 		t.Errorf("act without its cache server: %v, want ErrNoService (act's results URL is no cache service)", err)
+	}
+	if _, err := cacheservice.Detect(env("ACTIONS_CACHE_API_FORCE_VERSION", "v3")); err == nil || errors.Is(err, cacheservice.ErrNoService) {
+		t.Errorf("ACTIONS_CACHE_API_FORCE_VERSION=v3: %v, want an error naming it (BuildKit's client refuses it too)", err)
+	}
+	if _, err := cacheservice.Detect(env("ACTIONS_CACHE_API_FORCE_VERSION", "v1", "ACTIONS_RESULTS_URL", results, "ACTIONS_RUNTIME_TOKEN", "t")); !errors.Is(err, cacheservice.ErrNoService) {
+		t.Errorf("v1 forced without ACTIONS_CACHE_URL: %v, want ErrNoService (ACTIONS_RESULTS_URL serves v2 only)", err)
 	}
 	if _, err := cacheservice.Detect(env("ACTIONS_RESULTS_URL", results)); err == nil || !strings.Contains(err.Error(), "ACTIONS_RUNTIME_TOKEN") {
 		t.Errorf("v2 without a token: %v, want an error naming ACTIONS_RUNTIME_TOKEN", err)

@@ -29,28 +29,68 @@ type Service struct {
 	Protocol Protocol
 	URL      string
 	Token    string
+	// V1URL is ACTIONS_CACHE_URL beside a v2 service, when the runner sets it: BuildKit
+	// before 0.20 reads only a gha entry's url (buildx passes it beside url_v2: docker/buildx
+	// build/opt.go, addGithubToken). This package's Client does not use it.
+	V1URL string
 	// Reason says which variables decided the protocol, for a log line.
 	Reason string
 }
 
-// Detect finds the cache service a container action should use. The runner
-// does not set ACTIONS_CACHE_SERVICE_V2 for container actions, so the choice
-// is made from what is there:
-//  1. ACTIONS_CACHE_API_FORCE_VERSION=v1|v2 (the knob BuildKit's gha backend
-//     reads too) wins;
-//  2. ACTIONS_CACHE_SERVICE_V2=true (what node actions get) means v2;
-//  3. GitHub Enterprise Server (GITHUB_SERVER_URL not github.com or *.ghe.com)
-//     only speaks v1;
-//  4. under nektos/act (ACT=true) ACTIONS_RESULTS_URL is act's artifact server,
-//     not a cache service: v1 with ACTIONS_CACHE_URL, or no service when act
-//     runs without its cache server;
+// Vars are the runner variables that say which cache service to use. pkg/runnerenv reads
+// them once for the run (through VarsFromEnv); the layer cache's gha entries and the mount
+// caches both get their service from Vars.Detect, so they never speak different protocols.
+type Vars struct {
+	ResultsURL   string // ACTIONS_RESULTS_URL: the v2 (twirp) service
+	CacheURL     string // ACTIONS_CACHE_URL: the v1 (REST) service
+	Token        string // ACTIONS_RUNTIME_TOKEN
+	ForceVersion string // ACTIONS_CACHE_API_FORCE_VERSION: v1 or v2 (BuildKit's go-actions-cache reads it too)
+	ServiceV2    string // ACTIONS_CACHE_SERVICE_V2: set by the runner for node actions only
+	ServerURL    string // GITHUB_SERVER_URL: tells GitHub Enterprise Server apart
+	Act          bool   // ACT=true: nektos/act
+}
+
+// VarsFromEnv reads Vars through getenv, values trimmed.
+func VarsFromEnv(getenv func(string) string) Vars {
+	get := func(k string) string { return strings.TrimSpace(getenv(k)) }
+	return Vars{
+		ResultsURL:   get("ACTIONS_RESULTS_URL"),
+		CacheURL:     get("ACTIONS_CACHE_URL"),
+		Token:        get("ACTIONS_RUNTIME_TOKEN"),
+		ForceVersion: get("ACTIONS_CACHE_API_FORCE_VERSION"),
+		ServiceV2:    get("ACTIONS_CACHE_SERVICE_V2"),
+		ServerURL:    get("GITHUB_SERVER_URL"),
+		Act:          getenv("ACT") == "true",
+	}
+}
+
+// Detect is VarsFromEnv(getenv).Detect(), for tests and tools that hold a getenv.
+func Detect(getenv func(string) string) (Service, error) { return VarsFromEnv(getenv).Detect() }
+
+// Detect finds the cache service a container action should use: the one rule for the
+// layer cache (BuildKit's gha backend) and the mount caches. The runner does not set
+// ACTIONS_CACHE_SERVICE_V2 for container actions, so the choice is made from what is there:
+//  1. ACTIONS_CACHE_API_FORCE_VERSION=v1|v2 wins; another value is an error, as in
+//     BuildKit's client (tonistiigi/go-actions-cache cache.go, TryEnv: "invalid
+//     ACTIONS_CACHE_API_FORCE_VERSION"), which would fail the same way;
+//  2. ACTIONS_CACHE_SERVICE_V2 true (what node actions get) means v2; false or anything
+//     else decides nothing, as in buildx (docker/buildx build/opt.go, addGithubToken: only
+//     a true ParseBool sets version 2);
+//  3. GitHub Enterprise Server (see isGHES) only speaks v1;
+//  4. under nektos/act (ACT=true) ACTIONS_RESULTS_URL is act's artifact server, not a
+//     cache service: v1 with ACTIONS_CACHE_URL, or no service when act runs without its
+//     cache server (nektos/act cmd/root.go sets ACTIONS_CACHE_URL only then);
 //  5. otherwise ACTIONS_RESULTS_URL means v2, else ACTIONS_CACHE_URL means v1.
 //
-// It returns ErrNoService when no usable URL is set.
-func Detect(getenv func(string) string) (Service, error) {
-	resultsURL := strings.TrimSpace(getenv("ACTIONS_RESULTS_URL"))
-	cacheURL := strings.TrimSpace(getenv("ACTIONS_CACHE_URL"))
-	token := strings.TrimSpace(getenv("ACTIONS_RUNTIME_TOKEN"))
+// v1 is only ever ACTIONS_CACHE_URL: @actions/cache falls back to ACTIONS_RESULTS_URL
+// (actions/toolkit packages/cache/src/internal/config.ts, getCacheServiceURL), but that
+// URL serves only v2 on github.com (v1 was shut down there on 2025-04-15) and is act's
+// artifact server under act.
+//
+// It returns ErrNoService itself when neither URL is set, and wrapped with the reason when
+// the chosen protocol's URL is not set.
+func (v Vars) Detect() (Service, error) {
+	resultsURL, cacheURL, token := v.ResultsURL, v.CacheURL, v.Token
 	v1 := func(reason string) (Service, error) {
 		if cacheURL == "" {
 			return Service{}, fmt.Errorf("%s, but ACTIONS_CACHE_URL is not set: %w", reason, ErrNoService)
@@ -64,25 +104,30 @@ func Detect(getenv func(string) string) (Service, error) {
 		if token == "" {
 			return Service{}, fmt.Errorf("%s, but ACTIONS_RUNTIME_TOKEN is not set", reason)
 		}
-		return Service{Protocol: ProtocolV2, URL: resultsURL, Token: token, Reason: reason}, nil
+		return Service{Protocol: ProtocolV2, URL: resultsURL, Token: token, V1URL: cacheURL, Reason: reason}, nil
 	}
 
-	switch force := strings.ToLower(strings.TrimSpace(getenv("ACTIONS_CACHE_API_FORCE_VERSION"))); force {
+	force := strings.ToLower(v.ForceVersion)
+	if force != "" && force != "v1" && force != "v2" {
+		return Service{}, fmt.Errorf("ACTIONS_CACHE_API_FORCE_VERSION=%q: want v1 or v2", v.ForceVersion)
+	}
+	if resultsURL == "" && cacheURL == "" {
+		return Service{}, ErrNoService // whatever else is set: nothing to talk to
+	}
+	switch force {
 	case "":
 	case "v1":
 		return v1("ACTIONS_CACHE_API_FORCE_VERSION=v1")
 	case "v2":
 		return v2("ACTIONS_CACHE_API_FORCE_VERSION=v2")
-	default:
-		return Service{}, fmt.Errorf("ACTIONS_CACHE_API_FORCE_VERSION=%q: want v1 or v2", force)
 	}
-	if on, err := strconv.ParseBool(strings.TrimSpace(getenv("ACTIONS_CACHE_SERVICE_V2"))); err == nil && on {
+	if on, err := strconv.ParseBool(v.ServiceV2); err == nil && on {
 		return v2("ACTIONS_CACHE_SERVICE_V2 is set")
 	}
-	if isGHES(getenv("GITHUB_SERVER_URL")) {
-		return v1("GitHub Enterprise Server (" + getenv("GITHUB_SERVER_URL") + ") only has the v1 cache service")
+	if isGHES(v.ServerURL) {
+		return v1("GitHub Enterprise Server (" + v.ServerURL + ") only has the v1 cache service")
 	}
-	if getenv("ACT") == "true" {
+	if v.Act {
 		return v1("running under nektos/act, whose cache server speaks v1")
 	}
 	if resultsURL != "" {
@@ -94,8 +139,11 @@ func Detect(getenv func(string) string) (Service, error) {
 	return Service{}, ErrNoService
 }
 
-// isGHES follows @actions/cache's isGhes: any server but github.com,
-// *.ghe.com and *.ghe.localhost is an Enterprise Server.
+// isGHES follows @actions/cache's isGhes (actions/toolkit packages/cache/src/internal/
+// config.ts; docker/actions-toolkit src/github/github.ts, isGHES, has the same): any server
+// but github.com, *.ghe.com (GHE.com data residency) and *.localhost (GitHub's own
+// development hosts, e.g. *.ghe.localhost) is an Enterprise Server. No GITHUB_SERVER_URL
+// means github.com, as there.
 func isGHES(serverURL string) bool {
 	if serverURL == "" {
 		return false
@@ -104,8 +152,8 @@ func isGHES(serverURL string) bool {
 	if err != nil || u.Hostname() == "" {
 		return false
 	}
-	host := strings.ToUpper(u.Hostname())
-	return host != "GITHUB.COM" && !strings.HasSuffix(host, ".GHE.COM") && !strings.HasSuffix(host, ".GHE.LOCALHOST")
+	host := strings.ToUpper(strings.TrimSpace(u.Hostname()))
+	return host != "GITHUB.COM" && !strings.HasSuffix(host, ".GHE.COM") && !strings.HasSuffix(host, ".LOCALHOST")
 }
 
 // RetryPolicy says how often and how patiently a request is retried. 5xx
@@ -290,12 +338,18 @@ func newClient(opts []Option) (*Client, error) {
 	return c, nil
 }
 
-// FromEnv makes a client of the service [Detect] finds through getenv.
+// FromEnv makes a client of the service [Detect] finds through getenv. The action itself
+// detects once for the run (pkg/runnerenv) and calls Open; FromEnv serves tests and tools.
 func FromEnv(getenv func(string) string, opts ...Option) (*Client, error) {
 	svc, err := Detect(getenv)
 	if err != nil {
 		return nil, err
 	}
+	return Open(svc, opts...)
+}
+
+// Open makes a client of a detected service.
+func Open(svc Service, opts ...Option) (*Client, error) {
 	return New(svc.Protocol, svc.URL, svc.Token, opts...)
 }
 

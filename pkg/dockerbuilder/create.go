@@ -46,7 +46,7 @@ func useOwnBuilder(ctx context.Context, d *dockerclient.Client, o Options) (Info
 		return Info{}, fmt.Errorf("inspect builder container %s: %w", cname, err)
 	}
 
-	knob := o.Getenv(EnvSecurity)
+	knob := o.Env.Security
 	sec, err := securityFromEnv(knob)
 	if err != nil {
 		return Info{}, err
@@ -94,7 +94,7 @@ func useOwnBuilder(ctx context.Context, d *dockerclient.Client, o Options) (Info
 // createContainer creates the builder's container; false when one of that name exists.
 func createContainer(ctx context.Context, d *dockerclient.Client, name string, o Options, sec Security) (bool, error) {
 	cname := ContainerName(name)
-	cfg, hc := containerSpec(name, o.Image, sec, o.Getenv(EnvNetwork))
+	cfg, hc := containerSpec(name, o.Image, sec, o.Env.Network)
 	_, err := d.ContainerCreate(ctx, dockerclient.ContainerCreateOptions{Name: cname, Config: cfg, HostConfig: hc})
 	switch {
 	case cerrdefs.IsConflict(err):

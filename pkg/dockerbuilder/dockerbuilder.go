@@ -56,7 +56,8 @@ const (
 	labelBuilder = "dev.warmbuild.builder"
 )
 
-// Environment knobs (read through Options.Getenv).
+// Environment knobs: the variables Options.Env holds (the action reads them once, in
+// pkg/runnerenv).
 const (
 	// EnvSecurity chooses the created builder's security options: "privileged" (as buildx
 	// and GitHub's runners do) or "unconfined": every capability but SYS_RESOURCE, no
@@ -77,11 +78,18 @@ type Options struct {
 	TLSDir   string // input endpoint-tls-dir
 	Builder  string // input builder
 	Image    string // input buildkit-image; empty means DefaultImage
-	Getenv   func(string) string
+	Env      Env
 	// Logf, when set, receives one line per decision (found, created, started, waited).
 	Logf func(format string, args ...any)
 
 	readyWindow time.Duration // tests shorten it; zero means defaultReadyWindow
+}
+
+// Env are the environment knobs, named by the Env* constants; empty fields take the defaults.
+type Env struct {
+	DockerHost string // EnvDockerHost; empty: the default socket
+	Security   string // EnvSecurity
+	Network    string // EnvNetwork
 }
 
 // Mode says how the daemon was found.
@@ -111,9 +119,6 @@ func Resolve(ctx context.Context, o Options) (builder.Endpoint, Info, error) {
 	if o.Endpoint != "" && !strings.HasPrefix(o.Endpoint, "docker-container://") {
 		return builder.Endpoint{Address: o.Endpoint, TLSDir: o.TLSDir}, Info{Mode: ModeEndpoint}, nil
 	}
-	if o.Getenv == nil {
-		o.Getenv = func(string) string { return "" }
-	}
 	if o.Logf == nil {
 		o.Logf = func(string, ...any) {}
 	}
@@ -123,7 +128,7 @@ func Resolve(ctx context.Context, o Options) (builder.Endpoint, Info, error) {
 	if o.readyWindow == 0 {
 		o.readyWindow = defaultReadyWindow
 	}
-	host := o.Getenv(EnvDockerHost)
+	host := o.Env.DockerHost
 	if host == "" {
 		host = defaultDockerHost
 	}

@@ -38,7 +38,7 @@ func echoStdio(stdin io.Reader, stdout, _ io.Writer) int {
 
 func TestPlainEndpointsPassThroughWithoutDocker(t *testing.T) {
 	ep, info, err := Resolve(ctxT(t), Options{Endpoint: "tcp://buildkitd:1234", TLSDir: "/certs",
-		Getenv: func(string) string { return "unix:///nonexistent/docker.sock" }})
+		Env: Env{DockerHost: "unix:///nonexistent/docker.sock"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,12 +49,7 @@ func TestPlainEndpointsPassThroughWithoutDocker(t *testing.T) {
 
 func TestNoDockerSocketSaysWhatToDo(t *testing.T) {
 	missing := filepath.Join(t.TempDir(), "docker.sock")
-	_, _, err := Resolve(ctxT(t), Options{Getenv: func(k string) string {
-		if k == EnvDockerHost {
-			return "unix://" + missing
-		}
-		return ""
-	}})
+	_, _, err := Resolve(ctxT(t), Options{Env: Env{DockerHost: "unix://" + missing}})
 	if err == nil {
 		t.Fatal("want an error without a Docker socket")
 	}
@@ -72,7 +67,7 @@ func TestBuilderNotFoundListsTheBuildersThatExist(t *testing.T) {
 	d.addContainer("buildx_buildkit_builder-15340", DefaultImage, true) // names may end in digits
 	d.addContainer("buildx_buildkit_other1", DefaultImage, true)        // a second node, same builder
 	d.addContainer("postgres", "postgres:16", true)
-	_, _, err := Resolve(ctxT(t), Options{Builder: "builder-typo", Getenv: d.getenv(nil)})
+	_, _, err := Resolve(ctxT(t), Options{Builder: "builder-typo", Env: d.env(nil)})
 	var inErr *inputs.Error
 	if !errors.As(err, &inErr) || inErr.Input != "builder" {
 		t.Fatalf("want an input error on builder, got %v", err)
@@ -89,7 +84,7 @@ func TestBuilderNotFoundListsTheBuildersThatExist(t *testing.T) {
 
 func TestDockerDriverBuilderIsRefusedByName(t *testing.T) {
 	d := newFakeDocker(t)
-	_, _, err := Resolve(ctxT(t), Options{Builder: "default", Getenv: d.getenv(nil)})
+	_, _, err := Resolve(ctxT(t), Options{Builder: "default", Env: d.env(nil)})
 	var inErr *inputs.Error
 	if !errors.As(err, &inErr) || inErr.Input != "builder" {
 		t.Fatalf("want an input error on builder, got %v", err)
@@ -107,7 +102,7 @@ func TestBuilderIsDialedThroughDialStdioInItsContainer(t *testing.T) {
 	d := newFakeDocker(t)
 	d.addContainer("buildx_buildkit_builder-5e1f0", DefaultImage, true)
 	d.commands["buildctl dial-stdio"] = echoStdio
-	ep, info, err := Resolve(ctxT(t), Options{Builder: "builder-5e1f", Getenv: d.getenv(nil)})
+	ep, info, err := Resolve(ctxT(t), Options{Builder: "builder-5e1f", Env: d.env(nil)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -142,7 +137,7 @@ func TestBuilderIsDialedThroughDialStdioInItsContainer(t *testing.T) {
 func TestDialStdioFailureCarriesItsStderr(t *testing.T) {
 	d := newFakeDocker(t)
 	d.addContainer("bk", "not-buildkit", true)
-	ep, _, err := Resolve(ctxT(t), Options{Endpoint: "docker-container://bk", Getenv: d.getenv(nil)})
+	ep, _, err := Resolve(ctxT(t), Options{Endpoint: "docker-container://bk", Env: d.env(nil)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -159,7 +154,7 @@ func TestDialStdioFailureCarriesItsStderr(t *testing.T) {
 
 func TestEndpointContainerThatDoesNotExist(t *testing.T) {
 	d := newFakeDocker(t)
-	_, _, err := Resolve(ctxT(t), Options{Endpoint: "docker-container://nope", Getenv: d.getenv(nil)})
+	_, _, err := Resolve(ctxT(t), Options{Endpoint: "docker-container://nope", Env: d.env(nil)})
 	var inErr *inputs.Error
 	if !errors.As(err, &inErr) || inErr.Input != "endpoint" || !strings.Contains(err.Error(), `no container "nope"`) {
 		t.Fatalf("want an input error on endpoint naming the container, got %v", err)
@@ -170,7 +165,7 @@ func TestStoppedBuilderIsStartedAndWaitedFor(t *testing.T) {
 	d := newFakeDocker(t)
 	d.addContainer("buildx_buildkit_b0", DefaultImage, false)
 	d.commands["buildctl debug workers"] = workersOK
-	_, info, err := Resolve(ctxT(t), Options{Builder: "b", Getenv: d.getenv(nil)})
+	_, info, err := Resolve(ctxT(t), Options{Builder: "b", Env: d.env(nil)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -184,7 +179,7 @@ func TestOwnBuilderIsCreatedLikeSetupBuildxDoes(t *testing.T) {
 	d.images[DefaultImage] = true
 	d.commands["buildctl debug workers"] = workersOK
 	var log []string
-	_, info, err := Resolve(ctxT(t), Options{Getenv: d.getenv(nil), Logf: func(f string, a ...any) { log = append(log, f) }})
+	_, info, err := Resolve(ctxT(t), Options{Env: d.env(nil), Logf: func(f string, a ...any) { log = append(log, f) }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -203,7 +198,7 @@ func TestOwnBuilderIsCreatedLikeSetupBuildxDoes(t *testing.T) {
 	}
 
 	// A later step finds it again instead of creating another.
-	_, again, err := Resolve(ctxT(t), Options{Getenv: d.getenv(nil)})
+	_, again, err := Resolve(ctxT(t), Options{Env: d.env(nil)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -217,7 +212,7 @@ func TestOwnBuilderSecurityAndNetworkKnobs(t *testing.T) {
 	d.images["example/buildkit:test"] = true
 	d.commands["buildctl debug workers"] = workersOK
 	_, info, err := Resolve(ctxT(t), Options{Image: "example/buildkit:test",
-		Getenv: d.getenv(map[string]string{EnvSecurity: "unconfined", EnvNetwork: "host"})})
+		Env: d.env(map[string]string{EnvSecurity: "unconfined", EnvNetwork: "host"})})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -229,7 +224,7 @@ func TestOwnBuilderSecurityAndNetworkKnobs(t *testing.T) {
 		!slices.Contains(hc.SecurityOpt, "seccomp=unconfined") || hc.MaskedPaths == nil || len(hc.MaskedPaths) > 0 || string(hc.NetworkMode) != "host" {
 		t.Errorf("host config %+v", hc)
 	}
-	_, _, err = Resolve(ctxT(t), Options{Image: "other/buildkit", Getenv: d.getenv(map[string]string{EnvSecurity: "lax"})})
+	_, _, err = Resolve(ctxT(t), Options{Image: "other/buildkit", Env: d.env(map[string]string{EnvSecurity: "lax"})})
 	if err == nil || !strings.Contains(err.Error(), EnvSecurity) {
 		t.Errorf("a bad %s must be refused by name, got %v", EnvSecurity, err)
 	}
@@ -243,7 +238,7 @@ func TestBuilderThatNeverAnswersFailsWithinTheWindow(t *testing.T) {
 		return 1
 	}
 	start := time.Now()
-	_, _, err := Resolve(ctxT(t), Options{Builder: "b", Getenv: d.getenv(nil), readyWindow: time.Second})
+	_, _, err := Resolve(ctxT(t), Options{Builder: "b", Env: d.env(nil), readyWindow: time.Second})
 	for _, want := range []string{"not ready after 1s", "connection refused", "container log:\nbuildkitd: no worker"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("error %v does not mention %q", err, want)
@@ -261,7 +256,7 @@ func TestOwnBuilderFallsBackWhenPrivilegedIsRefused(t *testing.T) {
 	d.images[DefaultImage] = true
 	d.refusePrivileged = true
 	d.commands["buildctl debug workers"] = workersOK
-	_, info, err := Resolve(ctxT(t), Options{Getenv: d.getenv(nil)})
+	_, info, err := Resolve(ctxT(t), Options{Env: d.env(nil)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -276,7 +271,7 @@ func TestOwnBuilderFallsBackWhenPrivilegedIsRefused(t *testing.T) {
 	d2 := newFakeDocker(t)
 	d2.images[DefaultImage] = true
 	d2.refusePrivileged = true
-	_, _, err = Resolve(ctxT(t), Options{Getenv: d2.getenv(map[string]string{EnvSecurity: "privileged"})})
+	_, _, err = Resolve(ctxT(t), Options{Env: d2.env(map[string]string{EnvSecurity: "privileged"})})
 	if err == nil || !strings.Contains(err.Error(), "unable to apply caps") {
 		t.Errorf("explicit privileged on a host that refuses it: got %v", err)
 	}

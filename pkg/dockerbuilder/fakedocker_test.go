@@ -71,16 +71,13 @@ func newFakeDocker(t *testing.T) *fakeDocker {
 	return f
 }
 
-func (f *fakeDocker) getenv(extra map[string]string) func(string) string {
-	return func(k string) string {
-		if v, ok := extra[k]; ok {
-			return v
-		}
-		if k == EnvDockerHost {
-			return f.host
-		}
-		return ""
+// env points Options at the fake daemon; extra holds knobs by variable name.
+func (f *fakeDocker) env(extra map[string]string) Env {
+	e := Env{DockerHost: f.host, Security: extra[EnvSecurity], Network: extra[EnvNetwork]}
+	if v, ok := extra[EnvDockerHost]; ok {
+		e.DockerHost = v
 	}
+	return e
 }
 
 func (f *fakeDocker) addContainer(name, image string, running bool) {

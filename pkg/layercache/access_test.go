@@ -51,7 +51,8 @@ func TestCacheModeDecidesImportsAndExportsOfEveryBackend(t *testing.T) {
 					t.Fatal(err)
 				}
 				s := s
-				s.Scope, s.CacheFrom, s.CacheTo, s.Auto, s.Getenv = "app", from, to, true, envOf(env)
+				s.Scope, s.CacheFrom, s.CacheTo, s.Auto = "app", from, to, true
+				s = fromEnv(s, envOf(env))
 				p := NewPlan(s, d)
 				// Automatic entries: one per branch read (main), one written; explicit: one each.
 				if got := len(p.Imports) > 0; got != m.wantImports {

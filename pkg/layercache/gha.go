@@ -3,9 +3,10 @@ package layercache
 import (
 	"encoding/base64"
 	"encoding/json"
-	"net/url"
 	"strconv"
 	"strings"
+
+	"github.com/warmbuild/warmbuild/pkg/cacheservice"
 )
 
 const noCacheAdvice = "; layers are not cached (set cache-ref or cache-dir to cache them in a registry or a directory)"
@@ -44,84 +45,41 @@ func (s ghaService) attrs() map[string]string {
 	return a
 }
 
-// ghaServiceFromEnv finds the cache service the way the actions toolkit and buildx do,
-// adapted to container actions, which never get ACTIONS_CACHE_SERVICE_V2 from the runner:
-//
-//   - ACTIONS_CACHE_API_FORCE_VERSION=v1|v2 (read by BuildKit's go-actions-cache too) wins;
-//   - then ACTIONS_CACHE_SERVICE_V2, if someone set it;
-//   - then v2 whenever ACTIONS_RESULTS_URL is set, except on GitHub Enterprise Server
-//     (GITHUB_SERVER_URL is neither github.com nor *.ghe.com), which only speaks v1;
-//   - else v1 at ACTIONS_CACHE_URL (or ACTIONS_RESULTS_URL, as the toolkit falls back).
+// ghaServiceFrom turns the run's one cache service detection (cacheservice.Vars.Detect,
+// which the mount caches use too) into BuildKit's gha attributes, so the layer cache and
+// the mount caches never pick different protocols on one runner. It used to detect on its
+// own and disagreed under act without its cache server, on *.ghe.localhost, with
+// ACTIONS_CACHE_SERVICE_V2=false and on GitHub Enterprise Server without ACTIONS_CACHE_URL.
 //
 // problem is non-empty when BuildKit could not use the service: without a URL or a usable
 // token its gha backend fails to configure and, for an export, fails the whole build even
 // with ignore-error=true, so the caller must leave gha out instead.
-func ghaServiceFromEnv(getenv func(string) string) (svc ghaService, problem string) {
-	svc, problem = ghaEndpointFromEnv(getenv)
+func ghaServiceFrom(s Settings) (svc ghaService, problem string) {
+	svc, problem = ghaEndpointFrom(s)
 	if problem != "" {
 		return ghaService{}, problem
 	}
-	svc.token = getenv("ACTIONS_RUNTIME_TOKEN")
 	if p := ghaTokenProblem(svc.token); p != "" {
 		return ghaService{}, p
 	}
 	return svc, ""
 }
 
-// ghaEndpointFromEnv is the protocol version and URL part of ghaServiceFromEnv; the
-// returned service has no token.
-func ghaEndpointFromEnv(getenv func(string) string) (svc ghaService, problem string) {
-	results := getenv("ACTIONS_RESULTS_URL")
-	cacheURL := getenv("ACTIONS_CACHE_URL")
-
-	v2, why := false, ""
-	switch force := strings.ToLower(getenv("ACTIONS_CACHE_API_FORCE_VERSION")); {
-	case force == "v2":
-		v2, why = true, " (ACTIONS_CACHE_API_FORCE_VERSION)"
-	case force == "v1":
-		why = " (ACTIONS_CACHE_API_FORCE_VERSION)"
-	default:
-		if b, err := strconv.ParseBool(getenv("ACTIONS_CACHE_SERVICE_V2")); err == nil {
-			v2, why = b, " (ACTIONS_CACHE_SERVICE_V2)"
-		} else if results != "" && isEnterpriseServer(getenv("GITHUB_SERVER_URL")) && cacheURL != "" {
-			why = " (GitHub Enterprise Server)"
-		} else if getenv("ACT") == "true" && cacheURL != "" {
-			// Under nektos/act ACTIONS_RESULTS_URL is its artifact server; its cache server
-			// speaks v1 (as pkg/cacheservice.Detect decides).
-			why = " (nektos/act's cache server)"
-		} else {
-			v2 = results != ""
-		}
-	}
-	if v2 {
-		svc = ghaService{version: 2, url: results, v1URL: cacheURL, desc: "cache service v2 at ACTIONS_RESULTS_URL" + why}
-		if results == "" {
-			return ghaService{}, "the gha layer cache needs ACTIONS_RESULTS_URL for cache service v2, and this runner does not set it" + noCacheAdvice
-		}
-	} else {
-		svc = ghaService{version: 1, url: cacheURL, desc: "cache service v1 at ACTIONS_CACHE_URL" + why}
-		if cacheURL == "" {
-			svc.url, svc.desc = results, "cache service v1 at ACTIONS_RESULTS_URL"+why
-		}
-		if svc.url == "" {
+// ghaEndpointFrom is the protocol version and URL part of ghaServiceFrom; the token is the
+// detected service's, not checked.
+func ghaEndpointFrom(s Settings) (svc ghaService, problem string) {
+	d, err := s.service()
+	if err != nil {
+		if err == cacheservice.ErrNoService { //nolint:errorlint // the bare sentinel: neither URL is set
 			return ghaService{}, "the gha layer cache needs the GitHub Actions cache service (ACTIONS_RESULTS_URL or ACTIONS_CACHE_URL), and this runner provides neither" + noCacheAdvice
 		}
+		return ghaService{}, "the gha layer cache cannot use the GitHub Actions cache service: " + err.Error() + noCacheAdvice
 	}
-	return svc, ""
-}
-
-// isEnterpriseServer tells GitHub Enterprise Server (a host of the customer's) from
-// github.com and GHE.com (*.ghe.com), which both run cache service v2.
-func isEnterpriseServer(serverURL string) bool {
-	if serverURL == "" {
-		return false
+	why := " (" + d.Reason + ")"
+	if d.Protocol == cacheservice.ProtocolV2 {
+		return ghaService{version: 2, url: d.URL, v1URL: d.V1URL, token: d.Token, desc: "cache service v2 at ACTIONS_RESULTS_URL" + why}, ""
 	}
-	u, err := url.Parse(serverURL)
-	if err != nil || u.Hostname() == "" {
-		return false
-	}
-	host := strings.ToLower(u.Hostname())
-	return host != "github.com" && !strings.HasSuffix(host, ".ghe.com")
+	return ghaService{version: 1, url: d.URL, token: d.Token, desc: "cache service v1 at ACTIONS_CACHE_URL" + why}, ""
 }
 
 // ghaTokenProblem checks what BuildKit's go-actions-cache checks before it talks to the
@@ -158,4 +116,23 @@ func ghaTokenProblem(token string) string {
 		return notJWT
 	}
 	return ""
+}
+
+// service is the detected service; the zero Settings (no detection) has none.
+func (s Settings) service() (cacheservice.Service, error) {
+	if s.ServiceErr != nil {
+		return cacheservice.Service{}, s.ServiceErr
+	}
+	if s.Service.Protocol == "" {
+		return cacheservice.Service{}, cacheservice.ErrNoService
+	}
+	return s.Service, nil
+}
+
+// offersService tells whether the runner names a cache service at all (either URL is set),
+// which makes gha the automatic backend: Detect returns the bare ErrNoService only when
+// neither is.
+func (s Settings) offersService() bool {
+	_, err := s.service()
+	return err != cacheservice.ErrNoService //nolint:errorlint // the bare sentinel
 }

@@ -27,6 +27,7 @@ import (
 	"strings"
 
 	"github.com/warmbuild/warmbuild/pkg/cachepolicy"
+	"github.com/warmbuild/warmbuild/pkg/cacheservice"
 	"github.com/warmbuild/warmbuild/pkg/inputs"
 )
 
@@ -62,8 +63,15 @@ type Settings struct {
 	// cache entries in one API call (needs actions: read) instead of probing blob by blob.
 	GitHubToken string
 
-	// Getenv reads the runner's environment (os.Getenv in production).
-	Getenv func(string) string
+	// Service is the run's one detection of the GitHub Actions cache service
+	// (runnerenv.Env.CacheService, cacheservice.Vars.Detect), the one the mount caches use
+	// too; ServiceErr is what the detection returned instead. Neither set: no service.
+	Service    cacheservice.Service
+	ServiceErr error
+	// RuntimeToken is ACTIONS_RUNTIME_TOKEN, for cache-from/cache-to gha entries without a
+	// token of their own; Repository is GITHUB_REPOSITORY, for the gha exporter's listing.
+	RuntimeToken string
+	Repository   string
 }
 
 // Plan is what the build imports and exports, and how to describe it.
@@ -88,10 +96,6 @@ type Plan struct {
 // NewPlan builds the plan. The settings come checked from pkg/inputs, so every one of them
 // makes a plan.
 func NewPlan(s Settings, d cachepolicy.Decision) Plan {
-	getenv := s.Getenv
-	if getenv == nil {
-		getenv = func(string) string { return "" }
-	}
 	var p Plan
 	if s.Scope != "" {
 		p.Scope, p.ScopeReason = cachepolicy.Scope(s.Scope, ""), "cache-scope"
@@ -102,18 +106,18 @@ func NewPlan(s Settings, d cachepolicy.Decision) Plan {
 
 	var auto planEntries
 	if s.Auto {
-		backend, why := chooseBackend(s.Backend, getenv)
+		backend, why := chooseBackend(s)
 		p.Backend, p.BackendReason = backend, backend+": "+why
 		switch backend {
 		case BackendGHA:
-			svc, problem := ghaServiceFromEnv(getenv)
+			svc, problem := ghaServiceFrom(s)
 			if problem != "" {
 				p.Backend, p.BackendReason = BackendNone, "none: "+problem
 				p.Warnings = append(p.Warnings, problem)
 				break
 			}
 			p.BackendReason += ", " + svc.desc
-			auto = ghaEntries(svc, p.Scope, mode, d, s.GitHubToken, getenv("GITHUB_REPOSITORY"))
+			auto = ghaEntries(svc, p.Scope, mode, d, s.GitHubToken, s.Repository)
 		case BackendRegistry:
 			auto = registryEntries(s.Backend.Ref(), p.Scope, mode, d)
 		case BackendLocal:
@@ -125,10 +129,10 @@ func NewPlan(s Settings, d cachepolicy.Decision) Plan {
 
 	var explicit planEntries
 	if d.Access.Reads() { // the cache mode governs explicit reads too; Decision.ReadReason says why
-		explicit.imports = p.explicitEntries("cache-from", s.CacheFrom, getenv, false)
+		explicit.imports = p.explicitEntries("cache-from", s.CacheFrom, s, false)
 	}
 	if d.Save { // cache-save-on and the cache mode govern explicit writes too; Decision.Reason says why
-		explicit.exports = p.explicitEntries("cache-to", s.CacheTo, getenv, true)
+		explicit.exports = p.explicitEntries("cache-to", s.CacheTo, s, true)
 	}
 	if !d.Access.Reads() {
 		auto.imports = nil // ReadBranches is empty then; this holds for a Decision made by hand too
@@ -148,11 +152,11 @@ func NewPlan(s Settings, d cachepolicy.Decision) Plan {
 
 // chooseBackend picks the automatic entries' backend and says why, e.g. "cache-ref is set":
 // the inputs' choice, or for inputs.BackendAuto the runner's.
-func chooseBackend(b inputs.Backend, getenv func(string) string) (backend, why string) {
-	if b.Kind() != inputs.BackendAuto {
+func chooseBackend(s Settings) (backend, why string) {
+	if b := s.Backend; b.Kind() != inputs.BackendAuto {
 		return string(b.Kind()), b.Why()
 	}
-	if getenv("ACTIONS_RESULTS_URL") != "" || getenv("ACTIONS_CACHE_URL") != "" {
+	if s.offersService() {
 		return BackendGHA, "the runner provides the GitHub Actions cache service"
 	}
 	return BackendNone, "this runner provides no GitHub Actions cache service (ACTIONS_RESULTS_URL and ACTIONS_CACHE_URL are unset); set cache-ref or cache-dir to cache layers in a registry or a directory"
@@ -231,7 +235,7 @@ func localEntries(dir, scope, mode string, d cachepolicy.Decision) planEntries {
 // entries get the token and service URL from the environment, and exports get
 // ignore-error=true unless the user said otherwise. A gha entry BuildKit could not
 // configure is dropped with a warning rather than failing the build.
-func (p *Plan) explicitEntries(input string, es inputs.CacheEntries, getenv func(string) string, export bool) inputs.CacheEntries {
+func (p *Plan) explicitEntries(input string, es inputs.CacheEntries, s Settings, export bool) inputs.CacheEntries {
 	var out inputs.CacheEntries
 	for _, e := range es {
 		if e == nil {
@@ -242,7 +246,7 @@ func (p *Plan) explicitEntries(input string, es inputs.CacheEntries, getenv func
 			c.Attrs = map[string]string{}
 		}
 		if c.Type == BackendGHA {
-			if problem := completeGHA(c, getenv); problem != "" {
+			if problem := completeGHA(c, s); problem != "" {
 				p.Warnings = append(p.Warnings, fmt.Sprintf("%s entry %s left out: %s", input, Redacted(e), problem))
 				continue
 			}
@@ -257,14 +261,14 @@ func (p *Plan) explicitEntries(input string, es inputs.CacheEntries, getenv func
 	return out
 }
 
-func completeGHA(e *inputs.CacheEntry, getenv func(string) string) string {
+func completeGHA(e *inputs.CacheEntry, s Settings) string {
 	if _, ok := e.Attrs["token"]; !ok {
-		e.Attrs["token"] = getenv("ACTIONS_RUNTIME_TOKEN")
+		e.Attrs["token"] = s.RuntimeToken
 	}
 	_, hasURL := e.Attrs["url"]
 	_, hasURLv2 := e.Attrs["url_v2"]
 	if !hasURL && !hasURLv2 {
-		svc, problem := ghaEndpointFromEnv(getenv)
+		svc, problem := ghaEndpointFrom(s)
 		if problem != "" {
 			return problem
 		}

@@ -13,6 +13,7 @@ import (
 	"github.com/warmbuild/warmbuild/pkg/cachepolicy"
 	"github.com/warmbuild/warmbuild/pkg/cacheservice"
 	"github.com/warmbuild/warmbuild/pkg/inputs"
+	"github.com/warmbuild/warmbuild/pkg/runnerenv"
 )
 
 // runtimeToken is shaped like the runner's ACTIONS_RUNTIME_TOKEN: a JWT whose "ac" claim
@@ -43,6 +44,15 @@ func jwt(t *testing.T, claims map[string]any) string {
 const resultsURL = "https://results-receiver.actions.githubusercontent.com/"
 
 func envOf(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+// fromEnv fills s's runner fields as pkg/run does: from runnerenv.Read, detecting the cache
+// service once.
+func fromEnv(s Settings, getenv func(string) string) Settings {
+	env := runnerenv.Read(getenv)
+	s.Service, s.ServiceErr = env.CacheService()
+	s.RuntimeToken, s.Repository = env.Cache.Token, env.GitHub.Repository
+	return s
+}
 
 // githubEnv is a github.com job's environment: cache service v2.
 func githubEnv(t *testing.T) map[string]string {
@@ -106,7 +116,7 @@ func TestPlanForEachBackendAndEvent(t *testing.T) {
 			wantIn:   []string{"type=gha,scope=org-app-main,token=<token>,url_v2=" + resultsURL + ",version=2"},
 			wantOut:  []string{"type=gha,ignore-error=true,mode=max,scope=org-app-main,token=<token>,url_v2=" + resultsURL + ",version=2"},
 			wantRead: []string{"org-app-main"}, wantWrite: "org-app-main",
-			wantReason: "gha: the runner provides the GitHub Actions cache service, cache service v2 at ACTIONS_RESULTS_URL",
+			wantReason: "gha: the runner provides the GitHub Actions cache service, cache service v2 at ACTIONS_RESULTS_URL (ACTIONS_RESULTS_URL is set)",
 		},
 		{
 			backend: "gha", event: "pull request #12",
@@ -168,7 +178,7 @@ func TestPlanForEachBackendAndEvent(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.backend+"/"+tt.event, func(t *testing.T) {
 			env := githubEnv(t)
-			s := Settings{Tags: []string{"ghcr.io/org/app:1.0"}, Auto: true, Getenv: envOf(env)}
+			s := fromEnv(Settings{Tags: []string{"ghcr.io/org/app:1.0"}, Auto: true}, envOf(env))
 			switch tt.backend {
 			case "gha":
 				// auto: the runner provides the service
@@ -233,7 +243,7 @@ func TestGHAProtocolFromEnvironment(t *testing.T) {
 			name:      "GitHub Enterprise Server speaks only v1",
 			env:       map[string]string{"ACTIONS_RESULTS_URL": "https://ghes.example.com/results/", "ACTIONS_CACHE_URL": cacheURL, "GITHUB_SERVER_URL": "https://ghes.example.com"},
 			wantAttrs: map[string]string{"url": cacheURL, "version": "1"},
-			reason:    "cache service v1 at ACTIONS_CACHE_URL (GitHub Enterprise Server)",
+			reason:    "cache service v1 at ACTIONS_CACHE_URL (GitHub Enterprise Server",
 		},
 		{
 			name:      "act and older servers: only a cache URL means v1",
@@ -242,23 +252,24 @@ func TestGHAProtocolFromEnvironment(t *testing.T) {
 			reason:    "cache service v1 at ACTIONS_CACHE_URL",
 		},
 		{
-			name:      "ACTIONS_CACHE_SERVICE_V2=false forces v1",
+			// As buildx (addGithubToken) and the mount caches: only a true value decides.
+			name:      "ACTIONS_CACHE_SERVICE_V2=false decides nothing",
 			env:       map[string]string{"ACTIONS_RESULTS_URL": resultsURL, "ACTIONS_CACHE_URL": cacheURL, "ACTIONS_CACHE_SERVICE_V2": "false"},
-			wantAttrs: map[string]string{"url": cacheURL, "version": "1"},
-			reason:    "cache service v1 at ACTIONS_CACHE_URL (ACTIONS_CACHE_SERVICE_V2)",
+			wantAttrs: map[string]string{"url_v2": resultsURL, "url": cacheURL, "version": "2"},
+			reason:    "cache service v2 at ACTIONS_RESULTS_URL (ACTIONS_RESULTS_URL is set)",
 		},
 		{
 			name:      "ACTIONS_CACHE_API_FORCE_VERSION=v2 wins over Enterprise Server detection",
 			env:       map[string]string{"ACTIONS_RESULTS_URL": resultsURL, "ACTIONS_CACHE_URL": cacheURL, "GITHUB_SERVER_URL": "https://ghes.example.com", "ACTIONS_CACHE_API_FORCE_VERSION": "v2"},
 			wantAttrs: map[string]string{"url_v2": resultsURL, "url": cacheURL, "version": "2"},
-			reason:    "cache service v2 at ACTIONS_RESULTS_URL (ACTIONS_CACHE_API_FORCE_VERSION)",
+			reason:    "cache service v2 at ACTIONS_RESULTS_URL (ACTIONS_CACHE_API_FORCE_VERSION=v2)",
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			token := runtimeToken(t)
 			tt.env["ACTIONS_RUNTIME_TOKEN"] = token
-			p := NewPlan(Settings{Scope: "app", Auto: true, Getenv: envOf(tt.env)}, decide(t, "push to main"))
+			p := NewPlan(fromEnv(Settings{Scope: "app", Auto: true}, envOf(tt.env)), decide(t, "push to main"))
 			if p.Backend != BackendGHA || len(p.Imports) != 1 || len(p.Exports) != 1 {
 				t.Fatalf("got backend %q (%s), %d imports, %d exports; want gha with one of each", p.Backend, p.BackendReason, len(p.Imports), len(p.Exports))
 			}
@@ -293,13 +304,13 @@ func TestGHAEntriesWorkOnBuilderOlderThanBuildKit020(t *testing.T) {
 	const cacheURL = "https://acghubeus1.actions.githubusercontent.com/xyz/"
 	token := runtimeToken(t)
 	env := map[string]string{"ACTIONS_RESULTS_URL": resultsURL, "ACTIONS_CACHE_URL": cacheURL, "ACTIONS_RUNTIME_TOKEN": token}
-	p := NewPlan(Settings{Scope: "app", Auto: true, Getenv: envOf(env)}, decide(t, "push to main"))
+	p := NewPlan(fromEnv(Settings{Scope: "app", Auto: true}, envOf(env)), decide(t, "push to main"))
 	// A user's own cache-from entry gets the same attributes as the automatic ones.
 	user, err := inputs.ParseCacheEntry("type=gha,scope=shared")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if problem := completeGHA(user[0], envOf(env)); problem != "" {
+	if problem := completeGHA(user[0], fromEnv(Settings{}, envOf(env))); problem != "" {
 		t.Fatal(problem)
 	}
 	for _, e := range append(append(p.Imports, p.Exports...), user[0]) {
@@ -333,7 +344,7 @@ func TestGHAUnderActUsesItsCacheServerWithTheStandInToken(t *testing.T) {
 			env["ACTIONS_RESULTS_URL"] = "http://127.0.0.1:34568/" // act's artifact server, no cache there
 		}
 		getenv, _ := cacheservice.WithActToken(envOf(env), time.Now())
-		p := NewPlan(Settings{Scope: "app", Auto: true, Getenv: getenv}, decide(t, "push to main"))
+		p := NewPlan(fromEnv(Settings{Scope: "app", Auto: true}, getenv), decide(t, "push to main"))
 		if p.Backend != BackendGHA || len(p.Warnings) != 0 || len(p.Exports) != 1 {
 			t.Fatalf("backend %q (%s), warnings %q: want gha with an export", p.Backend, p.BackendReason, p.Warnings)
 		}
@@ -368,7 +379,7 @@ func TestGHAWithoutUsableTokenCachesNothingAndWarns(t *testing.T) {
 			}
 			env := map[string]string{"ACTIONS_CACHE_URL": "http://172.17.0.1:34567/", "ACTIONS_RUNTIME_TOKEN": tt.token}
 			for _, b := range []string{"", "gha"} {
-				p := NewPlan(Settings{Backend: backend(t, b, "", ""), Scope: "app", Auto: true, Getenv: envOf(env)}, decide(t, "push to main"))
+				p := NewPlan(fromEnv(Settings{Backend: backend(t, b, "", ""), Scope: "app", Auto: true}, envOf(env)), decide(t, "push to main"))
 				if p.Backend != BackendNone || len(p.Imports)+len(p.Exports) != 0 {
 					t.Errorf("cache-backend %q: got backend %q with %d imports and %d exports, want none", b, p.Backend, len(p.Imports), len(p.Exports))
 				}
@@ -397,7 +408,8 @@ func TestAutoBackendChoice(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			tt.env["ACTIONS_RUNTIME_TOKEN"] = runtimeToken(t)
-			tt.s.Auto, tt.s.Scope, tt.s.Getenv = true, "app", envOf(tt.env)
+			tt.s.Auto, tt.s.Scope = true, "app"
+			tt.s = fromEnv(tt.s, envOf(tt.env))
 			p := NewPlan(tt.s, decide(t, "push to main"))
 			if p.Backend != tt.want || !strings.Contains(p.BackendReason, tt.inReason) {
 				t.Errorf("got %q (%s), want %q with a reason mentioning %q", p.Backend, p.BackendReason, tt.want, tt.inReason)
@@ -454,7 +466,7 @@ func TestExplicitEntriesAreAddedOrReplaceAutomaticOnes(t *testing.T) {
 	autoOut := "type=gha,ignore-error=true,mode=max,scope=app-main,token=<token>,url_v2=" + resultsURL + ",version=2"
 
 	t.Run("cache-auto true adds them", func(t *testing.T) {
-		p := NewPlan(Settings{Scope: "app", CacheFrom: from, CacheTo: to, Auto: true, Getenv: envOf(env)}, decide(t, "push to main"))
+		p := NewPlan(fromEnv(Settings{Scope: "app", CacheFrom: from, CacheTo: to, Auto: true}, envOf(env)), decide(t, "push to main"))
 		if got, want := strs(p.Imports, token), append([]string{autoIn}, wantExplicitIn...); !reflect.DeepEqual(got, want) {
 			t.Errorf("imports\n got  %q\n want %q", got, want)
 		}
@@ -466,7 +478,7 @@ func TestExplicitEntriesAreAddedOrReplaceAutomaticOnes(t *testing.T) {
 		}
 	})
 	t.Run("cache-auto false uses only them", func(t *testing.T) {
-		p := NewPlan(Settings{Scope: "app", CacheFrom: from, CacheTo: to, Auto: false, Getenv: envOf(env)}, decide(t, "push to main"))
+		p := NewPlan(fromEnv(Settings{Scope: "app", CacheFrom: from, CacheTo: to, Auto: false}, envOf(env)), decide(t, "push to main"))
 		if got := strs(p.Imports, token); !reflect.DeepEqual(got, wantExplicitIn) {
 			t.Errorf("imports\n got  %q\n want %q", got, wantExplicitIn)
 		}
@@ -478,7 +490,7 @@ func TestExplicitEntriesAreAddedOrReplaceAutomaticOnes(t *testing.T) {
 		}
 	})
 	t.Run("a pull request reads them but writes nothing", func(t *testing.T) {
-		p := NewPlan(Settings{Scope: "app", CacheFrom: from, CacheTo: to, Auto: true, Getenv: envOf(env)}, decide(t, "pull request #12"))
+		p := NewPlan(fromEnv(Settings{Scope: "app", CacheFrom: from, CacheTo: to, Auto: true}, envOf(env)), decide(t, "pull request #12"))
 		if len(p.Exports) != 0 || p.WriteScope != "" {
 			t.Errorf("a pull request exports %q", strs(p.Exports, token))
 		}
@@ -499,14 +511,14 @@ func TestExplicitEntriesAreAddedOrReplaceAutomaticOnes(t *testing.T) {
 	})
 	t.Run("the caller's entries are not modified", func(t *testing.T) {
 		before := strs(to, "")
-		NewPlan(Settings{Scope: "app", CacheTo: to, Auto: true, Getenv: envOf(env)}, decide(t, "push to main"))
+		NewPlan(fromEnv(Settings{Scope: "app", CacheTo: to, Auto: true}, envOf(env)), decide(t, "push to main"))
 		if after := strs(to, ""); !reflect.DeepEqual(before, after) {
 			t.Errorf("cache-to changed from %q to %q", before, after)
 		}
 	})
 	t.Run("an explicit gha entry without a usable token is left out with a warning", func(t *testing.T) {
 		act := map[string]string{"ACTIONS_CACHE_URL": "http://172.17.0.1:34567/", "ACTIONS_RUNTIME_TOKEN": "token"}
-		p := NewPlan(Settings{Scope: "app", CacheFrom: from, Auto: true, Getenv: envOf(act)}, decide(t, "push to main"))
+		p := NewPlan(fromEnv(Settings{Scope: "app", CacheFrom: from, Auto: true}, envOf(act)), decide(t, "push to main"))
 		if got, want := strs(p.Imports, ""), []string{"ghcr.io/octo-org/base:cache"}; !reflect.DeepEqual(got, want) {
 			t.Errorf("imports %q, want %q", got, want)
 		}
@@ -537,7 +549,8 @@ func TestTwoImagesInOneRepositoryGetDifferentScopes(t *testing.T) {
 	}
 	seen := map[string]int{}
 	for i, s := range images {
-		s.Auto, s.Getenv = true, envOf(env)
+		s.Auto = true
+		s = fromEnv(s, envOf(env))
 		p := NewPlan(s, d)
 		scope := p.Exports[0].Attrs["scope"]
 		if j, dup := seen[scope]; dup {
@@ -594,7 +607,7 @@ func TestTokenOnlyInEntries(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := NewPlan(Settings{Scope: "app", CacheFrom: from, GitHubToken: ghToken, Auto: true, Getenv: envOf(env)}, decide(t, "push to main"))
+	p := NewPlan(fromEnv(Settings{Scope: "app", CacheFrom: from, GitHubToken: ghToken, Auto: true}, envOf(env)), decide(t, "push to main"))
 	if p.Exports[0].Attrs["token"] != token || p.Exports[0].Attrs["ghtoken"] != ghToken || p.Exports[0].Attrs["repository"] != "octo-org/warm-app" {
 		t.Fatalf("export attrs %v lack the credentials BuildKit needs", p.Exports[0].Attrs)
 	}

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/warmbuild/warmbuild/pkg/inputs"
+	"github.com/warmbuild/warmbuild/pkg/runnerenv"
 )
 
 // The layers a build creates are gzip at the input's level in the image and in the layer
@@ -63,7 +64,7 @@ func mustPlan(t *testing.T, getenv func(string) string) *Plan {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := MakePlan(in, getenv)
+	p, err := MakePlan(in, runnerenv.Read(getenv))
 	if err != nil {
 		t.Fatal(err)
 	}

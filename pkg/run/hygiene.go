@@ -19,12 +19,12 @@ const apiTimeout = 20 * time.Second
 // githubAPI returns a REST client for this repository, or nil (with a debug line) when
 // the run is not on a runner.
 func (r *runner) githubAPI() *ghapi.Client {
-	repo := r.env.Getenv("GITHUB_REPOSITORY")
+	repo := r.renv.GitHub.Repository
 	if repo == "" {
 		r.rep.Debugf("GITHUB_REPOSITORY is not set: skipping the REST API (cache usage and cleanup)")
 		return nil
 	}
-	c, err := ghapi.New(r.in.GitHubToken, r.env.Getenv("GITHUB_API_URL"), repo,
+	c, err := ghapi.New(r.in.GitHubToken, r.renv.GitHub.APIURL, repo,
 		ghapi.WithHTTPClient(&http.Client{Timeout: apiTimeout}))
 	if err != nil {
 		r.warn.WarnTitled("GitHub API", err.Error())
@@ -75,7 +75,7 @@ func (r *runner) apiProblem(what string, err error) {
 // old ones would otherwise sit in the 10 GB quota until eviction pushes out useful entries.
 // Only entries of the same mount and platform on this run's ref are touched.
 func (r *runner) pruneMountCaches(ctx context.Context, api *ghapi.Client, saved []string) {
-	ref := r.env.Getenv("GITHUB_REF")
+	ref := r.renv.GitHub.Ref
 	if api == nil || len(saved) == 0 || ref == "" {
 		return
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/warmbuild/warmbuild/pkg/ghapi/ghapitest"
 	"github.com/warmbuild/warmbuild/pkg/inputs"
 	"github.com/warmbuild/warmbuild/pkg/report"
+	"github.com/warmbuild/warmbuild/pkg/runnerenv"
 )
 
 func newTestRunner(t *testing.T, env map[string]string, token string) (*runner, *bytes.Buffer) {
@@ -21,6 +22,7 @@ func newTestRunner(t *testing.T, env map[string]string, token string) (*runner, 
 	rep := report.New(&log, getenv)
 	return &runner{
 		env:  Env{Getenv: getenv, Stdout: &log},
+		renv: runnerenv.Read(getenv),
 		rep:  rep,
 		warn: report.NewWarnings(rep),
 		in:   &inputs.Inputs{GitHubToken: token},

@@ -197,8 +197,8 @@ func (r *runner) restoreMounts(ctx context.Context, c *client.Client) (*mountRun
 	defer end()
 	// WARMBUILD_MOUNT_TRANSFER=stream skips the in-build download (and its reachability
 	// probe) where the build is known to have no route to the cache storage.
-	mr := &mountRun{streamOnly: r.env.Getenv("WARMBUILD_MOUNT_TRANSFER") == "stream"}
-	if mr.tmp, err = os.MkdirTemp(r.env.Getenv("RUNNER_TEMP"), "warmbuild-mounts-"); err != nil {
+	mr := &mountRun{streamOnly: r.renv.StreamMounts()}
+	if mr.tmp, err = os.MkdirTemp(r.renv.RunnerTemp, "warmbuild-mounts-"); err != nil {
 		r.mountWarning(err.Error())
 		return nil, nil
 	}
@@ -209,7 +209,7 @@ func (r *runner) restoreMounts(ctx context.Context, c *client.Client) (*mountRun
 	mr.helper = mountcache.HelperBuild{Client: c, Binary: exe, Platform: firstOr(in.Platforms, ""), TempDir: mr.tmp, Progress: r.rep.Writer()}
 	// 4 parallel 4 MiB blocks: enough to fill a runner's link to the blob store while the
 	// transfer buffers stay near 20 MB, whatever the cache's size.
-	mr.service, err = cacheservice.FromEnv(r.env.Getenv,
+	mr.service, err = r.plan.CacheClient(
 		cacheservice.WithParallelism(4), cacheservice.WithBlockSize(4<<20),
 		cacheservice.WithWarnf(func(f string, a ...any) { r.rep.Infof("cache service: "+f, a...) }),
 		// Signed storage URLs are masked the moment the service hands them out.

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/warmbuild/warmbuild/pkg/inputs"
+	"github.com/warmbuild/warmbuild/pkg/runnerenv"
 )
 
 func planEnv(t *testing.T, extra map[string]string) func(string) string {
@@ -36,7 +37,7 @@ func TestUnreadableEventPayloadIsAWarningNotAFailure(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := MakePlan(in, getenv)
+	p, err := MakePlan(in, runnerenv.Read(getenv))
 	if err != nil {
 		t.Fatalf("an unreadable payload must not fail the run: %v", err)
 	}
@@ -54,7 +55,7 @@ func TestMissingDockerfileNamesTheFileInput(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = MakePlan(in, getenv)
+	_, err = MakePlan(in, runnerenv.Read(getenv))
 	var ie *inputs.Error
 	if !errors.As(err, &ie) || ie.Input != "file" {
 		t.Errorf("want an error naming file, got %v", err)

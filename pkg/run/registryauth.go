@@ -25,12 +25,12 @@ import (
 //     in a job-level env) before docker/login-action. Searching mounted directories for a
 //     config instead would find nothing: login-action never writes under $RUNNER_TEMP on
 //     its own (only with its `scope` input, under ~/.docker/buildx).
-func registryAuth(dockerConfigDir, githubToken string, getenv func(string) string) (*builder.RegistryAuth, error) {
+func registryAuth(dockerConfigDir, githubToken, actor string) (*builder.RegistryAuth, error) {
 	var fallback []builder.Credential
 	if githubToken != "" {
 		// ghcr.io accepts any username with GITHUB_TOKEN; GITHUB_ACTOR is what GitHub's
 		// docs and login-action examples send.
-		user := getenv("GITHUB_ACTOR")
+		user := actor
 		if user == "" {
 			user = "x-access-token"
 		}

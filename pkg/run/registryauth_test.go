@@ -9,6 +9,7 @@ import (
 
 	"github.com/warmbuild/warmbuild/pkg/builder"
 	"github.com/warmbuild/warmbuild/pkg/inputs"
+	"github.com/warmbuild/warmbuild/pkg/runnerenv"
 )
 
 // The README's example has no login step: the plan logs in to ghcr.io with github-token,
@@ -30,7 +31,7 @@ func TestThePlanLogsInToGhcrWithGitHubTokenAndReadsDockerConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := MakePlan(in, getenv)
+	p, err := MakePlan(in, runnerenv.Read(getenv))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,7 +63,7 @@ func TestNoGitHubTokenNoGhcrFallback(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := MakePlan(in, getenv)
+	p, err := MakePlan(in, runnerenv.Read(getenv))
 	if err != nil {
 		t.Fatal(err)
 	}

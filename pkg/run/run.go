@@ -22,9 +22,12 @@ import (
 	"github.com/warmbuild/warmbuild/pkg/inputs"
 	"github.com/warmbuild/warmbuild/pkg/layercache"
 	"github.com/warmbuild/warmbuild/pkg/report"
+	"github.com/warmbuild/warmbuild/pkg/runnerenv"
 )
 
-// Env is the outside world of one run, injectable for tests.
+// Env is the outside world of one run, injectable for tests. Getenv is read once for the
+// runner's variables (runnerenv.Read) and the inputs (inputs.Parse); afterwards only the
+// variables the user names (secret-envs, build-args without a value) are read through it.
 type Env struct {
 	Getenv func(string) string
 	Stdout io.Writer
@@ -32,14 +35,15 @@ type Env struct {
 
 // Main runs the action and returns the process exit code.
 func Main(ctx context.Context, env Env) int {
-	// Under nektos/act both caches need a stand-in token (see cacheservice.WithActToken).
+	// Under nektos/act both caches need a stand-in token (see cacheservice.WithActToken);
+	// runnerenv.Read below sees it as ACTIONS_RUNTIME_TOKEN.
 	var actNote string
 	env.Getenv, actNote = cacheservice.WithActToken(env.Getenv, time.Now())
 	rep := report.New(env.Stdout, env.Getenv)
 	if actNote != "" {
 		rep.Infof("%s", actNote)
 	}
-	r := &runner{env: env, rep: rep, warn: report.NewWarnings(rep)}
+	r := &runner{env: env, renv: runnerenv.Read(env.Getenv), rep: rep, warn: report.NewWarnings(rep)}
 	err := r.run(ctx)
 	r.finish(err)
 	if err != nil {
@@ -49,7 +53,9 @@ func Main(ctx context.Context, env Env) int {
 }
 
 type runner struct {
-	env  Env
+	env Env
+	// renv is the runner's environment, read once (after the act stand-in token).
+	renv runnerenv.Env
 	rep  *report.Reporter
 	in   *inputs.Inputs
 	plan *Plan
@@ -72,15 +78,30 @@ type Plan struct {
 	Request    builder.Request
 	// Warnings are problems with the run's environment that do not stop it.
 	Warnings []string
+	// CacheService is the run's one detection of the GitHub Actions cache service
+	// (runnerenv.Env.CacheService); CacheServiceErr what it returned instead. The layer
+	// cache's gha entries were made from it, and the mount caches connect to it (CacheClient).
+	CacheService    cacheservice.Service
+	CacheServiceErr error
+}
+
+// CacheClient connects to the cache service the plan detected, or returns why there is
+// none (cacheservice.ErrNoService when the runner names no service).
+func (p *Plan) CacheClient(opts ...cacheservice.Option) (*cacheservice.Client, error) {
+	if p.CacheServiceErr != nil {
+		return nil, p.CacheServiceErr
+	}
+	if p.CacheService.Protocol == "" {
+		return nil, cacheservice.ErrNoService
+	}
+	return cacheservice.Open(p.CacheService, opts...)
 }
 
 func (r *runner) run(ctx context.Context) error {
 	getenv := r.env.Getenv
 	// Mask before anything else is printed.
-	for _, k := range []string{"ACTIONS_RUNTIME_TOKEN", "ACTIONS_ID_TOKEN_REQUEST_TOKEN"} {
-		if v := getenv(k); v != "" {
-			r.rep.Mask(v)
-		}
+	for _, v := range r.renv.Secrets() {
+		r.rep.Mask(v)
 	}
 	if tok := getenv(inputs.InputEnv("github-token")); tok != "" {
 		r.rep.Mask(tok)
@@ -97,7 +118,7 @@ func (r *runner) run(ctx context.Context) error {
 		}
 	}
 
-	plan, err := MakePlan(in, getenv)
+	plan, err := MakePlan(in, r.renv)
 	if err != nil {
 		return err
 	}
@@ -111,7 +132,8 @@ func (r *runner) run(ctx context.Context) error {
 	ep, _, err := dockerbuilder.Resolve(ctx, dockerbuilder.Options{
 		Endpoint: in.Endpoint.Address, TLSDir: in.Endpoint.TLSDir,
 		Builder: in.Builder, Image: in.BuildkitImage,
-		Getenv: getenv, Logf: r.rep.Infof,
+		Env:  dockerbuilder.Env{DockerHost: r.renv.DockerHost, Security: r.renv.BuilderSecurity, Network: r.renv.BuilderNetwork},
+		Logf: r.rep.Infof,
 	})
 	var c *client.Client
 	if err == nil {
@@ -143,6 +165,7 @@ func (r *runner) build(ctx context.Context, c *client.Client) error {
 	// The build does not wait for the base image prewarm: its FROM joins the unpack in
 	// flight (BuildKit unpacks a layer once, whoever asks), while the rest of its start
 	// (definition, cache manifest, context) overlaps with it.
+	// secret-envs name variables of the process environment: the raw getenv, not runnerenv.
 	opts := []builder.SolveOption{builder.WithProgress(r.rep.Writer()), builder.WithGetenv(r.env.Getenv)}
 	early := r.planEarlySave(ctx, mounts)
 	if early != nil {
@@ -267,8 +290,8 @@ func imageName(in *inputs.Inputs) string {
 }
 
 // MakePlan turns inputs and the runner's environment into what the build will do.
-func MakePlan(in *inputs.Inputs, getenv func(string) string) (*Plan, error) {
-	pin, payloadWarning, err := policyInput(in, getenv)
+func MakePlan(in *inputs.Inputs, env runnerenv.Env) (*Plan, error) {
+	pin, payloadWarning, err := policyInput(in, env)
 	if err != nil {
 		return nil, err
 	}
@@ -276,6 +299,7 @@ func MakePlan(in *inputs.Inputs, getenv func(string) string) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
+	svc, svcErr := env.CacheService()
 	lc := layercache.NewPlan(layercache.Settings{
 		Backend:     in.Cache.Backend,
 		Scope:       in.Cache.Scope,
@@ -286,13 +310,15 @@ func MakePlan(in *inputs.Inputs, getenv func(string) string) (*Plan, error) {
 		CacheTo:     in.CacheTo,
 		Auto:        in.Cache.Auto,
 		GitHubToken: in.GitHubToken,
-		Getenv:      getenv,
+		// The one detection, also the mount caches' (Plan.CacheClient).
+		Service: svc, ServiceErr: svcErr,
+		RuntimeToken: env.Cache.Token, Repository: env.GitHub.Repository,
 	}, decision)
-	req, err := buildRequest(in, lc, getenv)
+	req, err := buildRequest(in, lc, env)
 	if err != nil {
 		return nil, err
 	}
-	p := &Plan{Inputs: in, Decision: decision, LayerCache: lc, Request: req}
+	p := &Plan{Inputs: in, Decision: decision, LayerCache: lc, Request: req, CacheService: svc, CacheServiceErr: svcErr}
 	if payloadWarning != "" {
 		p.Warnings = append(p.Warnings, payloadWarning)
 	}
@@ -302,10 +328,10 @@ func MakePlan(in *inputs.Inputs, getenv func(string) string) (*Plan, error) {
 // policyInput reads the runner's GITHUB_* variables and the event payload. A payload that
 // cannot be read (act in host mode passes host paths into the container) is a warning: the
 // policy then decides from the variables alone, which at worst means saving nothing.
-func policyInput(in *inputs.Inputs, getenv func(string) string) (cachepolicy.Input, string, error) {
+func policyInput(in *inputs.Inputs, env runnerenv.Env) (cachepolicy.Input, string, error) {
 	var warning string
 	var payload io.Reader
-	if path := getenv("GITHUB_EVENT_PATH"); path != "" {
+	if path := env.GitHub.EventPath; path != "" {
 		f, err := os.Open(path)
 		if err != nil {
 			warning = fmt.Sprintf("cannot read the event payload (GITHUB_EVENT_PATH): %v; deciding from GITHUB_* variables only", err)
@@ -314,19 +340,17 @@ func policyInput(in *inputs.Inputs, getenv func(string) string) (cachepolicy.Inp
 			payload = f
 		}
 	}
-	pin, err := cachepolicy.InputFromEnv(getenv, payload)
+	pin, err := env.PolicyInput().WithPayload(payload)
 	if err != nil {
 		warning = fmt.Sprintf("cannot read the event payload (GITHUB_EVENT_PATH): %v; deciding from GITHUB_* variables only", err)
-		if pin, err = cachepolicy.InputFromEnv(getenv, nil); err != nil {
-			return cachepolicy.Input{}, "", err
-		}
+		pin = env.PolicyInput()
 	}
 	pin.SaveOn = in.Cache.SaveOn
 	pin.Mode = in.Cache.Mode
 	return pin, warning, nil
 }
 
-func buildRequest(in *inputs.Inputs, lc layercache.Plan, getenv func(string) string) (builder.Request, error) {
+func buildRequest(in *inputs.Inputs, lc layercache.Plan, env runnerenv.Env) (builder.Request, error) {
 	if err := checkDir("context", in.Context); err != nil {
 		return builder.Request{}, err
 	}
@@ -344,7 +368,7 @@ func buildRequest(in *inputs.Inputs, lc layercache.Plan, getenv func(string) str
 		Pull:            in.Pull,
 		CacheImports:    toClientCache(lc.Imports),
 		CacheExports:    toClientCache(lc.Exports),
-		DockerConfigDir: dockerConfigDir(getenv),
+		DockerConfigDir: env.DockerConfigDir(),
 		BuildContexts:   map[string]string{},
 	}
 	for name, v := range in.BuildContexts {
@@ -360,7 +384,7 @@ func buildRequest(in *inputs.Inputs, lc layercache.Plan, getenv func(string) str
 	}
 	req.Exports = exports(in)
 	applyCompressionLevel(req.Exports, req.CacheExports, in.CompressionLevel)
-	auth, err := registryAuth(req.DockerConfigDir, in.GitHubToken, getenv)
+	auth, err := registryAuth(req.DockerConfigDir, in.GitHubToken, env.GitHub.Actor)
 	if err != nil {
 		return builder.Request{}, err
 	}
@@ -432,15 +456,4 @@ func checkDir(input, dir string) error {
 		return &inputs.Error{Input: input, Problem: fmt.Sprintf("%s is not a directory (paths are relative to the workspace)", dir)}
 	}
 	return nil
-}
-
-// dockerConfigDir is where registry credentials are read, as the docker CLI reads them.
-func dockerConfigDir(getenv func(string) string) string {
-	if d := getenv("DOCKER_CONFIG"); d != "" {
-		return d
-	}
-	if h := getenv("HOME"); h != "" {
-		return filepath.Join(h, ".docker")
-	}
-	return ""
 }
