@@ -31,15 +31,8 @@ import (
 var helperDownloadOptions = []cacheservice.Option{cacheservice.WithParallelism(4), cacheservice.WithBlockSize(8 << 20)}
 
 func readSources(p string) ([]cacheservice.Source, error) {
-	b, err := os.ReadFile(p)
-	if err != nil {
-		return nil, err
-	}
-	if len(b) > MaxFileBytes {
-		return nil, errors.New("read the sources: too large")
-	}
 	var srcs []cacheservice.Source
-	if err := decodeStrict(b, &srcs); err != nil {
+	if err := readJSON(p, &srcs); err != nil {
 		return nil, fmt.Errorf("read the sources: %w", err)
 	}
 	if len(srcs) == 0 {

@@ -224,3 +224,29 @@ func TestInjectWithAnExpiredURLAndNoWayToRefreshFailsCleanly(t *testing.T) {
 		t.Errorf("the mount was written to: %v", entries)
 	}
 }
+
+// The sources come from the service's answers, through the action: the helper takes at
+// most a few http(s) URLs, and says which one it refuses without quoting it (it is
+// signed).
+func TestTheHelperTakesOnlyAFewHTTPSources(t *testing.T) {
+	ok := cacheservice.Source{Key: "k", URL: "https://acct.blob.core.windows.net/c/b?sig=s3cr3t", Size: 10}
+	many := make([]cacheservice.Source, maxSources+1)
+	for i := range many {
+		many[i] = ok
+	}
+	for name, srcs := range map[string][]cacheservice.Source{
+		"a file URL":  {ok, {Key: "k2", URL: "file:///etc/shadow?sig=s3cr3t", Size: 10}},
+		"no host":     {{Key: "k", URL: "http:///c?sig=s3cr3t"}},
+		"a bad size":  {{Key: "k", URL: ok.URL, Size: -2}},
+		"too many":    many,
+		"none at all": {},
+	} {
+		_, err := readSources(writeSources(t, srcs...))
+		if err == nil || strings.Contains(err.Error(), "s3cr3t") {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	if _, err := readSources(writeSources(t, ok)); err != nil {
+		t.Errorf("one https source: %v", err)
+	}
+}
