@@ -12,6 +12,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"path"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -88,22 +89,19 @@ func mountFlag(c Cache) string {
 	return "--mount=" + strings.TrimSpace(b.String())
 }
 
-// helperDockerfile is the throwaway build: scratch, the binary bind-mounted at /.wb,
-// the user's cache mount, and the helper command in exec form (scratch has no shell).
-// WARMBUILD_NONCE changes the RUN's cache key so the daemon never skips it as cached;
-// no-cache is not used because it would also re-run the mount's permission op and give
-// the cache mount a different base, i.e. a different directory.
+// helperDockerfile is the throwaway build: scratch, the binary and its request
+// bind-mounted at /.wb, the user's cache mount, and the helper command in exec form
+// (scratch has no shell). WARMBUILD_NONCE changes the RUN's cache key so the daemon never
+// skips it as cached; no-cache is not used because it would also re-run the mount's
+// permission op and give the cache mount a different base, i.e. a different directory.
 func helperDockerfile(c Cache, run helperRun) string {
-	cmd, _ := json.Marshal(append([]string{"/.wb/warmbuild"}, run.args...))
+	cmd, _ := json.Marshal([]string{"/.wb/warmbuild", string(run.req.Op), "/.wb/" + mounthelper.RequestName})
 	mounts := "--mount=type=bind,from=wbin,target=/.wb "
-	if len(run.attach) > 0 {
-		mounts += "--mount=type=ssh,id=" + archiveSocketID + ",target=" + archiveSocketPath + " "
+	for _, f := range run.sockets {
+		mounts += "--mount=type=ssh,id=" + f.id + ",target=" + f.target + " "
 	}
 	if run.sources != nil {
 		mounts += "--mount=type=secret,id=" + sourcesSecretID + ",target=" + sourcesSecretPath + " "
-	}
-	if run.control {
-		mounts += "--mount=type=ssh,id=" + controlSocketID + ",target=" + mounthelper.ControlSocketPath + " "
 	}
 	env := ""
 	if run.certs {
@@ -113,16 +111,17 @@ func helperDockerfile(c Cache, run helperRun) string {
 	return "FROM scratch\nARG WARMBUILD_NONCE\n" + env + "RUN " + mounts + mountFlag(c) + " " + string(cmd) + "\n"
 }
 
-// helperRun is one helper build: its command, how the archive reaches it, and where
-// its files go.
+// helperRun is one helper build: its request, and what else its RUN is given.
 type helperRun struct {
-	args    []string
-	exports []client.ExportEntry
-	attach  []session.Attachable // the archive socket
-	sources []byte               // JSON of the sources, handed over as a secret
-	certs   bool                 // CA certificates staged next to the binary
-	control bool                 // the control socket (fresh URLs) is in attach
+	req     mounthelper.Request // MountDir and OutDir are filled in by run
+	sockets []forward           // unix sockets of this process, forwarded into the RUN
+	sources []byte              // JSON of the sources, handed over as a secret
+	certs   bool                // CA certificates staged next to the binary (set by run)
 }
+
+// forward is a unix socket of this process that the session forwards into the RUN at
+// target (an ssh mount in raw mode).
+type forward struct{ id, path, target string }
 
 // The sources secret: its id and where the helper finds it in the RUN.
 const (
@@ -130,6 +129,62 @@ const (
 	sourcesSecretPath = "/.wbsources"
 	certsFileName     = "ca-certificates.crt"
 )
+
+// helperOutDir is where the helper writes in the RUN's root filesystem, which is what
+// the local exporter exports (the mount points it leaves are empty directories).
+const helperOutDir = "/out"
+
+// run is the one way a helper build runs: it stages the binary and the request in the
+// build context the RUN mounts at /.wb, solves the helper Dockerfile, exports the RUN's
+// /out to outDir ("": a directory of its own, removed after) and returns the helper's
+// Result, read and validated there: it was written inside a build that ran with the
+// user's cache content. verb names the build in errors.
+func (h HelperBuild) run(ctx context.Context, c Cache, buildArgs map[string]string, run helperRun, outDir string) (mounthelper.Result, error) {
+	verb := strings.TrimPrefix(string(run.req.Op), "mount-")
+	if ok, why := Flaggable(c); !ok {
+		return mounthelper.Result{}, errors.New("cannot " + verb + ": " + why)
+	}
+	work, err := os.MkdirTemp(h.TempDir, "warmbuild-"+verb+"-")
+	if err != nil {
+		return mounthelper.Result{}, err
+	}
+	defer os.RemoveAll(work)
+	wbin := filepath.Join(work, "wbin")
+	if err := h.stageBinary(wbin); err != nil {
+		return mounthelper.Result{}, err
+	}
+	if run.sources != nil {
+		run.certs = stageCerts(wbin)
+	}
+	run.req.MountDir, run.req.OutDir = path.Clean(c.Mounts[0].Path), helperOutDir
+	if err := mounthelper.WriteRequest(filepath.Join(wbin, mounthelper.RequestName), run.req); err != nil {
+		return mounthelper.Result{}, fmt.Errorf("%s %s: write the request: %w", verb, c.CacheID, err)
+	}
+	if outDir == "" {
+		outDir = filepath.Join(work, "out")
+	}
+	var attach []session.Attachable
+	if len(run.sockets) > 0 {
+		var cfgs []sshprovider.AgentConfig
+		for _, f := range run.sockets {
+			cfgs = append(cfgs, sshprovider.AgentConfig{ID: f.id, Paths: []string{f.path}, Raw: true})
+		}
+		ssh, err := sshprovider.NewSSHAgentProvider(cfgs)
+		if err != nil {
+			return mounthelper.Result{}, fmt.Errorf("%s %s: forward the sockets: %w", verb, c.CacheID, err)
+		}
+		attach = append(attach, ssh)
+	}
+	exports := []client.ExportEntry{{Type: client.ExporterLocal, OutputDir: outDir}}
+	if _, err := h.solve(ctx, work, c, buildArgs, run, exports, attach); err != nil {
+		return mounthelper.Result{}, fmt.Errorf("%s %s: %w", verb, c.CacheID, err)
+	}
+	res, err := mounthelper.ReadResult(filepath.Join(outDir, strings.TrimPrefix(helperOutDir, "/"), mounthelper.ResultName), run.req.Op)
+	if err != nil {
+		return mounthelper.Result{}, fmt.Errorf("%s %s: %w", verb, c.CacheID, err)
+	}
+	return res, nil
+}
 
 // InjectResult is what an injection did.
 type InjectResult struct {
@@ -144,7 +199,8 @@ type InjectResult struct {
 // into the RUN (an ssh mount in raw mode) and unpacked as it arrives: nothing is
 // written to the daemon's disk but the cache itself, and BuildKit does not hash the
 // archive as it would a build context. The named context holds only the binary, which
-// the daemon keeps, so later helper builds transfer next to nothing.
+// the daemon keeps, and the small request, so later helper builds transfer next to
+// nothing.
 func (h HelperBuild) Inject(ctx context.Context, c Cache, archivePath string, buildArgs map[string]string) (InjectResult, error) {
 	f, err := os.Open(archivePath)
 	if err != nil {
@@ -157,60 +213,93 @@ func (h HelperBuild) Inject(ctx context.Context, c Cache, archivePath string, bu
 // InjectStream is Inject reading the archive from r (a file, or a download as it
 // arrives). A stream that breaks off is refused by the helper like a corrupt archive.
 func (h HelperBuild) InjectStream(ctx context.Context, c Cache, r io.Reader, buildArgs map[string]string) (InjectResult, error) {
-	if ok, why := Flaggable(c); !ok {
-		return InjectResult{}, errors.New("cannot inject: " + why)
-	}
-	work, err := os.MkdirTemp(h.TempDir, "warmbuild-inject-")
-	if err != nil {
-		return InjectResult{}, err
-	}
-	defer os.RemoveAll(work)
-	if err := h.stageBinary(filepath.Join(work, "wbin")); err != nil {
-		return InjectResult{}, err
-	}
 	feed, err := serveStream(ctx, r)
 	if err != nil {
 		return InjectResult{}, fmt.Errorf("inject %s: %w", c.CacheID, err)
 	}
 	defer feed.close()
-	ssh, err := sshprovider.NewSSHAgentProvider([]sshprovider.AgentConfig{{ID: archiveSocketID, Paths: []string{feed.path}, Raw: true}})
+	res, _, err := h.inject(ctx, c, buildArgs, helperRun{
+		req:     mounthelper.Request{Source: mounthelper.SourceSocket, Archive: archiveSocketPath},
+		sockets: []forward{{id: archiveSocketID, path: feed.sock.path, target: archiveSocketPath}},
+	})
 	if err != nil {
-		return InjectResult{}, fmt.Errorf("inject %s: forward the archive socket: %w", c.CacheID, err)
+		return res, err
 	}
-	res, err := h.solve(ctx, work, c, buildArgs, helperRun{attach: []session.Attachable{ssh}, args: []string{mounthelper.InjectCommand, "unix://" + archiveSocketPath, c.Mounts[0].Path}})
-	var be *builder.BuildError
-	if errors.As(err, &be) && res != nil && strings.Contains(res.Logs(func(string) bool { return true }), "warmbuild "+mounthelper.InjectCommand+":") {
-		return InjectResult{Refused: true}, fmt.Errorf("the restored archive was refused: %s", helperError(res))
-	}
-	if err != nil {
-		return InjectResult{}, fmt.Errorf("inject %s: %w", c.CacheID, err)
-	}
-	rep, err := mounthelper.ParseReport(res.Logs(func(string) bool { return true }))
-	if err != nil {
-		return InjectResult{}, fmt.Errorf("inject %s: %w", c.CacheID, err)
-	}
-	if rep.Status != mounthelper.InjectKept {
+	if res.Report.Status != mounthelper.InjectKept {
 		if err := feed.wait(ctx); err != nil {
 			return InjectResult{}, fmt.Errorf("inject %s: sending the archive: %w", c.CacheID, err)
 		}
 	}
-	return InjectResult{Report: rep}, nil
+	return res, nil
 }
 
-// The forwarded socket: its session id and where the helper finds it in the RUN.
+// inject runs mount-inject with run's source and tells its result as InjectResult: a
+// refusal is Refused with the helper's reason in the error; a storage the build cannot
+// reach is ErrUnreachable. base is the listed manifest of the first archive (sources
+// mode), or nil.
+func (h HelperBuild) inject(ctx context.Context, c Cache, buildArgs map[string]string, run helperRun) (InjectResult, *archive.Manifest, error) {
+	run.req.Op = mounthelper.OpInject
+	res, err := h.run(ctx, c, buildArgs, run, "")
+	if err != nil {
+		return InjectResult{}, nil, err
+	}
+	return injectOutcome(res)
+}
+
+// injectOutcome tells a validated mount-inject result as InjectResult.
+func injectOutcome(res mounthelper.Result) (InjectResult, *archive.Manifest, error) {
+	if res.Refused != "" {
+		return InjectResult{Refused: true}, nil, fmt.Errorf("the restored archive was refused: %s", res.Refused)
+	}
+	rep := *res.Inject
+	if rep.Status == mounthelper.InjectUnreachable {
+		return InjectResult{Report: rep}, nil, fmt.Errorf("%w: %s", ErrUnreachable, rep.Reason)
+	}
+	return InjectResult{Report: rep}, res.Base, nil
+}
+
+// The forwarded sockets: their session ids and where the helper finds them in the RUN.
 const (
 	archiveSocketID   = "warmbuild-archive"
 	archiveSocketPath = "/.wbsock"
-	// controlSocketID forwards mounthelper.ControlSocketPath: fresh signed URLs.
-	controlSocketID = "warmbuild-control"
+	// controlSocketID forwards the control socket: fresh signed URLs.
+	controlSocketID   = "warmbuild-control"
+	controlSocketPath = "/.wbctl"
 )
+
+// unixSocket is a listener on a short path of its own: unix socket paths are limited to
+// about 100 bytes, and RUNNER_TEMP can be long.
+type unixSocket struct {
+	net.Listener
+	path string
+	dir  string
+}
+
+func listenUnix() (*unixSocket, error) {
+	dir, err := os.MkdirTemp("", "warmbuild-sock-")
+	if err != nil {
+		return nil, err
+	}
+	p := filepath.Join(dir, "s")
+	ln, err := net.Listen("unix", p)
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	return &unixSocket{Listener: ln, path: p, dir: dir}, nil
+}
+
+// Close stops listening and removes the socket.
+func (s *unixSocket) Close() error {
+	err := s.Listener.Close()
+	os.RemoveAll(s.dir)
+	return err
+}
 
 // streamFeed serves one stream to the first connection on a unix socket.
 type streamFeed struct {
-	path string
-	ln   net.Listener
+	sock *unixSocket
 	done chan error
-	dir  string
 
 	mu   sync.Mutex
 	conn net.Conn // the helper's connection, once accepted
@@ -234,21 +323,13 @@ func (e sourceError) Error() string { return e.err.Error() }
 func (e sourceError) Unwrap() error { return e.err }
 
 func serveStream(ctx context.Context, r io.Reader) (*streamFeed, error) {
-	// A short path of its own: unix socket paths are limited to about 100 bytes, and
-	// RUNNER_TEMP can be long.
-	dir, err := os.MkdirTemp("", "warmbuild-sock-")
+	sock, err := listenUnix()
 	if err != nil {
 		return nil, err
 	}
-	p := filepath.Join(dir, "s")
-	ln, err := net.Listen("unix", p)
-	if err != nil {
-		os.RemoveAll(dir)
-		return nil, err
-	}
-	f := &streamFeed{path: p, ln: ln, done: make(chan error, 1), dir: dir}
+	f := &streamFeed{sock: sock, done: make(chan error, 1)}
 	go func() {
-		conn, err := ln.Accept()
+		conn, err := sock.Accept()
 		if err != nil {
 			f.done <- err
 			return
@@ -295,13 +376,12 @@ func (f *streamFeed) wait(ctx context.Context) error {
 
 // close stops sending: the helper build is over, whatever it read.
 func (f *streamFeed) close() {
-	f.ln.Close()
+	f.sock.Close()
 	f.mu.Lock()
 	if f.conn != nil {
 		f.conn.Close()
 	}
 	f.mu.Unlock()
-	os.RemoveAll(f.dir)
 }
 
 // Extract reads the cache directory of c back: the helper prunes it to maxBytes and,
@@ -312,55 +392,20 @@ func (f *streamFeed) close() {
 // With base (the manifest of the restored entry's base archive), the archive holds only
 // what changed since, when that pays (mounthelper.ExtractDelta).
 func (h HelperBuild) Extract(ctx context.Context, c Cache, restoredDigest string, base *archive.Manifest, maxBytes int64, buildArgs map[string]string, outDir string) (mounthelper.ExtractResult, error) {
-	if ok, why := Flaggable(c); !ok {
-		return mounthelper.ExtractResult{}, errors.New("cannot extract: " + why)
-	}
-	work, err := os.MkdirTemp(h.TempDir, "warmbuild-extract-")
+	req := mounthelper.Request{Op: mounthelper.OpExtract, RestoredDigest: restoredDigest, MaxBytes: maxBytes, Base: base}
+	res, err := h.run(ctx, c, buildArgs, helperRun{req: req}, outDir)
 	if err != nil {
 		return mounthelper.ExtractResult{}, err
 	}
-	defer os.RemoveAll(work)
-	if err := h.stageBinary(filepath.Join(work, "wbin")); err != nil {
-		return mounthelper.ExtractResult{}, err
-	}
-	if restoredDigest == "" {
-		restoredDigest = "-"
-	}
-	baseArg := "-"
-	if base != nil {
-		b, err := json.Marshal(base)
-		if err != nil {
-			return mounthelper.ExtractResult{}, err
-		}
-		// Next to the helper binary, which the RUN mounts at /.wb.
-		if err := os.WriteFile(filepath.Join(work, "wbin", "base.json"), b, 0o644); err != nil {
-			return mounthelper.ExtractResult{}, err
-		}
-		baseArg = "/.wb/base.json"
-	}
-	// The helper writes to /out in the RUN's root filesystem, which is what the local
-	// exporter exports (the mount points it leaves are empty directories).
-	exports := []client.ExportEntry{{Type: client.ExporterLocal, OutputDir: outDir}}
-	if _, err := h.solve(ctx, work, c, buildArgs, helperRun{exports: exports, args: []string{mounthelper.ExtractCommand, c.Mounts[0].Path, "/out", restoredDigest, strconv.FormatInt(maxBytes, 10), baseArg}}); err != nil {
-		return mounthelper.ExtractResult{}, fmt.Errorf("extract %s: %w", c.CacheID, err)
-	}
-	b, err := os.ReadFile(filepath.Join(outDir, "out", mounthelper.ExtractResultName))
-	if err != nil {
-		return mounthelper.ExtractResult{}, fmt.Errorf("extract %s: no result from the helper: %w", c.CacheID, err)
-	}
-	var res mounthelper.ExtractResult
-	if err := json.Unmarshal(b, &res); err != nil {
-		return mounthelper.ExtractResult{}, fmt.Errorf("extract %s: helper result: %w", c.CacheID, err)
-	}
-	return res, nil
+	return *res.Extract, nil
 }
 
 // ExtractedArchive is where Extract leaves the archive inside outDir.
 func ExtractedArchive(outDir string) string {
-	return filepath.Join(outDir, "out", mounthelper.ExtractArchiveName)
+	return filepath.Join(outDir, strings.TrimPrefix(helperOutDir, "/"), mounthelper.ExtractArchiveName)
 }
 
-func (h HelperBuild) solve(ctx context.Context, work string, c Cache, buildArgs map[string]string, run helperRun) (*builder.Result, error) {
+func (h HelperBuild) solve(ctx context.Context, work string, c Cache, buildArgs map[string]string, run helperRun, exports []client.ExportEntry, attach []session.Attachable) (*builder.Result, error) {
 	ctxDir := filepath.Join(work, "ctx")
 	if err := os.MkdirAll(ctxDir, 0o755); err != nil {
 		return nil, err
@@ -376,7 +421,7 @@ func (h HelperBuild) solve(ctx context.Context, work string, c Cache, buildArgs 
 		Dockerfile:    dockerfile,
 		BuildArgs:     map[string]string{"WARMBUILD_NONCE": hex.EncodeToString(nonce)},
 		BuildContexts: map[string]string{"wbin": filepath.Join(work, "wbin")},
-		Exports:       run.exports,
+		Exports:       exports,
 	}
 	if run.sources != nil {
 		req.Secrets = []builder.Secret{{ID: sourcesSecretID, Value: run.sources}}
@@ -398,7 +443,7 @@ func (h HelperBuild) solve(ctx context.Context, work string, c Cache, buildArgs 
 	if progress == nil {
 		progress = io.Discard
 	}
-	return builder.Solve(ctx, h.Client, req, builder.WithProgress(progress), builder.WithSession(run.attach...))
+	return builder.Solve(ctx, h.Client, req, builder.WithProgress(progress), builder.WithSession(attach...))
 }
 
 // stageBinary puts this program into dir as "warmbuild": a hard link when possible
@@ -451,16 +496,6 @@ func linkOrCopy(src, dst string) error {
 	return out.Close()
 }
 
-// helperError is the helper's own error line from a failed helper build.
-func helperError(res *builder.Result) string {
-	for _, line := range strings.Split(res.Logs(func(string) bool { return true }), "\n") {
-		if i := strings.Index(line, "warmbuild "+mounthelper.InjectCommand+": "); i >= 0 {
-			return strings.TrimSpace(line[i+len("warmbuild "+mounthelper.InjectCommand+": "):])
-		}
-	}
-	return "unknown error"
-}
-
 // ErrUnreachable says the helper could not reach the storage from inside the build;
 // nothing was written to the mount, and the caller should stream the entry instead.
 var ErrUnreachable = errors.New("the cache storage cannot be reached from inside the build")
@@ -474,30 +509,15 @@ var ErrUnreachable = errors.New("the cache storage cannot be reached from inside
 //
 // Signed URLs expire (about 10 minutes on github.com): when fresh is not nil, the
 // helper can ask for a new URL of source i over a socket the session forwards into
-// the RUN (mounthelper.ControlSocketPath), and fresh gets it from the service.
+// the RUN (Request.ControlSocket), and fresh gets it from the service.
 func (h HelperBuild) InjectSources(ctx context.Context, c Cache, srcs []cacheservice.Source, fresh func(ctx context.Context, i int) (string, error), buildArgs map[string]string) (InjectResult, *archive.Manifest, error) {
-	if ok, why := Flaggable(c); !ok {
-		return InjectResult{}, nil, errors.New("cannot inject: " + why)
-	}
-	work, err := os.MkdirTemp(h.TempDir, "warmbuild-inject-")
-	if err != nil {
-		return InjectResult{}, nil, err
-	}
-	defer os.RemoveAll(work)
-	wbin := filepath.Join(work, "wbin")
-	if err := h.stageBinary(wbin); err != nil {
-		return InjectResult{}, nil, err
-	}
 	sources, err := json.Marshal(srcs)
 	if err != nil {
 		return InjectResult{}, nil, err
 	}
-	outDir := filepath.Join(work, "out")
 	run := helperRun{
-		args:    []string{mounthelper.InjectCommand, mounthelper.SourcesPrefix + sourcesSecretPath, c.Mounts[0].Path, "/out"},
+		req:     mounthelper.Request{Source: mounthelper.SourceSources, Archive: sourcesSecretPath},
 		sources: sources,
-		certs:   stageCerts(wbin),
-		exports: []client.ExportEntry{{Type: client.ExporterLocal, OutputDir: outDir}},
 	}
 	if fresh != nil {
 		ctl, err := serveControl(ctx, len(srcs), fresh)
@@ -505,61 +525,28 @@ func (h HelperBuild) InjectSources(ctx context.Context, c Cache, srcs []cacheser
 			return InjectResult{}, nil, fmt.Errorf("inject %s: %w", c.CacheID, err)
 		}
 		defer ctl.close()
-		ssh, err := sshprovider.NewSSHAgentProvider([]sshprovider.AgentConfig{{ID: controlSocketID, Paths: []string{ctl.path}, Raw: true}})
-		if err != nil {
-			return InjectResult{}, nil, fmt.Errorf("inject %s: forward the control socket: %w", c.CacheID, err)
-		}
-		run.attach, run.control = []session.Attachable{ssh}, true
+		run.req.ControlSocket = controlSocketPath
+		run.sockets = []forward{{id: controlSocketID, path: ctl.sock.path, target: controlSocketPath}}
 	}
-	res, err := h.solve(ctx, work, c, buildArgs, run)
-	var be *builder.BuildError
-	if errors.As(err, &be) && res != nil && strings.Contains(res.Logs(func(string) bool { return true }), "warmbuild "+mounthelper.InjectCommand+":") {
-		return InjectResult{Refused: true}, nil, fmt.Errorf("the restored archive was refused: %s", helperError(res))
-	}
-	if err != nil {
-		return InjectResult{}, nil, fmt.Errorf("inject %s: %w", c.CacheID, err)
-	}
-	rep, err := mounthelper.ParseReport(res.Logs(func(string) bool { return true }))
-	if err != nil {
-		return InjectResult{}, nil, fmt.Errorf("inject %s: %w", c.CacheID, err)
-	}
-	if rep.Status == mounthelper.InjectUnreachable {
-		return InjectResult{Report: rep}, nil, fmt.Errorf("%w: %s", ErrUnreachable, rep.Reason)
-	}
-	var base *archive.Manifest
-	if b, err := os.ReadFile(filepath.Join(outDir, "out", mounthelper.BaseManifestName)); err == nil {
-		var m archive.Manifest
-		if json.Unmarshal(b, &m) == nil {
-			base = &m
-		}
-	}
-	return InjectResult{Report: rep}, base, nil
+	return h.inject(ctx, c, buildArgs, run)
 }
 
 // controlServer answers the helper's requests for fresh URLs on a unix socket, which
 // the session forwards into the RUN (each connection of the helper is one here).
 type controlServer struct {
-	path   string
-	dir    string
-	ln     net.Listener
+	sock   *unixSocket
 	cancel context.CancelFunc
 }
 
 func serveControl(ctx context.Context, n int, fresh func(ctx context.Context, i int) (string, error)) (*controlServer, error) {
-	dir, err := os.MkdirTemp("", "warmbuild-ctl-") // short: unix socket paths are limited
+	sock, err := listenUnix()
 	if err != nil {
-		return nil, err
-	}
-	p := filepath.Join(dir, "s")
-	ln, err := net.Listen("unix", p)
-	if err != nil {
-		os.RemoveAll(dir)
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	go func() {
 		for {
-			conn, err := ln.Accept()
+			conn, err := sock.Accept()
 			if err != nil {
 				return
 			}
@@ -569,13 +556,12 @@ func serveControl(ctx context.Context, n int, fresh func(ctx context.Context, i 
 			}()
 		}
 	}()
-	return &controlServer{path: p, dir: dir, ln: ln, cancel: cancel}, nil
+	return &controlServer{sock: sock, cancel: cancel}, nil
 }
 
 func (s *controlServer) close() {
 	s.cancel()
-	s.ln.Close()
-	os.RemoveAll(s.dir)
+	s.sock.Close()
 }
 
 // stageCerts copies this machine's CA certificates next to the helper binary, for the

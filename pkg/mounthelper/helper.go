@@ -7,18 +7,17 @@ package mounthelper
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 
@@ -28,21 +27,15 @@ import (
 )
 
 // A throwaway build on scratch bind-mounts the helper next to the cache mount, so no
-// utility image has to be pulled. These are its subcommands.
+// utility image has to be pulled. These are its subcommands; each takes one argument,
+// the path of its Request (see protocol.go).
 const (
-	InjectCommand  = "mount-inject"  // mount-inject ARCHIVE|unix://SOCKET|sources:FILE DIR [OUTDIR]
-	ExtractCommand = "mount-extract" // mount-extract DIR OUTDIR RESTORED_DIGEST MAXBYTES BASE_MANIFEST
+	InjectCommand  = "mount-inject"  // mount-inject REQUEST
+	ExtractCommand = "mount-extract" // mount-extract REQUEST
 )
 
-// Files mount-extract writes to OUTDIR.
-const (
-	ExtractArchiveName = "cache.tar.zst"
-	ExtractResultName  = "result.json"
-)
-
-// ReportPrefix starts the line mount-inject prints with what it unpacked; the
-// caller reads it back from the build log.
-const ReportPrefix = "warmbuild-mount-inject: "
+// ExtractArchiveName is the archive mount-extract writes to the request's OutDir.
+const ExtractArchiveName = "cache.tar.zst"
 
 // ExtractStatus says what mount-extract found.
 type ExtractStatus string
@@ -61,7 +54,7 @@ const (
 // otherwise a full archive is cheaper for later runs to restore.
 const maxDeltaShare = 0.5
 
-// ExtractResult is mount-extract's result.json.
+// ExtractResult is what mount-extract did (Result.Extract).
 type ExtractResult struct {
 	Status       ExtractStatus `json:"status"`
 	PathsDigest  string        `json:"pathsDigest"` // see PathsDigest
@@ -85,7 +78,7 @@ const (
 	InjectUnreachable InjectStatus = "unreachable"
 )
 
-// InjectReport is what mount-inject prints about the tree it unpacked.
+// InjectReport is what mount-inject did with the mount (Result.Inject).
 type InjectReport struct {
 	Status InjectStatus `json:"status"`
 
@@ -100,72 +93,94 @@ type InjectReport struct {
 
 // RunHelper runs a helper subcommand when args (os.Args[1:]) name one, and returns its
 // exit code; handled is false when args are not a helper invocation, so the action runs.
+//
+// Its output is BuildKit progress, printed in the job's log: one line for people, never
+// read back (the Result is). A request it cannot read is exit 2; a failure exit 1; an
+// archive mount-inject refuses is exit 0 with Result.Refused, so the build exports it.
 func RunHelper(ctx context.Context, args []string, stdout, stderr io.Writer) (code int, handled bool) {
-	if len(args) == 0 {
+	if len(args) == 0 || (args[0] != InjectCommand && args[0] != ExtractCommand) {
 		return 0, false
 	}
-	switch args[0] {
-	case InjectCommand:
-		if len(args) != 3 && len(args) != 4 {
-			fmt.Fprintf(stderr, "usage: %s ARCHIVE|unix://SOCKET|sources:FILE DIR [OUTDIR]\n", InjectCommand)
-			return 2, true
-		}
-		var rep InjectReport
-		var err error
-		if file, ok := strings.CutPrefix(args[1], SourcesPrefix); ok {
-			outDir := ""
-			if len(args) == 4 {
-				outDir = args[3]
-			}
-			rep, err = injectSources(ctx, file, args[2], outDir, ControlSocketPath)
-		} else {
-			rep, err = injectArchive(ctx, args[1], args[2])
-		}
-		if err != nil {
-			// Its output is BuildKit progress, printed in the job's log, and the error
-			// may quote a signed URL or an archive's entry names.
-			fmt.Fprintf(stderr, "warmbuild %s: %s\n", InjectCommand, report.LogText(cacheservice.Redact(err.Error())))
-			return 1, true
-		}
-		b, _ := json.Marshal(rep)
-		fmt.Fprintf(stdout, "%s%s\n", ReportPrefix, b)
-		return 0, true
-	case ExtractCommand:
-		if len(args) != 6 {
-			fmt.Fprintf(stderr, "usage: %s DIR OUTDIR RESTORED_DIGEST MAXBYTES BASE_MANIFEST\n", ExtractCommand)
-			return 2, true
-		}
-		maxBytes, err := strconv.ParseInt(args[4], 10, 64)
-		if err != nil || maxBytes <= 0 {
-			fmt.Fprintf(stderr, "warmbuild %s: MAXBYTES %q is not a positive number\n", ExtractCommand, args[4])
-			return 2, true
-		}
-		base, err := readManifest(args[5])
-		if err != nil {
-			fmt.Fprintf(stderr, "warmbuild %s: base manifest: %v\n", ExtractCommand, err)
-			return 2, true
-		}
-		res, err := extractMount(ctx, args[1], args[2], args[3], maxBytes, base)
-		if err != nil {
-			fmt.Fprintf(stderr, "warmbuild %s: %v\n", ExtractCommand, err)
-			return 1, true
-		}
-		fmt.Fprintf(stdout, "warmbuild-mount-extract: %s, %d files, %d bytes (pruned %d files, %d bytes)\n",
-			res.Status, res.Files, res.Bytes, res.PrunedFiles, res.PrunedBytes)
-		return 0, true
+	op := Op(args[0])
+	if len(args) != 2 {
+		fmt.Fprintf(stderr, "usage: %s REQUEST\n", op)
+		return 2, true
 	}
-	return 0, false
+	req, err := ReadRequest(args[1], op)
+	if err != nil {
+		fmt.Fprintf(stderr, "warmbuild %s: %s\n", op, report.LogText(err.Error()))
+		return 2, true
+	}
+	res, err := runRequest(ctx, req)
+	if err != nil {
+		fmt.Fprintf(stderr, "warmbuild %s: %s\n", op, report.LogText(err.Error()))
+		return 1, true
+	}
+	if err := WriteResult(req.OutDir, res); err != nil {
+		fmt.Fprintf(stderr, "warmbuild %s: write the result: %v\n", op, err)
+		return 1, true
+	}
+	switch {
+	case res.Refused != "":
+		fmt.Fprintf(stderr, "warmbuild %s: %s\n", op, res.Refused)
+	case res.Inject != nil:
+		fmt.Fprintf(stdout, "warmbuild-%s: %s, %d files, %d bytes\n", op, res.Inject.Status, res.Inject.Files, res.Inject.Bytes)
+	case res.Extract != nil:
+		x := res.Extract
+		fmt.Fprintf(stdout, "warmbuild-%s: %s, %d files, %d bytes (pruned %d files, %d bytes)\n", op, x.Status, x.Files, x.Bytes, x.PrunedFiles, x.PrunedBytes)
+	}
+	return 0, true
+}
+
+// runRequest does what a valid request asks. Whatever stops an injection is a refusal,
+// told in the result: the mount was left empty (or untouched), and the reason, which
+// may quote a signed URL or an archive's entry names, is redacted and escaped for the
+// log it is also printed in.
+func runRequest(ctx context.Context, req Request) (Result, error) {
+	res := Result{Op: req.Op}
+	switch req.Op {
+	case OpInject:
+		var rep InjectReport
+		var base *archive.Manifest
+		var err error
+		if req.Source == SourceSources {
+			rep, base, err = injectSources(ctx, req.Archive, req.MountDir, req.ControlSocket)
+		} else {
+			rep, err = injectArchive(ctx, req.Archive, req.Source, req.MountDir)
+		}
+		if err != nil {
+			res.Refused = clip(cmp.Or(report.LogText(cacheservice.Redact(oneLine(err.Error()))), "refused"), maxReasonBytes-3)
+			return res, nil
+		}
+		if rep.Status == InjectUnreachable {
+			rep.Reason = clip(cmp.Or(oneLine(rep.Reason), "no answer"), maxReasonBytes-3)
+		}
+		res.Inject, res.Base = &rep, base
+		return res, nil
+	default:
+		x, err := extractMount(ctx, req.MountDir, req.OutDir, req.RestoredDigest, req.MaxBytes, req.Base)
+		if err != nil {
+			return Result{}, err
+		}
+		res.Extract = &x
+		return res, nil
+	}
+}
+
+// oneLine joins the lines of a message, for a result that is one line of text.
+func oneLine(s string) string {
+	return strings.Join(strings.FieldsFunc(s, func(r rune) bool { return r == '\n' || r == '\r' || r == 0 }), " ")
 }
 
 // injectArchive unpacks an untrusted archive into a cache mount directory. A mount that
 // already holds files (a long-lived builder that kept its cache) is left as it is: its
 // content is at least as fresh as a restored one. When the archive is refused, whatever
 // was unpacked is removed again so the build starts from an empty cache, not a half one.
-func injectArchive(ctx context.Context, archivePath, dir string) (InjectReport, error) {
+func injectArchive(ctx context.Context, archivePath string, kind SourceKind, dir string) (InjectReport, error) {
 	if rep, kept, err := keptMount(ctx, dir); err != nil || kept {
 		return rep, err
 	}
-	src, err := openArchive(archivePath)
+	src, err := openArchive(archivePath, kind)
 	if err != nil {
 		return InjectReport{}, fmt.Errorf("open archive: %w", err)
 	}
@@ -196,11 +211,11 @@ func keptMount(ctx context.Context, dir string) (InjectReport, bool, error) {
 	return InjectReport{Status: InjectKept, PathsDigest: PathsDigest(m), Files: m.Files, Bytes: m.Bytes}, true, nil
 }
 
-// openArchive opens a file, or connects to unix://PATH where the caller streams it in
+// openArchive opens a file, or connects to the socket p where the caller streams it in
 // chunks (see ChunkWriter).
-func openArchive(p string) (io.ReadCloser, error) {
-	if sock, ok := strings.CutPrefix(p, "unix://"); ok {
-		conn, err := net.DialTimeout("unix", sock, 30*time.Second)
+func openArchive(p string, kind SourceKind) (io.ReadCloser, error) {
+	if kind == SourceSocket {
+		conn, err := net.DialTimeout("unix", p, 30*time.Second)
 		if err != nil {
 			return nil, err
 		}
@@ -366,27 +381,11 @@ func PathsDigest(m archive.Manifest) string {
 	return "sha256:" + hex.EncodeToString(h.Sum(nil))
 }
 
-// readManifest reads the base manifest mount-extract is given ("-": none).
-func readManifest(p string) (*archive.Manifest, error) {
-	if p == "-" || p == "" {
-		return nil, nil
-	}
-	b, err := os.ReadFile(p)
-	if err != nil {
-		return nil, err
-	}
-	var m archive.Manifest
-	if err := json.Unmarshal(b, &m); err != nil {
-		return nil, err
-	}
-	return &m, nil
-}
-
 // extractMount prunes the cache mount to maxBytes and archives it into outDir, unless
 // it holds no files. With a base manifest (what the restored entry's base archive held)
 // it archives only what changed since, when that is small and nothing of the base was
 // removed; without one it skips the archive when the paths digest equals the restored
-// one (restoredDigest; "-" or "" when nothing was restored).
+// one (restoredDigest; "" when nothing was restored).
 //
 // Pruning works on the live mount, which is what gets saved anyway, and ranks files by
 // the later of access and modification time: mount-inject sets atime = mtime, so a file
@@ -397,7 +396,7 @@ func extractMount(ctx context.Context, dir, outDir, restoredDigest string, maxBy
 		return ExtractResult{}, err
 	}
 	if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
-		return writeResult(outDir, ExtractResult{Status: ExtractEmpty})
+		return ExtractResult{Status: ExtractEmpty}, nil
 	}
 	ps, err := archive.Prune(ctx, dir, maxBytes, archive.PruneByAccessTime())
 	if err != nil {
@@ -411,10 +410,10 @@ func extractMount(ctx context.Context, dir, outDir, restoredDigest string, maxBy
 	switch {
 	case m.Files == 0:
 		res.Status = ExtractEmpty
-		return writeResult(outDir, res)
+		return res, nil
 	case base == nil && res.PathsDigest == restoredDigest:
 		res.Status = ExtractUnchanged
-		return writeResult(outDir, res)
+		return res, nil
 	}
 	var only []string
 	if base != nil {
@@ -440,11 +439,11 @@ func extractMount(ctx context.Context, dir, outDir, restoredDigest string, maxBy
 		// The tree is the base plus the delta: res describes the tree (m), the delta
 		// what the archive carries.
 		res.Status, res.DeltaFiles, res.DeltaBytes = ExtractDelta, st.Manifest.Files, st.Manifest.Bytes
-		return writeResult(outDir, res)
+		return res, nil
 	}
 	res.Status = ExtractArchived
 	res.PathsDigest, res.Files, res.Bytes = PathsDigest(st.Manifest), st.Manifest.Files, st.Manifest.Bytes
-	return writeResult(outDir, res)
+	return res, nil
 }
 
 // deltaPaths lists what changed from base to now (added or modified entries), or nil
@@ -471,29 +470,4 @@ func deltaPaths(base, now archive.Manifest) []string {
 		changed = []string{} // an empty delta: the content is the base's
 	}
 	return changed
-}
-
-func writeResult(outDir string, res ExtractResult) (ExtractResult, error) {
-	b, err := json.Marshal(res)
-	if err != nil {
-		return res, err
-	}
-	return res, os.WriteFile(filepath.Join(outDir, ExtractResultName), b, 0o644)
-}
-
-// ParseReport finds the line mount-inject printed with what it did in a build log.
-func ParseReport(log string) (InjectReport, error) {
-	sc := bufio.NewScanner(strings.NewReader(log))
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		if i := strings.Index(line, ReportPrefix); i >= 0 {
-			var rep InjectReport
-			if err := json.Unmarshal([]byte(line[i+len(ReportPrefix):]), &rep); err != nil {
-				return InjectReport{}, fmt.Errorf("helper report %q: %w", line, err)
-			}
-			return rep, nil
-		}
-	}
-	return InjectReport{}, errors.New("the helper printed no report")
 }

@@ -3,7 +3,6 @@ package mounthelper
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"io"
 	"os"
@@ -17,14 +16,46 @@ import (
 
 // The helper subcommands run inside BuildKit; here they run on plain directories.
 
-func runHelper(t *testing.T, args ...string) (int, string) {
+// call runs the helper as a helper build does: the request in a file, the subcommand
+// and the request's path as arguments. The result is what the helper wrote, read as the
+// action reads it (zero when it wrote none).
+func call(t *testing.T, req Request) (code int, out string, res Result) {
 	t.Helper()
-	var out bytes.Buffer
-	code, ok := RunHelper(context.Background(), args, &out, &out)
-	if !ok {
-		t.Fatalf("%v not handled as a helper command", args)
+	if req.OutDir == "" {
+		req.OutDir = t.TempDir()
 	}
-	return code, out.String()
+	p := filepath.Join(t.TempDir(), RequestName)
+	if err := WriteRequest(p, req); err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	code, ok := RunHelper(context.Background(), []string{string(req.Op), p}, &buf, &buf)
+	if !ok {
+		t.Fatalf("%s not handled as a helper command", req.Op)
+	}
+	if code == 0 {
+		var err error
+		if res, err = ReadResult(filepath.Join(req.OutDir, ResultName), req.Op); err != nil {
+			t.Fatalf("exit 0, but the result: %v\n%s", err, buf.String())
+		}
+	}
+	return code, buf.String(), res
+}
+
+// injectFile runs mount-inject of the archive file p into mount.
+func injectFile(t *testing.T, p, mount string) (int, string, Result) {
+	t.Helper()
+	return call(t, Request{Op: OpInject, Source: SourceFile, Archive: p, MountDir: mount})
+}
+
+// extract runs mount-extract of mount into outDir.
+func extract(t *testing.T, mount, outDir, restored string, maxBytes int64, base *archive.Manifest) ExtractResult {
+	t.Helper()
+	code, out, res := call(t, Request{Op: OpExtract, MountDir: mount, OutDir: outDir, RestoredDigest: restored, MaxBytes: maxBytes, Base: base})
+	if code != 0 || res.Extract == nil {
+		t.Fatalf("exit %d: %s", code, out)
+	}
+	return *res.Extract
 }
 
 func writeTree(t *testing.T, dir string, files map[string]int) {
@@ -58,19 +89,6 @@ func archiveOf(t *testing.T, dir string) string {
 	return p
 }
 
-func readResult(t *testing.T, outDir string) ExtractResult {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join(outDir, ExtractResultName))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var r ExtractResult
-	if err := json.Unmarshal(b, &r); err != nil {
-		t.Fatal(err)
-	}
-	return r
-}
-
 func TestArgsThatAreNotHelperCommandsRunTheAction(t *testing.T) {
 	for _, args := range [][]string{nil, {}, {"--version"}, {"mount-injector"}} {
 		if _, ok := RunHelper(context.Background(), args, &bytes.Buffer{}, &bytes.Buffer{}); ok {
@@ -83,14 +101,11 @@ func TestInjectUnpacksIntoAnEmptyMountAndReportsWhatItHolds(t *testing.T) {
 	src := t.TempDir()
 	writeTree(t, src, map[string]int{"http/a": 10, "wheels/b.whl": 20})
 	mount := t.TempDir()
-	code, out := runHelper(t, InjectCommand, archiveOf(t, src), mount)
-	if code != 0 {
+	code, out, res := injectFile(t, archiveOf(t, src), mount)
+	if code != 0 || res.Inject == nil {
 		t.Fatalf("exit %d: %s", code, out)
 	}
-	rep, err := ParseReport(out)
-	if err != nil {
-		t.Fatal(err)
-	}
+	rep := *res.Inject
 	m, err := archive.ManifestOf(context.Background(), src)
 	if err != nil {
 		t.Fatal(err)
@@ -109,8 +124,8 @@ func TestInjectKeepsAMountThatAlreadyHoldsFiles(t *testing.T) {
 	writeTree(t, src, map[string]int{"restored": 10})
 	mount := t.TempDir()
 	writeTree(t, mount, map[string]int{"local": 5})
-	code, out := runHelper(t, InjectCommand, archiveOf(t, src), mount)
-	if code != 0 || !strings.Contains(out, `"status":"kept"`) {
+	code, out, res := injectFile(t, archiveOf(t, src), mount)
+	if code != 0 || res.Inject == nil || res.Inject.Status != InjectKept {
 		t.Fatalf("exit %d: %s", code, out)
 	}
 	if _, err := os.Stat(filepath.Join(mount, "restored")); err == nil {
@@ -135,9 +150,11 @@ func TestInjectOfAHostileArchiveFailsAndLeavesTheMountEmpty(t *testing.T) {
 				t.Fatal(err)
 			}
 			mount := t.TempDir()
-			code, out := runHelper(t, InjectCommand, p, mount)
-			if code == 0 || !strings.Contains(out, "corrupt archive") || !strings.Contains(out, "left empty") {
-				t.Errorf("exit %d: %s", code, out)
+			// A refusal is the helper's answer (exit 0, so the build exports it),
+			// with its reason, not a failed build.
+			code, out, res := injectFile(t, p, mount)
+			if code != 0 || res.Inject != nil || !strings.Contains(res.Refused, "corrupt archive") || !strings.Contains(res.Refused, "left empty") {
+				t.Errorf("exit %d, result %+v: %s", code, res, out)
 			}
 			if entries, _ := os.ReadDir(mount); len(entries) != 0 {
 				t.Errorf("mount not emptied: %d entries left", len(entries))
@@ -150,24 +167,18 @@ func TestExtractArchivesAChangedMountAndSkipsAnUnchangedOne(t *testing.T) {
 	src := t.TempDir()
 	writeTree(t, src, map[string]int{"http/a": 10, "wheels/b.whl": 20})
 	mount := t.TempDir()
-	code, injected := runHelper(t, InjectCommand, archiveOf(t, src), mount)
-	if code != 0 {
+	code, injected, res := injectFile(t, archiveOf(t, src), mount)
+	if code != 0 || res.Inject == nil {
 		t.Fatal(injected)
 	}
-	rep, err := ParseReport(injected)
-	if err != nil {
-		t.Fatal(err)
-	}
+	rep := *res.Inject
 
 	// pip revalidating an index page rewrites it in place: not a change worth saving.
 	if err := os.WriteFile(filepath.Join(mount, "http/a"), []byte("refreshed!"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	out := t.TempDir()
-	if code, o := runHelper(t, ExtractCommand, mount, out, rep.PathsDigest, "1000000", "-"); code != 0 {
-		t.Fatal(o)
-	}
-	if r := readResult(t, out); r.Status != ExtractUnchanged {
+	if r := extract(t, mount, out, rep.PathsDigest, 1000000, nil); r.Status != ExtractUnchanged {
 		t.Errorf("rewritten file only: %+v, want unchanged", r)
 	}
 	if _, err := os.Stat(filepath.Join(out, ExtractArchiveName)); err == nil {
@@ -177,10 +188,7 @@ func TestExtractArchivesAChangedMountAndSkipsAnUnchangedOne(t *testing.T) {
 	// A new package is a change: archived, and the archive restores the tree.
 	writeTree(t, mount, map[string]int{"wheels/new.whl": 30})
 	out = t.TempDir()
-	if code, o := runHelper(t, ExtractCommand, mount, out, rep.PathsDigest, "1000000", "-"); code != 0 {
-		t.Fatal(o)
-	}
-	r := readResult(t, out)
+	r := extract(t, mount, out, rep.PathsDigest, 1000000, nil)
 	if r.Status != ExtractArchived || r.Files != 3 || r.Bytes != 60 {
 		t.Fatalf("after adding a file: %+v", r)
 	}
@@ -201,7 +209,7 @@ func TestExtractPrunesToTheLimitKeepingWhatTheBuildUsed(t *testing.T) {
 	src := t.TempDir()
 	writeTree(t, src, map[string]int{"unused-1": 400, "unused-2": 400, "read": 400})
 	mount := t.TempDir()
-	if code, out := runHelper(t, InjectCommand, archiveOf(t, src), mount); code != 0 {
+	if code, out, _ := injectFile(t, archiveOf(t, src), mount); code != 0 {
 		t.Fatal(out)
 	}
 	// The build reads one file (its atime moves, as on a relatime mount where
@@ -215,11 +223,7 @@ func TestExtractPrunesToTheLimitKeepingWhatTheBuildUsed(t *testing.T) {
 	if err := os.Chtimes(filepath.Join(mount, "new"), now, now); err != nil {
 		t.Fatal(err)
 	}
-	out := t.TempDir()
-	if code, o := runHelper(t, ExtractCommand, mount, out, "-", "1000", "-"); code != 0 {
-		t.Fatal(o)
-	}
-	r := readResult(t, out)
+	r := extract(t, mount, t.TempDir(), "", 1000, nil)
 	if r.Status != ExtractArchived || r.Files != 2 || r.PrunedFiles != 2 || r.PrunedBytes != 800 {
 		t.Errorf("%+v", r)
 	}
@@ -231,11 +235,7 @@ func TestExtractPrunesToTheLimitKeepingWhatTheBuildUsed(t *testing.T) {
 }
 
 func TestExtractOfAnEmptyMountSavesNothing(t *testing.T) {
-	out := t.TempDir()
-	if code, o := runHelper(t, ExtractCommand, t.TempDir(), out, "-", "1000", "-"); code != 0 {
-		t.Fatal(o)
-	}
-	if r := readResult(t, out); r.Status != ExtractEmpty {
+	if r := extract(t, t.TempDir(), t.TempDir(), "", 1000, nil); r.Status != ExtractEmpty {
 		t.Errorf("%+v", r)
 	}
 }
@@ -306,22 +306,14 @@ func TestExtractWritesADeltaOnTheBase(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	manifest := filepath.Join(t.TempDir(), "base.json")
-	b, _ := json.Marshal(base)
-	if err := os.WriteFile(manifest, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
 	mount := t.TempDir()
-	if code, o := runHelper(t, InjectCommand, baseArchive, mount); code != 0 {
+	if code, o, _ := injectFile(t, baseArchive, mount); code != 0 {
 		t.Fatal(o)
 	}
 	writeTree(t, mount, map[string]int{"wheels/new/d.whl": 40})
 
 	out := t.TempDir()
-	if code, o := runHelper(t, ExtractCommand, mount, out, "-", "1000000", manifest); code != 0 {
-		t.Fatal(o)
-	}
-	r := readResult(t, out)
+	r := extract(t, mount, out, "", 1000000, &base)
 	if r.Status != ExtractDelta || r.DeltaFiles != 1 || r.DeltaBytes != 40 || r.Files != 4 || r.Bytes != 550 {
 		t.Fatalf("one new wheel on a restored base: %+v, want a delta of 1 file (40 bytes) of a 4-file tree", r)
 	}
@@ -350,11 +342,7 @@ func TestExtractWritesADeltaOnTheBase(t *testing.T) {
 	if err := os.Remove(filepath.Join(mount, "wheels/b.whl")); err != nil {
 		t.Fatal(err)
 	}
-	out = t.TempDir()
-	if code, o := runHelper(t, ExtractCommand, mount, out, "-", "1000000", manifest); code != 0 {
-		t.Fatal(o)
-	}
-	if r := readResult(t, out); r.Status != ExtractArchived || r.Files != 3 {
+	if r := extract(t, mount, t.TempDir(), "", 1000000, &base); r.Status != ExtractArchived || r.Files != 3 {
 		t.Errorf("after removing a base file: %+v, want a full archive of 3 files", r)
 	}
 }

@@ -18,9 +18,8 @@ import (
 // action's session, on which the helper asks for a fresh URL of source i when the
 // storage refuses the one it has. One JSON line each way per request.
 
-// ControlSocketPath is where mount-inject finds that socket in the RUN; without it
-// (an action too old to serve it) an expired URL fails the download.
-const ControlSocketPath = "/.wbctl"
+// Request.ControlSocket says where mount-inject finds that socket in the RUN; without
+// it an expired URL fails the download.
 
 // RefreshRequest asks for a fresh URL of the sources' entry number Source.
 type RefreshRequest struct {

@@ -3,14 +3,12 @@ package mounthelper
 import (
 	"cmp"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -25,14 +23,6 @@ import (
 // forwarded stream takes. The URLs reach the RUN as a BuildKit secret (never an
 // argument, a layer or a log line) and this is the form the helper reads them in.
 
-// SourcesPrefix marks mount-inject's ARCHIVE argument as a JSON file of
-// cacheservice.Source, the full entry first, its delta (if any) after it.
-const SourcesPrefix = "sources:"
-
-// BaseManifestName is the file mount-inject writes to its OUTDIR in sources mode: the
-// manifest of the first (full) archive, on which a later save can store a delta.
-const BaseManifestName = "base-manifest.json"
-
 // Transfer settings inside the build: 4 parallel ranges of 8 MiB. Each range is a request
 // with its own fixed cost at the storage, so halving their number matters more than the
 // buffers: 330 MB from Azurite took 1.2 s in 4 MiB ranges and 0.55 s in 8 MiB ones (16 MiB
@@ -41,36 +31,43 @@ const BaseManifestName = "base-manifest.json"
 var helperDownloadOptions = []cacheservice.Option{cacheservice.WithParallelism(4), cacheservice.WithBlockSize(8 << 20)}
 
 func readSources(p string) ([]cacheservice.Source, error) {
-	b, err := os.ReadFile(p)
-	if err != nil {
-		return nil, err
-	}
 	var srcs []cacheservice.Source
-	if err := json.Unmarshal(b, &srcs); err != nil {
+	if err := readJSON(p, &srcs); err != nil {
 		return nil, fmt.Errorf("read the sources: %w", err)
 	}
 	if len(srcs) == 0 {
 		return nil, errors.New("no sources")
 	}
+	if len(srcs) > maxSources {
+		return nil, fmt.Errorf("%d sources, at most %d", len(srcs), maxSources)
+	}
+	for i, s := range srcs {
+		u, err := url.Parse(s.URL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || s.Size < -1 {
+			// Not quoted: the URL is signed.
+			return nil, fmt.Errorf("source %d is not an http(s) URL with a size", i)
+		}
+	}
 	return srcs, nil
 }
 
 // injectSources downloads the sources one after another into an extraction of dir,
-// listing the first archive on the way into outDir/BaseManifestName.
+// listing the first archive on the way: base is its manifest (nil when listing it
+// failed), on which a later save can store a delta.
 //
-// When controlPath is a socket (ControlSocketPath in the RUN), an URL the storage
+// When controlPath is a socket (Request.ControlSocket), an URL the storage
 // refuses as expired is replaced by a fresh one the action asks the service for.
-func injectSources(ctx context.Context, sourcesFile, dir, outDir, controlPath string) (InjectReport, error) {
+func injectSources(ctx context.Context, sourcesFile, dir, controlPath string) (rep InjectReport, base *archive.Manifest, err error) {
 	srcs, err := readSources(sourcesFile)
 	if err != nil {
-		return InjectReport{}, err
+		return InjectReport{}, nil, err
 	}
 	if rep, kept, err := keptMount(ctx, dir); err != nil || kept {
-		return rep, err
+		return rep, nil, err
 	}
 	d, err := cacheservice.NewDownloader(helperDownloadOptions...)
 	if err != nil {
-		return InjectReport{}, err
+		return InjectReport{}, nil, err
 	}
 	var ref *refresher
 	if fi, err := os.Stat(controlPath); controlPath != "" && err == nil && fi.Mode()&os.ModeSocket != 0 {
@@ -96,7 +93,7 @@ func injectSources(ctx context.Context, sourcesFile, dir, outDir, controlPath st
 		}
 	}
 	if err != nil {
-		return InjectReport{Status: InjectUnreachable, Reason: redact(err.Error())}, nil
+		return InjectReport{Status: InjectUnreachable, Reason: redact(err.Error())}, nil, nil
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -126,7 +123,7 @@ func injectSources(ctx context.Context, sourcesFile, dir, outDir, controlPath st
 		parts = append(parts, rc)
 	}
 	st, err := archive.Extract(ctx, io.MultiReader(parts...), dir, archive.Limits{})
-	base, lerr := wait()
+	listedBase, lerr := wait()
 	if err != nil {
 		dlMu.Lock()
 		if dlErr != nil {
@@ -135,24 +132,15 @@ func injectSources(ctx context.Context, sourcesFile, dir, outDir, controlPath st
 		dlMu.Unlock()
 		msg := redact(err.Error())
 		if cerr := emptyDir(dir); cerr != nil {
-			return InjectReport{}, fmt.Errorf("%s (and cleaning the cache mount failed: %v)", msg, cerr)
+			return InjectReport{}, nil, fmt.Errorf("%s (and cleaning the cache mount failed: %v)", msg, cerr)
 		}
-		return InjectReport{}, fmt.Errorf("%s; the cache mount was left empty", msg)
+		return InjectReport{}, nil, fmt.Errorf("%s; the cache mount was left empty", msg)
 	}
-	rep := InjectReport{Status: InjectInjected, PathsDigest: PathsDigest(st.Manifest), Files: st.Manifest.Files, Bytes: st.Manifest.Bytes, StreamBytes: st.StreamBytes}
-	if lerr == nil && outDir != "" {
-		b, err := json.Marshal(base)
-		if err == nil {
-			err = os.MkdirAll(outDir, 0o755)
-		}
-		if err == nil {
-			err = os.WriteFile(filepath.Join(outDir, BaseManifestName), b, 0o644)
-		}
-		if err != nil {
-			return InjectReport{}, fmt.Errorf("write the base manifest: %w", err)
-		}
+	rep = InjectReport{Status: InjectInjected, PathsDigest: PathsDigest(st.Manifest), Files: st.Manifest.Files, Bytes: st.Manifest.Bytes, StreamBytes: st.StreamBytes}
+	if lerr == nil {
+		base = &listedBase
 	}
-	return rep, nil
+	return rep, base, nil
 }
 
 // redactSources removes the sources' URLs (their signatures are credentials) from msg,

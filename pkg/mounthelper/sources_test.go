@@ -59,24 +59,16 @@ func TestInjectDownloadsTheSourcesItself(t *testing.T) {
 		cacheservice.Source{Key: "k2+k1", URL: srv.URL + "/delta?sig=s3cr3t", Rangeable: true, Size: int64(len(delta))},
 	)
 	mount, out := t.TempDir(), t.TempDir()
-	code, o := runHelper(t, InjectCommand, SourcesPrefix+sources, mount, out)
-	if code != 0 {
+	code, o, res := call(t, Request{Op: OpInject, Source: SourceSources, Archive: sources, MountDir: mount, OutDir: out})
+	if code != 0 || res.Inject == nil {
 		t.Fatal(o)
 	}
-	rep, err := ParseReport(o)
-	if err != nil {
-		t.Fatal(err)
-	}
+	rep := *res.Inject
 	if rep.Status != "injected" || rep.Files != 3 || rep.StreamBytes != int64(len(full)+len(delta)) {
 		t.Errorf("report %+v; want 3 files from %d downloaded bytes", rep, len(full)+len(delta))
 	}
-	b, err := os.ReadFile(filepath.Join(out, BaseManifestName))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var base struct{ Files int64 }
-	if err := json.Unmarshal(b, &base); err != nil || base.Files != 2 {
-		t.Errorf("base manifest %s (%v): want the full entry's 2 files", b, err)
+	if res.Base == nil || res.Base.Files != 2 {
+		t.Errorf("base manifest %+v: want the full entry's 2 files", res.Base)
 	}
 }
 
@@ -91,19 +83,16 @@ func TestInjectReportsUnreachableStorageWithoutItsSignature(t *testing.T) {
 	ln.Close() // nothing listens there now
 	sources := writeSources(t, cacheservice.Source{Key: "k", URL: "http://" + addr + "/blob?sv=1&sig=s3cr3t", Size: 10})
 	mount := t.TempDir()
-	code, o := runHelper(t, InjectCommand, SourcesPrefix+sources, mount, t.TempDir())
-	if code != 0 {
+	code, o, res := call(t, Request{Op: OpInject, Source: SourceSources, Archive: sources, MountDir: mount})
+	if code != 0 || res.Inject == nil {
 		t.Fatal(o)
 	}
-	rep, err := ParseReport(o)
-	if err != nil {
-		t.Fatal(err)
-	}
+	rep := *res.Inject
 	if rep.Status != InjectUnreachable || rep.Reason == "" {
 		t.Errorf("report %+v, want unreachable with a reason", rep)
 	}
-	if strings.Contains(o, "s3cr3t") {
-		t.Errorf("the signature leaked into the helper's output:\n%s", o)
+	if strings.Contains(o, "s3cr3t") || strings.Contains(rep.Reason, "s3cr3t") {
+		t.Errorf("the signature leaked into the helper's output or result:\n%s\n%s", o, rep.Reason)
 	}
 	if entries, _ := os.ReadDir(mount); len(entries) != 0 {
 		t.Errorf("the mount was written to: %v", entries)
@@ -132,11 +121,11 @@ func TestInjectOfADownloadThatBreaksReportsItWithoutTheSignature(t *testing.T) {
 	helperDownloadOptions = append([]cacheservice.Option{cacheservice.WithRetryPolicy(cacheservice.RetryPolicy{MaxAttempts: 2, BaseDelay: time.Millisecond})}, saved...)
 	defer func() { helperDownloadOptions = saved }()
 	sources := writeSources(t, cacheservice.Source{Key: "k", URL: srv.URL + "/blob?sv=1&sig=s3cr3tSig%2B", Rangeable: true, Size: 300000})
-	code, o := runHelper(t, InjectCommand, SourcesPrefix+sources, t.TempDir(), t.TempDir())
-	if code == 0 {
-		t.Fatalf("the inject succeeded from a storage that resets:\n%s", o)
+	code, o, res := call(t, Request{Op: OpInject, Source: SourceSources, Archive: sources, MountDir: t.TempDir()})
+	if code != 0 || res.Refused == "" || !strings.Contains(res.Refused, "download") {
+		t.Fatalf("exit %d, result %+v: want a refusal that names the download\n%s", code, res, o)
 	}
-	if strings.Contains(o, "s3cr3tSig") {
+	if strings.Contains(o, "s3cr3tSig") || strings.Contains(res.Refused, "s3cr3tSig") {
 		t.Errorf("the signature leaked into the helper's output:\n%s", o)
 	}
 }
@@ -192,7 +181,7 @@ func TestInjectAsksTheActionForAFreshURLWhenTheStorageRefusesItsOwn(t *testing.T
 
 			sources := writeSources(t, cacheservice.Source{Key: "k1", URL: srv.URL + "/blob?sig=old", Rangeable: true, Size: int64(len(full))})
 			mount := t.TempDir()
-			rep, err := injectSources(context.Background(), sources, mount, t.TempDir(), sock)
+			rep, _, err := injectSources(context.Background(), sources, mount, sock)
 			if err != nil {
 				t.Fatalf("inject with an expiring URL: %v", err)
 			}
@@ -227,11 +216,37 @@ func TestInjectWithAnExpiredURLAndNoWayToRefreshFailsCleanly(t *testing.T) {
 	defer srv.Close()
 	sources := writeSources(t, cacheservice.Source{Key: "k1", URL: srv.URL + "/blob?sig=s3cr3t", Rangeable: true, Size: int64(len(full))})
 	mount := t.TempDir()
-	_, err = injectSources(context.Background(), sources, mount, t.TempDir(), filepath.Join(t.TempDir(), "none"))
+	_, _, err = injectSources(context.Background(), sources, mount, filepath.Join(t.TempDir(), "none"))
 	if err == nil || !strings.Contains(err.Error(), "403") || strings.Contains(err.Error(), "s3cr3t") {
 		t.Errorf("inject = %v, want the 403 without the signature", err)
 	}
 	if entries, _ := os.ReadDir(mount); len(entries) != 0 {
 		t.Errorf("the mount was written to: %v", entries)
+	}
+}
+
+// The sources come from the service's answers, through the action: the helper takes at
+// most a few http(s) URLs, and says which one it refuses without quoting it (it is
+// signed).
+func TestTheHelperTakesOnlyAFewHTTPSources(t *testing.T) {
+	ok := cacheservice.Source{Key: "k", URL: "https://acct.blob.core.windows.net/c/b?sig=s3cr3t", Size: 10}
+	many := make([]cacheservice.Source, maxSources+1)
+	for i := range many {
+		many[i] = ok
+	}
+	for name, srcs := range map[string][]cacheservice.Source{
+		"a file URL":  {ok, {Key: "k2", URL: "file:///etc/shadow?sig=s3cr3t", Size: 10}},
+		"no host":     {{Key: "k", URL: "http:///c?sig=s3cr3t"}},
+		"a bad size":  {{Key: "k", URL: ok.URL, Size: -2}},
+		"too many":    many,
+		"none at all": {},
+	} {
+		_, err := readSources(writeSources(t, srcs...))
+		if err == nil || strings.Contains(err.Error(), "s3cr3t") {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	if _, err := readSources(writeSources(t, ok)); err != nil {
+		t.Errorf("one https source: %v", err)
 	}
 }
