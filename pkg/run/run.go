@@ -21,6 +21,7 @@ import (
 	"github.com/warmbuild/warmbuild/pkg/dockerbuilder"
 	"github.com/warmbuild/warmbuild/pkg/inputs"
 	"github.com/warmbuild/warmbuild/pkg/layercache"
+	"github.com/warmbuild/warmbuild/pkg/mountcache"
 	"github.com/warmbuild/warmbuild/pkg/report"
 )
 
@@ -132,7 +133,11 @@ func (r *runner) run(ctx context.Context) error {
 }
 
 func (r *runner) build(ctx context.Context, c *client.Client) error {
-	mounts, err := r.restoreMounts(ctx, c)
+	sel, err := mountcache.ParseSelector(r.in.MountCache.Select)
+	if err != nil {
+		return err
+	}
+	mounts, err := r.mountEngine(c).Restore(ctx, r.mountRequest(c, sel))
 	if err != nil {
 		return err
 	}
@@ -142,15 +147,15 @@ func (r *runner) build(ctx context.Context, c *client.Client) error {
 	// flight (BuildKit unpacks a layer once, whoever asks), while the rest of its start
 	// (definition, cache manifest, context) overlaps with it.
 	opts := []builder.SolveOption{builder.WithProgress(r.rep.Writer()), builder.WithGetenv(r.env.Getenv)}
-	early := r.planEarlySave(ctx, mounts)
-	if early != nil {
-		opts = append(opts, builder.WithExportStart(early.start))
+	if early := mounts.ExportStart(); early != nil {
+		opts = append(opts, builder.WithExportStart(early))
 	}
 	res, err := builder.Solve(ctx, c, r.plan.Request, opts...)
-	r.phase("build", start)
-	mounts.endPrewarm(ctx, r.rep.Infof)
+	buildPhase := report.Phase{Name: "build", Duration: time.Since(start)}
+	mounts.EndPrewarm(ctx)
 	end()
-	r.saveMounts(ctx, mounts, early, res, err)
+	mres := mounts.Save(ctx, mountcache.BuildOf(res, err))
+	r.mountResults(mres, buildPhase)
 	if res != nil && res.Retried != "" {
 		msg := fmt.Sprintf("the first push failed (%s) and the export ran again; the steps were cached, only the export was repeated", res.Retried)
 		r.summary.Hints = append(r.summary.Hints, "push retried: "+msg)
@@ -171,7 +176,7 @@ func (r *runner) build(ctx context.Context, c *client.Client) error {
 	r.out.CacheSaved = r.plan.Decision.Save && len(r.plan.LayerCache.Exports) > 0
 	for _, e := range res.Steps.CacheExportErrors {
 		// The image is built; only the cache is missing. Say so, do not fail.
-		e += layerDeniedNote(e, mounts)
+		e += layerDeniedNote(e, mres.ReadDenied, mres.WriteDenied)
 		r.out.CacheSaved = false
 		if r.layerNotSaved == "" {
 			r.layerNotSaved = "the layer cache export failed: " + e
