@@ -102,17 +102,17 @@ func (r *Run) Save(ctx context.Context, b Build) *Result {
 		return &r.res
 	}
 	defer os.RemoveAll(r.tmp)
-	var batch saveBatch
 	if r.early != nil && r.early.started {
 		// Until done, the early save's goroutine owns its batch and its tape.
 		<-r.early.done
 		r.early.tape.replay(r.e.log)
-		batch = r.early.batch
-	} else {
-		batch = r.extractAndSave(ctx, r.e.log, false, b.Err)
+		r.apply(r.early.batch)
+		r.pipStats(b)
+		return &r.res
 	}
-	r.apply(batch)
+	// What the build did is told before the save, as the save's log is after the build's.
 	r.pipStats(b)
+	r.apply(r.extractAndSave(ctx, r.e.log, false, b.Err))
 	return &r.res
 }
 
