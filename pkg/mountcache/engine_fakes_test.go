@@ -166,6 +166,9 @@ func (h *fakeHelper) Extract(_ context.Context, c Cache, restoredDigest string, 
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.extracts = append(h.extracts, extractCall{restoredDigest, base, maxBytes})
+	if n := len(h.progress); n > 0 {
+		fmt.Fprintf(h.progress[n-1], "#1 extract %s\n", c.CacheID)
+	}
 	if h.extractErr != nil {
 		return mounthelper.ExtractResult{}, h.extractErr
 	}

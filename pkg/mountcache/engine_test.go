@@ -731,3 +731,36 @@ func TestPrewarmStoppedAfterTheBuild(t *testing.T) {
 		t.Errorf("log:\n%s", f.log)
 	}
 }
+
+// What the early save says (its warnings, the helper's progress) reaches the log after
+// the build's own log and the Result only through Save.
+func TestEngineEarlySaveWarnsAfterTheBuildLog(t *testing.T) {
+	f := newFixture(t, pipDockerfile, "auto")
+	f.store.saveErr = errors.New("save k: upload: connection reset")
+	r := f.restore(t)
+	r.ExportStart()()
+	f.log.add("build log")
+	res := r.Save(context.Background(), okBuild)
+	build := f.log.index("build log")
+	warn := f.log.index("warning: Mount cache: /root/.cache/pip: save k: upload: connection reset")
+	progress := f.log.index("progress: #1 extract ")
+	if warn < build || progress < build {
+		t.Errorf("build log at %d, warning at %d, progress at %d:\n%s", build, warn, progress, f.log)
+	}
+	if len(res.Warnings) != 1 || res.Warnings[0] != "mount cache: /root/.cache/pip: save k: upload: connection reset" {
+		t.Errorf("warnings %q", res.Warnings)
+	}
+	if ms := only(t, res); ms.SaveStatus != SaveFailed || ms.SaveReason != ReasonUploadFailed || len(res.SavedKeys) != 0 {
+		t.Errorf("save %d/%d, keys %v", ms.SaveStatus, ms.SaveReason, res.SavedKeys)
+	}
+}
+
+func TestBuildOf(t *testing.T) {
+	if b := BuildOf(nil, errors.New("x")); b.Logs != nil || b.Err == nil {
+		t.Errorf("no result: %+v", b)
+	}
+	res := &builder.Result{Steps: builder.StepStats{Steps: []builder.Step{{Name: "RUN x"}}}}
+	if b := BuildOf(res, nil); b.Logs == nil || len(b.Steps) != 1 || b.Logs(func(string) bool { return true }) != "" {
+		t.Errorf("result: %+v", b)
+	}
+}
