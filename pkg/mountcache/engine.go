@@ -773,3 +773,27 @@ func (discardLogger) Notice(string, string)  {}
 func (discardLogger) Warning(string, string) {}
 func (discardLogger) Group(string) func()    { return func() {} }
 func (discardLogger) Writer() io.Writer      { return io.Discard }
+
+func (s RestoreStatus) String() string {
+	names := [...]string{"not-carried", "no-service", "not-allowed", "denied", "failed", "missed", "exact-not-injected", "inject-failed", "injected", "kept"}
+	if int(s) < len(names) {
+		return names[s]
+	}
+	return fmt.Sprintf("RestoreStatus(%d)", int(s))
+}
+
+func (s SaveStatus) String() string {
+	names := [...]string{"not-tried", "saved", "skipped", "failed"}
+	if int(s) < len(names) {
+		return names[s]
+	}
+	return fmt.Sprintf("SaveStatus(%d)", int(s))
+}
+
+func (r SaveReason) String() string {
+	names := [...]string{"none", "no-service", "build-failed", "policy-skip", "write-denied", "unchanged", "not-carried", "empty", "nothing-changed", "already-exists", "extract-failed", "upload-failed"}
+	if int(r) < len(names) {
+		return names[r]
+	}
+	return fmt.Sprintf("SaveReason(%d)", int(r))
+}

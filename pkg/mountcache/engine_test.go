@@ -284,7 +284,7 @@ func TestEngineRestoreRules(t *testing.T) {
 			res := r.Save(context.Background(), Build{Err: errors.New("stop before saving")})
 			ms := only(t, res)
 			if ms.Hit != c.hit || ms.Restore != c.status || !strings.HasPrefix(ms.Reason, c.reason) {
-				t.Errorf("hit %s, status %d, reason %q; want %s, %d, %q", ms.Hit, ms.Restore, ms.Reason, c.hit, c.status, c.reason)
+				t.Errorf("hit %s, status %s, reason %q; want %s, %s, %q", ms.Hit, ms.Restore, ms.Reason, c.hit, c.status, c.reason)
 			}
 			warnings := strings.Join(res.Warnings, "\n")
 			if c.warning == "" && len(res.Warnings) != 0 || !strings.Contains(warnings, c.warning) {
@@ -419,7 +419,7 @@ func TestEngineSaveRules(t *testing.T) {
 			res := r.Save(context.Background(), c.build)
 			ms := only(t, res)
 			if ms.SaveStatus != c.status || ms.SaveReason != c.reason || (c.note != "" && ms.SaveNote != c.note) {
-				t.Errorf("save %d/%d %q, want %d/%d %q", ms.SaveStatus, ms.SaveReason, ms.SaveNote, c.status, c.reason, c.note)
+				t.Errorf("save %s/%s %q, want %s/%s %q", ms.SaveStatus, ms.SaveReason, ms.SaveNote, c.status, c.reason, c.note)
 			}
 			if ms.Saved != (c.status == Saved) {
 				t.Errorf("Saved %v with status %d", ms.Saved, ms.SaveStatus)
@@ -762,5 +762,12 @@ func TestBuildOf(t *testing.T) {
 	res := &builder.Result{Steps: builder.StepStats{Steps: []builder.Step{{Name: "RUN x"}}}}
 	if b := BuildOf(res, nil); b.Logs == nil || len(b.Steps) != 1 || b.Logs(func(string) bool { return true }) != "" {
 		t.Errorf("result: %+v", b)
+	}
+}
+
+func TestStatusNames(t *testing.T) {
+	if RestoreKept.String() != "kept" || RestoreNotCarried.String() != "not-carried" || Saved.String() != "saved" || SaveFailed.String() != "failed" ||
+		ReasonUploadFailed.String() != "upload-failed" || ReasonNone.String() != "none" || SaveReason(99).String() != "SaveReason(99)" {
+		t.Error("status names out of step with the constants")
 	}
 }
