@@ -24,7 +24,7 @@ func discoverOne(t *testing.T, dockerfile string) Cache {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sel, _ := selector(t, "all").Select(mounts)
+	sel, _ := selectorOf(t, "all").Select(mounts)
 	caches := Caches(sel)
 	if len(caches) != 1 {
 		t.Fatalf("want one cache in %q, got %d", dockerfile, len(caches))

@@ -121,3 +121,10 @@ func DeltaBaseOf(entryKey string) string {
 func CompletesKey(entryKey, key string) bool {
 	return entryKey == key || strings.HasPrefix(entryKey, key+deltaSep)
 }
+
+// PrunePrefix is the part of a saved key that names its mount and platform, without the
+// hash (and a delta's "+base"): warmbuild-mount-<id>-<platform>-. Entries under it are
+// the same mount's, superseded when a newer one is saved.
+func PrunePrefix(key string) string {
+	return key[:strings.LastIndex(key, "-")+1]
+}

@@ -173,3 +173,23 @@ func hashGlobs(t *testing.T, patterns ...string) inputs.HashGlobs {
 	}
 	return g
 }
+
+// The cleanup lists a saved key's siblings by PrunePrefix: the same mount and platform,
+// whatever the hash, and a delta's key (hash+base) has the same prefix as its base.
+func TestPrunePrefix(t *testing.T) {
+	m := Mount{ID: "pip", CacheID: "pip"}
+	key := Key(m, "linux/amd64", "abc123")
+	rk := RestoreKey(m, "linux/amd64")
+	delta, ok := DeltaKey(Key(m, "linux/amd64", "def456"), key, rk)
+	if !ok {
+		t.Fatal("no delta key")
+	}
+	for _, k := range []string{key, delta} {
+		if got := PrunePrefix(k); got != rk {
+			t.Errorf("PrunePrefix(%s) = %s, want %s", k, got, rk)
+		}
+	}
+	if got := PrunePrefix(Key(m, "linux/arm/v7", "abc123")); got == rk {
+		t.Errorf("another platform's key has this platform's prefix %s", got)
+	}
+}

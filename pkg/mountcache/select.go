@@ -14,20 +14,6 @@ type Selector struct {
 	inputs.MountSelector
 }
 
-// ParseSelector makes a Selector of the parsed mount-caches input. It also takes the raw
-// text, for callers written before inputs parsed it; those are the only ones that can get
-// an error (an *inputs.Error naming mount-caches).
-//
-// Deprecated: for the merge of issue 15 only; use
-// mountcache.Selector{MountSelector: in.MountCache.Select}.
-func ParseSelector[T string | inputs.MountSelector](v T) (Selector, error) {
-	if parsed, ok := any(v).(inputs.MountSelector); ok {
-		return Selector{parsed}, nil
-	}
-	parsed, err := inputs.ParseMountSelector(any(v).(string))
-	return Selector{parsed}, err
-}
-
 // Select returns the mounts the selector picks, in Dockerfile order, among those of
 // stages the build target runs (Mount.Reachable). A list entry matches a mount by id,
 // LLB cache id, target or absolute path. unmatched lists entries that matched no such

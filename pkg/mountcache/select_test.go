@@ -1,7 +1,6 @@
 package mountcache
 
 import (
-	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,24 +9,8 @@ import (
 	"github.com/warmbuild/warmbuild/pkg/inputs"
 )
 
-// The raw-text form of ParseSelector, kept for the merge of issue 15, reads mount-caches
-// exactly as inputs.Parse does (inputs' tests cover the syntax).
-func TestParseSelectorOfRawTextIsTheInputsParser(t *testing.T) {
-	for _, raw := range []string{"", "NONE", "/root/.cache/pip, shop-pip", "auto,shop-pip"} {
-		got, err := ParseSelector(raw)
-		want, werr := inputs.ParseMountSelector(raw)
-		if got.String() != want.String() || (err == nil) != (werr == nil) {
-			t.Errorf("%q: ParseSelector %q, %v; inputs %q, %v", raw, got, err, want, werr)
-		}
-		var ie *inputs.Error
-		if err != nil && (!errors.As(err, &ie) || ie.Input != "mount-caches") {
-			t.Errorf("%q: want an *inputs.Error for mount-caches, got %v", raw, err)
-		}
-	}
-}
-
-// selector parses a mount-caches input as pkg/inputs does for the workflow.
-func selector(t *testing.T, input string) Selector {
+// selectorOf parses a mount-caches input as pkg/inputs does for the workflow.
+func selectorOf(t *testing.T, input string) Selector {
 	t.Helper()
 	s, err := inputs.ParseMountSelector(input)
 	if err != nil {
@@ -61,14 +44,14 @@ func TestSelectPicksMountsOfTheBuiltStages(t *testing.T) {
 		{"//root/.cache/pip", "builder:/root/.cache/pip runtime:/root/.cache/pip", ""},
 		{"pip-dev,/nope", "", "/nope,pip-dev"},
 	} {
-		got, unmatched := selector(t, tc.input).Select(mounts)
+		got, unmatched := selectorOf(t, tc.input).Select(mounts)
 		if summary(got) != tc.want || strings.Join(unmatched, ",") != tc.unmatched {
 			t.Errorf("%q selected [%s] unmatched %v, want [%s] unmatched [%s]", tc.input, summary(got), unmatched, tc.want, tc.unmatched)
 		}
 	}
 
 	// Both RUNs use one BuildKit directory, so one cache entry.
-	picked, _ := selector(t, "auto").Select(mounts)
+	picked, _ := selectorOf(t, "auto").Select(mounts)
 	caches := Caches(picked)
 	if len(caches) != 1 || caches[0].CacheID != "//root/.cache/pip" || len(caches[0].Mounts) != 2 {
 		t.Errorf("caches: %+v", caches)

@@ -76,21 +76,17 @@ func deniedHint(a cachepolicy.Access) string {
 // twirp code ("permission_denied": go-actions-cache reads the message from "message", and
 // twirp sends "msg"; its exporter reads before it writes, so a denied read shows here too)
 // or its own words ("failed to reserve cache"): GitHub's message, when warmbuild's own
-// requests got one in this run.
-func layerDeniedNote(exportErr string, mr *mountRun) string {
+// requests got one in this run (the mount cache engine's Result.ReadDenied, WriteDenied).
+func layerDeniedNote(exportErr, readDenied, writeDenied string) string {
 	var msg string
 	switch {
 	case strings.Contains(exportErr, "permission_denied"):
-		if mr != nil {
-			msg = cmp.Or(mr.readDeniedMsg, mr.writeDeniedMsg)
-		}
+		msg = cmp.Or(readDenied, writeDenied)
 		if msg == "" {
 			return " (the cache service refused this job's token: a read-only token, or ACTIONS_CACHE_MODE)"
 		}
 	case strings.Contains(exportErr, "failed to reserve cache"):
-		if mr != nil {
-			msg = mr.writeDeniedMsg
-		}
+		msg = writeDenied
 	}
 	if msg == "" || strings.Contains(exportErr, msg) {
 		return ""

@@ -86,21 +86,21 @@ func writeFile(t *testing.T, path, content string) {
 // GitHub's message when warmbuild's own requests received one.
 func TestLayerExportRefusalGetsGitHubsMessage(t *testing.T) {
 	msg := "cache write denied: token has no writable scopes"
-	got := layerDeniedNote("writing layer: failed to reserve cache", &mountRun{writeDeniedMsg: msg})
+	got := layerDeniedNote("writing layer: failed to reserve cache", "", msg)
 	if !strings.Contains(got, msg) {
 		t.Errorf("note %q lacks GitHub's message", got)
 	}
 	read := "cache read denied: token has no readable scopes"
-	if got := layerDeniedNote("exporting to GitHub Actions Cache: permission_denied", &mountRun{readDeniedMsg: read, writeDeniedMsg: msg}); !strings.Contains(got, read) {
+	if got := layerDeniedNote("exporting to GitHub Actions Cache: permission_denied", read, msg); !strings.Contains(got, read) {
 		t.Errorf("a 403 is the read denial: note %q", got)
 	}
-	if got := layerDeniedNote("exporting to GitHub Actions Cache: permission_denied", nil); !strings.Contains(got, "ACTIONS_CACHE_MODE") {
+	if got := layerDeniedNote("exporting to GitHub Actions Cache: permission_denied", "", ""); !strings.Contains(got, "ACTIONS_CACHE_MODE") {
 		t.Errorf("without a message the note %q must still say what refused", got)
 	}
-	if got := layerDeniedNote("exporting cache to registry: connection refused", &mountRun{writeDeniedMsg: msg}); got != "" {
+	if got := layerDeniedNote("exporting cache to registry: connection refused", "", msg); got != "" {
 		t.Errorf("an unrelated export error got a note: %q", got)
 	}
-	if got := layerDeniedNote("writing layer: failed to reserve cache: "+msg, &mountRun{writeDeniedMsg: msg}); got != "" {
+	if got := layerDeniedNote("writing layer: failed to reserve cache: "+msg, "", msg); got != "" {
 		t.Errorf("an error that has the message already got it twice: %q", got)
 	}
 }

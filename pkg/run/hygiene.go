@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/warmbuild/warmbuild/pkg/ghapi"
@@ -84,8 +83,7 @@ func (r *runner) pruneMountCaches(ctx context.Context, api *ghapi.Client, saved 
 		return
 	}
 	for _, key := range saved {
-		// warmbuild-mount-<id>-<platform>-<hash>: the prefix without the hash is the mount's.
-		prefix := key[:strings.LastIndex(key, "-")+1]
+		prefix := mountcache.PrunePrefix(key)
 		ctx, cancel := context.WithTimeout(ctx, apiTimeout)
 		res, err := api.PruneSuperseded(ctx, prefix, ref, int(r.in.MountCache.Keep), ghapi.KeepBasesOf(mountcache.DeltaBaseOf))
 		cancel()

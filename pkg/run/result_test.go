@@ -14,15 +14,15 @@ import (
 	"github.com/warmbuild/warmbuild/pkg/report"
 )
 
-// mount-cache-report keeps the JSON it had when it was the mount states themselves:
+// mount-cache-report keeps the JSON it had when it was the engine's outcomes themselves:
 // mountEntry carries every field.
-func TestMountReportEntryIsTheMountStatesJSON(t *testing.T) {
+func TestMountReportEntryIsTheOutcomesJSON(t *testing.T) {
 	cached := false
-	ms := &mountState{ID: "/root/.cache/pip", CacheID: "/root/.cache/pip", Target: "/root/.cache/pip", Key: "k2", MatchedKey: "k1",
-		Hit: hitPartial, Injected: true, Reason: "r", RestoredBytes: 100, Saved: true, SavedBytes: 10, SaveNote: "delta of 2 files on k1",
+	ms := &mountcache.Outcome{ID: "/root/.cache/pip", CacheID: "/root/.cache/pip", Target: "/root/.cache/pip", Key: "k2", MatchedKey: "k1",
+		Hit: mountcache.HitPartial, Injected: true, Reason: "r", RestoredBytes: 100, Saved: true, SavedBytes: 10, SaveNote: "delta of 2 files on k1",
 		SavedKey: "k2+k1", DeltaOn: "k1", StepCached: &cached,
 		Pip: &mountcache.PipStats{Total: 5, Cached: 3, Downloaded: []string{"requests"}, Built: []string{"mypkg"}}}
-	before, _ := json.Marshal([]*mountState{ms})
+	before, _ := json.Marshal([]*mountcache.Outcome{ms})
 	after, _ := json.Marshal([]report.MountEntry{mountEntry(ms)})
 	if string(before) != string(after) {
 		t.Errorf("mount-cache-report changed:\nwas %s\nnow %s", before, after)
@@ -59,7 +59,7 @@ func TestFinishWritesOutputsAndSummaryFromTheResult(t *testing.T) {
 			r.describePlan()
 			// What build() and the mount caches would have recorded.
 			r.res.StepsCached, r.res.StepsTotal, r.res.CacheSaved = 3, 4, true
-			r.res.Mounts = []report.MountEntry{{ID: "/root/.cache/pip", Key: "k", Hit: hitMiss, Saved: true, SavedBytes: 2048}}
+			r.res.Mounts = []report.MountEntry{{ID: "/root/.cache/pip", Key: "k", Hit: report.HitMiss, Saved: true, SavedBytes: 2048}}
 			var early bytes.Buffer
 			done := make(chan struct{})
 			go func() {

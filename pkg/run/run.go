@@ -21,6 +21,7 @@ import (
 	"github.com/warmbuild/warmbuild/pkg/dockerbuilder"
 	"github.com/warmbuild/warmbuild/pkg/inputs"
 	"github.com/warmbuild/warmbuild/pkg/layercache"
+	"github.com/warmbuild/warmbuild/pkg/mountcache"
 	"github.com/warmbuild/warmbuild/pkg/report"
 	"github.com/warmbuild/warmbuild/pkg/runnerenv"
 )
@@ -156,10 +157,7 @@ func (r *runner) run(ctx context.Context) error {
 }
 
 func (r *runner) build(ctx context.Context, c *client.Client) error {
-	mounts, err := r.restoreMounts(ctx, c)
-	if err != nil {
-		return err
-	}
+	mounts := r.mountEngine(c).Restore(ctx, r.mountRequest(c))
 	end := r.rep.Group("Build " + r.res.Image)
 	start := time.Now()
 	// The build does not wait for the base image prewarm: its FROM joins the unpack in
@@ -167,15 +165,15 @@ func (r *runner) build(ctx context.Context, c *client.Client) error {
 	// (definition, cache manifest, context) overlaps with it.
 	// secret-envs name variables of the process environment: the raw getenv, not runnerenv.
 	opts := []builder.SolveOption{builder.WithProgress(r.rep.Writer()), builder.WithGetenv(r.env.Getenv)}
-	early := r.planEarlySave(ctx, mounts)
-	if early != nil {
-		opts = append(opts, builder.WithExportStart(early.start))
+	if early := mounts.ExportStart(); early != nil {
+		opts = append(opts, builder.WithExportStart(early))
 	}
 	res, err := builder.Solve(ctx, c, r.plan.Request, opts...)
-	r.phase("build", start)
-	mounts.endPrewarm(ctx, r.rep.Infof)
+	buildPhase := report.Phase{Name: "build", Duration: time.Since(start)}
+	mounts.EndPrewarm(ctx)
 	end()
-	r.saveMounts(ctx, mounts, early, res, err)
+	mres := mounts.Save(ctx, mountcache.BuildOf(res, err))
+	r.mountResults(mres, buildPhase)
 	if res != nil && res.Retried != "" {
 		msg := fmt.Sprintf("the first push failed (%s) and the export ran again; the steps were cached, only the export was repeated", res.Retried)
 		r.res.Hints = append(r.res.Hints, "push retried: "+msg)
@@ -192,7 +190,7 @@ func (r *runner) build(ctx context.Context, c *client.Client) error {
 	r.res.CacheSaved = r.plan.Decision.Save && len(r.plan.LayerCache.Exports) > 0
 	for _, e := range res.Steps.CacheExportErrors {
 		// The image is built; only the cache is missing. Say so, do not fail.
-		e += layerDeniedNote(e, mounts)
+		e += layerDeniedNote(e, mres.ReadDenied, mres.WriteDenied)
 		r.res.CacheSaved = false
 		if r.layerNotSaved == "" {
 			r.layerNotSaved = "the layer cache export failed: " + e
