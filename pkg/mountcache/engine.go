@@ -16,6 +16,7 @@ import (
 	"github.com/warmbuild/warmbuild/pkg/cacheservice"
 	"github.com/warmbuild/warmbuild/pkg/inputs"
 	"github.com/warmbuild/warmbuild/pkg/mounthelper"
+	"github.com/warmbuild/warmbuild/pkg/report"
 )
 
 // The engine carries a build's cache mounts across runs, in phases:
@@ -577,7 +578,7 @@ func (r *Run) injectOne(ctx context.Context, ms *Outcome, found restored) {
 	if found.base != nil {
 		from = found.base.Key() + " + delta " + found.entry.Key()
 	}
-	r.e.log.Infof("Mount cache %s: %s hit %s, injected %d files (%s)", ms.ID, ms.Hit, from, res.Report.Files, formatBytes(n))
+	r.e.log.Infof("Mount cache %s: %s hit %s, injected %d files (%s)", ms.ID, ms.Hit, from, res.Report.Files, report.Bytes(n))
 }
 
 // downloadAndInject has the inject helper download the entry (after its base, for a
@@ -745,21 +746,6 @@ func DefaultPlatform(ctx context.Context, c *client.Client) (string, error) {
 		}
 	}
 	return "", errors.New("BuildKit reports no worker platform")
-}
-
-// formatBytes is report.Bytes (binary units), kept here so that pkg/report may depend on
-// this package's types.
-func formatBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }
 
 type discardLogger struct{}

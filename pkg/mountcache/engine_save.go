@@ -13,6 +13,7 @@ import (
 	"github.com/warmbuild/warmbuild/pkg/builder"
 	"github.com/warmbuild/warmbuild/pkg/cacheservice"
 	"github.com/warmbuild/warmbuild/pkg/mounthelper"
+	"github.com/warmbuild/warmbuild/pkg/report"
 )
 
 // Build is what Save reads of the finished build.
@@ -224,7 +225,7 @@ func (r *Run) extractAndSave(ctx context.Context, log Logger, during bool, build
 			continue
 		}
 		if ex.PrunedFiles > 0 {
-			log.Infof("Mount cache %s: pruned %d least recently used files (%s) to stay under %s", ms.ID, ex.PrunedFiles, formatBytes(ex.PrunedBytes), formatBytes(r.req.MaxSize))
+			log.Infof("Mount cache %s: pruned %d least recently used files (%s) to stay under %s", ms.ID, ex.PrunedFiles, report.Bytes(ex.PrunedBytes), report.Bytes(r.req.MaxSize))
 		}
 		deltaKey := ""
 		switch ex.Status {
@@ -238,7 +239,7 @@ func (r *Run) extractAndSave(ctx context.Context, log Logger, during bool, build
 			continue
 		case mounthelper.ExtractDelta:
 			deltaKey = ms.baseKey
-			log.Infof("Mount cache %s: %d of %d files changed since %s (%s); saving them as a delta", ms.ID, ex.DeltaFiles, ex.Files, ms.baseKey, formatBytes(ex.DeltaBytes))
+			log.Infof("Mount cache %s: %d of %d files changed since %s (%s); saving them as a delta", ms.ID, ex.DeltaFiles, ex.Files, ms.baseKey, report.Bytes(ex.DeltaBytes))
 		default:
 			saveKey = ms.Key
 		}
@@ -263,7 +264,7 @@ func (r *Run) extractAndSave(ctx context.Context, log Logger, during bool, build
 			if deltaKey != "" {
 				d.note = fmt.Sprintf("delta of %d files on %s", ex.DeltaFiles, deltaKey)
 			}
-			log.Infof("Mount cache %s: saved %s as %s", ms.ID, formatBytes(n), saveKey)
+			log.Infof("Mount cache %s: saved %s as %s", ms.ID, report.Bytes(n), saveKey)
 		}
 		end()
 	}
