@@ -186,14 +186,14 @@ type Request struct {
 	ReadDeniedHint, WriteDeniedHint string
 }
 
-// Hit is how much of a mount cache was found.
+// Hit is how much of a mount cache was found. The run's overall mount-cache-hit (with
+// "none" when no mount is in play) is report.Result.MountCacheHit, worked out from these.
 type Hit string
 
 const (
 	HitExact   Hit = "exact"   // an entry of this run's key
 	HitPartial Hit = "partial" // an older entry of the same mount
 	HitMiss    Hit = "miss"    // nothing restored
-	HitNone    Hit = "none"    // overall only: no mount cache in play
 )
 
 // RestoreStatus is what the restore did with one mount.
@@ -306,40 +306,6 @@ type Result struct {
 	// ReadDenied and WriteDenied are the service's own messages when it refused this
 	// job's token a read or a write.
 	ReadDenied, WriteDenied string
-}
-
-// Hit is the overall hit: exact when every mount hit exactly, miss when all missed,
-// none without mounts, partial otherwise.
-func (r *Result) Hit() Hit {
-	if r == nil || len(r.Mounts) == 0 {
-		return HitNone
-	}
-	counts := map[Hit]int{}
-	for _, m := range r.Mounts {
-		counts[m.Hit]++
-	}
-	switch {
-	case counts[HitExact] == len(r.Mounts):
-		return HitExact
-	case counts[HitMiss] == len(r.Mounts):
-		return HitMiss
-	}
-	return HitPartial
-}
-
-// RestoredBytes and SavedBytes add the mounts' bytes up.
-func (r *Result) RestoredBytes() (n int64) {
-	for _, m := range r.Mounts {
-		n += m.RestoredBytes
-	}
-	return n
-}
-
-func (r *Result) SavedBytes() (n int64) {
-	for _, m := range r.Mounts {
-		n += m.SavedBytes
-	}
-	return n
 }
 
 // Run carries the mount caches of one build from restore to save.

@@ -521,8 +521,8 @@ func TestEngineNothingInPlay(t *testing.T) {
 				t.Error("an early save with nothing to save")
 			}
 			res := r.Save(context.Background(), okBuild)
-			if res.Hit() != HitNone || len(res.Mounts) != 0 || len(res.Phases) != 0 || len(f.store.asked) != 0 {
-				t.Errorf("hit %s, mounts %v, phases %v, asked %v", res.Hit(), res.Mounts, res.Phases, f.store.asked)
+			if len(res.Mounts) != 0 || len(res.Phases) != 0 || len(f.store.asked) != 0 {
+				t.Errorf("mounts %v, phases %v, asked %v", res.Mounts, res.Phases, f.store.asked)
 			}
 			if got := strings.Join(res.Warnings, "\n"); (c.warning == "") != (got == "") || !strings.Contains(got, c.warning) {
 				t.Errorf("warnings %q, want %q", got, c.warning)
@@ -647,30 +647,6 @@ func TestEnginePipStatsAndHint(t *testing.T) {
 	f.store.entries = []*fakeEntry{{key: f.restoreKey(t) + hashOf(t, f), data: []byte("old")}}
 	if res := f.restore(t).Save(context.Background(), build(true)); len(res.Hints) != 0 {
 		t.Errorf("hint although the step was cached: %q", res.Hints)
-	}
-}
-
-func TestResultHit(t *testing.T) {
-	mk := func(hits ...Hit) *Result {
-		r := &Result{}
-		for _, h := range hits {
-			r.Mounts = append(r.Mounts, &Outcome{Hit: h, RestoredBytes: 2, SavedBytes: 3})
-		}
-		return r
-	}
-	for _, c := range []struct {
-		res  *Result
-		want Hit
-	}{
-		{nil, HitNone}, {mk(), HitNone}, {mk(HitExact, HitExact), HitExact}, {mk(HitMiss, HitMiss), HitMiss},
-		{mk(HitExact, HitMiss), HitPartial}, {mk(HitPartial), HitPartial},
-	} {
-		if got := c.res.Hit(); got != c.want {
-			t.Errorf("%v: %s, want %s", c.res, got, c.want)
-		}
-	}
-	if r := mk(HitMiss, HitExact); r.RestoredBytes() != 4 || r.SavedBytes() != 6 {
-		t.Errorf("bytes %d %d", r.RestoredBytes(), r.SavedBytes())
 	}
 }
 
