@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/warmbuild/warmbuild/pkg/archive"
 	"github.com/warmbuild/warmbuild/pkg/cacheservice"
@@ -199,6 +200,10 @@ func (l *fakeLog) Warning(title, msg string) { l.add("warning: " + title + ": " 
 func (l *fakeLog) Group(name string) func() {
 	l.add("group: " + name)
 	return func() { l.add("endgroup") }
+}
+func (l *fakeLog) GroupTook(name string) func(time.Duration) {
+	l.add("group: " + name)
+	return func(took time.Duration) { l.add(fmt.Sprintf("endgroup took %s", took.Round(10*time.Millisecond))) }
 }
 func (l *fakeLog) Writer() io.Writer { return logWriter{l} }
 

@@ -376,13 +376,30 @@ func (t *logTape) Infof(format string, args ...any) {
 func (t *logTape) Notice(title, msg string)  { t.add(func(l Logger) { l.Notice(title, msg) }) }
 func (t *logTape) Warning(title, msg string) { t.add(func(l Logger) { l.Warning(title, msg) }) }
 
+// tookGrouper is a Logger that can say how long a group's work took when the group is
+// written out after the work (*report.Reporter.GroupTook).
+type tookGrouper interface {
+	GroupTook(name string) (end func(took time.Duration))
+}
+
+// Group records the group's own duration, measured while the early save runs: on replay
+// the "took" line says how long the save took, not how long the replay did.
 func (t *logTape) Group(name string) func() {
-	var end func()
-	t.add(func(l Logger) { end = l.Group(name) })
+	start := time.Now()
+	var end func(time.Duration)
+	t.add(func(l Logger) {
+		if g, ok := l.(tookGrouper); ok {
+			end = g.GroupTook(name)
+			return
+		}
+		endNow := l.Group(name)
+		end = func(time.Duration) { endNow() }
+	})
 	return func() {
+		took := time.Since(start)
 		t.add(func(Logger) {
 			if end != nil {
-				end()
+				end(took)
 			}
 		})
 	}

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/warmbuild/warmbuild/pkg/archive"
 	"github.com/warmbuild/warmbuild/pkg/builder"
@@ -709,6 +710,20 @@ func TestEngineEarlySaveWarnsAfterTheBuildLog(t *testing.T) {
 	}
 	if ms := only(t, res); ms.SaveStatus != SaveFailed || ms.SaveReason != ReasonUploadFailed || len(res.SavedKeys) != 0 {
 		t.Errorf("save %d/%d, keys %v", ms.SaveStatus, ms.SaveReason, res.SavedKeys)
+	}
+}
+
+// The early save's log is written out after the build's, but its groups say how long the
+// save took while BuildKit exported, not how long writing the log out took.
+func TestEarlySaveLogKeepsTheGroupsDuration(t *testing.T) {
+	var tape logTape
+	end := tape.Group("Save mount cache pip (while BuildKit exports)")
+	time.Sleep(60 * time.Millisecond)
+	end()
+	log := &fakeLog{}
+	tape.replay(log)
+	if got := log.String(); !strings.Contains(got, "group: Save mount cache pip") || strings.Contains(got, "endgroup took 0s") || !strings.Contains(got, "endgroup took") {
+		t.Errorf("replayed log:\n%s", got)
 	}
 }
 
