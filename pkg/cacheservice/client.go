@@ -35,6 +35,9 @@ type Service struct {
 	V1URL string
 	// Reason says which variables decided the protocol, for a log line.
 	Reason string
+	// ByURL is set when nothing but which URL the runner set decided the protocol (the
+	// usual case on github.com): Reason then only restates the URL's name.
+	ByURL bool
 }
 
 // Vars are the runner variables that say which cache service to use. pkg/runnerenv reads
@@ -130,13 +133,15 @@ func (v Vars) Detect() (Service, error) {
 	if v.Act {
 		return v1("running under nektos/act, whose cache server speaks v1")
 	}
+	var svc Service
+	var err error
 	if resultsURL != "" {
-		return v2("ACTIONS_RESULTS_URL is set")
+		svc, err = v2("ACTIONS_RESULTS_URL is set")
+	} else {
+		svc, err = v1("only ACTIONS_CACHE_URL is set")
 	}
-	if cacheURL != "" {
-		return v1("only ACTIONS_CACHE_URL is set")
-	}
-	return Service{}, ErrNoService
+	svc.ByURL = err == nil
+	return svc, err
 }
 
 // isGHES follows @actions/cache's isGhes (actions/toolkit packages/cache/src/internal/

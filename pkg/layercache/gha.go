@@ -76,6 +76,9 @@ func ghaEndpointFrom(s Settings) (svc ghaService, problem string) {
 		return ghaService{}, "the gha layer cache cannot use the GitHub Actions cache service: " + err.Error() + noCacheAdvice
 	}
 	why := " (" + d.Reason + ")"
+	if d.ByURL {
+		why = "" // "at ACTIONS_RESULTS_URL" says it already
+	}
 	if d.Protocol == cacheservice.ProtocolV2 {
 		return ghaService{version: 2, url: d.URL, v1URL: d.V1URL, token: d.Token, desc: "cache service v2 at ACTIONS_RESULTS_URL" + why}, ""
 	}

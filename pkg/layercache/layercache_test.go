@@ -116,7 +116,7 @@ func TestPlanForEachBackendAndEvent(t *testing.T) {
 			wantIn:   []string{"type=gha,scope=org-app-main,token=<token>,url_v2=" + resultsURL + ",version=2"},
 			wantOut:  []string{"type=gha,ignore-error=true,mode=max,scope=org-app-main,token=<token>,url_v2=" + resultsURL + ",version=2"},
 			wantRead: []string{"org-app-main"}, wantWrite: "org-app-main",
-			wantReason: "gha: the runner provides the GitHub Actions cache service, cache service v2 at ACTIONS_RESULTS_URL (ACTIONS_RESULTS_URL is set)",
+			wantReason: "gha: the runner provides the GitHub Actions cache service, cache service v2 at ACTIONS_RESULTS_URL",
 		},
 		{
 			backend: "gha", event: "pull request #12",
@@ -256,7 +256,7 @@ func TestGHAProtocolFromEnvironment(t *testing.T) {
 			name:      "ACTIONS_CACHE_SERVICE_V2=false decides nothing",
 			env:       map[string]string{"ACTIONS_RESULTS_URL": resultsURL, "ACTIONS_CACHE_URL": cacheURL, "ACTIONS_CACHE_SERVICE_V2": "false"},
 			wantAttrs: map[string]string{"url_v2": resultsURL, "url": cacheURL, "version": "2"},
-			reason:    "cache service v2 at ACTIONS_RESULTS_URL (ACTIONS_RESULTS_URL is set)",
+			reason:    "cache service v2 at ACTIONS_RESULTS_URL",
 		},
 		{
 			name:      "ACTIONS_CACHE_API_FORCE_VERSION=v2 wins over Enterprise Server detection",
