@@ -279,22 +279,14 @@ type Outcome struct {
 	restoreKey string
 }
 
-// Phase is a timed part of the engine's work.
-type Phase struct {
-	Name     string // restore, inject, extract, save
-	Duration time.Duration
-	// During is "export" when the phase ran while BuildKit exported.
-	During string
-}
-
 // Result is everything a run of the engine did.
 type Result struct {
 	// Mounts are the carried mounts' outcomes, in Dockerfile order; empty when no mount
 	// cache was in play.
 	Mounts []*Outcome
-	// Phases are restore and inject, then extract and save; empty when no mount cache
-	// was in play.
-	Phases []Phase
+	// RestorePhases (restore, inject) ran before the build, SavePhases (extract, save)
+	// after it or during its export; both empty when no mount cache was in play.
+	RestorePhases, SavePhases []report.Phase
 	// Warnings are the cache-warnings entries raised, in order ("mount cache: ...").
 	Warnings []string
 	// Hints are for the summary (each is also in Warnings).
@@ -444,7 +436,7 @@ func (e *Engine) Restore(ctx context.Context, req Request) *Run {
 		r.injectOne(ctx, ms, restored)
 		injectTime += time.Since(start)
 	}
-	r.res.Phases = append(r.res.Phases, Phase{Name: "restore", Duration: restoreTime}, Phase{Name: "inject", Duration: injectTime})
+	r.res.RestorePhases = append(r.res.RestorePhases, report.Phase{Name: "restore", Duration: restoreTime}, report.Phase{Name: "inject", Duration: injectTime})
 	r.early = r.planEarlySave(ctx)
 	return r
 }

@@ -129,7 +129,7 @@ type saveDone struct {
 // saveBatch is what extractAndSave did: per mount (in r.res.Mounts order), and overall.
 type saveBatch struct {
 	mounts      []saveDone
-	phases      []Phase
+	phases      []report.Phase
 	warnings    []string
 	savedKeys   []string
 	writeDenied string // the service's message, when it refused the write
@@ -143,7 +143,7 @@ func (r *Run) apply(b saveBatch) {
 			ms.Saved, ms.SavedBytes, ms.SavedKey, ms.DeltaOn = true, d.bytes, d.key, d.deltaOn
 		}
 	}
-	r.res.Phases = append(r.res.Phases, b.phases...)
+	r.res.SavePhases = append(r.res.SavePhases, b.phases...)
 	r.res.Warnings = append(r.res.Warnings, b.warnings...)
 	r.res.SavedKeys = append(r.res.SavedKeys, b.savedKeys...)
 	if b.writeDenied != "" {
@@ -272,7 +272,7 @@ func (r *Run) extractAndSave(ctx context.Context, log Logger, during bool, build
 	if during {
 		overlap = "export"
 	}
-	b.phases = []Phase{
+	b.phases = []report.Phase{
 		{Name: "extract", Duration: extractTime, During: overlap},
 		{Name: "save", Duration: saveTime, During: overlap}}
 	return b

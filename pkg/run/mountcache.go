@@ -73,23 +73,14 @@ func (r *runner) mountRequest(c *client.Client) mountcache.Request {
 }
 
 // mountResults is the one place the mount cache engine's result reaches the run's Result.
-// buildPhase is placed between the engine's restore and save phases.
+// buildPhase goes between the engine's restore and save phases.
 func (r *runner) mountResults(res *mountcache.Result, buildPhase report.Phase) {
 	r.warn.Add(res.Warnings...)
 	r.res.Hints = append(r.res.Hints, res.Hints...)
 	r.savedMountKeys = append(r.savedMountKeys, res.SavedKeys...)
-	phases := []report.Phase{}
-	saving := false
-	for _, ph := range res.Phases {
-		if !saving && (ph.Name == "extract" || ph.Name == "save") {
-			phases, saving = append(phases, buildPhase), true
-		}
-		phases = append(phases, report.Phase{Name: ph.Name, Duration: ph.Duration, During: ph.During})
-	}
-	if !saving {
-		phases = append(phases, buildPhase)
-	}
-	r.phases = append(r.phases, phases...)
+	r.phases = append(r.phases, res.RestorePhases...)
+	r.phases = append(r.phases, buildPhase)
+	r.phases = append(r.phases, res.SavePhases...)
 	if len(res.Mounts) == 0 {
 		return
 	}

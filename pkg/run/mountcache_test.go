@@ -21,12 +21,12 @@ func TestMountResults(t *testing.T) {
 			{ID: "pip", Key: "k1", Hit: mountcache.HitExact, RestoredBytes: 10, Pip: &mountcache.PipStats{Total: 3, Cached: 3}},
 			{ID: "npm", Key: "k2", Hit: mountcache.HitMiss, Saved: true, SavedBytes: 7, SavedKey: "k2", SaveNote: "x"},
 		},
-		Phases: []mountcache.Phase{{Name: "restore", Duration: time.Second}, {Name: "inject"},
-			{Name: "extract", During: "export"}, {Name: "save", During: "export"}},
-		Warnings:  []string{"mount cache: w"},
-		Hints:     []string{"h"},
-		SavedKeys: []string{"k2"},
-		PipTotal:  3, PipCached: 3,
+		RestorePhases: []report.Phase{{Name: "restore", Duration: time.Second}, {Name: "inject"}},
+		SavePhases:    []report.Phase{{Name: "extract", During: "export"}, {Name: "save", During: "export"}},
+		Warnings:      []string{"mount cache: w"},
+		Hints:         []string{"h"},
+		SavedKeys:     []string{"k2"},
+		PipTotal:      3, PipCached: 3,
 	}
 	r := &runner{warn: report.NewWarnings(report.New(io.Discard, func(string) string { return "" }))}
 	r.mountResults(res, report.Phase{Name: "build"})
