@@ -25,6 +25,7 @@ var Names = []string{
 	"buildkit-image", "cache-backend", "cache-ref", "cache-dir", "cache-scope", "cache-mode",
 	"cache-save-on", "cache-auto", "mount-caches", "mount-cache-hash-files",
 	"mount-cache-max-size", "mount-cache-keep", "github-token",
+	"call",
 }
 
 // Inputs is what the user asked for, parsed and validated.
@@ -56,6 +57,11 @@ type Inputs struct {
 	MountCache MountCacheSettings
 
 	GitHubToken string
+
+	// checks (issue 14)
+	// Call is what the Dockerfile frontend is asked instead of a build (call: check,
+	// outline, targets); nil builds.
+	Call *CallFunc
 }
 
 // CacheSettings configures the automatic layer cache.
@@ -122,6 +128,7 @@ func Parse(getenv func(string) string) (*Inputs, error) {
 	in.MountCache = p.mountCacheSettings()
 	in.GitHubToken = p.str("github-token", "")
 
+	p.call(in)
 	if in.Push && len(in.Tags) == 0 {
 		p.fail("push", 0, "push: true needs at least one entry in tags to name the image")
 	}
