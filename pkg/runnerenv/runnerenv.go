@@ -20,6 +20,7 @@
 package runnerenv
 
 import (
+	"fmt"
 	"path/filepath"
 
 	"github.com/warmbuild/warmbuild/pkg/cachepolicy"
@@ -38,6 +39,10 @@ const (
 	EnvBuilderSecurity = "WARMBUILD_BUILDER_SECURITY"
 	EnvBuilderNetwork  = "WARMBUILD_BUILDER_NETWORK"
 )
+
+// EnvBuildChecksAnnotations switches the build-check annotations off, as it does for
+// docker/build-push-action.
+const EnvBuildChecksAnnotations = "DOCKER_BUILD_CHECKS_ANNOTATIONS"
 
 // TransferStream is the EnvMountTransfer value that streams mount caches through the session.
 const TransferStream = "stream"
@@ -74,6 +79,18 @@ type Env struct {
 	// WARMBUILD_BUILDER_NETWORK, checked by pkg/dockerbuilder when it creates a builder.
 	BuilderSecurity string
 	BuilderNetwork  string
+
+	// checks (issue 14)
+	// Workspace is GITHUB_WORKSPACE (/github/workspace in a container action): build-check
+	// annotations name the Dockerfile relative to it. Empty: the working directory.
+	Workspace string
+	// NoBuildChecksAnnotations is DOCKER_BUILD_CHECKS_ANNOTATIONS=false, read as
+	// docker/build-push-action reads it (src/main.ts buildChecksAnnotationsEnabled,
+	// actions-toolkit src/util.ts Util.parseBool): unset means annotations on. A value
+	// parseBool refuses keeps them on, with BuildChecksAnnotationsWarning saying so
+	// (build-push-action fails the step there; a knob's typo should not fail a build).
+	NoBuildChecksAnnotations      bool
+	BuildChecksAnnotationsWarning string
 }
 
 // GitHub are the GITHUB_* variables the action reads.
@@ -122,6 +139,9 @@ func Read(getenv func(string) string) Env {
 		BuilderNetwork:  getenv(EnvBuilderNetwork),
 	}
 	e.CacheMode, e.CacheModeWarning = cachepolicy.AccessFromEnv(getenv)
+	e.Workspace = getenv("GITHUB_WORKSPACE")
+	on, warning := parseToolkitBool(EnvBuildChecksAnnotations, getenv(EnvBuildChecksAnnotations), true)
+	e.NoBuildChecksAnnotations, e.BuildChecksAnnotationsWarning = !on, warning
 	return e
 }
 
@@ -170,4 +190,19 @@ func (e Env) DockerConfigDir() string {
 		return filepath.Join(e.Home, ".docker")
 	}
 	return ""
+}
+
+// parseToolkitBool reads a boolean as actions-toolkit's Util.parseBool does (src/util.ts:
+// 1, t, T, true, TRUE, True and their false counterparts); "" is def, anything else def
+// with a warning naming the variable.
+func parseToolkitBool(name, v string, def bool) (bool, string) {
+	switch v {
+	case "":
+		return def, ""
+	case "1", "t", "T", "true", "TRUE", "True":
+		return true, ""
+	case "0", "f", "F", "false", "FALSE", "False":
+		return false, ""
+	}
+	return def, fmt.Sprintf("%s=%q is not a boolean (true or false); keeping the default, %t", name, v, def)
 }
