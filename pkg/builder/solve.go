@@ -39,6 +39,12 @@ type Request struct {
 	DockerConfigDir string
 	// Auth, when set, is used instead of reading DockerConfigDir (see LoadRegistryAuth).
 	Auth *RegistryAuth
+
+	// checks (issue 14)
+	// Call is the request the Dockerfile frontend answers instead of a build, as buildx's
+	// --call sends it (lint, outline, targets; see call.go); empty builds. A call exports
+	// nothing: its answer is Result.Call.
+	Call string
 }
 
 // Secret is a build secret handed to BuildKit through the session, never as a build arg.
@@ -57,7 +63,12 @@ type Result struct {
 	Metadata         map[string]any // build-push-action's metadata output
 	Steps            StepStats
 	Duration         time.Duration
-	Warnings         []string
+	// Warnings are BuildKit's build warnings (the Dockerfile's build checks among them),
+	// as the progress display returns them: typed, with the Dockerfile's source and range.
+	Warnings []client.VertexWarning
+	// Call is the frontend's answer to Request.Call (result.json, result.txt,
+	// result.statuscode, version), also merged into ExporterResponse as buildx does.
+	Call map[string]string
 	// Retried is why the export ran a second time (a push race, see Solve), if it did.
 	Retried  string
 	recorder *stepRecorder
@@ -119,7 +130,7 @@ func Solve(ctx context.Context, c *client.Client, req Request, opts ...SolveOpti
 		var again *Result
 		again, resp, err = solveOnce(ctx, c, req, cfg)
 		res.Steps.CacheExportErrors = again.Steps.CacheExportErrors
-		res.Warnings = append(res.Warnings, again.Warnings...)
+		res.Warnings = appendNewWarnings(res.Warnings, again.Warnings)
 		if err != nil {
 			res.recorder = again.recorder // the error is the second solve's
 		}
@@ -136,6 +147,7 @@ func Solve(ctx context.Context, c *client.Client, req Request, opts ...SolveOpti
 	res.Digest = resp.ExporterResponse["containerimage.digest"]
 	res.ImageID = resp.ExporterResponse["containerimage.config.digest"]
 	res.Metadata = decodeExporterResponse(resp.ExporterResponse)
+	addWarningsMetadata(req, res)
 	return res, nil
 }
 
@@ -158,7 +170,7 @@ func solveOnce(ctx context.Context, c *client.Client, req Request, cfg solveConf
 	var resp *client.SolveResponse
 	eg.Go(func() error {
 		var err error
-		resp, err = c.Solve(egCtx, nil, *so, statusCh)
+		resp, res.Call, err = solveOrCall(egCtx, c, req.Call, so, statusCh)
 		return err
 	})
 	eg.Go(func() error {
@@ -177,9 +189,7 @@ func solveOnce(ctx context.Context, c *client.Client, req Request, cfg solveConf
 	})
 	eg.Go(func() error {
 		warnings, err := display.UpdateFrom(context.WithoutCancel(egCtx), displayCh)
-		for _, w := range warnings {
-			res.Warnings = append(res.Warnings, string(w.Short))
-		}
+		res.Warnings = append(res.Warnings, warnings...)
 		return err
 	})
 	err = eg.Wait()

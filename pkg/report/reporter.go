@@ -73,6 +73,15 @@ func (r *Reporter) ErrorAt(title, msg, file string, line, endLine int) {
 	r.annotate("error", title, msg, props)
 }
 
+// WarningAt is a warning annotation on a file and line (build checks on the Dockerfile).
+func (r *Reporter) WarningAt(title, msg, file string, line int) {
+	props := map[string]string{"file": file}
+	if line > 0 {
+		props["line"] = strconv.Itoa(line)
+	}
+	r.annotate("warning", title, msg, props)
+}
+
 func (r *Reporter) annotate(level, title, msg string, props map[string]string) {
 	if props == nil {
 		props = map[string]string{}

@@ -157,6 +157,9 @@ func (r *runner) run(ctx context.Context) error {
 }
 
 func (r *runner) build(ctx context.Context, c *client.Client) error {
+	if r.plan.Request.Call != "" {
+		return r.call(ctx, c) // checks (issue 14): call: check, outline, targets
+	}
 	mounts := r.mountEngine(c).Restore(ctx, r.mountRequest(c))
 	end := r.rep.Group("Build " + r.res.Image)
 	start := time.Now()
@@ -172,6 +175,7 @@ func (r *runner) build(ctx context.Context, c *client.Client) error {
 	buildPhase := report.Phase{Name: "build", Duration: time.Since(start)}
 	mounts.EndPrewarm(ctx)
 	end()
+	r.buildChecks(res)
 	mres := mounts.Save(ctx, mountcache.BuildOf(res, err))
 	r.mountResults(mres, buildPhase)
 	if res != nil && res.Retried != "" {
@@ -244,6 +248,7 @@ func (r *runner) finish(err error) {
 	var inErr *inputs.Error
 	var buildErr *builder.BuildError
 	var authErr *builder.RegistryAuthError
+	var callErr *CallError
 	switch {
 	case err == nil:
 	case errors.As(err, &inErrs):
@@ -258,6 +263,9 @@ func (r *runner) finish(err error) {
 		// Not the Dockerfile's fault: no file, and what to add to the workflow.
 		r.rep.Error(fmt.Sprintf("%s refused the %s", authErr.Registry, authErr.Op), authErr.Error()+"\n"+authErr.Fix())
 		r.res.Failed = authErr.Error()
+	case errors.As(err, &callErr):
+		r.rep.Error(callErr.Title(), callErr.Error())
+		r.res.Failed = callErr.Error()
 	case errors.As(err, &buildErr):
 		msg := buildErr.Error()
 		if buildErr.Log != "" {
@@ -320,6 +328,7 @@ func MakePlan(in *inputs.Inputs, env runnerenv.Env) (*Plan, error) {
 	if payloadWarning != "" {
 		p.Warnings = append(p.Warnings, payloadWarning)
 	}
+	applyCall(p)
 	return p, nil
 }
 
