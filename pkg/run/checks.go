@@ -82,19 +82,22 @@ func (r *runner) call(ctx context.Context, c *client.Client) error {
 	r.rep.Infof("%s", strings.TrimRight(out.String(), "\n"))
 	end()
 	if call.Name == "lint" {
-		r.annotateChecks(printed.warnings)
+		r.annotateChecks(printed.warnings, false) // the answer listed them already
 	}
-	if perr != nil {
-		return &CallError{Call: call.String(), Message: perr.Error()}
+	if perr == nil && (printed.status == 0 || call.IgnoreStatus) {
+		return nil
 	}
-	if printed.status != 0 && !call.IgnoreStatus {
-		msg := firstLine(out.String())
-		if msg == "" || call.Format == "json" {
-			msg = fmt.Sprintf("call: %s answered with status %d", call, printed.status)
-		}
-		return &CallError{Call: call.String(), Message: msg}
+	// build-push-action's error for a failed call is the first line buildx printed
+	// (src/main.ts: "checks warnings are printed to stdout"), e.g. "Check complete, 2
+	// warnings have been found!".
+	msg := firstLine(out.String())
+	switch {
+	case call.Format == "json" && perr != nil, msg == "" && perr != nil:
+		msg = perr.Error()
+	case call.Format == "json", msg == "":
+		msg = fmt.Sprintf("call: %s answered with status %d", call, printed.status)
 	}
-	return nil
+	return &CallError{Call: call.String(), Message: msg}
 }
 
 // callAnswer is what printCall read from the frontend's answer.
@@ -210,26 +213,19 @@ func (r *runner) buildChecks(res *builder.Result) {
 	if res == nil || len(res.Warnings) == 0 {
 		return
 	}
-	r.annotateChecks(res.Warnings)
+	r.annotateChecks(res.Warnings, true)
 }
 
-// annotateChecks lists warnings as buildx's printWarnings does and, unless
+// annotateChecks lists warnings as buildx's printWarnings does (when list) and, unless
 // DOCKER_BUILD_CHECKS_ANNOTATIONS=false, annotates each on the Dockerfile the way
 // build-push-action does (src/main.ts, actions-toolkit Buildx.convertWarningsToGitHubAnnotations).
-func (r *runner) annotateChecks(warnings []client.VertexWarning) {
+func (r *runner) annotateChecks(warnings []client.VertexWarning, list bool) {
 	if len(warnings) == 0 {
 		return
 	}
-	var b strings.Builder
-	if len(warnings) == 1 {
-		b.WriteString("1 warning found:\n")
-	} else {
-		fmt.Fprintf(&b, "%d warnings found:\n", len(warnings))
+	if list {
+		r.rep.Infof("%s", warningList(warnings))
 	}
-	for _, w := range warnings {
-		fmt.Fprintf(&b, " - %s\n", w.Short)
-	}
-	r.rep.Infof("%s", strings.TrimRight(b.String(), "\n"))
 	if w := r.renv.BuildChecksAnnotationsWarning; w != "" {
 		r.rep.Warning("Build checks", w)
 	}
@@ -245,6 +241,20 @@ func (r *runner) annotateChecks(warnings []client.VertexWarning) {
 	for _, a := range checkAnnotations(warnings, df) {
 		r.rep.WarningAt(a.Title, a.Message, a.File, a.Line)
 	}
+}
+
+// warningList is buildx's printWarnings without --debug: a count and each short text.
+func warningList(warnings []client.VertexWarning) string {
+	var b strings.Builder
+	if len(warnings) == 1 {
+		b.WriteString("1 warning found:\n")
+	} else {
+		fmt.Fprintf(&b, "%d warnings found:\n", len(warnings))
+	}
+	for _, w := range warnings {
+		fmt.Fprintf(&b, " - %s\n", w.Short)
+	}
+	return strings.TrimRight(b.String(), "\n")
 }
 
 // dockerfile is the build's Dockerfile as build-push-action matches warnings to it: its
