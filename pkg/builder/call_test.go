@@ -14,8 +14,8 @@ import (
 func TestWarningsGoIntoMetadataInBuildxsShape(t *testing.T) {
 	w := client.VertexWarning{
 		Level: 1, Short: []byte("MaintainerDeprecated: Maintainer instruction is deprecated in favor of using label (line 4)"),
-		Detail: [][]byte{[]byte("The MAINTAINER instruction is deprecated, use a label instead to define an image author")},
-		URL:    "https://docs.docker.com/go/dockerfile/rule/maintainer-deprecated/",
+		Detail:     [][]byte{[]byte("The MAINTAINER instruction is deprecated, use a label instead to define an image author")},
+		URL:        "https://docs.docker.com/go/dockerfile/rule/maintainer-deprecated/",
 		SourceInfo: &pb.SourceInfo{Filename: "Dockerfile", Data: []byte("FROM x\n"), Language: "Dockerfile"},
 		Range:      []*pb.Range{{Start: &pb.Position{Line: 4}, End: &pb.Position{Line: 4}}},
 	}
