@@ -100,6 +100,17 @@ func (r *runner) call(ctx context.Context, c *client.Client) error {
 	return &CallError{Call: call.String(), Message: msg}
 }
 
+// callSkipsSummary says, for a call, that no job summary is written: there is no build
+// to summarize (build-push-action src/main.ts: "Build summary skipped for <call>
+// subrequest").
+func (r *runner) callSkipsSummary() bool {
+	if r.in == nil || r.in.Call == nil {
+		return false
+	}
+	r.rep.Infof("Job summary skipped: call: %s builds nothing", r.in.Call)
+	return true
+}
+
 // callAnswer is what printCall read from the frontend's answer.
 type callAnswer struct {
 	status   int                    // result.statuscode

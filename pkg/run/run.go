@@ -285,6 +285,9 @@ func (r *runner) finish(err error) {
 	r.res.Phases = r.phases
 	r.res.Warnings = r.warn.Entries()
 	r.rep.SetOutputs(r.res.Outputs())
+	if r.callSkipsSummary() {
+		return
+	}
 	r.rep.AddSummary(r.res.Summary())
 }
 
