@@ -84,18 +84,24 @@ func (r *runner) call(ctx context.Context, c *client.Client) error {
 	if call.Name == "lint" {
 		r.annotateChecks(printed.warnings, false) // the answer listed them already
 	}
-	if perr == nil && (printed.status == 0 || call.IgnoreStatus) {
+	return callVerdict(call, out.String(), printed.status, perr)
+}
+
+// callVerdict is whether a call fails the step, as buildx exits: on a check that could
+// not evaluate the Dockerfile (perr), or on a non-zero result.statuscode unless
+// ignorestatus. The error is build-push-action's for a failed call: the first line buildx
+// printed (src/main.ts: "checks warnings are printed to stdout"), e.g. "Check complete,
+// 2 warnings have been found!".
+func callVerdict(call *inputs.CallFunc, printed string, status int, perr error) error {
+	if perr == nil && (status == 0 || call.IgnoreStatus) {
 		return nil
 	}
-	// build-push-action's error for a failed call is the first line buildx printed
-	// (src/main.ts: "checks warnings are printed to stdout"), e.g. "Check complete, 2
-	// warnings have been found!".
-	msg := firstLine(out.String())
+	msg := firstLine(printed)
 	switch {
 	case call.Format == "json" && perr != nil, msg == "" && perr != nil:
 		msg = perr.Error()
 	case call.Format == "json", msg == "":
-		msg = fmt.Sprintf("call: %s answered with status %d", call, printed.status)
+		msg = fmt.Sprintf("call: %s answered with status %d", call, status)
 	}
 	return &CallError{Call: call.String(), Message: msg}
 }

@@ -3,6 +3,7 @@ package run
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -220,5 +221,33 @@ func TestFailedCheckIsTheStepsErrorWithBuildxsVerdict(t *testing.T) {
 	r.finish(&CallError{Call: "check", Message: "Check complete, 2 warnings have been found!"})
 	if !strings.Contains(out.String(), "::error title=Build checks failed::Check complete, 2 warnings have been found!\n") {
 		t.Errorf("log:\n%s", out.String())
+	}
+}
+
+// A check with findings fails the step, as buildx exits 1; ignorestatus=true passes it;
+// a check that could not run fails it whatever ignorestatus says.
+func TestCheckVerdictIsBuildxsExitStatus(t *testing.T) {
+	printed := "Check complete, 1 warning has been found!\n\nWARNING: FromAsCasing\n"
+	for _, tc := range []struct {
+		call   *inputs.CallFunc
+		status int
+		perr   error
+		want   string // "" passes
+	}{
+		{&inputs.CallFunc{Name: "lint"}, 1, nil, "Check complete, 1 warning has been found!"},
+		{&inputs.CallFunc{Name: "lint", IgnoreStatus: true}, 1, nil, ""},
+		{&inputs.CallFunc{Name: "lint"}, 0, nil, ""},
+		{&inputs.CallFunc{Name: "lint", IgnoreStatus: true}, 1, errors.New("lint violation found for rules: FromAsCasing"), "Check complete, 1 warning has been found!"},
+		{&inputs.CallFunc{Name: "lint", Format: "json"}, 1, nil, "call: check,format=json answered with status 1"},
+		{&inputs.CallFunc{Name: "targets"}, 0, nil, ""},
+	} {
+		err := callVerdict(tc.call, printed, tc.status, tc.perr)
+		got := ""
+		if err != nil {
+			got = err.Error()
+		}
+		if got != tc.want {
+			t.Errorf("call %s, status %d, %v: verdict %q, want %q", tc.call, tc.status, tc.perr, got, tc.want)
+		}
 	}
 }
