@@ -39,6 +39,14 @@ type Request struct {
 	DockerConfigDir string
 	// Auth, when set, is used instead of reading DockerConfigDir (see LoadRegistryAuth).
 	Auth *RegistryAuth
+
+	// flags (issue 14)
+	// FlagAttrs are frontend attributes of buildx build flags (force-network-mode,
+	// add-hosts, shm-size, ulimit, cgroup-parent, no-cache with stages); Entitlements the
+	// solve asks BuildKit to grant; SSH the agents and keys forwarded (flags.go).
+	FlagAttrs    map[string]string
+	Entitlements []string
+	SSH          []SSH
 }
 
 // Secret is a build secret handed to BuildKit through the session, never as a build arg.
@@ -283,6 +291,9 @@ func solveOpt(req Request, cfg solveConfig) (*client.SolveOpt, error) {
 		if e.Type == client.ExporterLocal && e.OutputDir == "" {
 			so.Exports[i].OutputDir = e.Attrs["dest"]
 		}
+	}
+	if err := applyFlags(req, so); err != nil {
+		return nil, err
 	}
 	return so, nil
 }

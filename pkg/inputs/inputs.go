@@ -25,6 +25,7 @@ var Names = []string{
 	"buildkit-image", "cache-backend", "cache-ref", "cache-dir", "cache-scope", "cache-mode",
 	"cache-save-on", "cache-auto", "mount-caches", "mount-cache-hash-files",
 	"mount-cache-max-size", "mount-cache-keep", "github-token",
+	"ssh", "network", "add-hosts", "shm-size", "ulimit", "cgroup-parent", "allow", "no-cache-filters",
 }
 
 // Inputs is what the user asked for, parsed and validated.
@@ -56,6 +57,11 @@ type Inputs struct {
 	MountCache MountCacheSettings
 
 	GitHubToken string
+
+	// flags (issue 14)
+	// Flags are buildx build's flags for the RUN steps and the session: ssh, network,
+	// add-hosts, shm-size, ulimit, cgroup-parent, allow, no-cache-filters (flags.go).
+	Flags BuildFlags
 }
 
 // CacheSettings configures the automatic layer cache.
@@ -122,6 +128,7 @@ func Parse(getenv func(string) string) (*Inputs, error) {
 	in.MountCache = p.mountCacheSettings()
 	in.GitHubToken = p.str("github-token", "")
 
+	in.Flags = p.buildFlags(in)
 	if in.Push && len(in.Tags) == 0 {
 		p.fail("push", 0, "push: true needs at least one entry in tags to name the image")
 	}

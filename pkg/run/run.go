@@ -380,6 +380,7 @@ func buildRequest(in *inputs.Inputs, lc layercache.Plan, env runnerenv.Env) (bui
 	for _, s := range in.Secrets {
 		req.Secrets = append(req.Secrets, builder.Secret{ID: s.ID, Value: s.Value, File: s.File, Env: s.Env})
 	}
+	applyFlags(&req, in.Flags)
 	req.Exports = exports(in)
 	applyCompressionLevel(req.Exports, req.CacheExports, in.CompressionLevel)
 	auth, err := registryAuth(req.DockerConfigDir, in.GitHubToken, env.GitHub.Actor)
