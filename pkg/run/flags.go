@@ -1,6 +1,9 @@
 package run
 
 import (
+	"errors"
+	"fmt"
+	"regexp"
 	"slices"
 
 	"github.com/warmbuild/warmbuild/pkg/builder"
@@ -17,4 +20,31 @@ func applyFlags(req *builder.Request, f inputs.BuildFlags) {
 	for _, s := range f.SSH {
 		req.SSH = append(req.SSH, builder.SSH{ID: s.ID, Paths: slices.Clone(s.Paths)})
 	}
+}
+
+// BuildKit's refusal of an entitlement the builder was not started with (moby/buildkit
+// util/entitlements/entitlements.go WhiteList).
+var entitlementRefused = regexp.MustCompile(`granting entitlement (\S+) is not allowed by build daemon configuration`)
+
+// refusedEntitlement adds to BuildKit's refusal of an entitlement the builder was not
+// started with which input asked for it (network: host asks for network.host, allow for the
+// others) and how to get a builder that grants it; the error stays the build's, so the
+// outputs and the summary are still written. Any other error is returned as it is.
+func refusedEntitlement(err error, f inputs.BuildFlags) error {
+	var be *builder.BuildError
+	if err == nil || !errors.As(err, &be) {
+		return err
+	}
+	m := entitlementRefused.FindStringSubmatch(be.Message)
+	if m == nil {
+		return err
+	}
+	input := "allow"
+	if m[1] == "network.host" && f.Network == "host" && !slices.Contains(f.Allow, "network.host") {
+		input = "network"
+	}
+	be.Message = fmt.Sprintf("%s: input %q asks for %s, which this builder does not grant. "+
+		"Builders warmbuild creates and docker/setup-buildx-action's grant network.host and security.insecure; "+
+		"a BuildKit daemon of your own needs --allow-insecure-entitlement %s", be.Message, input, m[1], m[1])
+	return err
 }

@@ -174,6 +174,7 @@ func (r *runner) build(ctx context.Context, c *client.Client) error {
 	end()
 	mres := mounts.Save(ctx, mountcache.BuildOf(res, err))
 	r.mountResults(mres, buildPhase)
+	err = refusedEntitlement(err, r.plan.Inputs.Flags)
 	if res != nil && res.Retried != "" {
 		msg := fmt.Sprintf("the first push failed (%s) and the export ran again; the steps were cached, only the export was repeated", res.Retried)
 		r.res.Hints = append(r.res.Hints, "push retried: "+msg)
