@@ -16,6 +16,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"path/filepath"
 	"slices"
 	"sort"
 	"strconv"
@@ -140,6 +141,7 @@ func (p *parser) buildFlags(in *Inputs) BuildFlags {
 	for _, it := range p.list("no-cache-filters", false) {
 		f.NoCacheFilters = append(f.NoCacheFilters, it.Value)
 	}
+	p.localDelete(in.Outputs, f.AllowLocalDelete)
 	if in.NoCache && len(f.NoCacheFilters) > 0 {
 		// buildx commands/build.go RunBuild refuses the two together.
 		p.fail("no-cache-filters", 0, "no-cache: true already builds every stage without the cache; give one of no-cache and no-cache-filters (buildx: --no-cache and --no-cache-filter cannot currently be used together)")
@@ -325,4 +327,72 @@ func sshPathUsable(path string) error {
 		return errors.New("is neither an SSH agent socket nor a private key BuildKit can read (an unencrypted PEM or OpenSSH private key)")
 	}
 	return nil
+}
+
+// localDelete refuses a local output with mode=delete (BuildKit empties dest before it
+// writes) whose dest is not strictly inside the working directory, unless allow holds
+// buildx.local.delete: buildx build/opt.go ValidateLocalExportDelete and isSafeLocalDeleteDest.
+func (p *parser) localDelete(outputs []*ExportEntry, allowed bool) {
+	for _, o := range outputs {
+		if o.Type != "local" {
+			continue
+		}
+		switch strings.ToLower(strings.TrimSpace(o.Attrs["mode"])) {
+		case "", "copy":
+			continue
+		case "delete":
+		default:
+			p.fail("outputs", 0, fmt.Sprintf("invalid local exporter mode %q; use copy or delete", o.Attrs["mode"]))
+			continue
+		}
+		if allowed {
+			continue
+		}
+		if ok, err := insideWorkdir(o.Destination); err != nil || !ok {
+			p.fail("outputs", 0, fmt.Sprintf("type=local,mode=delete empties dest=%s before writing, and it is not inside the working directory: add buildx.local.delete to allow if that is meant", o.Destination))
+		}
+	}
+}
+
+// insideWorkdir reports whether dest, symbolic links resolved as far as it exists, lies
+// strictly below the working directory.
+func insideWorkdir(dest string) (bool, error) {
+	wd, err := os.Getwd()
+	if err != nil {
+		return false, err
+	}
+	if wd, err = resolveExisting(wd); err != nil {
+		return false, err
+	}
+	if dest, err = resolveExisting(dest); err != nil {
+		return false, err
+	}
+	rel, err := filepath.Rel(wd, dest)
+	if err != nil {
+		return false, nil
+	}
+	sep := string(filepath.Separator)
+	return rel != "." && rel != ".." && !filepath.IsAbs(rel) && !strings.HasPrefix(rel, ".."+sep), nil
+}
+
+// resolveExisting makes p absolute and resolves the symbolic links of its longest existing
+// prefix, keeping the rest as written (buildx's osutil.EvaluateToExistingPath).
+func resolveExisting(p string) (string, error) {
+	p, err := filepath.Abs(p)
+	if err != nil {
+		return "", err
+	}
+	rest := ""
+	for {
+		r, err := filepath.EvalSymlinks(p)
+		if err == nil {
+			return filepath.Clean(filepath.Join(r, rest)), nil
+		}
+		parent := filepath.Dir(p)
+		if parent == p {
+			return filepath.Clean(filepath.Join(p, rest)), nil
+		}
+		rest = filepath.Join(filepath.Base(p), rest)
+		p = parent
+	}
 }

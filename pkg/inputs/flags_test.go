@@ -243,3 +243,31 @@ func TestBadFlagsNameTheirInput(t *testing.T) {
 		}
 	}
 }
+
+// A local output with mode=delete outside the working directory needs
+// allow: buildx.local.delete, as in buildx (build/opt.go ValidateLocalExportDelete).
+func TestLocalDeleteOutsideTheWorkdirNeedsTheBuildxEntitlement(t *testing.T) {
+	outside := t.TempDir()
+	wd := t.TempDir()
+	t.Chdir(wd)
+	for _, c := range []struct {
+		outputs, allow string
+		ok             bool
+	}{
+		{"type=local,dest=out,mode=delete", "", true},
+		{"type=local,dest=" + filepath.Join(outside, "out") + ",mode=delete", "", false},
+		{"type=local,dest=.,mode=delete", "", false},
+		{"type=local,dest=" + outside + ",mode=delete", "buildx.local.delete", true},
+		{"type=local,dest=" + outside, "", true},
+		{"type=local,dest=out,mode=move", "", false},
+	} {
+		_, err := Parse(env(map[string]string{"outputs": c.outputs, "allow": c.allow}))
+		var es Errors
+		switch {
+		case c.ok && err != nil:
+			t.Errorf("outputs %q, allow %q: %v", c.outputs, c.allow, err)
+		case !c.ok && (!errors.As(err, &es) || es[0].Input != "outputs"):
+			t.Errorf("outputs %q, allow %q: %v; want an error on outputs", c.outputs, c.allow, err)
+		}
+	}
+}
