@@ -3,8 +3,10 @@ package run
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"regexp"
 	"slices"
+	"strings"
 
 	"github.com/warmbuild/warmbuild/pkg/builder"
 	"github.com/warmbuild/warmbuild/pkg/inputs"
@@ -47,4 +49,32 @@ func refusedEntitlement(err error, f inputs.BuildFlags) error {
 		"Builders warmbuild creates and docker/setup-buildx-action's grant network.host and security.insecure; "+
 		"a BuildKit daemon of your own needs --allow-insecure-entitlement %s", be.Message, input, m[1], m[1])
 	return err
+}
+
+// describeFlags logs what the build flags forward and grant, when any is given: the SSH ids
+// with where each is answered from (paths only), the RUN steps' settings, the entitlements.
+func (r *runner) describeFlags() {
+	f := r.plan.Inputs.Flags
+	if len(f.SSH) > 0 {
+		ids := make([]string, len(f.SSH))
+		for i, s := range f.SSH {
+			from := strings.Join(s.Paths, ", ")
+			if s.FromEnv {
+				from = "SSH_AUTH_SOCK " + from
+			}
+			ids[i] = fmt.Sprintf("%s (%s)", s.ID, from)
+		}
+		r.rep.Infof("SSH forwarded to RUN --mount=type=ssh: %s", strings.Join(ids, "; "))
+	}
+	if attrs := f.FrontendAttrs(); len(attrs) > 0 {
+		keys := slices.Sorted(maps.Keys(attrs))
+		kv := make([]string, len(keys))
+		for i, k := range keys {
+			kv[i] = k + "=" + attrs[k]
+		}
+		r.rep.Infof("Build flags: %s", strings.Join(kv, " "))
+	}
+	if e := f.Entitlements(); len(e) > 0 {
+		r.rep.Infof("Entitlements asked of the builder: %s", strings.Join(e, ", "))
+	}
 }

@@ -236,6 +236,7 @@ func (r *runner) describePlan() {
 		}
 	}
 	r.rep.Infof("New layers: gzip level %d (compression-level)", p.Inputs.CompressionLevel)
+	r.describeFlags()
 }
 
 // finish reports whatever happened: outputs and summary are written on failure too, so a
