@@ -308,6 +308,9 @@ func sshPathUsable(path string) error {
 		return nil
 	case fi.IsDir():
 		return errors.New("is a directory; give an SSH agent socket or a private key file")
+	case !fi.Mode().IsRegular():
+		// A device or a FIFO could block the read below forever.
+		return errors.New("is neither an SSH agent socket nor a regular file")
 	}
 	f, err := os.Open(path)
 	if err != nil {

@@ -104,6 +104,7 @@ func TestSSHRefusesWhatTheBuildCouldNotUse(t *testing.T) {
 		{"deploy=" + locked, "", "protected by a passphrase"},
 		{"deploy=" + garbage, "", "neither an SSH agent socket nor a private key"},
 		{"deploy=" + filepath.Dir(key), "", "is a directory"},
+		{"deploy=/dev/null", "", "neither an SSH agent socket nor a regular file"},
 		{"deploy=" + key + ",deploy=" + key, "", `"deploy" is given twice`},
 	} {
 		_, err := Parse(env(map[string]string{"ssh": c.ssh}, "SSH_AUTH_SOCK="+c.authSock))
@@ -270,4 +271,68 @@ func TestLocalDeleteOutsideTheWorkdirNeedsTheBuildxEntitlement(t *testing.T) {
 			t.Errorf("outputs %q, allow %q: %v; want an error on outputs", c.outputs, c.allow, err)
 		}
 	}
+}
+
+// Whatever is written in the flag inputs, Parse either refuses it naming one of them or
+// reads it as docker's and buildx's own parsers do, and the attributes it makes have the
+// shape BuildKit's dockerfile frontend reads back.
+func FuzzBuildFlags(f *testing.F) {
+	f.Add("host", "docker:10.180.0.1,db=::1", "2g", "nofile=1024:1024\nnproc=10", "network.host,security.insecure", "deps,test")
+	f.Add("none", "x:[::1]", "1.5 GiB", "core=-1", "device=/dev/fuse", "")
+	f.Add("bridge", "=1.2.3.4", "-1", "nofile=2:1", "buildx.local.delete=1", ",,")
+	f.Add("", "a:b:c", "9999999999999999999999t", "nofile=a:b:c", "network", "\n")
+	names := []string{"network", "add-hosts", "shm-size", "ulimit", "allow", "no-cache-filters"}
+	f.Fuzz(func(t *testing.T, network, hosts, shm, ulimit, allow, filters string) {
+		values := []string{network, hosts, shm, ulimit, allow, filters}
+		raw := map[string]string{}
+		for i, n := range names {
+			raw[n] = values[i]
+		}
+		in, err := Parse(env(raw))
+		if err != nil {
+			var errs Errors
+			if !errors.As(err, &errs) {
+				t.Fatalf("error is not an input error: %v", err)
+			}
+			for _, e := range errs {
+				if !slices.Contains(names, e.Input) {
+					t.Fatalf("error names %q, an input not given: %v", e.Input, e)
+				}
+			}
+			return
+		}
+		fl := in.Flags
+		var mem dockeropts.MemBytes
+		if v := strings.TrimSpace(shm); v != "" && (mem.Set(v) != nil || mem.Value() != fl.ShmSize) {
+			t.Fatalf("shm-size %q: ours %d, docker %d", v, fl.ShmSize, mem.Value())
+		}
+		want := dockeropts.NewUlimitOpt(nil)
+		for _, u := range fl.Ulimits {
+			if err := want.Set(u.String()); err != nil {
+				t.Fatalf("ulimit %s does not read back in docker: %v", u, err)
+			}
+		}
+		if len(want.GetList()) != len(fl.Ulimits) {
+			t.Fatalf("ulimits %v are not one per name", fl.Ulimits)
+		}
+		if _, _, err := buildflags.ParseEntitlements(fl.Allow); err != nil {
+			t.Fatalf("allow %v refused by buildx: %v", fl.Allow, err)
+		}
+		attrs := fl.FrontendAttrs()
+		for _, h := range strings.Split(attrs["add-hosts"], ",") {
+			if h == "" {
+				continue
+			}
+			host, ip, ok := strings.Cut(h, "=")
+			if !ok || host == "" || net.ParseIP(ip) == nil {
+				t.Fatalf("add-hosts attr %q: entry %q is not host=ip", attrs["add-hosts"], h)
+			}
+		}
+		if m := attrs["force-network-mode"]; m != "" && m != "host" && m != "none" {
+			t.Fatalf("network mode %q", m)
+		}
+		if slices.Contains(fl.NoCacheFilters, "") {
+			t.Fatalf("an empty stage name in no-cache-filters: %q", fl.NoCacheFilters)
+		}
+	})
 }
