@@ -45,6 +45,13 @@ type Request struct {
 	// --call sends it (lint, outline, targets; see call.go); empty builds. A call exports
 	// nothing: its answer is Result.Call.
 	Call string
+	// flags (issue 14)
+	// FlagAttrs are frontend attributes of buildx build flags (force-network-mode,
+	// add-hosts, shm-size, ulimit, cgroup-parent, no-cache with stages); Entitlements the
+	// solve asks BuildKit to grant; SSH the agents and keys forwarded (flags.go).
+	FlagAttrs    map[string]string
+	Entitlements []string
+	SSH          []SSH
 }
 
 // Secret is a build secret handed to BuildKit through the session, never as a build arg.
@@ -293,6 +300,9 @@ func solveOpt(req Request, cfg solveConfig) (*client.SolveOpt, error) {
 		if e.Type == client.ExporterLocal && e.OutputDir == "" {
 			so.Exports[i].OutputDir = e.Attrs["dest"]
 		}
+	}
+	if err := applyFlags(req, so); err != nil {
+		return nil, err
 	}
 	return so, nil
 }

@@ -26,6 +26,7 @@ var Names = []string{
 	"cache-save-on", "cache-auto", "mount-caches", "mount-cache-hash-files",
 	"mount-cache-max-size", "mount-cache-keep", "github-token",
 	"call",
+	"ssh", "network", "add-hosts", "shm-size", "ulimit", "cgroup-parent", "allow", "no-cache-filters",
 }
 
 // Inputs is what the user asked for, parsed and validated.
@@ -62,6 +63,10 @@ type Inputs struct {
 	// Call is what the Dockerfile frontend is asked instead of a build (call: check,
 	// outline, targets); nil builds.
 	Call *CallFunc
+	// flags (issue 14)
+	// Flags are buildx build's flags for the RUN steps and the session: ssh, network,
+	// add-hosts, shm-size, ulimit, cgroup-parent, allow, no-cache-filters (flags.go).
+	Flags BuildFlags
 }
 
 // CacheSettings configures the automatic layer cache.
@@ -129,6 +134,7 @@ func Parse(getenv func(string) string) (*Inputs, error) {
 	in.GitHubToken = p.str("github-token", "")
 
 	p.call(in)
+	in.Flags = p.buildFlags(in)
 	if in.Push && len(in.Tags) == 0 {
 		p.fail("push", 0, "push: true needs at least one entry in tags to name the image")
 	}

@@ -178,6 +178,7 @@ func (r *runner) build(ctx context.Context, c *client.Client) error {
 	r.buildChecks(res)
 	mres := mounts.Save(ctx, mountcache.BuildOf(res, err))
 	r.mountResults(mres, buildPhase)
+	err = refusedEntitlement(err, r.plan.Inputs.Flags)
 	if res != nil && res.Retried != "" {
 		msg := fmt.Sprintf("the first push failed (%s) and the export ran again; the steps were cached, only the export was repeated", res.Retried)
 		r.res.Hints = append(r.res.Hints, "push retried: "+msg)
@@ -239,6 +240,7 @@ func (r *runner) describePlan() {
 		}
 	}
 	r.rep.Infof("New layers: gzip level %d (compression-level)", p.Inputs.CompressionLevel)
+	r.describeFlags()
 }
 
 // finish reports whatever happened: outputs and summary are written on failure too, so a
@@ -392,6 +394,7 @@ func buildRequest(in *inputs.Inputs, lc layercache.Plan, env runnerenv.Env) (bui
 	for _, s := range in.Secrets {
 		req.Secrets = append(req.Secrets, builder.Secret{ID: s.ID, Value: s.Value, File: s.File, Env: s.Env})
 	}
+	applyFlags(&req, in.Flags)
 	req.Exports = exports(in)
 	applyCompressionLevel(req.Exports, req.CacheExports, in.CompressionLevel)
 	auth, err := registryAuth(req.DockerConfigDir, in.GitHubToken, env.GitHub.Actor)
