@@ -25,6 +25,7 @@ var Names = []string{
 	"buildkit-image", "cache-backend", "cache-ref", "cache-dir", "cache-scope", "cache-mode",
 	"cache-save-on", "cache-auto", "mount-caches", "mount-cache-hash-files",
 	"mount-cache-max-size", "mount-cache-keep", "github-token",
+	"load",
 }
 
 // Inputs is what the user asked for, parsed and validated.
@@ -56,6 +57,11 @@ type Inputs struct {
 	MountCache MountCacheSettings
 
 	GitHubToken string
+
+	// load (issue 14)
+	// Load is build-push-action's load: buildx's --load, one more docker export without
+	// dest, which loads the image into the Docker Engine (see LoadsIntoDocker).
+	Load bool
 }
 
 // CacheSettings configures the automatic layer cache.
@@ -122,6 +128,7 @@ func Parse(getenv func(string) string) (*Inputs, error) {
 	in.MountCache = p.mountCacheSettings()
 	in.GitHubToken = p.str("github-token", "")
 
+	p.load(in)
 	if in.Push && len(in.Tags) == 0 {
 		p.fail("push", 0, "push: true needs at least one entry in tags to name the image")
 	}
@@ -297,8 +304,12 @@ func (p *parser) outputs() []*ExportEntry {
 				p.fail("outputs", it.Line, fmt.Sprintf("unknown output type %q; use one of %s", e.Type, strings.Join(knownOutputTypes, ", ")))
 				continue
 			}
-			if (e.Type == "local" || e.Type == "oci" || e.Type == "docker" || e.Type == "tar") && e.Destination == "" {
+			if (e.Type == "local" || e.Type == "tar") && e.Destination == "" {
 				p.fail("outputs", it.Line, fmt.Sprintf("a %s output needs dest=PATH", e.Type))
+				continue
+			}
+			if problem := exportWithoutDest(e); problem != "" {
+				p.fail("outputs", it.Line, problem)
 				continue
 			}
 			if e.Destination == "-" {
