@@ -1,0 +1,61 @@
+package run
+
+import (
+	"testing"
+
+	"github.com/moby/buildkit/client"
+	"github.com/warmbuild/warmbuild/pkg/inputs"
+)
+
+// exportsOf lists a plan's exports as "type name=... push=... file/load".
+func exportsOf(t *testing.T, with map[string]string) []client.ExportEntry {
+	t.Helper()
+	extra := map[string]string{}
+	for k, v := range with {
+		extra[inputs.InputEnv(k)] = v
+	}
+	return mustPlan(t, planEnv(t, extra)).Request.Exports
+}
+
+// load: true is buildx's --load: one docker export without a file, named by the tags, that
+// prepareLoad connects to the Engine.
+func TestLoadAddsADockerExportNamedByTheTags(t *testing.T) {
+	exps := exportsOf(t, map[string]string{"load": "true", "tags": "app:1\napp:latest"})
+	if len(exps) != 1 {
+		t.Fatalf("exports = %+v, want one", exps)
+	}
+	e := exps[0]
+	if e.Type != client.ExporterDocker || e.Attrs["name"] != "app:1,app:latest" || e.Output != nil {
+		t.Errorf("export = %+v, want type docker, name app:1,app:latest, no file output", e)
+	}
+}
+
+// buildx takes --push --load together: the image is pushed and loaded.
+func TestPushAndLoadExportBoth(t *testing.T) {
+	exps := exportsOf(t, map[string]string{"load": "true", "push": "true", "tags": "reg.example/app:1"})
+	var pushed, loaded bool
+	for _, e := range exps {
+		switch {
+		case e.Type == client.ExporterImage && e.Attrs["push"] == "true" && e.Attrs["name"] == "reg.example/app:1":
+			pushed = true
+		case e.Type == client.ExporterDocker && e.Output == nil && e.Attrs["name"] == "reg.example/app:1":
+			loaded = true
+		}
+	}
+	if !pushed || !loaded || len(exps) != 2 {
+		t.Errorf("exports = %+v, want one pushed image export and one docker load", exps)
+	}
+}
+
+// An output that already loads (type=docker, no dest) is not doubled by load: true; one
+// with a file still writes it, and load adds the load.
+func TestLoadIsNotDoubledByADockerOutputWithoutDest(t *testing.T) {
+	exps := exportsOf(t, map[string]string{"load": "true", "outputs": "type=docker", "tags": "app:1"})
+	if len(exps) != 1 || exps[0].Type != client.ExporterDocker || exps[0].Output != nil {
+		t.Errorf("exports = %+v, want the one docker load", exps)
+	}
+	exps = exportsOf(t, map[string]string{"load": "true", "outputs": "type=docker,dest=" + t.TempDir() + "/img.tar", "tags": "app:1"})
+	if len(exps) != 2 || exps[0].Output == nil || exps[1].Output != nil {
+		t.Errorf("exports = %+v, want the tarball file, then the load", exps)
+	}
+}
