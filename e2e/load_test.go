@@ -37,8 +37,8 @@ func helloWorkspace(t *testing.T) string {
 		t.Fatal(err)
 	}
 	files := map[string]string{
-		filepath.Join(src, "go.mod"):  "module hello\n\ngo 1.22\n",
-		filepath.Join(src, "main.go"): "package main\n\nimport (\n\t\"fmt\"\n\t\"os\"\n)\n\nfunc main() { fmt.Println(\"hello from the loaded image:\", os.Getenv(\"GREETING\")) }\n",
+		filepath.Join(src, "go.mod"):     "module hello\n\ngo 1.22\n",
+		filepath.Join(src, "main.go"):    "package main\n\nimport (\n\t\"fmt\"\n\t\"os\"\n)\n\nfunc main() { fmt.Println(\"hello from the loaded image:\", os.Getenv(\"GREETING\")) }\n",
 		filepath.Join(dir, "Dockerfile"): "FROM scratch\nARG GREETING\nENV GREETING=$GREETING\nCOPY hello /hello\nCMD [\"/hello\"]\n",
 	}
 	for path, body := range files {
