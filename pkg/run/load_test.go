@@ -1,7 +1,11 @@
 package run
 
 import (
+	"bytes"
+	"context"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/moby/buildkit/client"
 	"github.com/warmbuild/warmbuild/pkg/inputs"
@@ -57,5 +61,29 @@ func TestLoadIsNotDoubledByADockerOutputWithoutDest(t *testing.T) {
 	exps = exportsOf(t, map[string]string{"load": "true", "outputs": "type=docker,dest=" + t.TempDir() + "/img.tar", "tags": "app:1"})
 	if len(exps) != 2 || exps[0].Output == nil || exps[1].Output != nil {
 		t.Errorf("exports = %+v, want the tarball file, then the load", exps)
+	}
+}
+
+// load: true without a Docker Engine at the runner's socket fails the step before any
+// builder is contacted, naming the input and saying where the socket was looked for.
+func TestLoadWithoutADockerSocketFailsBeforeTheBuild(t *testing.T) {
+	getenv := planEnv(t, map[string]string{
+		inputs.InputEnv("endpoint"): "unix:///nonexistent/buildkitd.sock",
+		inputs.InputEnv("load"):     "true",
+		inputs.InputEnv("tags"):     "app:test",
+		"DOCKER_HOST":               "unix:///nonexistent/docker.sock",
+	})
+	var out bytes.Buffer
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if code := Main(ctx, Env{Getenv: getenv, Stdout: &out}); code == 0 {
+		t.Fatalf("exit code 0 without a Docker Engine to load into:\n%s", out.String())
+	}
+	log := out.String()
+	if !strings.Contains(log, "::error title=Invalid input load::") || !strings.Contains(log, "no Docker socket at /nonexistent/docker.sock") {
+		t.Errorf("want an error naming load and the socket:\n%s", log)
+	}
+	if strings.Contains(log, "Connect to BuildKit") {
+		t.Errorf("the builder was contacted before the load was refused:\n%s", log)
 	}
 }
