@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
+	"strings"
 	"sync"
 
 	"github.com/moby/buildkit/client"
@@ -101,32 +103,62 @@ func (l *engineLoads) output(ctx context.Context) func(map[string]string) (io.Wr
 }
 
 // loadResult reports the build's loads once the solve returned: what the Engine loaded,
-// or, when a load failed, that error instead of BuildKit's wrapping of it (the image was
-// built; the Engine refused it).
+// or, when a failed load is what failed the build, that error instead of BuildKit's
+// wrapping of it (the image was built; the Engine refused it).
 func (r *runner) loadResult(buildErr error) error {
 	if r.loads == nil {
 		return buildErr
 	}
 	defer r.loads.engine.Close()
 	r.loads.mu.Lock()
-	defer r.loads.mu.Unlock()
-	var errs []error
+	var states []loadState
 	for _, ld := range r.loads.loads {
-		if err := ld.Err(); err != nil {
-			errs = append(errs, err)
+		states = append(states, loadState{err: ld.Err(), loaded: ld.Loaded()})
+	}
+	r.loads.mu.Unlock()
+	loaded, err := loadOutcome(buildErr, states)
+	for _, name := range loaded {
+		r.rep.Infof("Loaded into the Docker Engine: %s", report.LogText(name))
+	}
+	return err
+}
+
+// loadState is how one image load ended.
+type loadState struct {
+	err    error
+	loaded []string
+}
+
+// loadOutcome decides what a build's loads mean for the step. A solve runs its exporters
+// once per attempt (Solve exports again after a push race), so a load that failed in an
+// attempt before the last one says nothing when the build succeeded. A failed build is
+// blamed on a load only when BuildKit's error carries the load's own error: an exporter
+// that failed first (a push refused for its credentials) cuts the load's stream short,
+// and then its error, not the Engine's "unexpected EOF", is the one to show.
+func loadOutcome(buildErr error, loads []loadState) ([]string, error) {
+	var loaded []string
+	for _, l := range loads {
+		if l.err != nil {
 			continue
 		}
-		for _, name := range ld.Loaded() {
-			r.rep.Infof("Loaded into the Docker Engine: %s", report.LogText(name))
+		for _, name := range l.loaded {
+			if !slices.Contains(loaded, name) {
+				loaded = append(loaded, name)
+			}
 		}
 	}
-	if len(errs) > 0 {
-		return fmt.Errorf("the image was built, but not loaded: %w", errors.Join(errs...))
+	if buildErr == nil {
+		if len(loads) == 0 {
+			return nil, errors.New("the build ended without exporting the image to the Docker Engine")
+		}
+		return loaded, nil
 	}
-	if buildErr == nil && len(r.loads.loads) == 0 {
-		return errors.New("the build ended without exporting the image to the Docker Engine")
+	for i := len(loads) - 1; i >= 0; i-- {
+		if err := loads[i].err; err != nil && strings.Contains(buildErr.Error(), err.Error()) {
+			return loaded, fmt.Errorf("the image was built, but not loaded: %w", err)
+		}
 	}
-	return buildErr
+	return loaded, buildErr
 }
 
 // attestInputs names the inputs that asked for attestations, for CheckDockerLoad.

@@ -3,6 +3,8 @@ package run
 import (
 	"bytes"
 	"context"
+	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -85,5 +87,29 @@ func TestLoadWithoutADockerSocketFailsBeforeTheBuild(t *testing.T) {
 	}
 	if strings.Contains(log, "Connect to BuildKit") {
 		t.Errorf("the builder was contacted before the load was refused:\n%s", log)
+	}
+}
+
+func TestALoadFailureIsShownOnlyWhenItFailedTheBuild(t *testing.T) {
+	refused := errors.New("load into the Docker Engine at unix:///var/run/docker.sock: Error processing tar file(exit status 1): unexpected EOF")
+	ok := loadState{loaded: []string{"app:1"}}
+
+	// A push race: the first attempt's load was cut short, the second loaded.
+	loaded, err := loadOutcome(nil, []loadState{{err: refused}, ok})
+	if err != nil || len(loaded) != 1 || loaded[0] != "app:1" {
+		t.Errorf("build ok after a retry: loaded %q, err %v; want [app:1], nil", loaded, err)
+	}
+	// The Engine refused the image: BuildKit's error carries the load's.
+	_, err = loadOutcome(fmt.Errorf("exporting to docker image format: failed to solve: rpc error: code = Unknown desc = %v", refused), []loadState{{err: refused}})
+	if err == nil || !strings.HasPrefix(err.Error(), "the image was built, but not loaded: load into the Docker Engine") {
+		t.Errorf("refused load: %v, want the load's error", err)
+	}
+	// Another exporter failed first and cut the load short: its error stays.
+	authErr := errors.New("failed to push reg.example/app:1: 401 Unauthorized")
+	if _, err := loadOutcome(authErr, []loadState{{err: refused}}); err != authErr {
+		t.Errorf("push refused: %v, want the push's error", err)
+	}
+	if _, err := loadOutcome(nil, nil); err == nil {
+		t.Error("a build that exported nothing to the Engine must not pass as loaded")
 	}
 }
