@@ -91,3 +91,20 @@ func CheckDockerLoad(in *Inputs, ociImporter bool, attestInputs []string) error 
 	}
 	return nil
 }
+
+// CheckDockerTarballs applies buildx's rule for a type=docker output with dest (a tarball
+// file, whatever the Engine): attestations the user asked for (attestInputs, as for
+// CheckDockerLoad) make an index, which a docker tarball cannot hold (docker/buildx
+// build/opt.go toSolveOpt: "use the oci exporter instead"). Several platforms are refused
+// by Parse already.
+func CheckDockerTarballs(in *Inputs, attestInputs []string) error {
+	if len(attestInputs) == 0 {
+		return nil
+	}
+	for _, o := range in.Outputs {
+		if o.Type == "docker" && o.Destination != "" {
+			return &Error{Input: "outputs", Problem: fmt.Sprintf("docker exporter does not support exporting manifest lists, use the oci exporter instead: %s asks for attestations, which a type=docker tarball cannot hold; write type=oci,dest=%s, or drop %s", strings.Join(attestInputs, " and "), o.Destination, strings.Join(attestInputs, " and "))}
+		}
+	}
+	return nil
+}

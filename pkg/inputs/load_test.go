@@ -124,3 +124,22 @@ func TestMultiPlatformLoadGetsBuildxsErrorUnlessTheEngineTakesOCI(t *testing.T) 
 		})
 	}
 }
+
+func TestAttestationsInADockerTarballGetBuildxsError(t *testing.T) {
+	in, err := Parse(env(map[string]string{"outputs": "type=docker,dest=/tmp/img.tar"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := CheckDockerTarballs(in, nil); err != nil {
+		t.Errorf("no attestations asked for: %v", err)
+	}
+	err = CheckDockerTarballs(in, []string{"sbom"})
+	var e *Error
+	if !errors.As(err, &e) || e.Input != "outputs" || !strings.Contains(e.Problem, "use the oci exporter instead") || !strings.Contains(e.Problem, "sbom asks for attestations") {
+		t.Errorf("got %v, want buildx's error naming outputs and sbom", err)
+	}
+	in, _ = Parse(env(map[string]string{"outputs": "type=oci,dest=/tmp/img.tar"}))
+	if err := CheckDockerTarballs(in, []string{"sbom"}); err != nil {
+		t.Errorf("an oci tarball holds attestations: %v", err)
+	}
+}
