@@ -110,6 +110,19 @@ func TestLoadTrueLoadsTheImageIntoTheRunnersDockerEngine(t *testing.T) {
 	if out, err := dockerErr(host, "run", "--rm", tag+"-out"); err != nil || !strings.Contains(out, greeting) {
 		t.Errorf("docker run of the type=docker output without dest: %q, %v", out, err)
 	}
+
+	// push and load together, as buildx takes --push --load: in the registry and the Engine.
+	repo := uniqueRepo(t, "load-push")
+	ref := stackEnv["REGISTRY"] + "/" + repo + ":1"
+	t.Cleanup(func() { dockerErr(host, "rmi", "-f", ref) })
+	res = step(map[string]string{"load": "true", "push": "true", "tags": ref})
+	mustExit0(t, res)
+	if d := manifestDigest(t, repo, "1"); d == "" || res.Outputs["digest"] != d {
+		t.Errorf("digest output %q, the registry's manifest %q", res.Outputs["digest"], d)
+	}
+	if out, err := dockerErr(host, "run", "--rm", ref); err != nil || !strings.Contains(out, greeting) {
+		t.Errorf("docker run %s after push and load: %q, %v", ref, out, err)
+	}
 }
 
 // The stack's Engine (20.10) keeps images in the classic store, which takes one image per
