@@ -27,6 +27,7 @@ var Names = []string{
 	"mount-cache-max-size", "mount-cache-keep", "github-token",
 	"call",
 	"ssh", "network", "add-hosts", "shm-size", "ulimit", "cgroup-parent", "allow", "no-cache-filters",
+	"load",
 }
 
 // Inputs is what the user asked for, parsed and validated.
@@ -67,6 +68,10 @@ type Inputs struct {
 	// Flags are buildx build's flags for the RUN steps and the session: ssh, network,
 	// add-hosts, shm-size, ulimit, cgroup-parent, allow, no-cache-filters (flags.go).
 	Flags BuildFlags
+	// load (issue 14)
+	// Load is build-push-action's load: buildx's --load, one more docker export without
+	// dest, which loads the image into the Docker Engine (see LoadsIntoDocker).
+	Load bool
 }
 
 // CacheSettings configures the automatic layer cache.
@@ -135,6 +140,7 @@ func Parse(getenv func(string) string) (*Inputs, error) {
 
 	p.call(in)
 	in.Flags = p.buildFlags(in)
+	p.load(in)
 	if in.Push && len(in.Tags) == 0 {
 		p.fail("push", 0, "push: true needs at least one entry in tags to name the image")
 	}
@@ -310,8 +316,12 @@ func (p *parser) outputs() []*ExportEntry {
 				p.fail("outputs", it.Line, fmt.Sprintf("unknown output type %q; use one of %s", e.Type, strings.Join(knownOutputTypes, ", ")))
 				continue
 			}
-			if (e.Type == "local" || e.Type == "oci" || e.Type == "docker" || e.Type == "tar") && e.Destination == "" {
+			if (e.Type == "local" || e.Type == "tar") && e.Destination == "" {
 				p.fail("outputs", it.Line, fmt.Sprintf("a %s output needs dest=PATH", e.Type))
+				continue
+			}
+			if problem := exportWithoutDest(e); problem != "" {
+				p.fail("outputs", it.Line, problem)
 				continue
 			}
 			if e.Destination == "-" {

@@ -69,6 +69,8 @@ type runner struct {
 	savedMountKeys []string
 	// layerNotSaved says why a layer cache export the plan made did not happen.
 	layerNotSaved string
+	// loads are the image loads into the Docker Engine (load.go), if any.
+	loads *engineLoads
 }
 
 // Plan is everything decided before the build starts.
@@ -125,6 +127,9 @@ func (r *runner) run(ctx context.Context) error {
 	}
 	r.plan = plan
 	r.describePlan()
+	if err := r.prepareLoad(ctx); err != nil {
+		return err
+	}
 
 	end := r.rep.Group("Connect to BuildKit")
 	start := time.Now()
@@ -172,6 +177,7 @@ func (r *runner) build(ctx context.Context, c *client.Client) error {
 		opts = append(opts, builder.WithExportStart(early))
 	}
 	res, err := builder.Solve(ctx, c, r.plan.Request, opts...)
+	err = r.loadResult(err)
 	buildPhase := report.Phase{Name: "build", Duration: time.Since(start)}
 	mounts.EndPrewarm(ctx)
 	end()
@@ -426,7 +432,9 @@ func exports(in *inputs.Inputs) []client.ExportEntry {
 				e.OutputDir = ""
 			}
 		case "oci", "docker":
-			e.Output = fileOutput(o.Destination)
+			if o.Destination != "" { // a docker export without dest is loaded (load.go)
+				e.Output = fileOutput(o.Destination)
+			}
 		}
 		if (e.Type == client.ExporterImage || e.Type == "oci" || e.Type == "docker") && e.Attrs["name"] == "" && names != "" {
 			e.Attrs["name"] = names
@@ -442,6 +450,8 @@ func exports(in *inputs.Inputs) []client.ExportEntry {
 			}
 		}
 	}
+	// load (issue 14)
+	out = append(out, loadExports(in, out, names)...)
 	return out
 }
 
