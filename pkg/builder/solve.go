@@ -39,6 +39,15 @@ type Request struct {
 	DockerConfigDir string
 	// Auth, when set, is used instead of reading DockerConfigDir (see LoadRegistryAuth).
 	Auth *RegistryAuth
+
+	// attest (issue 14)
+	// Attests are the attest:<type> frontend attrs (inputs.Attestations.FrontendAttrs).
+	Attests map[string]string
+	// BuildRef is the solve's ref (buildx: identity.NewID()), BuildRefPrefix the
+	// <builder>/<node> before it in the metadata's buildx.build.ref.
+	BuildRef, BuildRefPrefix string
+	// MetadataProvenance is BUILDX_METADATA_PROVENANCE (empty: min).
+	MetadataProvenance MetadataProvenance
 }
 
 // Secret is a build secret handed to BuildKit through the session, never as a build arg.
@@ -136,6 +145,7 @@ func Solve(ctx context.Context, c *client.Client, req Request, opts ...SolveOpti
 	res.Digest = resp.ExporterResponse["containerimage.digest"]
 	res.ImageID = resp.ExporterResponse["containerimage.config.digest"]
 	res.Metadata = decodeExporterResponse(resp.ExporterResponse)
+	recordMetadata(ctx, c, req, res, cfg.progress)
 	return res, nil
 }
 
@@ -284,6 +294,7 @@ func solveOpt(req Request, cfg solveConfig) (*client.SolveOpt, error) {
 			so.Exports[i].OutputDir = e.Attrs["dest"]
 		}
 	}
+	applyAttest(req, so)
 	return so, nil
 }
 

@@ -25,6 +25,7 @@ var Names = []string{
 	"buildkit-image", "cache-backend", "cache-ref", "cache-dir", "cache-scope", "cache-mode",
 	"cache-save-on", "cache-auto", "mount-caches", "mount-cache-hash-files",
 	"mount-cache-max-size", "mount-cache-keep", "github-token",
+	"provenance", "sbom", "attests", "annotations",
 }
 
 // Inputs is what the user asked for, parsed and validated.
@@ -56,6 +57,11 @@ type Inputs struct {
 	MountCache MountCacheSettings
 
 	GitHubToken string
+
+	// attest (issue 14)
+	// Attest is provenance, sbom and attests; Attest.FrontendAttrs resolves them for a run.
+	Attest      Attestations
+	Annotations Annotations // annotations: exporter attrs on every output
 }
 
 // CacheSettings configures the automatic layer cache.
@@ -122,6 +128,7 @@ func Parse(getenv func(string) string) (*Inputs, error) {
 	in.MountCache = p.mountCacheSettings()
 	in.GitHubToken = p.str("github-token", "")
 
+	p.attestations(in)
 	if in.Push && len(in.Tags) == 0 {
 		p.fail("push", 0, "push: true needs at least one entry in tags to name the image")
 	}
