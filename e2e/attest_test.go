@@ -115,6 +115,9 @@ func TestDefaultProvenanceAndAnnotationsArePushedWithTheImage(t *testing.T) {
 	}
 
 	idx, raw := readIndex(t, repo, "1.0")
+	if d := manifestDigest(t, repo, "1.0"); res.Outputs["digest"] != d || res.Outputs["imageid"] != d {
+		t.Errorf("digest %q, imageid %q: want both the index's digest %s, as buildx's iidfile gives it", res.Outputs["digest"], res.Outputs["imageid"], d)
+	}
 	if strings.Contains(string(raw), attestSecret) {
 		t.Errorf("the secret value is in the index")
 	}

@@ -44,6 +44,13 @@ func ParseMetadataProvenance(v string) MetadataProvenance {
 	return MetadataProvenanceMin
 }
 
+// BuildRecord names a build's solves in BuildKit's build history. A build solves more than
+// once when its push is retried (see Solve) or its SBOM scanner is missing: BuildKit refuses
+// a ref it has seen ("job ID ... exists"), so each solve gets its own.
+type BuildRecord struct {
+	Ref string // the last solve's ref
+}
+
 // applyAttest adds the attestation requests (attest:<type> frontend attrs, resolved by
 // inputs.Attestations.FrontendAttrs) and the build's ref to the solve, as buildx's
 // build/opt.go toSolveOpt and build/build.go (so.Ref) do.
@@ -51,8 +58,9 @@ func applyAttest(req Request, so *client.SolveOpt) {
 	for k, v := range req.Attests {
 		so.FrontendAttrs[k] = v
 	}
-	if req.BuildRef != "" {
-		so.Ref = req.BuildRef
+	if req.Record != nil {
+		req.Record.Ref = identity.NewID()
+		so.Ref = req.Record.Ref
 	}
 }
 
@@ -66,9 +74,6 @@ func (req Request) withoutSBOM() Request {
 		}
 	}
 	req.Attests = attrs
-	if req.BuildRef != "" {
-		req.BuildRef = identity.NewID() // a new build, a new record
-	}
 	return req
 }
 
@@ -110,13 +115,20 @@ func SolveWithoutSBOM(ctx context.Context, c *client.Client, req Request, opts .
 	return Solve(ctx, c, req.withoutSBOM(), opts...)
 }
 
-// recordMetadata adds buildx's keys from the build record to the metadata: buildx.build.ref
-// (<builder>/<node>/<ref>, buildx build/build.go) and buildx.build.provenance, the build's
-// provenance read from BuildKit's build history (buildx build/provenance.go,
-// setRecordProvenance). A provenance that cannot be read leaves the key out and says so on
-// the progress writer: buildx fails the build there, but the image is pushed by then.
-func recordMetadata(ctx context.Context, c *client.Client, req Request, res *Result, progress io.Writer) {
-	if req.BuildRef == "" {
+// buildxResult adds what buildx adds to a finished build's result:
+//   - the image ID is the config digest, or the image's digest when BuildKit gives no config
+//     digest (an index: several platforms, or attestations), as buildx's iidfile
+//     (commands/build.go getImageID), which is build-push-action's imageid output;
+//   - the metadata keys buildx.build.ref (<builder>/<node>/<ref>, buildx build/build.go) and
+//     buildx.build.provenance, the build's provenance read from BuildKit's build history
+//     (buildx build/provenance.go, setRecordProvenance). A provenance that cannot be read
+//     leaves the key out and says so on the progress writer: buildx fails the build
+//     there, but the image is pushed by then.
+func buildxResult(ctx context.Context, c *client.Client, req Request, res *Result, progress io.Writer) {
+	if res.ImageID == "" {
+		res.ImageID = res.Digest
+	}
+	if req.Record == nil || req.Record.Ref == "" {
 		return
 	}
 	if res.Metadata == nil {
@@ -126,7 +138,7 @@ func recordMetadata(ctx context.Context, c *client.Client, req Request, res *Res
 	if prefix == "" {
 		prefix = "warmbuild/warmbuild0"
 	}
-	res.Metadata["buildx.build.ref"] = prefix + "/" + req.BuildRef
+	res.Metadata["buildx.build.ref"] = prefix + "/" + req.Record.Ref
 	mode := req.MetadataProvenance
 	if mode == "" {
 		mode = MetadataProvenanceMin
@@ -136,7 +148,7 @@ func recordMetadata(ctx context.Context, c *client.Client, req Request, res *Res
 	}
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	prov, err := fetchProvenance(ctx, c, req.BuildRef, mode)
+	prov, err := fetchProvenance(ctx, c, req.Record.Ref, mode)
 	if err != nil {
 		fmt.Fprintf(progress, "buildx.build.provenance not in metadata: %v\n", err)
 		return

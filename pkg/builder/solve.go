@@ -43,9 +43,11 @@ type Request struct {
 	// attest (issue 14)
 	// Attests are the attest:<type> frontend attrs (inputs.Attestations.FrontendAttrs).
 	Attests map[string]string
-	// BuildRef is the solve's ref (buildx: identity.NewID()), BuildRefPrefix the
-	// <builder>/<node> before it in the metadata's buildx.build.ref.
-	BuildRef, BuildRefPrefix string
+	// Record, when set, gives each solve of the build a new ref (buildx: identity.NewID())
+	// and keeps the last, for the metadata's buildx.build.ref (after BuildRefPrefix,
+	// <builder>/<node>) and buildx.build.provenance.
+	Record         *BuildRecord
+	BuildRefPrefix string
 	// MetadataProvenance is BUILDX_METADATA_PROVENANCE (empty: min).
 	MetadataProvenance MetadataProvenance
 }
@@ -145,7 +147,7 @@ func Solve(ctx context.Context, c *client.Client, req Request, opts ...SolveOpti
 	res.Digest = resp.ExporterResponse["containerimage.digest"]
 	res.ImageID = resp.ExporterResponse["containerimage.config.digest"]
 	res.Metadata = decodeExporterResponse(resp.ExporterResponse)
-	recordMetadata(ctx, c, req, res, cfg.progress)
+	buildxResult(ctx, c, req, res, cfg.progress)
 	return res, nil
 }
 

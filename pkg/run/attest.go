@@ -5,7 +5,6 @@ import (
 	"fmt"
 
 	"github.com/moby/buildkit/client"
-	"github.com/moby/buildkit/identity"
 	"github.com/warmbuild/warmbuild/pkg/builder"
 	"github.com/warmbuild/warmbuild/pkg/dockerbuilder"
 	"github.com/warmbuild/warmbuild/pkg/inputs"
@@ -39,7 +38,7 @@ func planAttest(req *builder.Request, in *inputs.Inputs, env runnerenv.Env, priv
 			req.Exports[i].Attrs[k] = v
 		}
 	}
-	req.BuildRef = identity.NewID()
+	req.Record = &builder.BuildRecord{}
 	req.MetadataProvenance = builder.ParseMetadataProvenance(env.MetadataProvenance)
 	return nil
 }
