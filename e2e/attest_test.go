@@ -290,3 +290,44 @@ func TestSBOMScannerThatCannotBePulledIsAWarning(t *testing.T) {
 		t.Errorf("digest output %q does not name the pushed index", res.Outputs["digest"])
 	}
 }
+
+// On a private repository (the payload's repository.private) the default provenance is
+// build-push-action's mode=min,inline-only=true: still attached to the pushed image, without
+// the build's definition.
+func TestPrivateRepositoryGetsMinimalProvenance(t *testing.T) {
+	b := freshBuilder(t)
+	repo := uniqueRepo(t, "attest-private")
+	payload := writeContext(t, map[string]string{"event.json": `{"ref":"refs/heads/main","repository":{"full_name":"octo-org/warm-app","default_branch":"main","private":true}}`})
+	res := runAction(t, Run{Inputs: map[string]string{
+		"endpoint":      b.Endpoint,
+		"context":       attestContext(t),
+		"tags":          stackEnv["REGISTRY"] + "/" + repo + ":1.0",
+		"push":          "true",
+		"cache-backend": "none",
+		"secrets":       "token=" + attestSecret,
+		"build-args":    "GREETING=hello-private",
+	}, Event: "push", Env: map[string]string{"GITHUB_EVENT_PATH": payload + "/event.json", "GITHUB_RUN_ID": "7"}})
+	mustExit0(t, res)
+	idx, raw := readIndex(t, repo, "1.0")
+	atts := attestationManifests(idx)
+	if len(atts) != 1 {
+		t.Fatalf("index has %d attestation manifests, want 1:\n%s", len(atts), raw)
+	}
+	att, _ := readIndex(t, repo, atts[0])
+	var statement []byte
+	for _, l := range att.Layers {
+		if strings.HasPrefix(l.Annotations["in-toto.io/predicate-type"], "https://slsa.dev/provenance/") {
+			statement = registryGet(t, repo, "blobs", l.Digest)
+		}
+	}
+	if statement == nil {
+		t.Fatal("no provenance layer")
+	}
+	s := string(statement)
+	if strings.Contains(s, `"buildConfig"`) || strings.Contains(s, `"layers"`) {
+		t.Errorf("private repository: the provenance has mode=max's build definition:\n%s", s)
+	}
+	if !strings.Contains(s, `"path":"Dockerfile"`) || !strings.Contains(s, "actions/runs/7/attempts/1") {
+		t.Errorf("the minimal provenance still names the Dockerfile and the workflow run:\n%s", s)
+	}
+}
