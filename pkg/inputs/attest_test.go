@@ -210,3 +210,45 @@ func TestHasDockerExporterIsLoadOrADockerOutput(t *testing.T) {
 		t.Error("HasDockerExporter disagrees with actions-toolkit's Build.hasDockerExporter")
 	}
 }
+
+// FuzzAttestAndAnnotationSyntax: whatever an attests line or an annotations line says, our
+// parsers never panic, refuse exactly what buildx refuses and read the rest as buildx does.
+//
+//	go test ./pkg/inputs -run '^$' -fuzz '^FuzzAttestAndAnnotationSyntax$' -fuzztime 60s
+func FuzzAttestAndAnnotationSyntax(f *testing.F) {
+	for _, s := range []string{
+		"type=sbom", "type=provenance,mode=max,disabled=false", `type=provenance,"builder-id=a,b"`, "mode=max",
+		"index:a=b", "manifest[linux/amd64]:k=v", "index,manifest:k=v", "layer:a=b", "novalue", "manifest[]:a=b", "=", ":=",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, in string) {
+		got, err := parseAttest(in)
+		want, werr := buildflags.ParseAttests([]string{in})
+		if (err == nil) != (werr == nil) {
+			t.Errorf("attest %q: buildx error %v, ours %v", in, werr, err)
+		} else if err == nil {
+			if w := want[0]; w.Type != got.Type || w.Disabled != got.Disabled || !maps.Equal(w.Attrs, got.Attrs) || w.String() != got.String() {
+				t.Errorf("attest %q: buildx %s, ours %s", in, w, got)
+			}
+		}
+		if in == "" {
+			return // buildx skips an empty annotation; the list never hands us one
+		}
+		as, err := ParseAnnotation(in)
+		wantA, werr := buildflags.ParseAnnotations([]string{in})
+		if (err == nil) != (werr == nil) {
+			t.Errorf("annotation %q: buildx error %v, ours %v", in, werr, err)
+			return
+		}
+		if err == nil {
+			wantAttrs := map[string]string{}
+			for k, v := range wantA {
+				wantAttrs[k.String()] = v
+			}
+			if gotAttrs := as.ExporterAttrs(); !maps.Equal(gotAttrs, wantAttrs) {
+				t.Errorf("annotation %q: buildx %q, ours %q", in, wantAttrs, gotAttrs)
+			}
+		}
+	})
+}
