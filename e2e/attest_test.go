@@ -114,6 +114,9 @@ func TestDefaultProvenanceAndAnnotationsArePushedWithTheImage(t *testing.T) {
 		}
 	}
 
+	if want := "Attestations: provenance (type=provenance,builder-id=https://github.com/octo-org/warm-app/actions/runs/4242/attempts/3,mode=max)"; !strings.Contains(res.Log, want) {
+		t.Errorf("the log does not say %q:\n%s", want, tail(res.Log, 40))
+	}
 	idx, raw := readIndex(t, repo, "1.0")
 	if d := manifestDigest(t, repo, "1.0"); res.Outputs["digest"] != d || res.Outputs["imageid"] != d {
 		t.Errorf("digest %q, imageid %q: want both the index's digest %s, as buildx's iidfile gives it", res.Outputs["digest"], res.Outputs["imageid"], d)

@@ -3,6 +3,8 @@ package run
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/moby/buildkit/client"
 	"github.com/warmbuild/warmbuild/pkg/builder"
@@ -58,6 +60,7 @@ func buildRefPrefix(info dockerbuilder.Info) string {
 // why: an unreachable scanner must not fail the build.
 func (r *runner) solve(ctx context.Context, c *client.Client, opts ...builder.SolveOption) (*builder.Result, error) {
 	req := r.plan.Request
+	r.rep.Infof("Attestations: %s", describeAttests(req.Attests))
 	res, err := builder.Solve(ctx, c, req, opts...)
 	if !builder.ScannerUnavailable(req, err) || ctx.Err() != nil {
 		return res, err
@@ -70,4 +73,18 @@ func (r *runner) solve(ctx context.Context, c *client.Client, opts ...builder.So
 		again.Duration += res.Duration
 	}
 	return again, err
+}
+
+// describeAttests is one line saying what the build attests, e.g.
+// "provenance (type=provenance,builder-id=...,mode=max)", or "none".
+func describeAttests(attrs map[string]string) string {
+	var parts []string
+	for k, v := range attrs {
+		parts = append(parts, fmt.Sprintf("%s (%s)", strings.TrimPrefix(k, "attest:"), v))
+	}
+	if len(parts) == 0 {
+		return "none"
+	}
+	slices.Sort(parts)
+	return strings.Join(parts, ", ")
 }

@@ -81,3 +81,13 @@ func TestBuildRefNamesBuilderNodeAndRef(t *testing.T) {
 		t.Error("an endpoint builder has warmbuild's name")
 	}
 }
+
+func TestTheLogSaysWhatTheBuildAttests(t *testing.T) {
+	if got := describeAttests(nil); got != "none" {
+		t.Errorf("no attestations: %q", got)
+	}
+	got := describeAttests(map[string]string{"attest:sbom": "type=sbom", "attest:provenance": "type=provenance,mode=max"})
+	if got != "provenance (type=provenance,mode=max), sbom (type=sbom)" {
+		t.Errorf("got %q", got)
+	}
+}
