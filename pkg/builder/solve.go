@@ -52,6 +52,16 @@ type Request struct {
 	FlagAttrs    map[string]string
 	Entitlements []string
 	SSH          []SSH
+	// attest (issue 14)
+	// Attests are the attest:<type> frontend attrs (inputs.Attestations.FrontendAttrs).
+	Attests map[string]string
+	// Record, when set, gives each solve of the build a new ref (buildx: identity.NewID())
+	// and keeps the last, for the metadata's buildx.build.ref (after BuildRefPrefix,
+	// <builder>/<node>) and buildx.build.provenance.
+	Record         *BuildRecord
+	BuildRefPrefix string
+	// MetadataProvenance is BUILDX_METADATA_PROVENANCE (empty: min).
+	MetadataProvenance MetadataProvenance
 }
 
 // Secret is a build secret handed to BuildKit through the session, never as a build arg.
@@ -155,6 +165,7 @@ func Solve(ctx context.Context, c *client.Client, req Request, opts ...SolveOpti
 	res.ImageID = resp.ExporterResponse["containerimage.config.digest"]
 	res.Metadata = decodeExporterResponse(resp.ExporterResponse)
 	addWarningsMetadata(req, res)
+	buildxResult(ctx, c, req, res, cfg.progress)
 	return res, nil
 }
 
@@ -304,6 +315,7 @@ func solveOpt(req Request, cfg solveConfig) (*client.SolveOpt, error) {
 	if err := applyFlags(req, so); err != nil {
 		return nil, err
 	}
+	applyAttest(req, so)
 	return so, nil
 }
 

@@ -26,6 +26,7 @@ type repoInfo struct {
 	FullName      string `json:"full_name"`
 	DefaultBranch string `json:"default_branch"`
 	Fork          bool   `json:"fork"`
+	Private       bool   `json:"private"`
 }
 
 type prInfo struct {

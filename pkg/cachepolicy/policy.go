@@ -97,6 +97,9 @@ type EventInfo struct {
 	// DefaultBranchFrom says where DefaultBranch came from: "event payload",
 	// "configuration" (Input.DefaultBranch), "schedule" or "" when unknown.
 	DefaultBranchFrom string
+	// Private is the payload's repository.private: build-push-action's default provenance
+	// is mode=min on a private repository, mode=max otherwise.
+	Private bool
 }
 
 // Kind is what a run builds.
@@ -120,6 +123,7 @@ func Decide(in Input) (Decision, error) {
 	}
 	d := Decision{Mode: inputs.CacheMode(in.Mode.String()), Event: EventInfo{Name: in.EventName}}
 	d.Event.DefaultBranch, d.Event.DefaultBranchFrom = defaultBranch(in, p)
+	d.Event.Private = p.Repository != nil && p.Repository.Private
 
 	switch {
 	case in.EventName == "pull_request_target":

@@ -28,6 +28,7 @@ var Names = []string{
 	"call",
 	"ssh", "network", "add-hosts", "shm-size", "ulimit", "cgroup-parent", "allow", "no-cache-filters",
 	"load",
+	"provenance", "sbom", "attests", "annotations",
 }
 
 // Inputs is what the user asked for, parsed and validated.
@@ -72,6 +73,10 @@ type Inputs struct {
 	// Load is build-push-action's load: buildx's --load, one more docker export without
 	// dest, which loads the image into the Docker Engine (see LoadsIntoDocker).
 	Load bool
+	// attest (issue 14)
+	// Attest is provenance, sbom and attests; Attest.FrontendAttrs resolves them for a run.
+	Attest      Attestations
+	Annotations Annotations // annotations: exporter attrs on every output
 }
 
 // CacheSettings configures the automatic layer cache.
@@ -141,6 +146,7 @@ func Parse(getenv func(string) string) (*Inputs, error) {
 	p.call(in)
 	in.Flags = p.buildFlags(in)
 	p.load(in)
+	p.attestations(in)
 	if in.Push && len(in.Tags) == 0 {
 		p.fail("push", 0, "push: true needs at least one entry in tags to name the image")
 	}

@@ -165,12 +165,9 @@ func loadOutcome(buildErr error, loads []loadState) ([]string, error) {
 }
 
 // attestInputs names the inputs that asked for attestations, for CheckDockerLoad and
-// CheckDockerTarballs.
-// The attest part of issue 14 adds Inputs.Attest; at the merge this lists those of
-// provenance, sbom and attests that ask for an attestation (buildx build/opt.go counts
-// opt.Attests entries that are not nil: `provenance: false` or `sbom: false` ask for none,
-// and neither does build-push-action's default provenance, which it leaves out when
-// loading). Until then no input asks for one.
+// CheckDockerTarballs: buildx (build/opt.go) counts the opt.Attests entries that are not
+// nil, so `provenance: false` or `sbom: false` ask for none, and neither does
+// build-push-action's default provenance, which it leaves out when loading.
 func attestInputs(in *inputs.Inputs) []string {
-	return nil
+	return in.Attest.AskedBy(inputs.AttestContext{DockerExporter: true})
 }

@@ -135,7 +135,7 @@ func (r *runner) run(ctx context.Context) error {
 	start := time.Now()
 	// endpoint, builder or neither: dockerbuilder finds (or creates) the daemon through Docker
 	// unless endpoint is a plain unix:// or tcp:// address.
-	ep, _, err := dockerbuilder.Resolve(ctx, dockerbuilder.Options{
+	ep, info, err := dockerbuilder.Resolve(ctx, dockerbuilder.Options{
 		Endpoint: in.Endpoint.Address, TLSDir: in.Endpoint.TLSDir,
 		Builder: in.Builder, Image: in.BuildkitImage,
 		Env:  dockerbuilder.Env{DockerHost: r.renv.DockerHost, Security: r.renv.BuilderSecurity, Network: r.renv.BuilderNetwork},
@@ -145,6 +145,7 @@ func (r *runner) run(ctx context.Context) error {
 	if err == nil {
 		c, err = builder.Connect(ctx, ep)
 	}
+	r.plan.Request.BuildRefPrefix = buildRefPrefix(info) // attest (issue 14)
 	r.phase("connect", start)
 	end()
 	if err != nil {
@@ -176,7 +177,7 @@ func (r *runner) build(ctx context.Context, c *client.Client) error {
 	if early := mounts.ExportStart(); early != nil {
 		opts = append(opts, builder.WithExportStart(early))
 	}
-	res, err := builder.Solve(ctx, c, r.plan.Request, opts...)
+	res, err := r.solve(ctx, c, opts...)
 	err = r.loadResult(err)
 	buildPhase := report.Phase{Name: "build", Duration: time.Since(start)}
 	mounts.EndPrewarm(ctx)
@@ -333,6 +334,9 @@ func MakePlan(in *inputs.Inputs, env runnerenv.Env) (*Plan, error) {
 	}, decision)
 	req, err := buildRequest(in, lc, env)
 	if err != nil {
+		return nil, err
+	}
+	if err := planAttest(&req, in, env, decision.Event.Private); err != nil {
 		return nil, err
 	}
 	p := &Plan{Inputs: in, Decision: decision, LayerCache: lc, Request: req, CacheService: svc, CacheServiceErr: svcErr}

@@ -22,6 +22,7 @@ package runnerenv
 import (
 	"fmt"
 	"path/filepath"
+	"strconv"
 
 	"github.com/warmbuild/warmbuild/pkg/cachepolicy"
 	"github.com/warmbuild/warmbuild/pkg/cacheservice"
@@ -91,6 +92,11 @@ type Env struct {
 	// (build-push-action fails the step there; a knob's typo should not fail a build).
 	NoBuildChecksAnnotations      bool
 	BuildChecksAnnotationsWarning string
+	// NoDefaultAttestations is BUILDX_NO_DEFAULT_ATTESTATIONS (no default provenance) and
+	// MetadataProvenance BUILDX_METADATA_PROVENANCE (buildx.build.provenance in metadata),
+	// the variables build-push-action and buildx read.
+	NoDefaultAttestations bool
+	MetadataProvenance    string
 }
 
 // GitHub are the GITHUB_* variables the action reads.
@@ -106,6 +112,9 @@ type GitHub struct {
 	Actor      string // GITHUB_ACTOR: the user name sent to ghcr.io with github-token
 	APIURL     string // GITHUB_API_URL: https://api.github.com, or https://HOST/api/v3 on GHES
 	ServerURL  string // GITHUB_SERVER_URL (also in Cache, where it decides the protocol)
+	// RunID and RunAttempt (GITHUB_RUN_ID, GITHUB_RUN_ATTEMPT) make the provenance's
+	// builder-id, the workflow run's URL.
+	RunID, RunAttempt string
 }
 
 // Read reads the runner's environment through getenv (os.Getenv in production; under act
@@ -129,6 +138,8 @@ func Read(getenv func(string) string) Env {
 			Actor:      getenv("GITHUB_ACTOR"),
 			APIURL:     getenv("GITHUB_API_URL"),
 			ServerURL:  getenv("GITHUB_SERVER_URL"),
+			RunID:      getenv("GITHUB_RUN_ID"),
+			RunAttempt: getenv("GITHUB_RUN_ATTEMPT"),
 		},
 		RunnerTemp:      getenv("RUNNER_TEMP"),
 		DockerConfig:    getenv("DOCKER_CONFIG"),
@@ -142,6 +153,8 @@ func Read(getenv func(string) string) Env {
 	e.Workspace = getenv("GITHUB_WORKSPACE")
 	on, warning := parseToolkitBool(EnvBuildChecksAnnotations, getenv(EnvBuildChecksAnnotations), true)
 	e.NoBuildChecksAnnotations, e.BuildChecksAnnotationsWarning = !on, warning
+	e.NoDefaultAttestations, _ = strconv.ParseBool(getenv("BUILDX_NO_DEFAULT_ATTESTATIONS"))
+	e.MetadataProvenance = getenv("BUILDX_METADATA_PROVENANCE")
 	return e
 }
 
