@@ -56,6 +56,12 @@ type Inputs struct {
 	MountCache MountCacheSettings
 
 	GitHubToken string
+
+	// gitctx (issue 14)
+	// ContextSource says where `context` points: left empty (the checkout when it holds
+	// the Dockerfile, else build-push-action's Git context), a workspace directory, or a
+	// Git repository BuildKit fetches (Context is then the URL as written).
+	ContextSource ContextSource
 }
 
 // CacheSettings configures the automatic layer cache.
@@ -92,9 +98,6 @@ func Parse(getenv func(string) string) (*Inputs, error) {
 	in := &Inputs{}
 
 	in.Context = p.str("context", ".")
-	if isRemoteContext(in.Context) {
-		p.fail("context", 0, fmt.Sprintf("%q is a remote context; warmbuild builds local directories: check the repository out (actions/checkout) and give its path", in.Context))
-	}
 	in.File = p.str("file", filepath.Join(in.Context, "Dockerfile"))
 	in.Target = p.str("target", "")
 	in.BuildArgs = p.keyValues("build-args", getenv)
@@ -121,6 +124,7 @@ func Parse(getenv func(string) string) (*Inputs, error) {
 	in.Cache = p.cacheSettings()
 	in.MountCache = p.mountCacheSettings()
 	in.GitHubToken = p.str("github-token", "")
+	p.gitContext(in)
 
 	if in.Push && len(in.Tags) == 0 {
 		p.fail("push", 0, "push: true needs at least one entry in tags to name the image")
@@ -444,13 +448,4 @@ func (p *parser) compressionLevel() CompressionLevel {
 	n, err := ParseCompressionLevel(v)
 	p.add("compression-level", err)
 	return n
-}
-
-func isRemoteContext(c string) bool {
-	for _, prefix := range []string{"http://", "https://", "git://", "github.com/", "git@"} {
-		if strings.HasPrefix(c, prefix) {
-			return true
-		}
-	}
-	return strings.HasSuffix(c, ".git")
 }

@@ -131,7 +131,7 @@ func TestBadInputsNameTheInput(t *testing.T) {
 		{"bad keep", map[string]string{"mount-cache-keep": "0"}, "mount-cache-keep", "at least 1"},
 		{"compression level out of range", map[string]string{"compression-level": "12"}, "compression-level", "from 0 (no compression) to 9"},
 		{"compression level not a number", map[string]string{"compression-level": "fast"}, "compression-level", "not a gzip level"},
-		{"remote context", map[string]string{"context": "https://github.com/o/r.git"}, "context", "remote context"},
+		{"URL context that is no Git repository", map[string]string{"context": "https://example.com/context.tar.gz"}, "context", "not a Git repository"},
 		{"duplicate secret", map[string]string{"secrets": "a=1\na=2"}, "secrets", "given twice"},
 	}
 	for _, tc := range cases {

@@ -84,6 +84,10 @@ type Plan struct {
 	// cache's gha entries were made from it, and the mount caches connect to it (CacheClient).
 	CacheService    cacheservice.Service
 	CacheServiceErr error
+
+	// gitctx (issue 14)
+	// Git is the Git repository BuildKit fetches as the context; nil for a checkout.
+	Git *GitContext
 }
 
 // CacheClient connects to the cache service the plan detected, or returns why there is
@@ -157,7 +161,10 @@ func (r *runner) run(ctx context.Context) error {
 }
 
 func (r *runner) build(ctx context.Context, c *client.Client) error {
-	mounts := r.mountEngine(c).Restore(ctx, r.mountRequest(c))
+	mreq := r.mountRequest(c)
+	cleanupGit := r.gitMountFiles(ctx, c, &mreq) // gitctx (issue 14): a Git context's Dockerfile
+	defer cleanupGit()
+	mounts := r.mountEngine(c).Restore(ctx, mreq)
 	end := r.rep.Group("Build " + r.res.Image)
 	start := time.Now()
 	// The build does not wait for the base image prewarm: its FROM joins the unpack in
@@ -220,6 +227,7 @@ func (r *runner) describePlan() {
 	r.res.Image = imageName(p.Inputs)
 	r.res.ReadScopes = p.LayerCache.ReadScopes
 	r.res.WriteScope = p.LayerCache.WriteScope
+	r.describeGitContext() // gitctx (issue 14)
 	r.rep.Infof("Layer cache: %s", p.LayerCache.BackendReason)
 	for _, e := range p.LayerCache.Imports {
 		r.rep.Infof("  reads  %s", layercache.Redacted(e))
@@ -289,6 +297,11 @@ func imageName(in *inputs.Inputs) string {
 
 // MakePlan turns inputs and the runner's environment into what the build will do.
 func MakePlan(in *inputs.Inputs, env runnerenv.Env) (*Plan, error) {
+	// gitctx (issue 14): the checkout or a Git context; {{defaultContext}} expanded.
+	in, git, err := resolveContext(in, env)
+	if err != nil {
+		return nil, err
+	}
 	pin, payloadWarning, err := policyInput(in, env)
 	if err != nil {
 		return nil, err
@@ -302,7 +315,7 @@ func MakePlan(in *inputs.Inputs, env runnerenv.Env) (*Plan, error) {
 		Backend:     in.Cache.Backend,
 		Scope:       in.Cache.Scope,
 		Tags:        in.Tags,
-		Dockerfile:  in.File,
+		Dockerfile:  git.scopeDockerfile(in.File),
 		Target:      in.Target,
 		CacheFrom:   in.CacheFrom,
 		CacheTo:     in.CacheTo,
@@ -312,11 +325,11 @@ func MakePlan(in *inputs.Inputs, env runnerenv.Env) (*Plan, error) {
 		Service: svc, ServiceErr: svcErr,
 		RuntimeToken: env.Cache.Token, Repository: env.GitHub.Repository,
 	}, decision)
-	req, err := buildRequest(in, lc, env)
+	req, err := buildRequest(in, lc, env, git)
 	if err != nil {
 		return nil, err
 	}
-	p := &Plan{Inputs: in, Decision: decision, LayerCache: lc, Request: req, CacheService: svc, CacheServiceErr: svcErr}
+	p := &Plan{Inputs: in, Decision: decision, LayerCache: lc, Request: req, CacheService: svc, CacheServiceErr: svcErr, Git: git}
 	if payloadWarning != "" {
 		p.Warnings = append(p.Warnings, payloadWarning)
 	}
@@ -348,12 +361,9 @@ func policyInput(in *inputs.Inputs, env runnerenv.Env) (cachepolicy.Input, strin
 	return pin, warning, nil
 }
 
-func buildRequest(in *inputs.Inputs, lc layercache.Plan, env runnerenv.Env) (builder.Request, error) {
-	if err := checkDir("context", in.Context); err != nil {
+func buildRequest(in *inputs.Inputs, lc layercache.Plan, env runnerenv.Env, git *GitContext) (builder.Request, error) {
+	if err := checkLocalContext(in, git); err != nil {
 		return builder.Request{}, err
-	}
-	if fi, err := os.Stat(in.File); err != nil || fi.IsDir() {
-		return builder.Request{}, &inputs.Error{Input: "file", Problem: fmt.Sprintf("no Dockerfile at %s (file is relative to the workspace; its default is <context>/Dockerfile)", in.File)}
 	}
 	req := builder.Request{
 		ContextDir:      in.Context,
@@ -387,6 +397,7 @@ func buildRequest(in *inputs.Inputs, lc layercache.Plan, env runnerenv.Env) (bui
 		return builder.Request{}, err
 	}
 	req.Auth = auth
+	applyGitContext(&req, in, git) // gitctx (issue 14)
 	return req, nil
 }
 
