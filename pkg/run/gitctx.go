@@ -320,3 +320,44 @@ func (r *runner) describeGitContext() {
 	}
 	r.rep.Infof("Context: %s (%s; Dockerfile %s; fetch authenticated with %s)", redactURL(g.URL), g.Why, g.Dockerfile, auth)
 }
+
+// GitFetchError is a build that failed because the Git server refused to hand out the
+// context: not the Dockerfile's fault, and fixed in the workflow (the token).
+type GitFetchError struct {
+	URL    string
+	Sign   string // what git said
+	Authed bool   // a token was sent
+}
+
+func (e *GitFetchError) Error() string {
+	fix := "github-token is empty, so the fetch was not authenticated: give github-token (its default, ${{ github.token }}, reads the workflow's own repository) or a GIT_AUTH_TOKEN secret that can read the repository"
+	if e.Authed {
+		fix = "the token sent (github-token as GIT_AUTH_TOKEN.<host>) cannot read the repository: give a token with contents: read on it (as github-token, or as a GIT_AUTH_TOKEN secret), or check the repository out with actions/checkout and build the checkout"
+	}
+	return fmt.Sprintf("the Git server refused to hand out the build context %s (git: %s); %s", redactURL(e.URL), e.Sign, fix)
+}
+
+// gitAuthSigns are what git prints when an HTTP Git server wants credentials it did not get.
+var gitAuthSigns = []string{
+	"could not read Username", "could not read Password", "Authentication failed",
+	"The requested URL returned error: 401", "The requested URL returned error: 403",
+	"Repository not found",
+}
+
+// gitFetchError turns a build error that is the Git context's fetch being refused into a
+// *GitFetchError; any other error is returned as it is.
+func gitFetchError(err error, g *GitContext) error {
+	if err == nil || g == nil {
+		return err
+	}
+	msg := err.Error()
+	if !strings.Contains(msg, "git") {
+		return err
+	}
+	for _, sign := range gitAuthSigns {
+		if strings.Contains(msg, sign) {
+			return &GitFetchError{URL: g.URL, Sign: sign, Authed: g.AuthSecret != ""}
+		}
+	}
+	return err
+}

@@ -176,6 +176,7 @@ func (r *runner) build(ctx context.Context, c *client.Client) error {
 		opts = append(opts, builder.WithExportStart(early))
 	}
 	res, err := builder.Solve(ctx, c, r.plan.Request, opts...)
+	err = gitFetchError(err, r.plan.Git) // gitctx (issue 14)
 	buildPhase := report.Phase{Name: "build", Duration: time.Since(start)}
 	mounts.EndPrewarm(ctx)
 	end()
