@@ -9,7 +9,9 @@ set -euo pipefail
 # runners ships it, and containerd unpacks gzip layers with unpigz when it is on PATH; a
 # stack daemon without it unpacks base images slower than a real runner does.
 # apache2-utils: htpasswd, for the registry that requires a login (registry-auth.sh).
-packages=(runc docker-registry debootstrap ca-certificates zstd curl tar gzip pigz apache2-utils)
+# git: BuildKit runs it to fetch Git contexts (moby/buildkit's image ships it), and e2e
+# serves repositories with its git-http-backend.
+packages=(runc docker-registry debootstrap ca-certificates zstd curl tar gzip pigz apache2-utils git)
 missing=()
 for p in "${packages[@]}"; do
   if [ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)" != "install ok installed" ]; then
