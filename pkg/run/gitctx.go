@@ -114,8 +114,9 @@ func pullRequestHeadSHA(eventPath string) string {
 // Left empty, `context` is the checkout (".") when the workspace holds the Dockerfile
 // (file, or ./Dockerfile), and build-push-action's default Git context otherwise, as in a
 // job without actions/checkout. build-push-action always builds its Git context; a checkout
-// is the same tree at the same commit, plus what earlier steps generated, which users of
-// build-push-action expect to see and do not (docker/build-push-action#1060 and its kin),
+// is the same tree at the same commit, plus what earlier steps generated or changed, which
+// users of build-push-action expect to see and do not (docker/build-push-action#514: files
+// modified before the build are ignored; #182: .dockerignore; its README's warning, #408),
 // and it needs no second fetch.
 func resolveContext(in *inputs.Inputs, env runnerenv.Env) (*inputs.Inputs, *GitContext, error) {
 	src := in.ContextSource
