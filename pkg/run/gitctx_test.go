@@ -196,3 +196,18 @@ func TestRefusedGitFetchNamesGitHubToken(t *testing.T) {
 		t.Errorf("an ordinary build failure was rewritten")
 	}
 }
+
+// An SSH Git URL (git@host:owner/repo.git) is a named context BuildKit fetches, not a
+// directory of the workspace.
+func TestSSHGitURLBuildContextIsNotAWorkspaceDirectory(t *testing.T) {
+	dir := t.TempDir()
+	chdir(t, dir)
+	os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte("FROM scratch\n"), 0o644)
+	p, err := planIn(t, runnerGetenv(dir, map[string]string{"build-contexts": "lib=git@github.com:octo-org/lib.git#main"}, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Request.BuildContexts["lib"] != "git@github.com:octo-org/lib.git#main" {
+		t.Errorf("build contexts = %v", p.Request.BuildContexts)
+	}
+}

@@ -381,7 +381,7 @@ func buildRequest(in *inputs.Inputs, lc layercache.Plan, env runnerenv.Env, git 
 		BuildContexts:   map[string]string{},
 	}
 	for name, v := range in.BuildContexts {
-		if !strings.Contains(v, "://") && !strings.HasPrefix(v, "target:") {
+		if !strings.Contains(v, "://") && !strings.HasPrefix(v, "target:") && !strings.HasPrefix(v, "git@") { // git@: gitctx (issue 14)
 			if err := checkDir("build-contexts", v); err != nil {
 				return builder.Request{}, err
 			}
