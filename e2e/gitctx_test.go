@@ -18,6 +18,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+
+	"github.com/warmbuild/warmbuild/pkg/dockerbuilder"
 )
 
 // gitServer is a Git repository served over smart HTTP on 127.0.0.1.
@@ -227,5 +229,36 @@ func TestGitContextWithoutTheTokenFailsSayingTheServerRefused(t *testing.T) {
 	if !strings.Contains(res.Log, "::error title=warmbuild::the Git server refused to hand out the build context") ||
 		!strings.Contains(res.Log, "github-token is empty") {
 		t.Errorf("the error does not say the Git server refused and what to give:\n%s", tail(res.Log, 30))
+	}
+}
+
+// As the runner runs the container action, in a job without actions/checkout: the action
+// creates its builder from moby/buildkit (which ships git) and the default Git context is
+// fetched there, with github-token.
+func TestContainerActionBuildsTheDefaultGitContextWithoutACheckout(t *testing.T) {
+	host := needDocker(t)
+	if out, err := dockerErr(host, "run", "--rm", "--entrypoint", "git", "moby/buildkit:buildx-stable-1", "--version"); err != nil {
+		t.Fatalf("the stack's moby/buildkit stand-in has no git (scripts/stack/docker.sh adds it): %v %s", err, out)
+	}
+	image := buildActionImage(t, host)
+	bkImage := "warmbuild-e2e/buildkit:" + randomSuffix()
+	docker(t, host, "tag", "moby/buildkit:buildx-stable-1", bkImage)
+	ctr := dockerbuilder.ContainerName(dockerbuilder.OwnBuilderName(bkImage))
+	t.Cleanup(func() {
+		removeBuilder(t, host, ctr)
+		dockerErr(host, "rmi", bkImage)
+	})
+	s := startGitServer(t, map[string]string{"Dockerfile": "FROM scratch\nCOPY message.txt /\n", "message.txt": "fetched in the builder container\n"})
+	ws := t.TempDir() // an empty workspace: no checkout
+	res := runActionContainer(t, host, ContainerRun{Image: image, Workspace: ws, Run: Run{
+		Event: "push", Env: s.env(),
+		Inputs: map[string]string{"buildkit-image": bkImage, "cache-backend": "none", "github-token": s.Token, "outputs": "type=local,dest=out"},
+	}})
+	mustExit0(t, res)
+	if got := readOut(t, filepath.Join(ws, "out"), "message.txt"); got != "fetched in the builder container\n" {
+		t.Errorf("message.txt = %q", got)
+	}
+	if tokenOutsideMasks(res.Log, s.Token) {
+		t.Errorf("the token appears in the log outside ::add-mask::")
 	}
 }
