@@ -8,7 +8,7 @@ package run
 // its golden (testdata/migration/*.golden) records, or refused by an *inputs.Error naming
 // an input of the block. The goldens were checked line by line against buildx
 // (build/opt.go loadInputs, build/build.go toSolveOpt, commands/build.go) and
-// build-push-action (src/context.ts getArgs); `go test -run Migration -update ./pkg/run`
+// build-push-action (src/context.ts getArgs); `go test -run Migration ./pkg/run -update-migration`
 // rewrites them, after which the diff is to be read, not trusted.
 
 import (
@@ -30,7 +30,7 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
-var updateMigration = flag.Bool("update", false, "rewrite testdata/migration/*.golden")
+var updateMigration = flag.Bool("update-migration", false, "rewrite testdata/migration/*.golden")
 
 // migrationCase is one corpus file.
 type migrationCase struct {
