@@ -14,6 +14,7 @@ import (
 
 	"github.com/moby/buildkit/client"
 	"github.com/moby/buildkit/session"
+	"github.com/moby/buildkit/session/secrets"
 	"github.com/moby/buildkit/session/secrets/secretsprovider"
 	"github.com/moby/buildkit/util/progress/progressui"
 	"github.com/tonistiigi/fsutil"
@@ -62,6 +63,10 @@ type Request struct {
 	BuildRefPrefix string
 	// MetadataProvenance is BUILDX_METADATA_PROVENANCE (empty: min).
 	MetadataProvenance MetadataProvenance
+	// gitctx (issue 14)
+	// GitContext is a Git URL BuildKit fetches as the build context (ContextDir is unused
+	// then); Dockerfile is the Dockerfile's path in it, or an absolute path of a local file.
+	GitContext string
 }
 
 // Secret is a build secret handed to BuildKit through the session, never as a build arg.
@@ -244,22 +249,25 @@ func pushRace(err error) string {
 }
 
 func solveOpt(req Request, cfg solveConfig) (*client.SolveOpt, error) {
-	dockerfileDir := filepath.Dir(req.Dockerfile)
-	contextFS, err := fsutil.NewFS(req.ContextDir)
-	if err != nil {
-		return nil, fmt.Errorf("build context %s: %w", req.ContextDir, err)
-	}
-	dockerfileFS, err := fsutil.NewFS(dockerfileDir)
-	if err != nil {
-		return nil, fmt.Errorf("dockerfile directory %s: %w", dockerfileDir, err)
-	}
 	so := &client.SolveOpt{
 		Frontend:      "dockerfile.v0",
 		FrontendAttrs: map[string]string{"filename": filepath.Base(req.Dockerfile)},
-		LocalMounts:   map[string]fsutil.FS{"context": contextFS, "dockerfile": dockerfileFS},
+		LocalMounts:   map[string]fsutil.FS{},
 		Exports:       req.Exports,
 		CacheImports:  req.CacheImports,
 		CacheExports:  req.CacheExports,
+	}
+	if req.GitContext == "" { // a Git context is fetched by BuildKit (applyGitContext)
+		dockerfileDir := filepath.Dir(req.Dockerfile)
+		contextFS, err := fsutil.NewFS(req.ContextDir)
+		if err != nil {
+			return nil, fmt.Errorf("build context %s: %w", req.ContextDir, err)
+		}
+		dockerfileFS, err := fsutil.NewFS(dockerfileDir)
+		if err != nil {
+			return nil, fmt.Errorf("dockerfile directory %s: %w", dockerfileDir, err)
+		}
+		so.LocalMounts["context"], so.LocalMounts["dockerfile"] = contextFS, dockerfileFS
 	}
 	attrs := so.FrontendAttrs
 	if req.Target != "" {
@@ -316,6 +324,9 @@ func solveOpt(req Request, cfg solveConfig) (*client.SolveOpt, error) {
 		return nil, err
 	}
 	applyAttest(req, so)
+	if err := applyGitContext(req, so); err != nil {
+		return nil, err
+	}
 	return so, nil
 }
 
@@ -349,7 +360,9 @@ func (s secretStore) GetSecret(ctx context.Context, id string) ([]byte, error) {
 			return sec.Value, nil
 		}
 	}
-	return nil, fmt.Errorf("secret %q was not given to warmbuild (add it to secrets, secret-files or secret-envs)", id)
+	// Not found, in BuildKit's terms: an optional secret (a Git context's GIT_AUTH_TOKEN,
+	// a RUN --mount=type=secret without required=true) is then skipped, not an error.
+	return nil, fmt.Errorf("secret %q was not given to warmbuild (add it to secrets, secret-files or secret-envs): %w", id, secrets.ErrNotFound)
 }
 
 // decodeExporterResponse turns BuildKit's exporter response into the metadata JSON that

@@ -77,6 +77,11 @@ type Inputs struct {
 	// Attest is provenance, sbom and attests; Attest.FrontendAttrs resolves them for a run.
 	Attest      Attestations
 	Annotations Annotations // annotations: exporter attrs on every output
+	// gitctx (issue 14)
+	// ContextSource says where `context` points: left empty (the checkout when it holds
+	// the Dockerfile, else build-push-action's Git context), a workspace directory, or a
+	// Git repository BuildKit fetches (Context is then the URL as written).
+	ContextSource ContextSource
 }
 
 // CacheSettings configures the automatic layer cache.
@@ -113,9 +118,6 @@ func Parse(getenv func(string) string) (*Inputs, error) {
 	in := &Inputs{}
 
 	in.Context = p.str("context", ".")
-	if isRemoteContext(in.Context) {
-		p.fail("context", 0, fmt.Sprintf("%q is a remote context; warmbuild builds local directories: check the repository out (actions/checkout) and give its path", in.Context))
-	}
 	in.File = p.str("file", filepath.Join(in.Context, "Dockerfile"))
 	in.Target = p.str("target", "")
 	in.BuildArgs = p.keyValues("build-args", getenv)
@@ -142,6 +144,7 @@ func Parse(getenv func(string) string) (*Inputs, error) {
 	in.Cache = p.cacheSettings()
 	in.MountCache = p.mountCacheSettings()
 	in.GitHubToken = p.str("github-token", "")
+	p.gitContext(in)
 
 	p.call(in)
 	in.Flags = p.buildFlags(in)
@@ -342,13 +345,16 @@ func (p *parser) outputs() []*ExportEntry {
 
 func (p *parser) secrets() []Secret {
 	var out []Secret
-	seen := map[string]bool{}
-	add := func(input string, line int, s Secret) {
-		if seen[s.ID] {
-			p.fail(input, line, fmt.Sprintf("secret id %q is given twice", s.ID))
+	// An id given again replaces the earlier entry in its place, as buildx does
+	// (util/buildflags/secrets.go removeSecretDupes) with the --secret flags
+	// build-push-action passes in this order: secrets, secret-files, secret-envs.
+	at := map[string]int{}
+	add := func(_ string, _ int, s Secret) {
+		if i, ok := at[s.ID]; ok {
+			out[i] = s
 			return
 		}
-		seen[s.ID] = true
+		at[s.ID] = len(out)
 		out = append(out, s)
 	}
 	for _, it := range p.listWith("secrets", listOpts{ignoreComma: true, keepWhitespace: true}) {
@@ -473,13 +479,4 @@ func (p *parser) compressionLevel() CompressionLevel {
 	n, err := ParseCompressionLevel(v)
 	p.add("compression-level", err)
 	return n
-}
-
-func isRemoteContext(c string) bool {
-	for _, prefix := range []string{"http://", "https://", "git://", "github.com/", "git@"} {
-		if strings.HasPrefix(c, prefix) {
-			return true
-		}
-	}
-	return strings.HasSuffix(c, ".git")
 }

@@ -131,8 +131,7 @@ func TestBadInputsNameTheInput(t *testing.T) {
 		{"bad keep", map[string]string{"mount-cache-keep": "0"}, "mount-cache-keep", "at least 1"},
 		{"compression level out of range", map[string]string{"compression-level": "12"}, "compression-level", "from 0 (no compression) to 9"},
 		{"compression level not a number", map[string]string{"compression-level": "fast"}, "compression-level", "not a gzip level"},
-		{"remote context", map[string]string{"context": "https://github.com/o/r.git"}, "context", "remote context"},
-		{"duplicate secret", map[string]string{"secrets": "a=1\na=2"}, "secrets", "given twice"},
+		{"URL context that is no Git repository", map[string]string{"context": "https://example.com/context.tar.gz"}, "context", "not a Git repository"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -314,5 +313,24 @@ func TestOutputsReadWithoutQuotes(t *testing.T) {
 	}
 	if len(in.Outputs) != 1 || in.Outputs[0].Destination != "out,dir" {
 		t.Errorf("outputs = %+v", in.Outputs)
+	}
+}
+
+// docs.docker.com's multi-line secrets example gives MYSECRET twice: buildx keeps the last
+// --secret of an id in the first one's place, across secrets, secret-files and secret-envs.
+func TestASecretGivenAgainReplacesTheEarlierOneAsBuildxDoes(t *testing.T) {
+	in, err := Parse(env(map[string]string{
+		"secrets":     "A=first\nB=b\nA=second",
+		"secret-envs": "B=FROM_ENV",
+	}, "FROM_ENV=x"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, s := range in.Secrets {
+		got = append(got, s.ID+"="+string(s.Value)+s.Env)
+	}
+	if want := []string{"A=second", "B=FROM_ENV"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("secrets = %q, want %q", got, want)
 	}
 }

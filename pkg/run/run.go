@@ -86,6 +86,10 @@ type Plan struct {
 	// cache's gha entries were made from it, and the mount caches connect to it (CacheClient).
 	CacheService    cacheservice.Service
 	CacheServiceErr error
+
+	// gitctx (issue 14)
+	// Git is the Git repository BuildKit fetches as the context; nil for a checkout.
+	Git *GitContext
 }
 
 // CacheClient connects to the cache service the plan detected, or returns why there is
@@ -166,7 +170,10 @@ func (r *runner) build(ctx context.Context, c *client.Client) error {
 	if r.plan.Request.Call != "" {
 		return r.call(ctx, c) // checks (issue 14): call: check, outline, targets
 	}
-	mounts := r.mountEngine(c).Restore(ctx, r.mountRequest(c))
+	mreq := r.mountRequest(c)
+	cleanupGit := r.gitMountFiles(ctx, c, &mreq) // gitctx (issue 14): a Git context's Dockerfile
+	defer cleanupGit()
+	mounts := r.mountEngine(c).Restore(ctx, mreq)
 	end := r.rep.Group("Build " + r.res.Image)
 	start := time.Now()
 	// The build does not wait for the base image prewarm: its FROM joins the unpack in
@@ -179,6 +186,7 @@ func (r *runner) build(ctx context.Context, c *client.Client) error {
 	}
 	res, err := r.solve(ctx, c, opts...)
 	err = r.loadResult(err)
+	err = gitFetchError(err, r.plan.Git) // gitctx (issue 14)
 	buildPhase := report.Phase{Name: "build", Duration: time.Since(start)}
 	mounts.EndPrewarm(ctx)
 	end()
@@ -232,6 +240,7 @@ func (r *runner) describePlan() {
 	r.res.Image = imageName(p.Inputs)
 	r.res.ReadScopes = p.LayerCache.ReadScopes
 	r.res.WriteScope = p.LayerCache.WriteScope
+	r.describeGitContext() // gitctx (issue 14)
 	r.rep.Infof("Layer cache: %s", p.LayerCache.BackendReason)
 	for _, e := range p.LayerCache.Imports {
 		r.rep.Infof("  reads  %s", layercache.Redacted(e))
@@ -309,6 +318,11 @@ func imageName(in *inputs.Inputs) string {
 
 // MakePlan turns inputs and the runner's environment into what the build will do.
 func MakePlan(in *inputs.Inputs, env runnerenv.Env) (*Plan, error) {
+	// gitctx (issue 14): the checkout or a Git context; {{defaultContext}} expanded.
+	in, git, err := resolveContext(in, env)
+	if err != nil {
+		return nil, err
+	}
 	pin, payloadWarning, err := policyInput(in, env)
 	if err != nil {
 		return nil, err
@@ -322,7 +336,7 @@ func MakePlan(in *inputs.Inputs, env runnerenv.Env) (*Plan, error) {
 		Backend:     in.Cache.Backend,
 		Scope:       in.Cache.Scope,
 		Tags:        in.Tags,
-		Dockerfile:  in.File,
+		Dockerfile:  git.scopeDockerfile(in.File),
 		Target:      in.Target,
 		CacheFrom:   in.CacheFrom,
 		CacheTo:     in.CacheTo,
@@ -332,14 +346,14 @@ func MakePlan(in *inputs.Inputs, env runnerenv.Env) (*Plan, error) {
 		Service: svc, ServiceErr: svcErr,
 		RuntimeToken: env.Cache.Token, Repository: env.GitHub.Repository,
 	}, decision)
-	req, err := buildRequest(in, lc, env)
+	req, err := buildRequest(in, lc, env, git)
 	if err != nil {
 		return nil, err
 	}
 	if err := planAttest(&req, in, env, decision.Event.Private); err != nil {
 		return nil, err
 	}
-	p := &Plan{Inputs: in, Decision: decision, LayerCache: lc, Request: req, CacheService: svc, CacheServiceErr: svcErr}
+	p := &Plan{Inputs: in, Decision: decision, LayerCache: lc, Request: req, CacheService: svc, CacheServiceErr: svcErr, Git: git}
 	if payloadWarning != "" {
 		p.Warnings = append(p.Warnings, payloadWarning)
 	}
@@ -372,12 +386,9 @@ func policyInput(in *inputs.Inputs, env runnerenv.Env) (cachepolicy.Input, strin
 	return pin, warning, nil
 }
 
-func buildRequest(in *inputs.Inputs, lc layercache.Plan, env runnerenv.Env) (builder.Request, error) {
-	if err := checkDir("context", in.Context); err != nil {
+func buildRequest(in *inputs.Inputs, lc layercache.Plan, env runnerenv.Env, git *GitContext) (builder.Request, error) {
+	if err := checkLocalContext(in, git); err != nil {
 		return builder.Request{}, err
-	}
-	if fi, err := os.Stat(in.File); err != nil || fi.IsDir() {
-		return builder.Request{}, &inputs.Error{Input: "file", Problem: fmt.Sprintf("no Dockerfile at %s (file is relative to the workspace; its default is <context>/Dockerfile)", in.File)}
 	}
 	req := builder.Request{
 		ContextDir:      in.Context,
@@ -394,7 +405,7 @@ func buildRequest(in *inputs.Inputs, lc layercache.Plan, env runnerenv.Env) (bui
 		BuildContexts:   map[string]string{},
 	}
 	for name, v := range in.BuildContexts {
-		if !strings.Contains(v, "://") && !strings.HasPrefix(v, "target:") {
+		if !strings.Contains(v, "://") && !strings.HasPrefix(v, "target:") && !strings.HasPrefix(v, "git@") { // git@: gitctx (issue 14)
 			if err := checkDir("build-contexts", v); err != nil {
 				return builder.Request{}, err
 			}
@@ -412,6 +423,7 @@ func buildRequest(in *inputs.Inputs, lc layercache.Plan, env runnerenv.Env) (bui
 		return builder.Request{}, err
 	}
 	req.Auth = auth
+	applyGitContext(&req, in, git) // gitctx (issue 14)
 	return req, nil
 }
 

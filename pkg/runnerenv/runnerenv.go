@@ -97,6 +97,21 @@ type Env struct {
 	// the variables build-push-action and buildx read.
 	NoDefaultAttestations bool
 	MetadataProvenance    string
+	// gitctx (issue 14)
+	// GitContext are the variables build-push-action's default Git context is made of.
+	GitContext GitContextVars
+}
+
+// GitContextVars are what actions-toolkit's Build.gitContext (src/buildx/build.ts) reads
+// besides GITHUB_SERVER_URL, GITHUB_REPOSITORY and GITHUB_REF.
+type GitContextVars struct {
+	SHA string // GITHUB_SHA: the commit the default context is pinned to
+	// PRHeadRef is DOCKER_DEFAULT_GIT_CONTEXT_PR_HEAD_REF: a pull request builds its head
+	// commit (refs/pull/N/head) instead of the merge commit.
+	PRHeadRef string
+	// QueryAsInput is BUILDX_SEND_GIT_QUERY_AS_INPUT: the default context is written in the
+	// query form (?ref=...) instead of the fragment form (#ref).
+	QueryAsInput string
 }
 
 // GitHub are the GITHUB_* variables the action reads.
@@ -148,6 +163,10 @@ func Read(getenv func(string) string) Env {
 		MountTransfer:   getenv(EnvMountTransfer),
 		BuilderSecurity: getenv(EnvBuilderSecurity),
 		BuilderNetwork:  getenv(EnvBuilderNetwork),
+		GitContext: GitContextVars{
+			SHA: getenv("GITHUB_SHA"), PRHeadRef: getenv("DOCKER_DEFAULT_GIT_CONTEXT_PR_HEAD_REF"),
+			QueryAsInput: getenv("BUILDX_SEND_GIT_QUERY_AS_INPUT"),
+		},
 	}
 	e.CacheMode, e.CacheModeWarning = cachepolicy.AccessFromEnv(getenv)
 	e.Workspace = getenv("GITHUB_WORKSPACE")

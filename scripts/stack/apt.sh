@@ -10,7 +10,9 @@ set -euo pipefail
 # stack daemon without it unpacks base images slower than a real runner does.
 # apache2-utils: htpasswd, for the registry that requires a login (registry-auth.sh).
 # openssh-client: ssh-agent, ssh-add and ssh-keygen for the ssh input's e2e test (flags_test.go).
-packages=(runc docker-registry debootstrap ca-certificates zstd curl tar gzip pigz apache2-utils openssh-client)
+# git: BuildKit runs it to fetch Git contexts (moby/buildkit's image ships it), and e2e
+# serves repositories with its git-http-backend.
+packages=(runc docker-registry debootstrap ca-certificates zstd curl tar gzip pigz apache2-utils openssh-client git)
 missing=()
 for p in "${packages[@]}"; do
   if [ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)" != "install ok installed" ]; then

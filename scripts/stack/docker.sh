@@ -93,22 +93,39 @@ build_image() {
 runc_bin=$(command -v runc)
 seccomp_lib=$(ldd "$runc_bin" | awk '/libseccomp/ { print $3 }')
 
+# git, which BuildKit runs to fetch Git contexts (moby/buildkit's image ships it): the host's
+# Debian git, all of git-core (the fetch runs `git submodule`, a shell script there, and the
+# http(s) transport) and those of their libraries the base lacks (the host and the base are
+# one Debian release; apt.sh installs git).
+[ -x /usr/bin/git ] && [ -x /usr/lib/git-core/git-remote-http ] || die "no git (run scripts/stack/apt.sh)"
+git_libs=$({ ldd /usr/bin/git /usr/lib/git-core/* 2>/dev/null || true; } | awk '$3 ~ /^\// { print $3 }' | sort -u)
+git_hash=$( (stat -c '%n %s %Y' /usr/bin/git /usr/lib/git-core/* && echo "$git_libs") | sha256sum | cut -c1-16)
+
 # BuildKit: what moby/buildkit's image is, from our binaries.
 buildkit_context() {
-  mkdir -p "$1/lib"
-  cp "$bkbin/buildkitd" "$bkbin/buildctl" "$runc_bin" "$1/"
+  mkdir -p "$1/lib" "$1/gitlib"
+  cp "$bkbin/buildkitd" "$bkbin/buildctl" "$runc_bin" /usr/bin/git "$1/"
+  cp -a /usr/lib/git-core "$1/git-core"
+  cp -a /usr/share/git-core "$1/git-share"
   cp -L "$seccomp_lib" "$1/lib/"
+  # shellcheck disable=SC2086
+  cp -L $git_libs "$1/gitlib/"
   cp "$bkconfig" "$1/buildkitd.toml"
   cat >"$1/Dockerfile" <<EOF
 FROM $base
-COPY buildkitd buildctl runc /usr/bin/
+COPY buildkitd buildctl runc git /usr/bin/
 COPY lib/ /usr/lib/x86_64-linux-gnu/
+COPY git-core/ /usr/lib/git-core/
+COPY git-share/ /usr/share/git-core/
+COPY gitlib/ /tmp/gitlib/
+RUN for f in /tmp/gitlib/*; do [ -e "/usr/lib/x86_64-linux-gnu/\${f##*/}" ] || cp "\$f" /usr/lib/x86_64-linux-gnu/; done && \\
+    rm -rf /tmp/gitlib && git --version && test -x /usr/lib/git-core/git-submodule
 COPY buildkitd.toml /etc/buildkit/buildkitd.toml
 VOLUME /var/lib/buildkit
 ENTRYPOINT ["buildkitd"]
 EOF
 }
-build_image moby/buildkit:buildx-stable-1 "$(stat -c '%n %s %Y' "$bkbin/buildkitd" "$bkbin/buildctl" "$runc_bin" "$seccomp_lib" && cat "$bkconfig")" buildkit_context
+build_image moby/buildkit:buildx-stable-1 "$(stat -c '%n %s %Y' "$bkbin/buildkitd" "$bkbin/buildctl" "$runc_bin" "$seccomp_lib" && echo "git $git_hash" && cat "$bkconfig")" buildkit_context
 
 # Go toolchain: what golang:1.26-bookworm is, from the host's Go and CA file.
 golang_context() {

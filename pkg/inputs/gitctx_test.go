@@ -1,0 +1,78 @@
+package inputs
+
+import (
+	"errors"
+	"strings"
+	"testing"
+)
+
+func TestGitURLContextIsAcceptedWithTheRepositorysDockerfile(t *testing.T) {
+	for _, tc := range []struct {
+		context, file, wantFile string
+	}{
+		{"https://github.com/docker/buildx.git#v0.12.0", "", "Dockerfile"},
+		{"https://github.com/o/r.git#main:docker", "", "Dockerfile"},
+		{"https://github.com/o/r.git?ref=main&subdir=docker", "Dockerfile.alt", "Dockerfile.alt"},
+		{"git@github.com:o/r.git#main", "build/Dockerfile", "build/Dockerfile"},
+		{"{{defaultContext}}", "", "Dockerfile"},
+		{"{{ defaultContext }}:app", "", "Dockerfile"},
+	} {
+		in, err := Parse(env(map[string]string{"context": tc.context, "file": tc.file}))
+		if err != nil {
+			t.Errorf("context %q: %v", tc.context, err)
+			continue
+		}
+		if in.ContextSource.Kind != ContextGit || in.ContextSource.Git != tc.context || in.Context != tc.context || in.File != tc.wantFile {
+			t.Errorf("context %q: source %+v context %q file %q, want a Git context with file %q", tc.context, in.ContextSource, in.Context, in.File, tc.wantFile)
+		}
+	}
+}
+
+func TestContextLeftEmptyIsTheDefaultAndADirectoryIsLocal(t *testing.T) {
+	in, err := Parse(env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if in.ContextSource.Kind != ContextDefault || in.Context != "." || in.File != "Dockerfile" {
+		t.Errorf("empty context: %+v %q %q", in.ContextSource, in.Context, in.File)
+	}
+	dir := t.TempDir()
+	in, err = Parse(env(map[string]string{"context": dir}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if in.ContextSource.Kind != ContextLocal {
+		t.Errorf("a directory: %+v", in.ContextSource)
+	}
+}
+
+func TestBadGitContextsAreRefusedNamingTheInput(t *testing.T) {
+	for _, tc := range []struct {
+		in        map[string]string
+		input     string
+		wantWords string
+	}{
+		{map[string]string{"context": "https://example.com/ctx.tar.gz"}, "context", "not a Git repository"},
+		{map[string]string{"context": "https://github.com/o/r.git?ref=a&ref=b"}, "context", "not a Git context BuildKit can fetch"},
+		{map[string]string{"context": "https://github.com/o/r.git#main", "file": "../Dockerfile"}, "file", "leaves the Git context"},
+		{map[string]string{"build-contexts": "base=https://github.com/o/r.git?subdir="}, "build-contexts", "not a Git context"},
+		{map[string]string{"build-contexts": "base=x{{defaultContext}}"}, "build-contexts", "does not give a Git URL"},
+	} {
+		_, err := Parse(env(tc.in))
+		var es Errors
+		if !errors.As(err, &es) || len(es) == 0 {
+			t.Errorf("%v: want an input error, got %v", tc.in, err)
+			continue
+		}
+		if es[0].Input != tc.input || !strings.Contains(es[0].Problem, tc.wantWords) {
+			t.Errorf("%v: got %v, want input %q saying %q", tc.in, es[0], tc.input, tc.wantWords)
+		}
+	}
+}
+
+func TestExpandDefaultContextReplacesEveryOccurrenceLikeHandlebars(t *testing.T) {
+	got := ExpandDefaultContext("{{defaultContext}}:sub {{ defaultContext }}", "https://h/o/r.git#abc")
+	if got != "https://h/o/r.git#abc:sub https://h/o/r.git#abc" {
+		t.Errorf("got %q", got)
+	}
+}
