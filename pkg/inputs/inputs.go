@@ -153,13 +153,6 @@ func Parse(getenv func(string) string) (*Inputs, error) {
 	if in.Push && len(in.Tags) == 0 {
 		p.fail("push", 0, "push: true needs at least one entry in tags to name the image")
 	}
-	if in.Push {
-		for _, o := range in.Outputs {
-			if o.Type != "image" && o.Type != "registry" {
-				p.fail("outputs", 0, fmt.Sprintf("push: true exports to a registry, which cannot be combined with a %q output; drop push and add type=image,push=true to outputs, or drop the output", o.Type))
-			}
-		}
-	}
 	if len(p.errs) > 0 {
 		return nil, p.errs
 	}

@@ -114,7 +114,6 @@ func TestBadInputsNameTheInput(t *testing.T) {
 		{"tls on unix", map[string]string{"endpoint": "unix:///x.sock", "endpoint-tls-dir": tlsDir}, "endpoint-tls-dir", "tcp://"},
 		{"builder and endpoint", map[string]string{"endpoint": "unix:///x.sock", "builder": "b"}, "builder", "not both"},
 		{"push without tags", map[string]string{"push": "true"}, "push", "needs at least one entry in tags"},
-		{"push with local output", map[string]string{"push": "true", "tags": "r/a:1", "outputs": "type=local,dest=out"}, "outputs", "cannot be combined"},
 		{"bad boolean", map[string]string{"no-cache": "yes"}, "no-cache", "not a boolean"},
 		{"bad tag", map[string]string{"tags": "UPPER/Case:tag"}, "tags", "not a valid image reference"},
 		{"bad platform", map[string]string{"platforms": "linux/amd64,windows/"}, "platforms", "not a platform"},

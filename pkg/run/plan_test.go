@@ -71,3 +71,17 @@ func TestPushExportsTheTaggedImage(t *testing.T) {
 		t.Errorf("exports = %+v", ex)
 	}
 }
+
+// push: true beside a local output keeps the output and pushes the image too, as buildx's
+// --push does with --output type=local (an image output it would push is added).
+func TestPushBesideALocalOutputAlsoPushesTheImage(t *testing.T) {
+	getenv := planEnv(t, map[string]string{
+		inputs.InputEnv("tags"): "r.example/a:1", inputs.InputEnv("push"): "true",
+		inputs.InputEnv("outputs"): "type=local,dest=out",
+	})
+	p := mustPlan(t, getenv)
+	ex := p.Request.Exports
+	if len(ex) != 2 || ex[0].Type != "local" || ex[1].Type != "image" || ex[1].Attrs["push"] != "true" || ex[1].Attrs["name"] != "r.example/a:1" {
+		t.Errorf("exports = %+v", ex)
+	}
+}

@@ -457,14 +457,17 @@ func exports(in *inputs.Inputs) []client.ExportEntry {
 		}
 		out = append(out, e)
 	}
-	if in.Push && len(out) == 0 {
-		out = append(out, client.ExportEntry{Type: client.ExporterImage, Attrs: map[string]string{"name": names, "push": "true"}})
-	} else if in.Push {
-		for i := range out {
-			if out[i].Type == client.ExporterImage {
-				out[i].Attrs["push"] = "true"
-			}
+	// push: true pushes every image output, or adds one when there is none (beside a local,
+	// tar, oci or docker output), as buildx's --push does (commands/build.go).
+	pushUsed := false
+	for i := range out {
+		if in.Push && out[i].Type == client.ExporterImage {
+			out[i].Attrs["push"] = "true"
+			pushUsed = true
 		}
+	}
+	if in.Push && !pushUsed {
+		out = append(out, client.ExportEntry{Type: client.ExporterImage, Attrs: map[string]string{"name": names, "push": "true"}})
 	}
 	// load (issue 14)
 	out = append(out, loadExports(in, out, names)...)
