@@ -128,7 +128,8 @@ func TestContainerActionFindsASetupBuildxBuilder(t *testing.T) {
 }
 
 // The image's size and the time from `docker run` to the action's first BuildKit request,
-// the numbers README states (goals: 25 MB, 1 s).
+// the numbers README states (goals: 27 MB, 1 s; the goal was 25 MB until build-push-action's
+// inputs — image load, ssh, attestations, build checks, Git contexts — added 1.1 MB).
 func TestActionImageIsSmallAndStartsFast(t *testing.T) {
 	host := needDocker(t)
 	image := buildActionImage(t, host)
@@ -137,8 +138,8 @@ func TestActionImageIsSmallAndStartsFast(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("image size: %.1f MB", float64(size)/1e6)
-	if size > 25_000_000 {
-		t.Errorf("image is %.1f MB, over the 25 MB goal", float64(size)/1e6)
+	if size > 27_000_000 {
+		t.Errorf("image is %.1f MB, over the 27 MB goal", float64(size)/1e6)
 	}
 
 	// A socket that records when the action first dials it stands in for BuildKit.

@@ -4,6 +4,7 @@ package builder
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -12,7 +13,7 @@ import (
 
 	"github.com/moby/buildkit/client"
 	"github.com/moby/buildkit/client/llb"
-	"github.com/moby/buildkit/frontend/dockerui"
+	"github.com/moby/buildkit/frontend/dockerfile/dfgitutil"
 	"github.com/moby/buildkit/session/secrets/secretsprovider"
 	"github.com/moby/buildkit/util/progress/progressui"
 	"github.com/tonistiigi/fsutil"
@@ -57,11 +58,11 @@ func FetchGitFiles(ctx context.Context, c *client.Client, req Request, patterns 
 	for _, o := range opts {
 		o(&cfg)
 	}
-	st, isGit, err := dockerui.DetectGitContext(req.GitContext, nil)
-	if err != nil || !isGit {
+	st, err := gitSource(req.GitContext)
+	if err != nil {
 		return fmt.Errorf("git context %s: not a Git URL: %v", req.GitContext, err)
 	}
-	out := llb.Scratch().File(llb.Copy(*st, "/", "/", &llb.CopyInfo{
+	out := llb.Scratch().File(llb.Copy(st, "/", "/", &llb.CopyInfo{
 		CopyDirContentsOnly: true, IncludePatterns: patterns,
 		AllowWildcard: true, AllowEmptyWildcard: true,
 	}), llb.WithCustomName("[warmbuild] read the Dockerfile and mount-cache-hash-files from the Git context"))
@@ -91,4 +92,39 @@ func FetchGitFiles(ctx context.Context, c *client.Client, req Request, patterns 
 		return fmt.Errorf("fetch the Git context %s: %w", req.GitContext, err)
 	}
 	return nil
+}
+
+// gitSource is the llb.Git source the dockerfile frontend makes of a Git context attr
+// (moby/buildkit frontend/dockerui/context.go DetectGitContext, written out here: importing
+// dockerui would add a megabyte of frontend code to the action's image), so the build that
+// follows finds the repository fetched already: the same remote, ref, subdir, checksum,
+// submodule, mtime and fetch-by-commit options, from BuildKit's own parser.
+func gitSource(ref string) (llb.State, error) {
+	g, isGit, err := dfgitutil.ParseGitRef(ref)
+	if err != nil {
+		return llb.State{}, err
+	}
+	if !isGit {
+		return llb.State{}, errors.New("not a Git reference")
+	}
+	opts := []llb.GitOption{llb.GitRef(g.Ref)}
+	if g.KeepGitDir != nil && *g.KeepGitDir {
+		opts = append(opts, llb.KeepGitDir())
+	}
+	if g.SubDir != "" {
+		opts = append(opts, llb.GitSubDir(g.SubDir))
+	}
+	if g.Checksum != "" {
+		opts = append(opts, llb.GitChecksum(g.Checksum))
+	}
+	if g.Submodules != nil && !*g.Submodules {
+		opts = append(opts, llb.GitSkipSubmodules())
+	}
+	if g.MTime != "" {
+		opts = append(opts, llb.GitMTime(g.MTime))
+	}
+	if g.FetchByCommit {
+		opts = append(opts, llb.GitFetchByCommit())
+	}
+	return llb.Git(g.Remote, "", opts...), nil
 }

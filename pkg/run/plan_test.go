@@ -85,3 +85,16 @@ func TestPushBesideALocalOutputAlsoPushesTheImage(t *testing.T) {
 		t.Errorf("exports = %+v", ex)
 	}
 }
+
+// With push and load the pushed image's export goes last: BuildKit keeps the last
+// exporter's containerimage.digest, and digest must name what the registry holds.
+func TestPushAndLoadReportThePushedDigest(t *testing.T) {
+	getenv := planEnv(t, map[string]string{
+		inputs.InputEnv("tags"): "r.example/a:1", inputs.InputEnv("push"): "true", inputs.InputEnv("load"): "true",
+	})
+	p := mustPlan(t, getenv)
+	ex := p.Request.Exports
+	if len(ex) != 2 || ex[0].Type != "docker" || ex[1].Type != "image" || ex[1].Attrs["push"] != "true" {
+		t.Errorf("exports = %+v, want the docker load first and the pushed image last", ex)
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -471,7 +472,26 @@ func exports(in *inputs.Inputs) []client.ExportEntry {
 	}
 	// load (issue 14)
 	out = append(out, loadExports(in, out, names)...)
+	// BuildKit merges the exporters' responses in order, the last one's keys winning
+	// (moby/buildkit solver/llbsolver/export.go runExporters), and the digest output is
+	// its containerimage.digest: pushed images go last, so digest names what the registry
+	// holds (an index with attestations) and not a load's manifest beside it.
+	slices.SortStableFunc(out, func(a, b client.ExportEntry) int {
+		return boolOrder(a.Attrs["push"] == "true", b.Attrs["push"] == "true")
+	})
 	return out
+}
+
+// boolOrder sorts false before true.
+func boolOrder(a, b bool) int {
+	switch {
+	case a == b:
+		return 0
+	case a:
+		return 1
+	default:
+		return -1
+	}
 }
 
 func fileOutput(path string) func(map[string]string) (io.WriteCloser, error) {
