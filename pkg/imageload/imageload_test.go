@@ -48,3 +48,24 @@ func TestAnErrorInTheEnginesAnswerFailsTheLoad(t *testing.T) {
 		t.Error("a cut answer must fail the load")
 	}
 }
+
+// The Engine's answer is read as outside input: whatever it holds, readResponse returns
+// an error or the names it loaded, each one line, and never panics.
+func FuzzReadResponse(f *testing.F) {
+	f.Add(`{"stream":"Loaded image: app:1\n"}`)
+	f.Add(`{"status":"Loading layer","progressDetail":{"current":512,"total":1024},"id":"0b1c"}` + "\n" + `{"stream":"Loaded image ID: sha256:4a5b\n"}`)
+	f.Add(`{"errorDetail":{"message":"unexpected EOF"},"error":"unexpected EOF"}`)
+	f.Add(`{"stream":"Loaded`)
+	f.Add(`[1,2]{"stream":null}`)
+	f.Fuzz(func(t *testing.T, answer string) {
+		loaded, err := readResponse(strings.NewReader(answer), func(string, ...any) {})
+		if err == nil && len(loaded) == 0 {
+			t.Fatal("no error and nothing loaded")
+		}
+		for _, name := range loaded {
+			if strings.Contains(name, "\n") {
+				t.Fatalf("a loaded name spans lines: %q", name)
+			}
+		}
+	})
+}
