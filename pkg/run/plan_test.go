@@ -98,3 +98,13 @@ func TestPushAndLoadReportThePushedDigest(t *testing.T) {
 		t.Errorf("exports = %+v, want the docker load first and the pushed image last", ex)
 	}
 }
+
+// An oci output with tar=false is a directory (an OCI layout), as buildx exports it; with
+// tar left out it is a tarball file.
+func TestOCIOutputWithTarFalseIsADirectory(t *testing.T) {
+	getenv := planEnv(t, map[string]string{inputs.InputEnv("outputs"): "type=oci,dest=layout,tar=false\ntype=oci,dest=image.tar"})
+	ex := mustPlan(t, getenv).Request.Exports
+	if len(ex) != 2 || ex[0].OutputDir != "layout" || ex[0].Output != nil || ex[1].OutputDir != "" || ex[1].Output == nil {
+		t.Errorf("exports = %+v, want a directory then a file", ex)
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -449,7 +450,11 @@ func exports(in *inputs.Inputs) []client.ExportEntry {
 				e.OutputDir = ""
 			}
 		case "oci", "docker":
-			if o.Destination != "" { // a docker export without dest is loaded (load.go)
+			// tar=false writes an OCI layout directory, anything else a tarball (buildx
+			// build/opt.go CreateExports); a docker export without dest is loaded (load.go).
+			if tar, err := strconv.ParseBool(o.Attrs["tar"]); err == nil && !tar {
+				e.OutputDir = o.Destination
+			} else if o.Destination != "" {
 				e.Output = fileOutput(o.Destination)
 			}
 		}
