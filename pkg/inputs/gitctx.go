@@ -20,6 +20,7 @@ import (
 	"strings"
 
 	"github.com/moby/buildkit/frontend/dockerfile/dfgitutil"
+	"github.com/moby/buildkit/util/gitutil"
 )
 
 // DefaultContextVar is build-push-action's template variable for its default Git context.
@@ -155,4 +156,28 @@ func isURL(v string) bool {
 func isLocalDir(p string) bool {
 	fi, err := os.Stat(p)
 	return err == nil && fi.IsDir()
+}
+
+// gitSSHAgent forwards the SSH agent for a Git context fetched over SSH
+// (git@github.com:org/repo.git, ssh://...) when `ssh` names none, as buildx does
+// (commands/build.go: no --ssh and buildflags.IsGitSSH(context) add --ssh default); like
+// buildx's, the agent must be there: SSH_AUTH_SOCK set, and visible to the action.
+func (p *parser) gitSSHAgent(in *Inputs) {
+	if in.ContextSource.Kind != ContextGit || len(in.Flags.SSH) > 0 {
+		return
+	}
+	u, err := gitutil.ParseURL(in.Context)
+	if err != nil || u.Scheme != gitutil.SSHProtocol {
+		return
+	}
+	sock := p.getenv("SSH_AUTH_SOCK")
+	if sock == "" {
+		p.fail("context", 0, fmt.Sprintf("%q is fetched over SSH, which needs an SSH agent: SSH_AUTH_SOCK is not set in the step's environment; start one in an earlier step (e.g. webfactory/ssh-agent with ssh-auth-sock: ${{ runner.temp }}/ssh-agent.sock), or give an https:// URL (fetched with github-token)", in.Context))
+		return
+	}
+	if err := sshPathUsable(sock); err != nil {
+		p.fail("context", 0, fmt.Sprintf("%q is fetched over SSH through the agent at SSH_AUTH_SOCK=%s: %v", in.Context, sock, err))
+		return
+	}
+	in.Flags.SSH = append(in.Flags.SSH, SSHSpec{ID: "default", Paths: []string{sock}, FromEnv: true})
 }

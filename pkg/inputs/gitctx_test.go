@@ -4,6 +4,8 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/docker/buildx/util/buildflags"
 )
 
 func TestGitURLContextIsAcceptedWithTheRepositorysDockerfile(t *testing.T) {
@@ -74,5 +76,37 @@ func TestExpandDefaultContextReplacesEveryOccurrenceLikeHandlebars(t *testing.T)
 	got := ExpandDefaultContext("{{defaultContext}}:sub {{ defaultContext }}", "https://h/o/r.git#abc")
 	if got != "https://h/o/r.git#abc:sub https://h/o/r.git#abc" {
 		t.Errorf("got %q", got)
+	}
+}
+
+// A Git context fetched over SSH forwards the step's agent when ssh names none, as buildx
+// adds --ssh default for it (commands/build.go, buildflags.IsGitSSH); without an agent the
+// step fails naming context, and an https:// context forwards nothing.
+func TestAGitContextOverSSHForwardsTheAgentAsBuildxDoes(t *testing.T) {
+	sock, key, _ := sshFixtures(t)
+	for _, ctx := range []string{"git@github.com:octo-org/app.git#main", "ssh://git@github.com/octo-org/app.git"} {
+		if !buildflags.IsGitSSH(strings.SplitN(ctx, "#", 2)[0]) {
+			t.Fatalf("buildx does not take %s for SSH", ctx)
+		}
+		in, err := Parse(env(map[string]string{"context": ctx}, "SSH_AUTH_SOCK="+sock))
+		if err != nil {
+			t.Fatalf("%s: %v", ctx, err)
+		}
+		if len(in.Flags.SSH) != 1 || in.Flags.SSH[0].ID != "default" || in.Flags.SSH[0].Paths[0] != sock {
+			t.Errorf("%s: ssh = %+v, want the agent at SSH_AUTH_SOCK as default", ctx, in.Flags.SSH)
+		}
+		in, err = Parse(env(map[string]string{"context": ctx, "ssh": "deploy=" + key}, "SSH_AUTH_SOCK="+sock))
+		if err != nil || len(in.Flags.SSH) != 1 || in.Flags.SSH[0].ID != "deploy" {
+			t.Errorf("%s with ssh given: %+v, %v; want only what ssh names", ctx, in.Flags.SSH, err)
+		}
+		_, err = Parse(env(map[string]string{"context": ctx}))
+		var e Errors
+		if !errors.As(err, &e) || e[0].Input != "context" || !strings.Contains(e[0].Problem, "SSH_AUTH_SOCK") {
+			t.Errorf("%s without an agent: %v, want an error on context naming SSH_AUTH_SOCK", ctx, err)
+		}
+	}
+	in, err := Parse(env(map[string]string{"context": "https://github.com/octo-org/app.git#main"}, "SSH_AUTH_SOCK="+sock))
+	if err != nil || len(in.Flags.SSH) != 0 {
+		t.Errorf("https context: ssh = %+v, %v; want none", in.Flags.SSH, err)
 	}
 }

@@ -148,6 +148,7 @@ func Parse(getenv func(string) string) (*Inputs, error) {
 
 	p.call(in)
 	in.Flags = p.buildFlags(in)
+	p.gitSSHAgent(in)
 	p.load(in)
 	p.attestations(in)
 	if in.Push && len(in.Tags) == 0 {
