@@ -9,6 +9,7 @@ import (
 )
 
 func TestGitURLContextIsAcceptedWithTheRepositorysDockerfile(t *testing.T) {
+	sock, _, _ := sshFixtures(t) // the git@ context is fetched through an agent
 	for _, tc := range []struct {
 		context, file, wantFile string
 	}{
@@ -19,7 +20,7 @@ func TestGitURLContextIsAcceptedWithTheRepositorysDockerfile(t *testing.T) {
 		{"{{defaultContext}}", "", "Dockerfile"},
 		{"{{ defaultContext }}:app", "", "Dockerfile"},
 	} {
-		in, err := Parse(env(map[string]string{"context": tc.context, "file": tc.file}))
+		in, err := Parse(env(map[string]string{"context": tc.context, "file": tc.file}, "SSH_AUTH_SOCK="+sock))
 		if err != nil {
 			t.Errorf("context %q: %v", tc.context, err)
 			continue
