@@ -1,0 +1,16 @@
+# The dependencies first, then the code: a code change reuses the install.
+FROM python:3.12-slim
+WORKDIR /app
+COPY requirements.txt .
+RUN --mount=type=cache,target=/root/.cache/pip \
+    pip install -r requirements.txt
+COPY . .
+RUN pip install --no-deps .
+CMD ["python", "app.py"]
+
+FROM node:22 AS web
+WORKDIR /web
+COPY package.json package-lock.json ./
+RUN npm ci
+COPY . .
+RUN npm run build

@@ -1,0 +1,11 @@
+FROM python:3.12-slim
+WORKDIR /app
+COPY . .
+RUN --mount=type=cache,target=/root/.cache/pip \
+    pip install -r requirements.txt
+CMD ["python", "app.py"]
+
+FROM node:22 AS web
+WORKDIR /web
+COPY . /web/
+RUN npm ci
