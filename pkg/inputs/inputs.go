@@ -29,6 +29,7 @@ var Names = []string{
 	"ssh", "network", "add-hosts", "shm-size", "ulimit", "cgroup-parent", "allow", "no-cache-filters",
 	"load",
 	"provenance", "sbom", "attests", "annotations",
+	"cache-pitfalls-ignore", // pitfalls (issue 17)
 }
 
 // Inputs is what the user asked for, parsed and validated.
@@ -82,6 +83,10 @@ type Inputs struct {
 	// the Dockerfile, else build-push-action's Git context), a workspace directory, or a
 	// Git repository BuildKit fetches (Context is then the URL as written).
 	ContextSource ContextSource
+
+	// pitfalls (issue 17)
+	// PitfallsIgnore are the cache pitfall ids not to report (cache-pitfalls-ignore).
+	PitfallsIgnore PitfallsIgnore
 }
 
 // CacheSettings configures the automatic layer cache.
@@ -151,6 +156,7 @@ func Parse(getenv func(string) string) (*Inputs, error) {
 	p.gitSSHAgent(in)
 	p.load(in)
 	p.attestations(in)
+	in.PitfallsIgnore = p.pitfallsIgnore() // pitfalls (issue 17)
 	if in.Push && len(in.Tags) == 0 {
 		p.fail("push", 0, "push: true needs at least one entry in tags to name the image")
 	}

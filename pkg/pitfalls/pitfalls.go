@@ -286,7 +286,11 @@ func (c *checker) run(s *stageState, cmd *instructions.RunCommand, first, last i
 				fmt.Sprintf("the cache mount at %s is under /root, but this RUN runs as %s, whose tools neither look there nor may write there: the cache is never used.", m.path, s.user),
 				fmt.Sprintf("Mount the cache in %s's home (e.g. target=/home/%s/.cache/pip) with uid= set to its uid, or run this RUN as root.", s.user, userName(s.user)))
 		}
-		// apt-cache-docker-clean
+		// apt-cache-docker-clean: Debian's and Ubuntu's official images ship a hook that
+		// runs apt-get clean after every install (docker/docs
+		// content/manuals/build/building/best-practices.md, debuerreotype
+		// scripts/debuerreotype-minimizing-config); BuildKit's apt example removes it
+		// (moby/buildkit frontend/dockerfile/docs/reference.md, RUN --mount=type=cache).
 		if m.path == "/var/cache/apt" || m.path == "/var/cache/apt/archives" {
 			if !s.dockerCleanOff && !aptDisabled {
 				add(AptDockerClean, first, last,
@@ -294,7 +298,9 @@ func (c *checker) run(s *stageState, cmd *instructions.RunCommand, first, last i
 					`Before this RUN, add: RUN rm -f /etc/apt/apt.conf.d/docker-clean; echo 'Binary::apt::APT::Keep-Downloaded-Packages "true";' > /etc/apt/apt.conf.d/keep-cache`)
 			}
 		}
-		// apt-cache-not-locked
+		// apt-cache-not-locked: apt needs exclusive access to its data, so BuildKit's
+		// example locks both mounts (moby/buildkit commit a577b86, "Add sharing=locked to
+		// Apt cache example"); without it parallel builds race on apt's lock.
 		if (under(m.path, "/var/cache/apt") || under(m.path, "/var/lib/apt")) && m.sharing != string(instructions.MountSharingLocked) {
 			add(AptCacheNotLocked, first, last,
 				fmt.Sprintf("the apt cache mount at %s is shared (sharing=%s), and apt locks it: a second build using it at the same time (another platform, a parallel job on the builder) fails with \"Could not get lock\".", m.path, sharingName(m.sharing)),
@@ -431,7 +437,8 @@ func pipInstallDir(w []string) string {
 // pipCacheMount says a cache mount holds pip's cache: pip's default directory for
 // root or any user, PIP_CACHE_DIR, or an id naming pip.
 func pipCacheMount(m mount, env map[string]envValue) bool {
-	if strings.HasSuffix(m.path, "/.cache/pip") || m.id == "pip" || strings.HasSuffix(m.id, "/pip") || strings.HasPrefix(m.id, "pip-") {
+	// ~/.cache holds ~/.cache/pip: a mount of the whole cache directory is pip's too.
+	if strings.HasSuffix(m.path, "/.cache/pip") || strings.HasSuffix(m.path, "/.cache") || m.id == "pip" || strings.HasSuffix(m.id, "/pip") || strings.HasPrefix(m.id, "pip-") {
 		return true
 	}
 	if v, ok := env["PIP_CACHE_DIR"]; ok && v.value != "" && under(path.Clean(v.value), m.path) {

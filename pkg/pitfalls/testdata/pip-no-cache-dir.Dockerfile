@@ -6,7 +6,7 @@ RUN --mount=type=cache,target=/root/.cache/pip \
 FROM python:3.12-slim AS env
 ENV PIP_NO_CACHE_DIR=1
 COPY requirements.txt .
-RUN --mount=type=cache,target=/root/.cache/pip pip install -r requirements.txt
+RUN --mount=type=cache,target=/root/.cache pip install -r requirements.txt
 
 FROM python:3.12-slim AS inline
 COPY requirements.txt .
