@@ -43,6 +43,11 @@ type Result struct {
 	// RepoCacheUsageBytes is the repository's Actions cache usage, when RepoCacheUsageKnown.
 	RepoCacheUsageBytes int64
 	RepoCacheUsageKnown bool
+
+	// pitfalls (issue 17)
+	// Pitfalls are the cache pitfalls the Dockerfile check found before the build, in
+	// line order, without those cache-pitfalls-ignore silences.
+	Pitfalls []Pitfall
 }
 
 // Mount cache hit values: MountEntry.Hit, and the mount-cache-hit output.

@@ -87,6 +87,7 @@ func (r Result) Summary() string {
 	for _, h := range r.Hints {
 		fmt.Fprintf(&b, "\n> %s\n", TableText(h))
 	}
+	b.WriteString(r.pitfallsSection()) // pitfalls (issue 17)
 	return b.String()
 }
 

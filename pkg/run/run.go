@@ -133,6 +133,7 @@ func (r *runner) run(ctx context.Context) error {
 	}
 	r.plan = plan
 	r.describePlan()
+	r.checkPitfalls() // pitfalls (issue 17)
 	if err := r.prepareLoad(ctx); err != nil {
 		return err
 	}
