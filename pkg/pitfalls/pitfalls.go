@@ -89,7 +89,7 @@ func Check(name string, dockerfile []byte, opts ...Option) (out []Finding) {
 	if err != nil {
 		return nil
 	}
-	c := &checker{lex: shell.NewLex(res.EscapeToken), byName: map[string]*stageState{}}
+	c := &checker{lex: shell.NewLex(res.EscapeToken), byName: map[string]*stageState{}, copied: map[int]bool{}}
 	for i := range stages {
 		c.stage(&stages[i])
 	}
@@ -110,6 +110,9 @@ type checker struct {
 	lex    *shell.Lex
 	byName map[string]*stageState
 	found  []Finding
+	// copied are the lines of the COPYs reported as copy-before-install: a stage built
+	// FROM another inherits its COPY, which is reported once.
+	copied map[int]bool
 }
 
 // stageState is what a stage leaves to a stage built FROM it.
@@ -117,7 +120,7 @@ type stageState struct {
 	env     map[string]envValue
 	user    string
 	workdir string
-	// dockerClean says a RUN removed the base image's apt hook that empties
+	// dockerCleanOff says a RUN removed the base image's apt hook that empties
 	// /var/cache/apt (or told apt to keep what it downloads).
 	dockerCleanOff bool
 	// installed says a dependency install ran before the context was copied whole.
@@ -125,7 +128,7 @@ type stageState struct {
 	// broadCopy is the line of a COPY/ADD of the whole context not yet followed by an
 	// install (0: none).
 	broadCopy, broadCopyEnd int
-	reported                map[string]bool
+	broadCopyName           string // COPY or ADD
 }
 
 type envValue struct {
@@ -134,14 +137,14 @@ type envValue struct {
 }
 
 func (c *checker) stage(st *instructions.Stage) {
-	s := &stageState{env: map[string]envValue{}, reported: map[string]bool{}}
+	s := &stageState{env: map[string]envValue{}}
 	if parent, ok := c.byName[strings.ToLower(st.BaseName)]; ok {
 		for k, v := range parent.env {
 			s.env[k] = v
 		}
 		s.user, s.workdir = parent.user, parent.workdir
 		s.dockerCleanOff, s.installed = parent.dockerCleanOff, parent.installed
-		s.broadCopy, s.broadCopyEnd = parent.broadCopy, parent.broadCopyEnd
+		s.broadCopy, s.broadCopyEnd, s.broadCopyName = parent.broadCopy, parent.broadCopyEnd, parent.broadCopyName
 	}
 	for _, cmd := range st.Commands {
 		c.command(s, cmd)
@@ -195,11 +198,11 @@ func (c *checker) command(s *stageState, cmd instructions.Command) {
 		s.workdir = joinPath(s.workdir, cmd.Path)
 	case *instructions.CopyCommand:
 		if cmd.From == "" && broadSources(cmd.SourcePaths) && s.broadCopy == 0 {
-			s.broadCopy, s.broadCopyEnd = first, last
+			s.broadCopy, s.broadCopyEnd, s.broadCopyName = first, last, "COPY"
 		}
 	case *instructions.AddCommand:
 		if broadSources(cmd.SourcePaths) && s.broadCopy == 0 {
-			s.broadCopy, s.broadCopyEnd = first, last
+			s.broadCopy, s.broadCopyEnd, s.broadCopyName = first, last, "ADD"
 		}
 	case *instructions.RunCommand:
 		c.run(s, cmd, first, last)
@@ -248,10 +251,10 @@ func (c *checker) run(s *stageState, cmd *instructions.RunCommand, first, last i
 			if deps {
 				s.installed = true
 			}
-		case deps && !s.installed && !s.reported[CopyBeforeInstall]:
-			s.reported[CopyBeforeInstall] = true
+		case deps && !s.installed && !c.copied[s.broadCopy]:
+			c.copied[s.broadCopy] = true
 			add(CopyBeforeInstall, s.broadCopy, s.broadCopyEnd,
-				fmt.Sprintf("this COPY of the whole context comes before the %s install at line %d, so every code change reinstalls the dependencies.", tool, first),
+				fmt.Sprintf("this %s of the whole context comes before the %s install at line %d, so every code change reinstalls the dependencies.", s.broadCopyName, tool, first),
 				fmt.Sprintf("Copy only the dependency files first (e.g. %s), run the install, and copy the rest of the code after it.", depFiles(tool)))
 		}
 	}

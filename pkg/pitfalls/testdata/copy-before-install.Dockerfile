@@ -9,3 +9,8 @@ FROM node:22 AS web
 WORKDIR /web
 COPY . /web/
 RUN npm ci
+
+# A stage built FROM web inherits its COPY, reported once.
+FROM web AS more
+RUN yarn install
+ADD . /src

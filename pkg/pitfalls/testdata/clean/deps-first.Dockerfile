@@ -14,3 +14,11 @@ COPY package.json package-lock.json ./
 RUN npm ci
 COPY . .
 RUN npm run build
+
+# The dependencies installed first (in a parent stage), then the project itself.
+FROM python:3.12-slim AS deps
+COPY requirements.txt .
+RUN pip install -r requirements.txt
+FROM deps AS project
+COPY . .
+RUN pip install -e .
