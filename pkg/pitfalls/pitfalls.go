@@ -27,6 +27,7 @@ const (
 	CopyBeforeInstall     = "copy-before-install"
 	PipTargetInCacheMount = "pip-target-in-cache-mount"
 	PipNoCacheDir         = "pip-no-cache-dir"
+	UvNoCache             = "uv-no-cache"
 	CacheMountRootAsUser  = "cache-mount-root-as-user"
 	AptDockerClean        = "apt-cache-docker-clean"
 	AptCacheNotLocked     = "apt-cache-not-locked"
@@ -35,7 +36,7 @@ const (
 
 // IDs lists every pitfall id, in the order the README documents them.
 func IDs() []string {
-	return []string{CopyBeforeInstall, PipTargetInCacheMount, PipNoCacheDir, CacheMountRootAsUser, AptDockerClean, AptCacheNotLocked, CacheMountCleaned}
+	return []string{CopyBeforeInstall, PipTargetInCacheMount, PipNoCacheDir, UvNoCache, CacheMountRootAsUser, AptDockerClean, AptCacheNotLocked, CacheMountCleaned}
 }
 
 // Finding is one pitfall at one place of the Dockerfile.
@@ -283,6 +284,14 @@ func (c *checker) run(s *stageState, cmd *instructions.RunCommand, first, last i
 					"Drop --no-cache-dir and PIP_NO_CACHE_DIR where the RUN mounts pip's cache: the mount is not in the image, so it does not make it bigger.")
 			}
 		}
+		// uv-no-cache: uv's --no-cache (-n) and UV_NO_CACHE (docs.astral.sh/uv, "Caching")
+		if uvCacheMount(m, s.env) {
+			if where := uvNoCache(cmds, s.env); where != "" {
+				add(UvNoCache, first, last,
+					fmt.Sprintf("%s turns uv's cache off, so the uv cache mount at %s stays empty and every build downloads again.", where, m.path),
+					"Drop --no-cache and UV_NO_CACHE where the RUN mounts uv's cache: the mount is not in the image, so it does not make it bigger.")
+			}
+		}
 		// cache-mount-root-as-user
 		if under(m.path, "/root") && !isRoot(s.user) && !pointedAt(m, s.env) {
 			add(CacheMountRootAsUser, first, last,
@@ -465,6 +474,43 @@ func pipNoCache(cmds [][]string, env map[string]envValue) string {
 	}
 	if v, ok := env["PIP_NO_CACHE_DIR"]; ok && !falsy(v.value) {
 		return fmt.Sprintf("ENV PIP_NO_CACHE_DIR (line %d)", v.line)
+	}
+	return ""
+}
+
+// uvCacheMount says a cache mount holds uv's cache: ~/.cache/uv, ~/.cache, UV_CACHE_DIR,
+// or an id naming uv.
+func uvCacheMount(m mount, env map[string]envValue) bool {
+	if strings.HasSuffix(m.path, "/.cache/uv") || strings.HasSuffix(m.path, "/.cache") || m.id == "uv" || strings.HasSuffix(m.id, "/uv") {
+		return true
+	}
+	v, ok := env["UV_CACHE_DIR"]
+	return ok && v.value != "" && under(path.Clean(v.value), m.path)
+}
+
+// uvNoCache says what turns uv's cache off in a RUN that runs uv: --no-cache or -n on
+// its command line, UV_NO_CACHE inline or by ENV.
+func uvNoCache(cmds [][]string, env map[string]envValue) string {
+	ran := false
+	for _, w := range cmds {
+		prog := stripWrappers(w)
+		if len(prog) == 0 || path.Base(prog[0]) != "uv" {
+			continue
+		}
+		ran = true
+		for _, a := range w[:len(w)-len(prog)] {
+			if k, v, ok := strings.Cut(a, "="); ok && k == "UV_NO_CACHE" && !falsy(v) {
+				return "UV_NO_CACHE=" + v
+			}
+		}
+		for _, a := range prog[1:] {
+			if a == "--no-cache" || a == "-n" {
+				return "uv " + a
+			}
+		}
+	}
+	if v, ok := env["UV_NO_CACHE"]; ran && ok && !falsy(v.value) {
+		return fmt.Sprintf("ENV UV_NO_CACHE (line %d)", v.line)
 	}
 	return ""
 }

@@ -13,3 +13,11 @@ FROM ubuntu AS child
 RUN rm -f /etc/apt/apt.conf.d/docker-clean
 FROM child AS grandchild
 RUN --mount=type=cache,target=/var/cache/apt,sharing=locked apt-get update && apt-get install -y make && rm -rf /tmp/*
+
+# The hook removed in the RUN that mounts the caches, before apt runs; a mount of the
+# lists directory alone.
+FROM ubuntu:24.04 AS same-run
+RUN --mount=type=cache,target=/var/lib/apt/lists,sharing=locked \
+    --mount=type=cache,target=/var/cache/apt,sharing=locked \
+    rm -f /etc/apt/apt.conf.d/docker-clean \
+    && apt-get update && apt-get install -y --no-install-recommends tar
