@@ -125,3 +125,16 @@ func FuzzCheck(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkCheckApp is the check's cost on a run of the bench's app (testdata/app).
+func BenchmarkCheckApp(b *testing.B) {
+	content, err := os.ReadFile(filepath.Join("..", "..", "testdata", "app", "Dockerfile"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		if fs := Check("Dockerfile", content); len(fs) != 0 {
+			b.Fatalf("testdata/app has no pitfall, got %+v", fs)
+		}
+	}
+}
