@@ -20,6 +20,12 @@ func (r *runner) checkPitfalls() {
 	if r.in == nil || (r.in.Call != nil && r.in.Call.Name != "lint") {
 		return
 	}
+	if g := r.plan.gitContext(); g != nil && !filepath.IsAbs(g.Dockerfile) {
+		// The Dockerfile comes from the Git repository BuildKit fetches, not the workspace
+		// (the context URL is not logged: it may hold credentials).
+		r.rep.Debugf("cache pitfalls: not checked: the Dockerfile is in the Git context")
+		return
+	}
 	workspace := r.renv.Workspace
 	if workspace == "" {
 		workspace, _ = os.Getwd()
@@ -46,4 +52,11 @@ func (r *runner) checkPitfalls() {
 		}
 		r.res.Pitfalls = append(r.res.Pitfalls, report.Pitfall{ID: f.ID, File: name, Line: f.Line, Message: f.Message, Fix: f.Fix})
 	}
+}
+
+func (p *Plan) gitContext() *GitContext {
+	if p == nil {
+		return nil
+	}
+	return p.Git
 }

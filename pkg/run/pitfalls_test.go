@@ -43,3 +43,18 @@ func TestPitfallsAnnotateTheDockerfileLineUnlessIgnored(t *testing.T) {
 		}
 	}
 }
+
+// The Dockerfile of a Git context is in the repository BuildKit fetches: a file of the
+// same name in the workspace is not what is built, and is not checked.
+func TestPitfallsAreNotCheckedOnAGitContextsDockerfile(t *testing.T) {
+	ws := workspaceWith(t, "Dockerfile", copyFirst)
+	t.Chdir(ws)
+	var out bytes.Buffer
+	getenv := func(k string) string { return map[string]string{"GITHUB_WORKSPACE": ws}[k] }
+	r := &runner{rep: report.New(&out, getenv), renv: runnerenv.Read(getenv), in: &inputs.Inputs{File: "Dockerfile"},
+		plan: &Plan{Git: &GitContext{URL: "https://github.com/octo-org/app.git", Dockerfile: "Dockerfile"}}}
+	r.checkPitfalls()
+	if strings.Contains(out.String(), "copy-before-install") || len(r.res.Pitfalls) != 0 {
+		t.Errorf("a Git context's Dockerfile was checked from the workspace:\n%s", out.String())
+	}
+}
