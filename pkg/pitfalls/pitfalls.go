@@ -246,13 +246,13 @@ func (c *checker) run(s *stageState, cmd *instructions.RunCommand, first, last i
 	}
 
 	// copy-before-install
-	if tool, deps := installs(cmds); tool != "" {
+	if tool, kind := installs(cmds); kind != installNone {
 		switch {
 		case s.broadCopy == 0:
-			if deps {
+			if kind == installDeps {
 				s.installed = true
 			}
-		case deps && !s.installed && !c.copied[s.broadCopy]:
+		case kind >= installNamed && !s.installed && !c.copied[s.broadCopy]:
 			c.copied[s.broadCopy] = true
 			add(CopyBeforeInstall, s.broadCopy, s.broadCopyEnd,
 				fmt.Sprintf("this %s of the whole context comes before the %s install at line %d, so every code change reinstalls the dependencies.", s.broadCopyName, tool, first),
@@ -333,39 +333,89 @@ func (c *checker) run(s *stageState, cmd *instructions.RunCommand, first, last i
 	}
 }
 
-// installs says whether a RUN installs a project's dependencies, and with which tool;
-// deps is false for an install of the project alone (pip install --no-deps .).
-func installs(cmds [][]string) (tool string, deps bool) {
+// What an install installs, weakest first.
+const (
+	installNone        = iota
+	installProjectOnly // the project without its dependencies (pip install --no-deps .)
+	installNamed       // packages named on the command line (pip install poetry, npm i -g pm2)
+	installDeps        // from dependency files or the project (pip -r, uv sync, npm ci, ...)
+)
+
+// installs says what a RUN installs (the strongest of its commands) and with which tool.
+// Any install after a COPY of the whole context reruns on every code change; only an
+// install from dependency files before that COPY means the dependencies came first.
+func installs(cmds [][]string) (tool string, kind int) {
 	for _, w := range cmds {
-		w = stripWrappers(w)
-		if len(w) == 0 {
-			continue
-		}
-		name := path.Base(w[0])
-		args := w[1:]
-		switch {
-		case isPip(name) || (name == "uv" && len(args) > 0 && args[0] == "pip") || (isPython(name) && len(args) > 1 && args[0] == "-m" && isPip(args[1])):
-			if name == "uv" || isPython(name) {
-				args = args[1:]
-			}
-			if len(args) > 1 && args[0] == "install" {
-				return "pip", !slices.Contains(args, "--no-deps")
-			}
-		case name == "uv" && len(args) > 0 && args[0] == "sync":
-			return "uv", true
-		case name == "poetry" && len(args) > 0 && args[0] == "install":
-			return "poetry", true
-		case name == "pipenv" && len(args) > 0 && (args[0] == "install" || args[0] == "sync"):
-			return "pipenv", true
-		case name == "npm" && len(args) > 0 && (args[0] == "install" || args[0] == "ci" || args[0] == "i"):
-			return "npm", true
-		case name == "yarn" && (len(args) == 0 || args[0] == "install" || strings.HasPrefix(args[0], "--")):
-			return "yarn", true
-		case name == "pnpm" && len(args) > 0 && (args[0] == "install" || args[0] == "i"):
-			return "pnpm", true
+		t, k := install(stripWrappers(w))
+		if k > kind {
+			tool, kind = t, k
 		}
 	}
-	return "", false
+	return tool, kind
+}
+
+func install(w []string) (string, int) {
+	if len(w) == 0 {
+		return "", installNone
+	}
+	name, args := path.Base(w[0]), w[1:]
+	// packageArgs is the kind of an install whose dependency files are its flags.
+	packageArgs := func(tool string, args []string) (string, int) {
+		if len(operands(args)) > 0 {
+			return tool, installNamed
+		}
+		return tool, installDeps
+	}
+	switch {
+	case pipArgs(w) != nil:
+		args := pipArgs(w)
+		if slices.Contains(args, "--no-deps") {
+			return "pip", installProjectOnly
+		}
+		for i, a := range args {
+			if a == "-r" || a == "--requirement" || strings.HasPrefix(a, "--requirement=") || (strings.HasPrefix(a, "-r") && len(a) > 2) || a == "-e" || a == "--editable" {
+				return "pip", installDeps
+			}
+			if i > 0 && (args[i-1] == "-c" || args[i-1] == "--constraint") {
+				continue
+			}
+			if !strings.HasPrefix(a, "-") && (strings.HasPrefix(a, ".") || strings.HasPrefix(a, "/") || strings.Contains(a, "/")) {
+				return "pip", installDeps
+			}
+		}
+		return "pip", installNamed
+	case name == "uv" && len(args) > 0 && args[0] == "sync":
+		return "uv", installDeps
+	case name == "poetry" && len(args) > 0 && args[0] == "install":
+		return "poetry", installDeps
+	case name == "pipenv" && len(args) > 0 && args[0] == "sync":
+		return "pipenv", installDeps
+	case name == "pipenv" && len(args) > 0 && args[0] == "install":
+		return packageArgs("pipenv", args[1:])
+	case name == "npm" && len(args) > 0 && args[0] == "ci":
+		return "npm", installDeps
+	case name == "npm" && len(args) > 0 && (args[0] == "install" || args[0] == "i"):
+		if slices.Contains(args, "-g") || slices.Contains(args, "--global") {
+			return "npm", installNamed
+		}
+		return packageArgs("npm", args[1:])
+	case name == "yarn" && (len(args) == 0 || args[0] == "install" || strings.HasPrefix(args[0], "--")):
+		return "yarn", installDeps
+	case name == "pnpm" && len(args) > 0 && (args[0] == "install" || args[0] == "i"):
+		return packageArgs("pnpm", args[1:])
+	}
+	return "", installNone
+}
+
+// operands are the arguments that are not flags.
+func operands(args []string) []string {
+	var out []string
+	for _, a := range args {
+		if !strings.HasPrefix(a, "-") && !strings.Contains(a, ">") {
+			out = append(out, a)
+		}
+	}
+	return out
 }
 
 func depFiles(tool string) string {

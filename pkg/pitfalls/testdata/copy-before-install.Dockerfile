@@ -14,3 +14,9 @@ RUN npm ci
 FROM web AS more
 RUN yarn install
 ADD . /src
+
+# A tool installed before the COPY is not the dependencies: they still come after it.
+FROM python:3.12-slim AS poetry
+RUN pip install --upgrade pip && pip install poetry
+COPY . .
+RUN poetry install

@@ -22,3 +22,10 @@ RUN pip install -r requirements.txt
 FROM deps AS project
 COPY . .
 RUN pip install -e .
+
+# A tool upgrade and the requirements in one RUN, before the code; then the project alone.
+FROM python:3.12-slim AS both
+COPY requirements.txt .
+RUN pip install --upgrade pip && pip install -r requirements.txt
+COPY . .
+RUN python -m pip install --no-deps -e .
