@@ -43,6 +43,12 @@ type Result struct {
 	// RepoCacheUsageBytes is the repository's Actions cache usage, when RepoCacheUsageKnown.
 	RepoCacheUsageBytes int64
 	RepoCacheUsageKnown bool
+
+	// explain (issue 17): the counted steps in BuildKit's order, for the per-stage summary
+	// and the slowest steps; the first step that ran and why (layer-cache-first-miss,
+	// layer-cache-miss-reason), nil when every step was cached.
+	Steps     []StepEntry
+	FirstMiss *Miss
 }
 
 // Mount cache hit values: MountEntry.Hit, and the mount-cache-hit output.
