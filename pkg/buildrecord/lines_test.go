@@ -25,7 +25,7 @@ COPY --from=builder /wheels /wheels
 	}
 	want := map[StepKey]int{
 		{"builder", 2}: 3, {"builder", 3}: 5, {"builder", 4}: 6,
-		{"test", 1}: 10,
+		{"test", 1}:    10,
 		{"stage-2", 1}: 13,
 	}
 	if len(got) != len(want) {

@@ -204,6 +204,7 @@ func (r *runner) build(ctx context.Context, c *client.Client) error {
 	if res != nil {
 		r.res.StepsCached, r.res.StepsTotal = res.Steps.Cached, res.Steps.Total
 		r.res.Duration = res.Duration
+		r.explainSteps(res.Steps) // explain (issue 17)
 	}
 	if err != nil {
 		return err
