@@ -73,7 +73,13 @@ type StepStats struct {
 	// CacheImportErrors are failed layer cache imports ("importing cache manifest from …"),
 	// redacted: a first miss may be explained by them.
 	CacheImportErrors []string `json:"cacheImportErrors,omitempty"`
+	// Bases are each stage's FROM as BuildKit resolved it ("docker.io/library/python:3.12@sha256:…"),
+	// by the stage's name in the vertex ("" for a one-stage Dockerfile).
+	Bases map[string]string `json:"bases,omitempty"`
 }
+
+// fromStep matches the FROM vertex of a stage: "[builder 1/5] FROM docker.io/library/python:3.12@sha256:…".
+var fromStep = regexp.MustCompile(`^\[[^\]]*\b\d+/\d+\] FROM (\S+)`)
 
 // isCacheExport matches BuildKit's cache export vertices: "exporting cache to registry",
 // "exporting cache to client directory", "exporting to GitHub Actions Cache", ...
@@ -161,6 +167,13 @@ func (r *stepRecorder) stats() StepStats {
 		}
 		if strings.HasPrefix(v.Name, "importing cache") && v.Error != "" {
 			st.CacheImportErrors = append(st.CacheImportErrors, v.Name+": "+cacheservice.Redact(v.Error))
+		}
+		if m := fromStep.FindStringSubmatch(v.Name); m != nil {
+			stage, _ := parseStepName(v.Name)
+			if st.Bases == nil {
+				st.Bases = map[string]string{}
+			}
+			st.Bases[stage] = m[1]
 		}
 		if !countedStep.MatchString(v.Name) {
 			continue
