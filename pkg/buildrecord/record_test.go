@@ -164,3 +164,24 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+// A local cache directory keeps its record beside the cache; a directory without one has none.
+func TestDirStoreKeepsTheRecordBesideTheCache(t *testing.T) {
+	dir := t.TempDir()
+	ctx := t.Context()
+	if r, err := (DirStore{}).Read(ctx, dir); r != nil || err != nil {
+		t.Fatalf("empty dir: %v %v", r, err)
+	}
+	want := &Record{Version: 1, Steps: []Step{{Name: "[2/2] RUN make", Index: 2}}, Args: HashArgs(map[string]string{"A": "secret"})}
+	if err := (DirStore{}).Write(ctx, dir, want); err != nil {
+		t.Fatal(err)
+	}
+	got, err := (DirStore{}).Read(ctx, dir)
+	if err != nil || got.Steps[0].Name != "[2/2] RUN make" || got.Args["A"] == "" {
+		t.Errorf("%+v %v", got, err)
+	}
+	data, _ := os.ReadFile(filepath.Join(dir, FileName))
+	if strings.Contains(string(data), "secret") {
+		t.Errorf("the record holds a build arg's value: %s", data)
+	}
+}
