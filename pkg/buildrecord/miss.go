@@ -18,6 +18,9 @@ type Facts struct {
 	ReadScopes []string
 	// ImportErrors are the failed cache imports BuildKit reported (redacted).
 	ImportErrors []string
+	// Lines are the steps' Dockerfile lines (Lines), when known: the first miss is the
+	// one earliest in the Dockerfile, as BuildKit reports the vertices in no set order.
+	Lines map[StepKey]int
 }
 
 // FirstMiss finds the first counted step that ran and says why, in the order a user
@@ -25,7 +28,15 @@ type Facts struct {
 // (import-failed). Nil when every step was cached or none was counted. Without a build
 // record of the scope to compare with, a miss after cached steps is "unknown".
 func FirstMiss(f Facts) *report.Miss {
-	i := slices.IndexFunc(f.Steps, func(s builder.Step) bool { return !s.Cached })
+	i := -1
+	for j, s := range f.Steps {
+		if s.Cached {
+			continue
+		}
+		if i < 0 || earlier(f.Lines[StepKey{s.Stage, s.Index}], f.Lines[StepKey{f.Steps[i].Stage, f.Steps[i].Index}]) {
+			i = j
+		}
+	}
 	if i < 0 {
 		return nil
 	}
@@ -64,4 +75,9 @@ func allNotFound(errs []string) bool {
 		}
 	}
 	return true
+}
+
+// earlier is whether line a comes before line b; an unknown line (0) comes after any other.
+func earlier(a, b int) bool {
+	return a > 0 && (b == 0 || a < b)
 }

@@ -42,3 +42,14 @@ func TestFirstMissSaysWhy(t *testing.T) {
 		})
 	}
 }
+
+// BuildKit lists the vertices in no set order: the first miss is the earliest in the
+// Dockerfile, not the first reported.
+func TestFirstMissIsTheEarliestInTheDockerfile(t *testing.T) {
+	late := builder.Step{Name: "[6/6] RUN echo", Index: 6}
+	early := builder.Step{Name: "[3/6] COPY requirements.txt .", Index: 3}
+	m := FirstMiss(Facts{Steps: []builder.Step{late, early}, ReadScopes: []string{"s"}, Lines: map[StepKey]int{{"", 6}: 7, {"", 3}: 4}})
+	if m == nil || m.Step != early.Name {
+		t.Errorf("miss %+v, want %s", m, early.Name)
+	}
+}

@@ -37,7 +37,7 @@ func (r *runner) explainSteps(ctx context.Context, st builder.StepStats) {
 	}
 	m := buildrecord.FirstMiss(buildrecord.Facts{
 		Steps: st.Steps, NoCache: r.in.NoCache, NoCacheFilters: r.in.Flags.NoCacheFilters,
-		ReadScopes: r.plan.LayerCache.ReadScopes, ImportErrors: st.CacheImportErrors,
+		ReadScopes: r.plan.LayerCache.ReadScopes, ImportErrors: st.CacheImportErrors, Lines: lines,
 	})
 	if m == nil {
 		r.res.FirstMiss = nil
