@@ -77,7 +77,9 @@ func TestExplainARequirementsChangeNamesTheCopyAndTheFile(t *testing.T) {
 	checkMiss(t, second, "[3/6] COPY requirements.txt .", "4", "files", "- `requirements.txt`")
 }
 
-// (c) A build-arg change names the arg, never its value.
+// (c) A build-arg change names the arg, never its value. The first step to miss is the
+// first RUN after the ARG: BuildKit gives every RUN after an ARG its value in the
+// environment, so that RUN's cache key changes even though it does not use it.
 func TestExplainABuildArgChangeNamesTheArg(t *testing.T) {
 	needStack(t)
 	token := cachetest.RuntimeToken("refs/heads/main")
@@ -85,8 +87,10 @@ func TestExplainABuildArgChangeNamesTheArg(t *testing.T) {
 	dir := writeContext(t, map[string]string{"Dockerfile": explainDockerfile, "requirements.txt": "flask==3.0.0\n", "app.py": "print('hi')\n"})
 	explainRun(t, srv, token, dir, map[string]string{"build-args": "APP_VERSION=1.0.0-alpha"})
 	second := explainRun(t, srv, token, dir, map[string]string{"build-args": "APP_VERSION=2.0.0-beta"})
-	checkMiss(t, second, `[6/6] RUN echo "$APP_VERSION" > /version`, "7", "build-arg", "APP_VERSION")
-	if strings.Contains(second.Summary, "2.0.0-beta") || strings.Contains(second.Outputs["layer-cache-first-miss"], "2.0.0-beta") {
-		t.Errorf("the summary or outputs hold the build arg's value:\n%s", second.Summary)
+	checkMiss(t, second, "[4/6] RUN cp requirements.txt /installed.txt", "5", "build-arg", "build args changed: APP_VERSION")
+	// BuildKit's own step names expand the arg ("[6/6] RUN echo \"2.0.0-beta\" …"); what
+	// warmbuild adds (the reason and its detail) names it only.
+	if strings.Contains(second.Outputs["layer-cache-miss-reason"], "beta") || strings.Contains(second.Outputs["layer-cache-first-miss"], "beta") {
+		t.Errorf("the miss outputs hold the build arg's value: %q", second.Outputs)
 	}
 }
