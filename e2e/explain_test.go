@@ -94,3 +94,51 @@ func TestExplainABuildArgChangeNamesTheArg(t *testing.T) {
 		t.Errorf("the miss outputs hold the build arg's value: %q", second.Outputs)
 	}
 }
+
+// (a) A code change after `COPY . .` that comes before the install: the run names that
+// COPY and the changed file (the pitfall's warning at the same line is pkg/pitfalls').
+func TestExplainACodeChangeBeforeTheInstallNamesTheCopyAndTheFile(t *testing.T) {
+	needStack(t)
+	token := cachetest.RuntimeToken("refs/heads/main")
+	srv := cachetest.StartV2(t, cachetest.V2Options{Token: token, Scopes: []string{"refs/heads/main"}})
+	dir := writeContext(t, map[string]string{
+		"Dockerfile":       "FROM python:3.11-slim\nWORKDIR /app\nCOPY . .\nRUN cp requirements.txt /installed.txt\n",
+		"requirements.txt": "flask==3.0.0\n", "app/main.py": "print('hi')\n", "app/views.py": "v = 1\n",
+	})
+	explainRun(t, srv, token, dir, nil)
+	if err := os.WriteFile(filepath.Join(dir, "app/main.py"), []byte("print('hello')\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	second := explainRun(t, srv, token, dir, nil)
+	checkMiss(t, second, "[3/4] COPY . .", "3", "files", "- `app/main.py`", "1 changed, 0 added, 0 removed")
+	if strings.Contains(second.Summary, "app/views.py") {
+		t.Errorf("an unchanged file is listed:\n%s", second.Summary)
+	}
+}
+
+// (d) A pull request against a default-branch scope whose layer cache entries are gone
+// (evicted) says evicted: the scope's build record survived them.
+func TestExplainAPullRequestAgainstAnEvictedScopeSaysEvicted(t *testing.T) {
+	needStack(t)
+	token := cachetest.RuntimeToken("refs/heads/main")
+	srv := cachetest.StartV2(t, cachetest.V2Options{Token: token, Scopes: []string{"refs/heads/main"}})
+	dir := writeContext(t, map[string]string{"Dockerfile": explainDockerfile, "requirements.txt": "flask==3.0.0\n", "app.py": "print('hi')\n"})
+	explainRun(t, srv, token, dir, nil)
+	var evicted int
+	for _, e := range srv.Entries() {
+		if !strings.HasPrefix(e.Key, "warmbuild-buildrecord-") {
+			evicted += srv.Evict(e.Key)
+		}
+	}
+	if evicted == 0 {
+		t.Fatalf("no layer cache entries to evict: %+v", srv.Entries())
+	}
+	srv.SetScopes("refs/pull/12/merge", "refs/heads/main")
+	env := map[string]string{"ACTIONS_RESULTS_URL": srv.URL(), "ACTIONS_RUNTIME_TOKEN": token}
+	for k, v := range pr12 {
+		env[k] = v
+	}
+	pr := runAction(t, Run{Dir: dir, Event: "pull_request", Payload: "pull_request.json", Env: env, Inputs: map[string]string{"endpoint": freshBuilder(t).Endpoint}})
+	mustExit0(t, pr)
+	checkMiss(t, pr, "[3/6] COPY requirements.txt .", "4", "evicted")
+}
