@@ -2,8 +2,10 @@ package builder
 
 import (
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/moby/buildkit/client"
 	digest "github.com/opencontainers/go-digest"
@@ -18,12 +20,46 @@ import (
 // bookkeeping or free, and counting them would flatter the hit ratio.
 var countedStep = regexp.MustCompile(`^\[[^\]]*\b\d+/\d+\] (RUN|COPY|ADD) `)
 
+// stepPrefix takes the dockerfile frontend's prefix apart: "[<platform> ][<stage> ]<i>/<n>] ".
+// BuildKit's frontend/dockerfile/dockerfile2llb/convert.go (prefixCommand) writes it: the
+// stage name is the stage's AS name or "stage-<index>", left out when the Dockerfile has one
+// stage; i counts the stage's FROM (unless scratch or another stage), WORKDIR, RUN, COPY
+// and ADD, padded with spaces to the width of n.
+var stepPrefix = regexp.MustCompile(`^\[([^\]]*?)\s*(\d+)/(\d+)\] `)
+
 // Step is one counted vertex of a build.
 type Step struct {
 	Name      string `json:"name"`
 	Cached    bool   `json:"cached"`
 	Completed bool   `json:"completed"`
 	Error     string `json:"error,omitempty"`
+	// Stage is the stage's name as the vertex gives it ("" for a one-stage Dockerfile);
+	// Index is its i of i/n within that stage.
+	Stage string `json:"stage,omitempty"`
+	Index int    `json:"index,omitempty"`
+	// Duration is from the vertex's start to its completion; 0 for a cached step.
+	Duration time.Duration `json:"duration,omitempty"`
+	// Digest is BuildKit's vertex digest: the step's cache key as the solver sees it.
+	Digest digest.Digest `json:"digest,omitempty"`
+	// Order is the step's place among the counted steps, in the order BuildKit reported them.
+	Order int `json:"order"`
+}
+
+// parseStepName returns the stage and index of a counted step's vertex name.
+func parseStepName(name string) (stage string, index int) {
+	m := stepPrefix.FindStringSubmatch(name)
+	if m == nil {
+		return "", 0
+	}
+	index, _ = strconv.Atoi(m[2])
+	// The platform ("linux/amd64", "linux/arm64->linux/amd64") always has a slash; a stage
+	// name cannot.
+	for _, f := range strings.Fields(m[1]) {
+		if !strings.Contains(f, "/") {
+			stage = f
+		}
+	}
+	return stage, index
 }
 
 // StepStats summarises the counted steps of a build.
@@ -34,7 +70,16 @@ type StepStats struct {
 	// CacheExportErrors are failed layer cache exports. Exports run with ignore-error=true,
 	// so the build passes, but the cache was not saved and the user must be told.
 	CacheExportErrors []string `json:"cacheExportErrors,omitempty"`
+	// CacheImportErrors are failed layer cache imports ("importing cache manifest from …"),
+	// redacted: a first miss may be explained by them.
+	CacheImportErrors []string `json:"cacheImportErrors,omitempty"`
+	// Bases are each stage's FROM as BuildKit resolved it ("docker.io/library/python:3.12@sha256:…"),
+	// by the stage's name in the vertex ("" for a one-stage Dockerfile).
+	Bases map[string]string `json:"bases,omitempty"`
 }
+
+// fromStep matches the FROM vertex of a stage: "[builder 1/5] FROM docker.io/library/python:3.12@sha256:…".
+var fromStep = regexp.MustCompile(`^\[[^\]]*\b\d+/\d+\] FROM (\S+)`)
 
 // isCacheExport matches BuildKit's cache export vertices: "exporting cache to registry",
 // "exporting cache to client directory", "exporting to GitHub Actions Cache", ...
@@ -120,6 +165,16 @@ func (r *stepRecorder) stats() StepStats {
 			// errors become warnings, outputs and summary lines.
 			st.CacheExportErrors = append(st.CacheExportErrors, v.Name+": "+cacheservice.Redact(v.Error))
 		}
+		if strings.HasPrefix(v.Name, "importing cache") && v.Error != "" {
+			st.CacheImportErrors = append(st.CacheImportErrors, v.Name+": "+cacheservice.Redact(v.Error))
+		}
+		if m := fromStep.FindStringSubmatch(v.Name); m != nil {
+			stage, _ := parseStepName(v.Name)
+			if st.Bases == nil {
+				st.Bases = map[string]string{}
+			}
+			st.Bases[stage] = m[1]
+		}
 		if !countedStep.MatchString(v.Name) {
 			continue
 		}
@@ -127,7 +182,12 @@ func (r *stepRecorder) stats() StepStats {
 		if v.Cached {
 			st.Cached++
 		}
-		st.Steps = append(st.Steps, Step{Name: v.Name, Cached: v.Cached, Completed: v.Completed != nil, Error: v.Error})
+		step := Step{Name: v.Name, Cached: v.Cached, Completed: v.Completed != nil, Error: v.Error, Digest: v.Digest, Order: len(st.Steps)}
+		step.Stage, step.Index = parseStepName(v.Name)
+		if !v.Cached && v.Started != nil && v.Completed != nil && v.Completed.After(*v.Started) {
+			step.Duration = v.Completed.Sub(*v.Started)
+		}
+		st.Steps = append(st.Steps, step)
 	}
 	return st
 }

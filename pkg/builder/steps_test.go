@@ -91,3 +91,42 @@ func TestDecodeExporterResponseLikeBuildx(t *testing.T) {
 		t.Errorf("base64 JSON must be decoded: %v", m["containerimage.descriptor"])
 	}
 }
+
+// The per-stage summary groups steps by the stage BuildKit names, and the slowest steps
+// are those that ran: a step knows its stage, its place in the stage and how long it ran.
+func TestStepsKnowTheirStageIndexAndDuration(t *testing.T) {
+	r := newStepRecorder()
+	start := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	done := start.Add(2500 * time.Millisecond)
+	ran := &client.Vertex{Digest: digest.FromString("a"), Name: "[linux/arm64->linux/amd64 builder  3/12] RUN pip install -r requirements.txt", Started: &start, Completed: &done}
+	hit := &client.Vertex{Digest: digest.FromString("b"), Name: "[ 2/10] COPY requirements.txt .", Cached: true, Started: &start, Completed: &done}
+	staged := &client.Vertex{Digest: digest.FromString("c"), Name: "[stage-1 4/5] ADD app.tar.gz /app", Started: &start, Completed: &done}
+	r.record(&client.SolveStatus{Vertexes: []*client.Vertex{ran, hit, staged}})
+	st := r.stats()
+	want := []struct {
+		stage    string
+		index    int
+		duration time.Duration
+	}{{"builder", 3, 2500 * time.Millisecond}, {"", 2, 0}, {"stage-1", 4, 2500 * time.Millisecond}}
+	if len(st.Steps) != len(want) {
+		t.Fatalf("steps %+v", st.Steps)
+	}
+	for i, w := range want {
+		s := st.Steps[i]
+		if s.Stage != w.stage || s.Index != w.index || s.Duration != w.duration || s.Order != i || s.Digest == "" {
+			t.Errorf("step %d = %+v, want stage %q index %d duration %v", i, s, w.stage, w.index, w.duration)
+		}
+	}
+}
+
+// A failed cache import explains a cold build; its error is kept, without signed URLs.
+func TestCacheImportErrorsAreKept(t *testing.T) {
+	r := newStepRecorder()
+	r.record(&client.SolveStatus{Vertexes: []*client.Vertex{
+		vertex("importing cache manifest from 127.0.0.1:5000/app:buildcache", false, "127.0.0.1:5000/app:buildcache: not found"),
+		vertex("importing cache manifest from gha:123", false, ""),
+	}})
+	if st := r.stats(); len(st.CacheImportErrors) != 1 || !strings.Contains(st.CacheImportErrors[0], "not found") {
+		t.Errorf("import errors = %q", st.CacheImportErrors)
+	}
+}

@@ -139,6 +139,23 @@ var goldenCases = []struct {
 		Phases:   []Phase{{Name: "connect", Duration: 600 * time.Millisecond}, {Name: "restore", Duration: 90 * time.Millisecond}, {Name: "inject", Duration: 0}, {Name: "build", Duration: 4020 * time.Millisecond}, {Name: "extract", Duration: 0}, {Name: "save", Duration: 0}},
 		Warnings: []string{"mount cache: /root/.cache/pip: not restored: the cache service denied reading: cache read denied: token has no readable scopes (ACTIONS_CACHE_MODE=read (read-only cache access))"},
 	}},
+	{"first-miss-files", Result{
+		Image: image, Tags: []string{image}, Digest: digest, ImageID: imageID,
+		StepsCached: 3, StepsTotal: 6, Duration: 31200 * time.Millisecond,
+		Backend: "gha", BackendReason: ghaWhy, ReadScopes: []string{"warmbuild-main"},
+		SaveReason: "skipped: pull request (reads the default branch's scope)",
+		Steps: []StepEntry{
+			{Name: "[builder 2/4] COPY requirements.txt .", Stage: "builder", Line: 3, Cached: true},
+			{Name: "[builder 3/4] RUN pip wheel -r requirements.txt -w /wheels", Stage: "builder", Line: 4, Cached: true},
+			{Name: "[stage-1 2/5] COPY --from=builder /wheels /wheels", Stage: "stage-1", Line: 7, Cached: true},
+			{Name: "[stage-1 3/5] COPY . .", Stage: "stage-1", Line: 8, Duration: 400 * time.Millisecond},
+			{Name: "[stage-1 4/5] RUN pip install /wheels/*", Stage: "stage-1", Line: 9, Duration: 24600 * time.Millisecond},
+			{Name: "[stage-1 5/5] RUN python -m compileall .", Stage: "stage-1", Line: 10, Duration: 3100 * time.Millisecond},
+		},
+		FirstMiss: &Miss{Step: "[stage-1 3/5] COPY . .", Line: 8, File: "Dockerfile", Reason: MissFiles, Detail: "2 changed, 1 added, 0 removed",
+			Files: []string{"app/main.py", "app/views.py", "app/new.py"}},
+		Phases: []Phase{{Name: "connect", Duration: 700 * time.Millisecond}, {Name: "build", Duration: 31200 * time.Millisecond}},
+	}},
 	{"no-mount-caches", Result{
 		Image: "127.0.0.1:5000/octo-org/warm-app:main", Tags: []string{"127.0.0.1:5000/octo-org/warm-app:main", "127.0.0.1:5000/octo-org/warm-app:latest"},
 		Digest: "sha256:1234567890abcdef1234567890abcdef1234567890abcdef1234567890abcdef", ImageID: "sha256:fedcba0987654321fedcba0987654321fedcba0987654321fedcba0987654321",

@@ -62,6 +62,8 @@ func (r Result) Outputs() []Output {
 		{"layer-cache-hit-ratio", Ratio(r.StepsCached, r.StepsTotal)},
 		{"layer-cache-steps-cached", strconv.Itoa(r.StepsCached)},
 		{"layer-cache-steps-total", strconv.Itoa(r.StepsTotal)},
+		{"layer-cache-first-miss", r.FirstMiss.FirstMissOutput()}, // explain (issue 17)
+		{"layer-cache-miss-reason", r.missReason()},
 		{"build-duration-seconds", fmt.Sprintf("%.2f", r.Duration.Seconds())},
 		{"cache-backend", r.Backend},
 		{"cache-saved", strconv.FormatBool(r.CacheSaved)},

@@ -82,6 +82,15 @@ func (r *Reporter) WarningAt(title, msg, file string, line int) {
 	r.annotate("warning", title, msg, props)
 }
 
+// NoticeAt is a notice annotation on a file and line (explain, issue 17: the first miss).
+func (r *Reporter) NoticeAt(title, msg, file string, line int) {
+	props := map[string]string{"file": file}
+	if line > 0 {
+		props["line"] = strconv.Itoa(line)
+	}
+	r.annotate("notice", title, msg, props)
+}
+
 func (r *Reporter) annotate(level, title, msg string, props map[string]string) {
 	if props == nil {
 		props = map[string]string{}

@@ -48,6 +48,11 @@ type Result struct {
 	// Pitfalls are the cache pitfalls the Dockerfile check found before the build, in
 	// line order, without those cache-pitfalls-ignore silences.
 	Pitfalls []Pitfall
+	// explain (issue 17): the counted steps in BuildKit's order, for the per-stage summary
+	// and the slowest steps; the first step that ran and why (layer-cache-first-miss,
+	// layer-cache-miss-reason), nil when every step was cached.
+	Steps     []StepEntry
+	FirstMiss *Miss
 }
 
 // Mount cache hit values: MountEntry.Hit, and the mount-cache-hit output.

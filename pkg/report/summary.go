@@ -67,6 +67,7 @@ func (r Result) Summary() string {
 			fmt.Fprintf(&b, "| %s | %s | %s | %s | %s |\n", TableCode(m.ID), TableText(m.Hit), Bytes(m.RestoredBytes), saved, pip)
 		}
 	}
+	r.stepsSummary(&b) // explain (issue 17)
 	if len(r.Phases) > 0 {
 		var total time.Duration
 		for _, p := range r.Phases {

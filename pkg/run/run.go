@@ -18,6 +18,7 @@ import (
 
 	"github.com/moby/buildkit/client"
 	"github.com/warmbuild/warmbuild/pkg/builder"
+	"github.com/warmbuild/warmbuild/pkg/buildrecord"
 	"github.com/warmbuild/warmbuild/pkg/cachepolicy"
 	"github.com/warmbuild/warmbuild/pkg/cacheservice"
 	"github.com/warmbuild/warmbuild/pkg/dockerbuilder"
@@ -73,6 +74,8 @@ type runner struct {
 	layerNotSaved string
 	// loads are the image loads into the Docker Engine (load.go), if any.
 	loads *engineLoads
+	// thisRun is this run's build record, once made (explain.go, issue 17).
+	thisRun *buildrecord.Record
 }
 
 // Plan is everything decided before the build starts.
@@ -205,6 +208,7 @@ func (r *runner) build(ctx context.Context, c *client.Client) error {
 	if res != nil {
 		r.res.StepsCached, r.res.StepsTotal = res.Steps.Cached, res.Steps.Total
 		r.res.Duration = res.Duration
+		r.explainSteps(ctx, res.Steps) // explain (issue 17)
 	}
 	if err != nil {
 		return err
@@ -221,6 +225,7 @@ func (r *runner) build(ctx context.Context, c *client.Client) error {
 		r.res.Hints = append(r.res.Hints, "layer cache not saved: "+e)
 		r.warn.Warn("Layer cache not saved", e)
 	}
+	r.saveBuildRecord(ctx, res.Steps) // explain (issue 17)
 	return nil
 }
 

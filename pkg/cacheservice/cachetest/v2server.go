@@ -319,6 +319,25 @@ func (s *V2Server) Entries() []Entry {
 	return out
 }
 
+// Evict deletes the entries whose key starts with prefix and returns how many, as GitHub
+// evicts entries past the repository's quota (explain, issue 17: the "evicted" reason).
+// Their blobs stay in Azurite until Close; no lookup finds them.
+func (s *V2Server) Evict(prefix string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	kept := s.entries[:0]
+	n := 0
+	for _, e := range s.entries {
+		if strings.HasPrefix(e.Key, prefix) {
+			n++
+			continue
+		}
+		kept = append(kept, e)
+	}
+	s.entries = kept
+	return n
+}
+
 // SeedEntry describes an entry to put in place without the protocol.
 type SeedEntry struct {
 	Key, Version string

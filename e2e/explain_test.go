@@ -1,0 +1,144 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/warmbuild/warmbuild/pkg/cacheservice/cachetest"
+)
+
+// explainDockerfile copies the requirements, installs them (a stand-in that reads the
+// file, so the test needs no index), then copies the app: the layout the issue's cases use.
+const explainDockerfile = `FROM python:3.11-slim
+ARG APP_VERSION
+WORKDIR /app
+COPY requirements.txt .
+RUN cp requirements.txt /installed.txt
+COPY . .
+RUN echo "$APP_VERSION" > /version
+`
+
+// explainRun is one gha run of the action on a fresh builder (a new runner) in dir.
+func explainRun(t *testing.T, srv *cachetest.V2Server, token, dir string, extra map[string]string) Result {
+	t.Helper()
+	in := map[string]string{"endpoint": freshBuilder(t).Endpoint}
+	for k, v := range extra {
+		in[k] = v
+	}
+	env := map[string]string{"ACTIONS_RESULTS_URL": srv.URL(), "ACTIONS_RUNTIME_TOKEN": token}
+	for k, v := range pushMain {
+		env[k] = v
+	}
+	r := runAction(t, Run{Dir: dir, Event: "push", Payload: "push-default-branch.json", Env: env, Inputs: in})
+	mustExit0(t, r)
+	return r
+}
+
+// checkMiss asserts what a user sees of the first miss: the outputs, the summary, and the
+// notice annotation at the step's Dockerfile line.
+func checkMiss(t *testing.T, r Result, step, line, reason string, inSummary ...string) {
+	t.Helper()
+	if got := r.Outputs["layer-cache-first-miss"]; got != step+" (line "+line+")" {
+		t.Errorf("layer-cache-first-miss = %q, want %q (line %s)", got, step, line)
+	}
+	if got := r.Outputs["layer-cache-miss-reason"]; got != reason {
+		t.Errorf("layer-cache-miss-reason = %q, want %q\n%s", got, reason, tail(r.Log, 40))
+	}
+	if !strings.Contains(r.Log, "::notice file=Dockerfile,line="+line+",title=Layer cache miss ("+reason+")::first miss: "+step+": "+reason) {
+		t.Errorf("no notice at line %s:\n%s", line, tail(r.Log, 40))
+	}
+	want := append([]string{"**First miss:** `" + step + "` at line " + line + " — reason `" + reason + "`"}, inSummary...)
+	for _, w := range want {
+		if !strings.Contains(r.Summary, w) {
+			t.Errorf("summary lacks %q:\n%s", w, r.Summary)
+		}
+	}
+}
+
+// (b) A requirements change on the default branch: the next run names COPY requirements.txt
+// and the file, from the build record the first run saved beside its cache.
+func TestExplainARequirementsChangeNamesTheCopyAndTheFile(t *testing.T) {
+	needStack(t)
+	token := cachetest.RuntimeToken("refs/heads/main")
+	srv := cachetest.StartV2(t, cachetest.V2Options{Token: token, Scopes: []string{"refs/heads/main"}})
+	dir := writeContext(t, map[string]string{"Dockerfile": explainDockerfile, "requirements.txt": "flask==3.0.0\n", "app.py": "print('hi')\n"})
+	first := explainRun(t, srv, token, dir, nil)
+	if first.Outputs["layer-cache-miss-reason"] != "cold" {
+		t.Errorf("first run: reason %q, want cold", first.Outputs["layer-cache-miss-reason"])
+	}
+	if err := os.WriteFile(filepath.Join(dir, "requirements.txt"), []byte("flask==3.0.0\nrequests==2.32.3\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	second := explainRun(t, srv, token, dir, nil)
+	checkMiss(t, second, "[3/6] COPY requirements.txt .", "4", "files", "- `requirements.txt`")
+}
+
+// (c) A build-arg change names the arg, never its value. The first step to miss is the
+// first RUN after the ARG: BuildKit gives every RUN after an ARG its value in the
+// environment, so that RUN's cache key changes even though it does not use it.
+func TestExplainABuildArgChangeNamesTheArg(t *testing.T) {
+	needStack(t)
+	token := cachetest.RuntimeToken("refs/heads/main")
+	srv := cachetest.StartV2(t, cachetest.V2Options{Token: token, Scopes: []string{"refs/heads/main"}})
+	dir := writeContext(t, map[string]string{"Dockerfile": explainDockerfile, "requirements.txt": "flask==3.0.0\n", "app.py": "print('hi')\n"})
+	explainRun(t, srv, token, dir, map[string]string{"build-args": "APP_VERSION=1.0.0-alpha"})
+	second := explainRun(t, srv, token, dir, map[string]string{"build-args": "APP_VERSION=2.0.0-beta"})
+	checkMiss(t, second, "[4/6] RUN cp requirements.txt /installed.txt", "5", "build-arg", "build args changed: APP_VERSION")
+	// BuildKit's own step names expand the arg ("[6/6] RUN echo \"2.0.0-beta\" …"); what
+	// warmbuild adds (the reason and its detail) names it only.
+	if strings.Contains(second.Outputs["layer-cache-miss-reason"], "beta") || strings.Contains(second.Outputs["layer-cache-first-miss"], "beta") {
+		t.Errorf("the miss outputs hold the build arg's value: %q", second.Outputs)
+	}
+}
+
+// (a) A code change after `COPY . .` that comes before the install: the run names that
+// COPY and the changed file (the pitfall's warning at the same line is pkg/pitfalls').
+func TestExplainACodeChangeBeforeTheInstallNamesTheCopyAndTheFile(t *testing.T) {
+	needStack(t)
+	token := cachetest.RuntimeToken("refs/heads/main")
+	srv := cachetest.StartV2(t, cachetest.V2Options{Token: token, Scopes: []string{"refs/heads/main"}})
+	dir := writeContext(t, map[string]string{
+		"Dockerfile":       "FROM python:3.11-slim\nWORKDIR /app\nCOPY . .\nRUN cp requirements.txt /installed.txt\n",
+		"requirements.txt": "flask==3.0.0\n", "app/main.py": "print('hi')\n", "app/views.py": "v = 1\n",
+	})
+	explainRun(t, srv, token, dir, nil)
+	if err := os.WriteFile(filepath.Join(dir, "app/main.py"), []byte("print('hello')\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	second := explainRun(t, srv, token, dir, nil)
+	checkMiss(t, second, "[3/4] COPY . .", "3", "files", "- `app/main.py`", "1 changed, 0 added, 0 removed")
+	if strings.Contains(second.Summary, "app/views.py") {
+		t.Errorf("an unchanged file is listed:\n%s", second.Summary)
+	}
+}
+
+// (d) A pull request against a default-branch scope whose layer cache entries are gone
+// (evicted) says evicted: the scope's build record survived them.
+func TestExplainAPullRequestAgainstAnEvictedScopeSaysEvicted(t *testing.T) {
+	needStack(t)
+	token := cachetest.RuntimeToken("refs/heads/main")
+	srv := cachetest.StartV2(t, cachetest.V2Options{Token: token, Scopes: []string{"refs/heads/main"}})
+	dir := writeContext(t, map[string]string{"Dockerfile": explainDockerfile, "requirements.txt": "flask==3.0.0\n", "app.py": "print('hi')\n"})
+	explainRun(t, srv, token, dir, nil)
+	var evicted int
+	for _, e := range srv.Entries() {
+		if !strings.HasPrefix(e.Key, "warmbuild-buildrecord-") {
+			evicted += srv.Evict(e.Key)
+		}
+	}
+	if evicted == 0 {
+		t.Fatalf("no layer cache entries to evict: %+v", srv.Entries())
+	}
+	srv.SetScopes("refs/pull/12/merge", "refs/heads/main")
+	env := map[string]string{"ACTIONS_RESULTS_URL": srv.URL(), "ACTIONS_RUNTIME_TOKEN": token}
+	for k, v := range pr12 {
+		env[k] = v
+	}
+	pr := runAction(t, Run{Dir: dir, Event: "pull_request", Payload: "pull_request.json", Env: env, Inputs: map[string]string{"endpoint": freshBuilder(t).Endpoint}})
+	mustExit0(t, pr)
+	checkMiss(t, pr, "[3/6] COPY requirements.txt .", "4", "evicted")
+}

@@ -1,0 +1,171 @@
+package run
+
+import (
+	"cmp"
+	"context"
+	"os"
+	"path/filepath"
+	"slices"
+	"time"
+
+	"github.com/warmbuild/warmbuild/pkg/builder"
+	"github.com/warmbuild/warmbuild/pkg/buildrecord"
+	"github.com/warmbuild/warmbuild/pkg/cacheservice"
+	"github.com/warmbuild/warmbuild/pkg/inputs"
+	"github.com/warmbuild/warmbuild/pkg/layercache"
+	"github.com/warmbuild/warmbuild/pkg/report"
+)
+
+// explain (issue 17): the counted steps with their Dockerfile lines into the summary, and
+// the first miss with its reason into the outputs, the summary and a notice annotation at
+// its line.
+func (r *runner) explainSteps(ctx context.Context, st builder.StepStats) {
+	workspace := r.renv.Workspace
+	if workspace == "" {
+		workspace, _ = os.Getwd()
+	}
+	df := dockerfileOf(r.in.File, workspace)
+	content := df.Content
+	if content == nil {
+		// Outside the workspace: no annotation, but the lines still help the summary.
+		content, _ = os.ReadFile(r.in.File)
+	}
+	lines, _ := buildrecord.Lines(content) // a Dockerfile BuildKit took parses; if not, no lines
+	r.res.Steps = r.res.Steps[:0]
+	for _, s := range st.Steps {
+		r.res.Steps = append(r.res.Steps, report.StepEntry{Name: s.Name, Stage: s.Stage, Line: lines[buildrecord.StepKey{Stage: s.Stage, Index: s.Index}], Cached: s.Cached, Duration: s.Duration})
+	}
+	m := buildrecord.FirstMiss(buildrecord.Facts{
+		Steps: st.Steps, NoCache: r.in.NoCache, NoCacheFilters: r.in.Flags.NoCacheFilters,
+		ReadScopes: r.plan.LayerCache.ReadScopes, ImportErrors: st.CacheImportErrors, Lines: lines,
+	})
+	if m == nil {
+		r.res.FirstMiss = nil
+		return
+	}
+	for _, s := range r.res.Steps {
+		if s.Name == m.Step {
+			m.Line = s.Line
+			break
+		}
+	}
+	m.File = df.Path
+	r.res.FirstMiss = m
+	if m.Reason == report.MissCold && len(r.plan.LayerCache.ReadScopes) > 0 || m.Reason == report.MissUnknown {
+		r.compareWithRecord(ctx, st, content, m)
+	}
+	if m.Line == 0 {
+		for _, s := range r.res.Steps {
+			if s.Name == m.Step {
+				m.Line = s.Line
+			}
+		}
+	}
+	if df.Path != "" && m.Line > 0 {
+		r.rep.NoticeAt("Layer cache miss ("+m.Reason+")", m.Sentence(), df.Path, m.Line)
+	} else {
+		r.rep.Notice("Layer cache miss ("+m.Reason+")", m.Sentence())
+	}
+}
+
+// recordBudget bounds a run's work on build records: hashing the COPY/ADD sources (about
+// a second, buildrecord.DefaultBudget) and one small cache lookup or upload.
+const recordTimeout = 10 * time.Second
+
+// recordStore is where a layer cache entry's record lives, and its scope there: a gha
+// scope in the Actions cache, a local directory beside the cache; none for registry
+// caches (docs/ARCHITECTURE.md).
+func (r *runner) recordStore(e *inputs.CacheEntry) (buildrecord.Store, string) {
+	switch e.Type {
+	case layercache.BackendGHA:
+		c, err := r.plan.CacheClient(cacheservice.WithMask(r.rep.Mask), cacheservice.WithWarnf(func(f string, a ...any) { r.rep.Infof("cache service: "+f, a...) }))
+		if err != nil {
+			return nil, ""
+		}
+		return buildrecord.ServiceStore{Client: c}, cmp.Or(e.Attrs["scope"], "buildkit") // BuildKit's default gha scope
+	case layercache.BackendLocal:
+		return buildrecord.DirStore{}, cmp.Or(e.Attrs["dest"], e.Attrs["src"])
+	}
+	return nil, ""
+}
+
+// thisRecord is this run's build record.
+func (r *runner) thisRecord(st builder.StepStats, dockerfile []byte) *buildrecord.Record {
+	src := buildrecord.Source{Steps: st, Dockerfile: dockerfile, BuildArgs: r.in.BuildArgs, Budget: buildrecord.DefaultBudget()}
+	if r.plan.Git == nil {
+		if info, err := os.Stat(r.in.Context); err == nil && info.IsDir() {
+			src.ContextDir = r.in.Context
+			ig, err := buildrecord.Ignore(r.in.Context, r.in.File)
+			if err != nil {
+				r.rep.Infof("Build record: .dockerignore not read, files not compared: %v", err)
+				src.ContextDir = ""
+			}
+			src.Ignore = buildrecord.NewIgnore(ig)
+		}
+	}
+	rec, err := buildrecord.Make(src)
+	if err != nil {
+		r.rep.Infof("Build record: %v", err)
+		return nil
+	}
+	return rec
+}
+
+// compareWithRecord reads the record of the first scope that has one and lets it say
+// why m missed. A record that cannot be read says nothing: the miss keeps its reason.
+func (r *runner) compareWithRecord(ctx context.Context, st builder.StepStats, dockerfile []byte, m *report.Miss) {
+	ctx, cancel := context.WithTimeout(ctx, recordTimeout)
+	defer cancel()
+	for _, e := range r.plan.LayerCache.Imports {
+		store, scope := r.recordStore(e)
+		if store == nil {
+			continue
+		}
+		prev, err := store.Read(ctx, scope)
+		if err != nil {
+			r.rep.Infof("Build record of %s not read: %v", scope, err)
+			continue
+		}
+		if prev == nil {
+			continue
+		}
+		r.thisRun = r.thisRecord(st, dockerfile)
+		anyCached := slices.ContainsFunc(st.Steps, func(s builder.Step) bool { return s.Cached })
+		buildrecord.Explain(prev, r.thisRun, m, anyCached)
+		return
+	}
+}
+
+// saveBuildRecord stores this run's record next to the layer cache it saved. A failure
+// is a line in the log: the record only explains later misses.
+func (r *runner) saveBuildRecord(ctx context.Context, st builder.StepStats) {
+	if !r.res.CacheSaved {
+		return
+	}
+	rec := r.thisRun
+	if !slices.ContainsFunc(r.plan.LayerCache.Exports, func(e *inputs.CacheEntry) bool {
+		return e.Type == layercache.BackendGHA || e.Type == layercache.BackendLocal
+	}) {
+		return
+	}
+	if rec == nil {
+		content, err := os.ReadFile(r.in.File)
+		if err != nil {
+			return
+		}
+		if rec = r.thisRecord(st, content); rec == nil {
+			return
+		}
+	}
+	ctx, cancel := context.WithTimeout(ctx, recordTimeout)
+	defer cancel()
+	for _, e := range r.plan.LayerCache.Exports {
+		store, scope := r.recordStore(e)
+		if store == nil {
+			continue
+		}
+		if err := store.Write(ctx, scope, rec); err != nil {
+			r.rep.Infof("Build record not saved to %s: %v", filepath.Base(scope), err)
+		}
+	}
+}

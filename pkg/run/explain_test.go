@@ -1,0 +1,101 @@
+package run
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/warmbuild/warmbuild/pkg/builder"
+	"github.com/warmbuild/warmbuild/pkg/inputs"
+	"github.com/warmbuild/warmbuild/pkg/layercache"
+	"github.com/warmbuild/warmbuild/pkg/report"
+	"github.com/warmbuild/warmbuild/pkg/runnerenv"
+)
+
+// The first step that ran is a notice on its Dockerfile line, and the summary and the
+// outputs name it with its reason; every step is placed on its line for the summary.
+func TestFirstMissIsANoticeAtItsDockerfileLine(t *testing.T) {
+	ws := t.TempDir()
+	df := filepath.Join(ws, "docker", "Dockerfile")
+	if err := os.MkdirAll(filepath.Dir(df), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(df, []byte("FROM python:3.12-slim\nWORKDIR /app\nCOPY requirements.txt .\nRUN pip install -r requirements.txt\nCOPY . .\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{"GITHUB_WORKSPACE": ws}
+	getenv := func(k string) string { return env[k] }
+	var out strings.Builder
+	r := &runner{rep: report.New(&out, getenv), renv: runnerenv.Read(getenv), in: &inputs.Inputs{File: df, NoCache: true},
+		plan: &Plan{LayerCache: layercache.Plan{ReadScopes: []string{"warmbuild-main"}}}}
+	r.explainSteps(t.Context(), builder.StepStats{Steps: []builder.Step{
+		{Name: "[3/5] COPY requirements.txt .", Index: 3, Cached: true},
+		{Name: "[4/5] RUN pip install -r requirements.txt", Index: 4, Duration: 9 * time.Second},
+		{Name: "[5/5] COPY . .", Index: 5, Duration: time.Second},
+	}})
+	if !strings.Contains(out.String(), "::notice file=docker/Dockerfile,line=4,title=Layer cache miss (no-cache)::first miss: [4/5] RUN pip install -r requirements.txt: no-cache") {
+		t.Errorf("log:\n%s", out.String())
+	}
+	outputs := map[string]string{}
+	for _, o := range r.res.Outputs() {
+		outputs[o.Name] = o.Value
+	}
+	if outputs["layer-cache-first-miss"] != "[4/5] RUN pip install -r requirements.txt (line 4)" || outputs["layer-cache-miss-reason"] != "no-cache" {
+		t.Errorf("outputs %q %q", outputs["layer-cache-first-miss"], outputs["layer-cache-miss-reason"])
+	}
+	if s := r.res.Summary(); !strings.Contains(s, "- 9.0s `[4/5] RUN pip install -r requirements.txt` (line 4)") || !strings.Contains(s, "**First miss:** `[4/5] RUN pip install -r requirements.txt` at line 4 — reason `no-cache`") {
+		t.Errorf("summary:\n%s", s)
+	}
+}
+
+// A saving run with a local cache leaves its build record in the cache directory; the next
+// run that reads it and misses at a changed file names the file.
+func TestLocalCacheRunNamesTheChangedFileFromTheSavedRecord(t *testing.T) {
+	ws := t.TempDir()
+	cache := filepath.Join(t.TempDir(), "main")
+	if err := os.MkdirAll(cache, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	write := func(name, content string) {
+		if err := os.WriteFile(filepath.Join(ws, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("Dockerfile", "FROM python:3.12-slim\nCOPY requirements.txt .\nRUN pip install -r requirements.txt\nCOPY . .\n")
+	write("requirements.txt", "flask\n")
+	write("app.py", "print(1)\n")
+	getenv := func(k string) string { return map[string]string{"GITHUB_WORKSPACE": ws}[k] }
+	steps := func(firstRan int) builder.StepStats {
+		st := builder.StepStats{Bases: map[string]string{"": "docker.io/library/python:3.12-slim@sha256:aaa"}}
+		for i, n := range []string{"[2/4] COPY requirements.txt .", "[3/4] RUN pip install -r requirements.txt", "[4/4] COPY . ."} {
+			st.Steps = append(st.Steps, builder.Step{Name: n, Index: i + 2, Cached: i+2 < firstRan})
+		}
+		return st
+	}
+	newRunner := func(out *strings.Builder) *runner {
+		return &runner{rep: report.New(out, getenv), renv: runnerenv.Read(getenv), in: &inputs.Inputs{File: filepath.Join(ws, "Dockerfile"), Context: ws},
+			plan: &Plan{LayerCache: layercache.Plan{Backend: "local", ReadScopes: []string{cache},
+				Imports: inputs.CacheEntries{{Type: "local", Attrs: map[string]string{"src": cache}}},
+				Exports: inputs.CacheEntries{{Type: "local", Attrs: map[string]string{"dest": cache}}}}}}
+	}
+	var out strings.Builder
+	first := newRunner(&out)
+	first.res.CacheSaved = true
+	first.explainSteps(t.Context(), steps(99))
+	first.saveBuildRecord(t.Context(), steps(99))
+	if _, err := os.Stat(filepath.Join(cache, "warmbuild-buildrecord.json")); err != nil {
+		t.Fatalf("no record beside the cache: %v\n%s", err, out.String())
+	}
+	write("requirements.txt", "flask\nrequests\n")
+	second := newRunner(&out)
+	second.explainSteps(t.Context(), steps(2))
+	m := second.res.FirstMiss
+	if m == nil || m.Step != "[2/4] COPY requirements.txt ." || m.Reason != report.MissFiles || len(m.Files) != 1 || m.Files[0] != "requirements.txt" || m.Line != 2 {
+		t.Errorf("miss %+v\n%s", m, out.String())
+	}
+	if !strings.Contains(out.String(), "::notice file=Dockerfile,line=2,title=Layer cache miss (files)::first miss: [2/4] COPY requirements.txt .: files") {
+		t.Errorf("log:\n%s", out.String())
+	}
+}
