@@ -96,14 +96,15 @@ func TestExplainABuildArgChangeNamesTheArg(t *testing.T) {
 }
 
 // (a) A code change after `COPY . .` that comes before the install: the run names that
-// COPY and the changed file (the pitfall's warning at the same line is pkg/pitfalls').
+// COPY and the changed file, and the pitfall check warns at the same line.
 func TestExplainACodeChangeBeforeTheInstallNamesTheCopyAndTheFile(t *testing.T) {
 	needStack(t)
 	token := cachetest.RuntimeToken("refs/heads/main")
 	srv := cachetest.StartV2(t, cachetest.V2Options{Token: token, Scopes: []string{"refs/heads/main"}})
 	dir := writeContext(t, map[string]string{
-		"Dockerfile":       "FROM python:3.11-slim\nWORKDIR /app\nCOPY . .\nRUN cp requirements.txt /installed.txt\n",
-		"requirements.txt": "flask==3.0.0\n", "app/main.py": "print('hi')\n", "app/views.py": "v = 1\n",
+		// requirements.txt names nothing: pip installs nothing and needs no index.
+		"Dockerfile":       "FROM python:3.11-slim\nWORKDIR /app\nCOPY . .\nRUN pip install --no-index -r requirements.txt && cp requirements.txt /installed.txt\n",
+		"requirements.txt": "# no dependencies yet\n", "app/main.py": "print('hi')\n", "app/views.py": "v = 1\n",
 	})
 	explainRun(t, srv, token, dir, nil)
 	if err := os.WriteFile(filepath.Join(dir, "app/main.py"), []byte("print('hello')\n"), 0o644); err != nil {
@@ -113,6 +114,9 @@ func TestExplainACodeChangeBeforeTheInstallNamesTheCopyAndTheFile(t *testing.T) 
 	checkMiss(t, second, "[3/4] COPY . .", "3", "files", "- `app/main.py`", "1 changed, 0 added, 0 removed")
 	if strings.Contains(second.Summary, "app/views.py") {
 		t.Errorf("an unchanged file is listed:\n%s", second.Summary)
+	}
+	if !strings.Contains(second.Log, "::warning file=Dockerfile,line=3,title=copy-before-install::") || !strings.Contains(second.Summary, "`copy-before-install`") {
+		t.Errorf("the pitfall is not annotated at the COPY (line 3) and listed in the summary:\n%s", tail(second.Log, 40))
 	}
 }
 
