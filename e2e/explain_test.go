@@ -102,8 +102,9 @@ func TestExplainACodeChangeBeforeTheInstallNamesTheCopyAndTheFile(t *testing.T) 
 	token := cachetest.RuntimeToken("refs/heads/main")
 	srv := cachetest.StartV2(t, cachetest.V2Options{Token: token, Scopes: []string{"refs/heads/main"}})
 	dir := writeContext(t, map[string]string{
-		// requirements.txt names nothing: pip installs nothing and needs no index.
-		"Dockerfile":       "FROM python:3.11-slim\nWORKDIR /app\nCOPY . .\nRUN pip install --no-index -r requirements.txt && cp requirements.txt /installed.txt\n",
+		// requirements.txt names nothing: pip installs nothing and needs no index. The cache
+		// mount makes BuildKit name the one stage ("[stage-0 3/4] COPY . .").
+		"Dockerfile":       "FROM python:3.11-slim\nWORKDIR /app\nCOPY . .\nRUN --mount=type=cache,target=/root/.cache/pip pip install --no-index -r requirements.txt && cp requirements.txt /installed.txt\n",
 		"requirements.txt": "# no dependencies yet\n", "app/main.py": "print('hi')\n", "app/views.py": "v = 1\n",
 	})
 	explainRun(t, srv, token, dir, nil)
@@ -111,7 +112,7 @@ func TestExplainACodeChangeBeforeTheInstallNamesTheCopyAndTheFile(t *testing.T) 
 		t.Fatal(err)
 	}
 	second := explainRun(t, srv, token, dir, nil)
-	checkMiss(t, second, "[3/4] COPY . .", "3", "files", "- `app/main.py`", "1 changed, 0 added, 0 removed")
+	checkMiss(t, second, "[stage-0 3/4] COPY . .", "3", "files", "- `app/main.py`", "1 changed, 0 added, 0 removed")
 	if strings.Contains(second.Summary, "app/views.py") {
 		t.Errorf("an unchanged file is listed:\n%s", second.Summary)
 	}

@@ -63,8 +63,12 @@ func Analyze(dockerfile []byte) (map[StepKey]StepInfo, error) {
 		if stage == "" {
 			stage = fmt.Sprintf("stage-%d", i)
 		}
+		// One stage is unnamed in the vertex names ("[3/5] COPY ..."), but not always: with a
+		// RUN --mount=type=cache in it BuildKit v0.34 names it too ("[stage-0 3/5] COPY ...",
+		// seen on testdata/app), so a one-stage Dockerfile's steps answer to both keys.
+		aliases := []string{stage}
 		if len(stages) == 1 {
-			stage = ""
+			aliases = append(aliases, "")
 		}
 		index := 0
 		base := strings.ToLower(st.BaseName)
@@ -95,7 +99,9 @@ func Analyze(dockerfile []byte) (map[StepKey]StepInfo, error) {
 			if loc := cmd.Location(); len(loc) > 0 {
 				info.Line = loc[0].Start.Line
 			}
-			out[StepKey{stage, index}] = info
+			for _, name := range aliases {
+				out[StepKey{name, index}] = info
+			}
 		}
 		if st.Name != "" {
 			names[strings.ToLower(st.Name)] = true

@@ -40,4 +40,8 @@ COPY --from=builder /wheels /wheels
 	if err != nil || one[StepKey{"", 2}] != 2 || one[StepKey{"", 3}] != 3 {
 		t.Errorf("one stage: %v %v", one, err)
 	}
+	// With a cache mount BuildKit names the one stage too: "[stage-0 3/5] COPY ...".
+	if one[StepKey{"stage-0", 2}] != 2 || one[StepKey{"stage-0", 3}] != 3 {
+		t.Errorf("one stage named stage-0 in the vertex names: %v", one)
+	}
 }

@@ -168,6 +168,9 @@ func Explain(prev, cur *Record, miss *report.Miss, anyCached bool) {
 		return
 	}
 	now := cur.Steps[i]
+	if now.Instruction == "" {
+		return // the step is not placed on the Dockerfile: nothing to compare
+	}
 	j := slices.IndexFunc(prev.Steps, func(s Step) bool { return s.Stage == now.Stage && s.Index == now.Index })
 	if j < 0 || prev.Steps[j].Instruction != now.Instruction {
 		miss.Reason, miss.Detail = report.MissDockerfile, "the instruction is new or changed since the scope's last saved build"
