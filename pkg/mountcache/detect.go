@@ -3,6 +3,8 @@ package mountcache
 import (
 	"path"
 	"strings"
+
+	"github.com/warmbuild/warmbuild/pkg/shellwords"
 )
 
 // pythonReason says why m looks like a Python package cache, or "" if it does not.
@@ -111,30 +113,18 @@ func versionedName(name, prefix string) bool {
 	return ok && strings.Trim(rest, "0123456789.") == ""
 }
 
-// commandWrapper reports whether a word runs the following word as a command.
-func commandWrapper(w string) bool {
-	switch w {
-	case "sudo", "env", "exec", "time", "nice", "nohup", "command", "then", "do", "else", "!":
-		return true
-	}
-	return false
-}
-
 // pythonTool returns the Python package tool a shell command runs ("pip", "uv",
 // "poetry", "pipenv", "pdm"), or "". It looks only at words in command position (the
 // start of the command or after ;, &&, ||, |, (, newline), so "apt-get install
 // python3-pip" or "echo pip" do not count.
 func pythonTool(cmd string) string {
-	for _, words := range simpleCommands(cmd) {
-		i := 0
-		for i < len(words) && (isAssignment(words[i]) || commandWrapper(words[i]) || (i > 0 && commandWrapper(words[i-1]) && strings.HasPrefix(words[i], "-"))) {
-			i++
-		}
-		if i == len(words) {
+	for _, words := range shellwords.Commands(cmd) {
+		prog := shellwords.Program(words)
+		if len(prog) == 0 {
 			continue
 		}
-		name := path.Base(words[i])
-		args := words[i+1:]
+		name := path.Base(prog[0])
+		args := prog[1:]
 		switch {
 		case versionedName(name, "pip"):
 			return "pip"
@@ -154,59 +144,4 @@ func pythonTool(cmd string) string {
 		}
 	}
 	return ""
-}
-
-// simpleCommands splits shell text into the words of each simple command, roughly:
-// quotes are dropped, operators and newlines separate commands. It does not need to
-// be a shell, only to find which programs a Dockerfile RUN starts.
-func simpleCommands(cmd string) [][]string {
-	cmd = strings.ReplaceAll(cmd, "\\\n", " ")
-	var (
-		out     [][]string
-		words   []string
-		current strings.Builder
-	)
-	endWord := func() {
-		if current.Len() > 0 {
-			words = append(words, current.String())
-			current.Reset()
-		}
-	}
-	endCommand := func() {
-		endWord()
-		if len(words) > 0 {
-			out = append(out, words)
-			words = nil
-		}
-	}
-	for _, r := range cmd {
-		switch r {
-		case ' ', '\t', '\r':
-			endWord()
-		case ';', '&', '|', '(', ')', '{', '}', '\n', '`':
-			endCommand()
-		case '"', '\'':
-			// Dropped: "pip" and pip run the same program.
-		case '$':
-			// "$(" starts a command; the "(" case ends the current one.
-			endWord()
-		default:
-			current.WriteRune(r)
-		}
-	}
-	endCommand()
-	return out
-}
-
-func isAssignment(w string) bool {
-	name, _, ok := strings.Cut(w, "=")
-	if !ok || name == "" {
-		return false
-	}
-	for i, r := range name {
-		if r != '_' && !(r >= 'A' && r <= 'Z') && !(r >= 'a' && r <= 'z') && !(i > 0 && r >= '0' && r <= '9') {
-			return false
-		}
-	}
-	return true
 }

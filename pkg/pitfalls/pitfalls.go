@@ -19,6 +19,7 @@ import (
 	"github.com/moby/buildkit/frontend/dockerfile/linter"
 	"github.com/moby/buildkit/frontend/dockerfile/parser"
 	"github.com/moby/buildkit/frontend/dockerfile/shell"
+	"github.com/warmbuild/warmbuild/pkg/shellwords"
 )
 
 // The pitfall ids: stable, documented in README ("Cache pitfalls"), and what
@@ -240,7 +241,7 @@ func (c *checker) run(s *stageState, cmd *instructions.RunCommand, first, last i
 		mounts = append(mounts, mount{path: joinPath(s.workdir, m.Target), id: m.CacheID, sharing: string(m.CacheSharing), uid: m.UID})
 	}
 	text := commandText(cmd)
-	cmds := simpleCommands(text)
+	cmds := shellwords.Commands(text)
 	add := func(id string, line, end int, msg, fix string) {
 		c.found = append(c.found, Finding{ID: id, Line: line, EndLine: end, Message: msg, Fix: fix})
 	}
@@ -346,7 +347,7 @@ const (
 // install from dependency files before that COPY means the dependencies came first.
 func installs(cmds [][]string) (tool string, kind int) {
 	for _, w := range cmds {
-		t, k := install(stripWrappers(w))
+		t, k := install(shellwords.Program(w))
 		if k > kind {
 			tool, kind = t, k
 		}
@@ -448,7 +449,7 @@ func isPython(name string) bool {
 // pipArgs returns the arguments after `install` of a pip install (pip, python -m pip,
 // uv pip), or nil.
 func pipArgs(w []string) []string {
-	w = stripWrappers(w)
+	w = shellwords.Program(w)
 	if len(w) == 0 {
 		return nil
 	}
@@ -543,7 +544,7 @@ func uvCacheMount(m mount, env map[string]envValue) bool {
 func uvNoCache(cmds [][]string, env map[string]envValue) string {
 	ran := false
 	for _, w := range cmds {
-		prog := stripWrappers(w)
+		prog := shellwords.Program(w)
 		if len(prog) == 0 || path.Base(prog[0]) != "uv" {
 			continue
 		}
@@ -578,7 +579,7 @@ func falsy(v string) bool {
 // documentation (docs: Dockerfile reference, RUN --mount=type=cache, "Example: cache apt
 // packages").
 func removesDockerClean(w []string) bool {
-	w = stripWrappers(w)
+	w = shellwords.Program(w)
 	if len(w) == 0 {
 		return false
 	}
@@ -595,7 +596,7 @@ func removesDockerClean(w []string) bool {
 // cleans says what in a command empties the cache mount at dir: rm of dir or inside it,
 // apt-get clean on apt's archive, pip cache purge on pip's.
 func cleans(w []string, dir string) string {
-	w = stripWrappers(w)
+	w = shellwords.Program(w)
 	if len(w) == 0 {
 		return ""
 	}

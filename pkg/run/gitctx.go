@@ -13,7 +13,6 @@ import (
 	"path"
 	"path/filepath"
 	"regexp"
-	"strconv"
 	"strings"
 
 	"github.com/moby/buildkit/client"
@@ -66,7 +65,7 @@ func defaultGitContext(env runnerenv.Env) string {
 	ref := gh.Ref
 	if !strings.HasPrefix(ref, "refs/") {
 		ref = "refs/heads/" + ref
-	} else if strings.HasPrefix(ref, "refs/pull/") && parseBoolOr(env.GitContext.PRHeadRef, false) {
+	} else if strings.HasPrefix(ref, "refs/pull/") && env.GitContext.PRHeadRef {
 		if strings.HasSuffix(ref, "/merge") {
 			ref = strings.TrimSuffix(ref, "/merge") + "/head"
 		}
@@ -76,7 +75,7 @@ func defaultGitContext(env runnerenv.Env) string {
 		pinned = firstNonEmpty(pullRequestHeadSHA(gh.EventPath), ref)
 	}
 	base := server + "/" + gh.Repository + ".git"
-	if parseBoolOr(env.GitContext.QueryAsInput, false) {
+	if env.GitContext.QueryAsInput {
 		return base + "?ref=" + pinned
 	}
 	return base + "#" + pinned
@@ -283,13 +282,6 @@ func firstNonEmpty(vs ...string) string {
 		}
 	}
 	return ""
-}
-
-func parseBoolOr(v string, def bool) bool {
-	if b, err := strconv.ParseBool(strings.TrimSpace(v)); err == nil {
-		return b
-	}
-	return def
 }
 
 // checkLocalContext checks that a checkout's context and Dockerfile are there; a Git

@@ -108,10 +108,10 @@ type GitContextVars struct {
 	SHA string // GITHUB_SHA: the commit the default context is pinned to
 	// PRHeadRef is DOCKER_DEFAULT_GIT_CONTEXT_PR_HEAD_REF: a pull request builds its head
 	// commit (refs/pull/N/head) instead of the merge commit.
-	PRHeadRef string
+	PRHeadRef bool
 	// QueryAsInput is BUILDX_SEND_GIT_QUERY_AS_INPUT: the default context is written in the
 	// query form (?ref=...) instead of the fragment form (#ref).
-	QueryAsInput string
+	QueryAsInput bool
 }
 
 // GitHub are the GITHUB_* variables the action reads.
@@ -164,8 +164,11 @@ func Read(getenv func(string) string) Env {
 		BuilderSecurity: getenv(EnvBuilderSecurity),
 		BuilderNetwork:  getenv(EnvBuilderNetwork),
 		GitContext: GitContextVars{
-			SHA: getenv("GITHUB_SHA"), PRHeadRef: getenv("DOCKER_DEFAULT_GIT_CONTEXT_PR_HEAD_REF"),
-			QueryAsInput: getenv("BUILDX_SEND_GIT_QUERY_AS_INPUT"),
+			// Read as actions-toolkit reads them (src/buildx/build.ts gitContext:
+			// Util.parseBoolOrDefault, false for anything it cannot read).
+			SHA:          getenv("GITHUB_SHA"),
+			PRHeadRef:    toolkitBoolOrFalse(getenv("DOCKER_DEFAULT_GIT_CONTEXT_PR_HEAD_REF")),
+			QueryAsInput: toolkitBoolOrFalse(getenv("BUILDX_SEND_GIT_QUERY_AS_INPUT")),
 		},
 	}
 	e.CacheMode, e.CacheModeWarning = cachepolicy.AccessFromEnv(getenv)
@@ -237,4 +240,11 @@ func parseToolkitBool(name, v string, def bool) (bool, string) {
 		return false, ""
 	}
 	return def, fmt.Sprintf("%s=%q is not a boolean (true or false); keeping the default, %t", name, v, def)
+}
+
+// toolkitBoolOrFalse is actions-toolkit's Util.parseBoolOrDefault(v): parseBool, or false
+// (silently) for anything else.
+func toolkitBoolOrFalse(v string) bool {
+	b, _ := parseToolkitBool("", v, false)
+	return b
 }
