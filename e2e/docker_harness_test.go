@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
 	"os"
@@ -72,10 +73,13 @@ func dockerErr(host string, args ...string) (string, error) {
 
 // buildActionImage builds the repository's Dockerfile with the classic builder, as the
 // runner does for `image: Dockerfile`; its base images are the stack's local stand-ins. A
-// second call is a fully cached build of a few seconds.
+// second call is a fully cached build of a few seconds. The tag is the checkout's own (a
+// hash of its path), so two checkouts testing at once on one Engine never run each other's
+// binary.
 func buildActionImage(t *testing.T, host string) string {
 	t.Helper()
-	const tag = "warmbuild-e2e/action:latest"
+	sum := sha256.Sum256([]byte(repoRoot))
+	tag := "warmbuild-e2e/action:" + hex.EncodeToString(sum[:6])
 	start := time.Now()
 	if _, err := dockerErr(host, "build", "-q", "-t", tag, repoRoot); err != nil {
 		t.Fatalf("docker build of the action's Dockerfile: %v", err)

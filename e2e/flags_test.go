@@ -201,7 +201,7 @@ func TestNoCacheFiltersRebuildOnlyTheNamedStage(t *testing.T) {
 // the container cannot see is an error naming ssh that says how to fix it.
 func TestContainerActionForwardsTheAgentFromRunnerTemp(t *testing.T) {
 	host := needDocker(t)
-	image := buildOwnActionImage(t, host)
+	image := buildActionImage(t, host)
 	bkImage := "warmbuild-e2e/buildkit:" + randomSuffix()
 	docker(t, host, "tag", "moby/buildkit:buildx-stable-1", bkImage)
 	ctr := dockerbuilder.ContainerName(dockerbuilder.OwnBuilderName(bkImage))
@@ -271,19 +271,4 @@ func TestNetworkHostOnABuilderThatRefusesItSaysHowToFixIt(t *testing.T) {
 			t.Errorf("the log lacks %q:\n%s", want, tail(res.Log, 30))
 		}
 	}
-}
-
-// buildOwnActionImage is buildActionImage under a tag of this test's own: other worktrees
-// building the repository's Dockerfile on the same Engine tag warmbuild-e2e/action:latest,
-// and this test must run this tree's action.
-func buildOwnActionImage(t *testing.T, host string) string {
-	t.Helper()
-	tag := "warmbuild-e2e/action:flags-" + randomSuffix()
-	start := time.Now()
-	if _, err := dockerErr(host, "build", "-q", "-t", tag, repoRoot); err != nil {
-		t.Fatalf("docker build of the action's Dockerfile: %v", err)
-	}
-	t.Cleanup(func() { dockerErr(host, "rmi", tag) })
-	t.Logf("built the action's Dockerfile as %s in %s", tag, time.Since(start).Round(time.Second))
-	return tag
 }
