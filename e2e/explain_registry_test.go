@@ -3,15 +3,18 @@
 package e2e
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/opencontainers/go-digest"
 	"github.com/warmbuild/warmbuild/pkg/buildrecord"
 )
 
@@ -22,6 +25,8 @@ import (
 type registryExplainJob struct {
 	registry, user, pass string
 	repo, dockerConfig   string
+	// recordTrouble is whether a run may say a record was not read or not saved.
+	recordTrouble bool
 }
 
 func newRegistryExplainJob(t *testing.T) *registryExplainJob {
@@ -55,7 +60,7 @@ func (j *registryExplainJob) run(t *testing.T, dir string, extra map[string]stri
 	if strings.Contains(r.Log+r.Summary+fmt.Sprint(r.Outputs), j.pass) {
 		t.Errorf("the registry password reached the log, the summary or the outputs")
 	}
-	if strings.Contains(r.Log, "Build record") {
+	if !j.recordTrouble && strings.Contains(r.Log, "Build record") {
 		t.Errorf("a build record was not read or written:\n%s", tail(r.Log, 30))
 	}
 	return r
@@ -144,5 +149,67 @@ func TestExplainABuildArgChangeOnTheRegistryBackendNamesTheArg(t *testing.T) {
 	checkMiss(t, second, "[4/6] RUN cp requirements.txt /installed.txt", "5", "build-arg", "build args changed: APP_VERSION")
 	if strings.Contains(second.Outputs["layer-cache-miss-reason"], "beta") || strings.Contains(second.Outputs["layer-cache-first-miss"], "beta") {
 		t.Errorf("the miss outputs hold the build arg's value: %q", second.Outputs)
+	}
+}
+
+// raw is an authenticated request of the registry's API path: its status, body and
+// headers.
+func (j *registryExplainJob) raw(t *testing.T, method, path, contentType string, body []byte) (int, []byte, http.Header) {
+	t.Helper()
+	req, _ := http.NewRequest(method, "http://"+j.registry+"/v2/"+path, bytes.NewReader(body))
+	req.SetBasicAuth(j.user, j.pass)
+	req.Header.Set("Accept", "application/vnd.oci.image.manifest.v1+json")
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, b, resp.Header
+}
+
+// A record's tag that holds something else (here: a copy of the cache manifest, as a
+// branch named "main.warmbuild-record" would leave there) is untrusted input that is no
+// record: the run is not misled by it, does not overwrite it, and says so in the log;
+// the build and the cache save go on.
+func TestExplainARegistryTagThatIsNoRecordIsNeitherReadNorOverwritten(t *testing.T) {
+	j := newRegistryExplainJob(t)
+	dir := writeContext(t, map[string]string{"Dockerfile": explainDockerfile, "requirements.txt": "flask==3.0.0\n", "app.py": "print('hi')\n"})
+	j.run(t, dir, nil)
+	j.checkRecordBesideCache(t)
+	cacheTag := "buildcache-dockerfile-main"
+	status, manifest, h := j.raw(t, http.MethodGet, j.repo+"/manifests/"+cacheTag, "", nil)
+	if status != http.StatusOK {
+		t.Fatalf("GET the cache manifest %s: %d", cacheTag, status)
+	}
+	if status, body, _ := j.raw(t, http.MethodPut, j.repo+"/manifests/"+cacheTag+buildrecord.TagSuffix, h.Get("Content-Type"), manifest); status != http.StatusCreated {
+		t.Fatalf("PUT the cache manifest under the record's tag: %d %s", status, body)
+	}
+	planted := digest.FromBytes(manifest).String()
+
+	// A change after cached steps: with a record the reason would be files.
+	if err := os.WriteFile(filepath.Join(dir, "app.py"), []byte("print('hello')\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	j.recordTrouble = true
+	second := j.run(t, dir, nil)
+	if got := second.Outputs["layer-cache-miss-reason"]; got != "unknown" {
+		t.Errorf("reason %q, want unknown: the tag holds no record to compare with\n%s", got, tail(second.Log, 30))
+	}
+	if second.Outputs["cache-saved"] != "true" {
+		t.Errorf("cache-saved = %q, want true", second.Outputs["cache-saved"])
+	}
+	if !strings.Contains(second.Log, "not overwritten") || !strings.Contains(second.Log, "something other than a warmbuild build record") {
+		t.Errorf("the log does not say the tag was left alone:\n%s", tail(second.Log, 30))
+	}
+	_, _, h = j.raw(t, http.MethodHead, j.repo+"/manifests/"+cacheTag+buildrecord.TagSuffix, "", nil)
+	if got := h.Get("Docker-Content-Digest"); got != planted {
+		t.Errorf("the record's tag now holds %s, want what was there (%s)", got, planted)
 	}
 }
