@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"crypto/tls"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -51,6 +52,10 @@ type RegistryStore struct {
 	// Client is the HTTP client; nil: containerd's default transport (proxies from the
 	// environment).
 	Client *http.Client
+	// Insecure is the cache entry's registry.insecure attribute: as BuildKit does for it
+	// (moby/buildkit cache/remotecache/registry/registry.go, registryConfig), HTTPS without
+	// verifying the certificate, falling back to plain HTTP.
+	Insecure bool
 }
 
 // RecordRef is the ref of the build record of the registry cache cacheRef: the same
@@ -80,6 +85,9 @@ func (s RegistryStore) resolver(ctx context.Context) remotes.Resolver {
 	client := s.Client
 	if client == nil {
 		client = &http.Client{Transport: docker.DefaultHTTPTransport(nil)}
+		if s.Insecure {
+			client.Transport = docker.NewHTTPFallback(docker.DefaultHTTPTransport(&tls.Config{InsecureSkipVerify: true}))
+		}
 	}
 	creds := func(host string) (string, string, error) {
 		if s.Credentials == nil {

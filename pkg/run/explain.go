@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/warmbuild/warmbuild/pkg/builder"
@@ -87,7 +88,8 @@ func (r *runner) recordStore(e *inputs.CacheEntry) (buildrecord.Store, string) {
 	case layercache.BackendLocal:
 		return buildrecord.DirStore{}, cmp.Or(e.Attrs["dest"], e.Attrs["src"])
 	case layercache.BackendRegistry:
-		return buildrecord.RegistryStore{Credentials: r.plan.Request.Auth.Credentials}, e.Attrs["ref"]
+		insecure, _ := strconv.ParseBool(e.Attrs["registry.insecure"]) // BuildKit refuses a bad value
+		return buildrecord.RegistryStore{Credentials: r.plan.Request.Auth.Credentials, Insecure: insecure}, e.Attrs["ref"]
 	}
 	return nil, ""
 }
