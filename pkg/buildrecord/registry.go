@@ -158,21 +158,36 @@ func (s RegistryStore) resolve(ctx context.Context, res remotes.Resolver, ref st
 	if err != nil {
 		return nil, none, desc, fmt.Errorf("build record %s: %w", ref, err)
 	}
-	if digest.FromBytes(data) != desc.Digest {
-		return nil, none, desc, fmt.Errorf("build record %s: manifest does not match its digest %s", ref, desc.Digest)
+	layer, err := recordLayer(data, desc.Digest)
+	if err != nil {
+		return nil, none, desc, fmt.Errorf("build record %s: %w", ref, err)
+	}
+	return fetcher, layer, desc, nil
+}
+
+// recordLayer checks a manifest read from a registry (untrusted) under a record's tag and
+// returns the record's layer: the bytes must match the digest the registry named, and be a
+// record's manifest with one layer of at most MaxBytes.
+func recordLayer(data []byte, dgst digest.Digest) (ocispec.Descriptor, error) {
+	var none ocispec.Descriptor
+	if len(data) > maxManifestBytes {
+		return none, fmt.Errorf("%w (a manifest over %d bytes)", errNotARecord, maxManifestBytes)
+	}
+	if digest.FromBytes(data) != dgst {
+		return none, fmt.Errorf("manifest does not match its digest %s", dgst)
 	}
 	var m ocispec.Manifest
 	if err := json.Unmarshal(data, &m); err != nil {
-		return nil, none, desc, fmt.Errorf("build record %s: %w", ref, err)
+		return none, fmt.Errorf("%w: %v", errNotARecord, err)
 	}
-	if m.ArtifactType != MediaType || len(m.Layers) != 1 || m.Layers[0].MediaType != MediaType {
-		return nil, none, desc, fmt.Errorf("build record %s: %w (artifact type %q)", ref, errNotARecord, m.ArtifactType)
+	if m.MediaType != ocispec.MediaTypeImageManifest || m.ArtifactType != MediaType || len(m.Layers) != 1 || m.Layers[0].MediaType != MediaType {
+		return none, fmt.Errorf("%w (artifact type %q)", errNotARecord, m.ArtifactType)
 	}
 	layer := m.Layers[0]
 	if layer.Size < 0 || layer.Size > MaxBytes || layer.Digest.Validate() != nil {
-		return nil, none, desc, fmt.Errorf("build record %s: a layer of %d bytes, digest %q", ref, layer.Size, layer.Digest)
+		return none, fmt.Errorf("a layer of %d bytes, digest %q", layer.Size, layer.Digest)
 	}
-	return fetcher, layer, desc, nil
+	return ocispec.Descriptor{MediaType: layer.MediaType, Digest: layer.Digest, Size: layer.Size}, nil
 }
 
 var errNotARecord = errors.New("the tag holds something other than a warmbuild build record")
