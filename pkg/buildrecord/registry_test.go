@@ -83,10 +83,10 @@ func TestOnlyARecordsManifestMatchingItsDigestIsRead(t *testing.T) {
 			m["config"] = map[string]any{"mediaType": "application/vnd.buildkit.cacheconfig.v0", "digest": digest.FromString("c").String(), "size": 1}
 		}),
 		"another artifact type": recordManifest(func(m map[string]any) { m["artifactType"] = "application/vnd.example+json" }),
-		"two layers": recordManifest(func(m map[string]any) { m["layers"] = append(m["layers"].([]any), m["layers"].([]any)[0]) }),
-		"an index":   recordManifest(func(m map[string]any) { m["mediaType"] = ocispec.MediaTypeImageIndex }),
-		"not JSON":   []byte("<html>"),
-		"too large":  append(recordManifest(nil), bytes.Repeat([]byte(" "), maxManifestBytes)...),
+		"two layers":            recordManifest(func(m map[string]any) { m["layers"] = append(m["layers"].([]any), m["layers"].([]any)[0]) }),
+		"an index":              recordManifest(func(m map[string]any) { m["mediaType"] = ocispec.MediaTypeImageIndex }),
+		"not JSON":              []byte("<html>"),
+		"too large":             append(recordManifest(nil), bytes.Repeat([]byte(" "), maxManifestBytes)...),
 	} {
 		if _, err := recordLayer(m, digest.FromBytes(m)); !errors.Is(err, errNotARecord) {
 			t.Errorf("%s: %v, want it taken for no record (never overwritten)", name, err)
