@@ -3,12 +3,17 @@
 package e2e
 
 import (
+	"context"
+	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
+	"github.com/google/go-github/v62/github"
 	"github.com/warmbuild/warmbuild/pkg/cacheservice/cachetest"
+	"github.com/warmbuild/warmbuild/pkg/ghapi/ghapitest"
 )
 
 // explainDockerfile copies the requirements, installs them (a stand-in that reads the
@@ -121,23 +126,28 @@ func TestExplainACodeChangeBeforeTheInstallNamesTheCopyAndTheFile(t *testing.T) 
 	}
 }
 
-// (d) A pull request against a default-branch scope whose layer cache entries are gone
-// (evicted) says evicted: the scope's build record survived them.
+// (d) A pull request against a default-branch scope whose layer cache entries were
+// deleted through the REST API (as `gh cache delete` or a cleanup workflow does) says
+// evicted: the scope's build record survived them. The REST stand-in lists and deletes
+// the cache service stand-in's own entries, so the deletion is one the next run sees.
 func TestExplainAPullRequestAgainstAnEvictedScopeSaysEvicted(t *testing.T) {
 	needStack(t)
 	token := cachetest.RuntimeToken("refs/heads/main")
 	srv := cachetest.StartV2(t, cachetest.V2Options{Token: token, Scopes: []string{"refs/heads/main"}})
+	api := ghapitest.NewServer(ghapitest.Options{Token: "ghs_explain", Store: ghapitest.V2Store(srv)})
+	t.Cleanup(api.Close)
 	dir := writeContext(t, map[string]string{"Dockerfile": explainDockerfile, "requirements.txt": "flask==3.0.0\n", "app.py": "print('hi')\n"})
 	explainRun(t, srv, token, dir, nil)
-	var evicted int
+
+	if n := deleteCachesThroughREST(t, api.URL, "ghs_explain", "refs/heads/main", func(key string) bool { return !strings.HasPrefix(key, "warmbuild-buildrecord-") }); n == 0 {
+		t.Fatalf("the REST API listed no layer cache entries of refs/heads/main: %+v", srv.Entries())
+	}
 	for _, e := range srv.Entries() {
 		if !strings.HasPrefix(e.Key, "warmbuild-buildrecord-") {
-			evicted += srv.Evict(e.Key)
+			t.Fatalf("%s is still in the cache service after its deletion through the REST API", e.Key)
 		}
 	}
-	if evicted == 0 {
-		t.Fatalf("no layer cache entries to evict: %+v", srv.Entries())
-	}
+
 	srv.SetScopes("refs/pull/12/merge", "refs/heads/main")
 	env := map[string]string{"ACTIONS_RESULTS_URL": srv.URL(), "ACTIONS_RUNTIME_TOKEN": token}
 	for k, v := range pr12 {
@@ -146,4 +156,41 @@ func TestExplainAPullRequestAgainstAnEvictedScopeSaysEvicted(t *testing.T) {
 	pr := runAction(t, Run{Dir: dir, Event: "pull_request", Payload: "pull_request.json", Env: env, Inputs: map[string]string{"endpoint": freshBuilder(t).Endpoint}})
 	mustExit0(t, pr)
 	checkMiss(t, pr, "[3/6] COPY requirements.txt .", "4", "evicted")
+}
+
+// deleteCachesThroughREST deletes ref's cache entries whose key selected says yes, with
+// GitHub's own client against the REST API at apiURL: list them (every page), then
+// DELETE /repos/{owner}/{repo}/actions/caches?key=…&ref=… for each. It returns how many.
+func deleteCachesThroughREST(t *testing.T, apiURL, token, ref string, selected func(key string) bool) int {
+	t.Helper()
+	ctx := context.Background()
+	gh := github.NewClient(nil).WithAuthToken(token)
+	base, err := url.Parse(apiURL + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	gh.BaseURL = base
+	var keys []string
+	opts := &github.ActionsCacheListOptions{Ref: &ref, ListOptions: github.ListOptions{PerPage: 100}}
+	for {
+		list, resp, err := gh.Actions.ListCaches(ctx, "octo-org", "octo-repo", opts)
+		if err != nil {
+			t.Fatalf("list caches: %v", err)
+		}
+		for _, c := range list.ActionsCaches {
+			if selected(c.GetKey()) {
+				keys = append(keys, c.GetKey())
+			}
+		}
+		if resp.NextPage == 0 {
+			break
+		}
+		opts.Page = resp.NextPage
+	}
+	for _, k := range slices.Compact(slices.Sorted(slices.Values(keys))) {
+		if _, err := gh.Actions.DeleteCachesByKey(ctx, "octo-org", "octo-repo", k, &ref); err != nil {
+			t.Fatalf("delete cache %s: %v", k, err)
+		}
+	}
+	return len(keys)
 }

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/warmbuild/warmbuild/pkg/builder"
@@ -73,8 +74,9 @@ func (r *runner) explainSteps(ctx context.Context, st builder.StepStats) {
 const recordTimeout = 10 * time.Second
 
 // recordStore is where a layer cache entry's record lives, and its scope there: a gha
-// scope in the Actions cache, a local directory beside the cache; none for registry
-// caches (docs/ARCHITECTURE.md).
+// scope in the Actions cache, a local directory beside the cache, a registry cache's ref
+// (its record is a tag beside it, pushed with the build's registry logins;
+// docs/ARCHITECTURE.md).
 func (r *runner) recordStore(e *inputs.CacheEntry) (buildrecord.Store, string) {
 	switch e.Type {
 	case layercache.BackendGHA:
@@ -85,6 +87,9 @@ func (r *runner) recordStore(e *inputs.CacheEntry) (buildrecord.Store, string) {
 		return buildrecord.ServiceStore{Client: c}, cmp.Or(e.Attrs["scope"], "buildkit") // BuildKit's default gha scope
 	case layercache.BackendLocal:
 		return buildrecord.DirStore{}, cmp.Or(e.Attrs["dest"], e.Attrs["src"])
+	case layercache.BackendRegistry:
+		insecure, _ := strconv.ParseBool(e.Attrs["registry.insecure"]) // BuildKit refuses a bad value
+		return buildrecord.RegistryStore{Credentials: r.plan.Request.Auth.Credentials, Insecure: insecure}, e.Attrs["ref"]
 	}
 	return nil, ""
 }
@@ -144,7 +149,7 @@ func (r *runner) saveBuildRecord(ctx context.Context, st builder.StepStats) {
 	}
 	rec := r.thisRun
 	if !slices.ContainsFunc(r.plan.LayerCache.Exports, func(e *inputs.CacheEntry) bool {
-		return e.Type == layercache.BackendGHA || e.Type == layercache.BackendLocal
+		return e.Type == layercache.BackendGHA || e.Type == layercache.BackendLocal || e.Type == layercache.BackendRegistry
 	}) {
 		return
 	}

@@ -137,6 +137,18 @@ type Options struct {
 	// UsagePolicyGB answers GET .../cache/usage-policy; 0 means 404, as on
 	// github.com.
 	UsagePolicyGB int
+	// Store, when set, holds the entries the endpoints list, count and delete instead of
+	// the server's own list (AddCache): e.g. V2Store, the cache service stand-in's real
+	// entries, so that a deletion through the REST API is one the cache service sees.
+	Store Store
+}
+
+// Store is where a Server's cache entries live.
+type Store interface {
+	// Caches returns the entries in the order they were created.
+	Caches() []Cache
+	// Delete removes the entries match selects and returns them.
+	Delete(match func(Cache) bool) []Cache
 }
 
 // Server is a running fake of the cache endpoints.
@@ -148,8 +160,10 @@ type Server struct {
 	opts Options
 	http *httptest.Server
 
+	store Store
+
 	mu       sync.Mutex
-	caches   []Cache
+	caches   []Cache // the entries when Options.Store is nil
 	nextID   int64
 	requests []Request
 	faults   []Fault
@@ -162,7 +176,10 @@ func NewServer(opts Options) *Server {
 		opts.Repository = "octo-org/octo-repo"
 	}
 	opts.PathPrefix = strings.TrimSuffix(opts.PathPrefix, "/")
-	s := &Server{opts: opts, nextID: 1}
+	s := &Server{opts: opts, nextID: 1, store: opts.Store}
+	if s.store == nil {
+		s.store = ownStore{s}
+	}
 	mux := http.NewServeMux()
 	route := func(operation string, h func(http.ResponseWriter, *http.Request)) {
 		method, path, _ := strings.Cut(operation, " ")
@@ -189,8 +206,12 @@ func NewServer(opts Options) *Server {
 func (s *Server) Close() { s.http.Close() }
 
 // AddCache stores an entry; an ID of 0 is replaced by the next free one.
-// It returns the stored entry.
+// It returns the stored entry. With Options.Store the entries are that store's: add them
+// there.
 func (s *Server) AddCache(c Cache) Cache {
+	if s.opts.Store != nil {
+		panic("ghapitest: AddCache on a server with Options.Store; add the entry to the store")
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if c.ID == 0 {
@@ -207,10 +228,30 @@ func (s *Server) AddCache(c Cache) Cache {
 }
 
 // Caches returns the stored entries in insertion order.
-func (s *Server) Caches() []Cache {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]Cache(nil), s.caches...)
+func (s *Server) Caches() []Cache { return s.store.Caches() }
+
+// ownStore is the server's own list of entries.
+type ownStore struct{ s *Server }
+
+func (o ownStore) Caches() []Cache {
+	o.s.mu.Lock()
+	defer o.s.mu.Unlock()
+	return append([]Cache(nil), o.s.caches...)
+}
+
+func (o ownStore) Delete(match func(Cache) bool) []Cache {
+	o.s.mu.Lock()
+	defer o.s.mu.Unlock()
+	var kept, deleted []Cache
+	for _, c := range o.s.caches {
+		if match(c) {
+			deleted = append(deleted, c)
+			continue
+		}
+		kept = append(kept, c)
+	}
+	o.s.caches = kept
+	return deleted
 }
 
 // Requests returns the requests received so far, in order.
@@ -413,19 +454,11 @@ func (s *Server) deleteByKey(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusUnprocessableEntity, "key is required")
 		return
 	}
-	s.mu.Lock()
-	var kept []Cache
+	// Deletion by key takes the complete key, not a prefix.
 	deleted := []cacheJSON{}
-	for _, c := range s.caches {
-		// Deletion by key takes the complete key, not a prefix.
-		if c.Key == key && (ref == "" || c.Ref == ref) {
-			deleted = append(deleted, toJSON(c))
-			continue
-		}
-		kept = append(kept, c)
+	for _, c := range s.store.Delete(func(c Cache) bool { return c.Key == key && (ref == "" || c.Ref == ref) }) {
+		deleted = append(deleted, toJSON(c))
 	}
-	s.caches = kept
-	s.mu.Unlock()
 	if len(deleted) == 0 {
 		writeError(w, http.StatusNotFound, "Not Found")
 		return
@@ -439,16 +472,7 @@ func (s *Server) deleteByID(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "Not Found")
 		return
 	}
-	s.mu.Lock()
-	found := false
-	for i, c := range s.caches {
-		if c.ID == id {
-			s.caches = append(s.caches[:i], s.caches[i+1:]...)
-			found = true
-			break
-		}
-	}
-	s.mu.Unlock()
+	found := len(s.store.Delete(func(c Cache) bool { return c.ID == id })) > 0
 	if !found {
 		writeError(w, http.StatusNotFound, "Not Found")
 		return

@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -153,5 +154,63 @@ func TestUnknownRepositoryAndFaultsAnswerLikeGitHub(t *testing.T) {
 	reqs := s.Requests()
 	if len(reqs) != 3 || reqs[0].Operation != GetCacheUsage || reqs[1].Operation != GetCacheUsage || reqs[0].Path != "/api/v3/repos/octo-org/other/actions/cache/usage" {
 		t.Errorf("recorded %+v", reqs)
+	}
+}
+
+// sharedStore is entries another stand-in holds (the cache service's, in e2e: V2Store).
+type sharedStore struct {
+	mu     sync.Mutex
+	caches []Cache
+}
+
+func (st *sharedStore) Caches() []Cache {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return append([]Cache(nil), st.caches...)
+}
+
+func (st *sharedStore) Delete(match func(Cache) bool) []Cache {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	var kept, deleted []Cache
+	for _, c := range st.caches {
+		if match(c) {
+			deleted = append(deleted, c)
+		} else {
+			kept = append(kept, c)
+		}
+	}
+	st.caches = kept
+	return deleted
+}
+
+// With a Store, the endpoints list, count and delete that store's entries: a deletion
+// through the REST API is one its owner sees.
+func TestAStoreHoldsTheEntriesTheEndpointsListAndDelete(t *testing.T) {
+	base := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	st := &sharedStore{caches: []Cache{
+		{ID: 7, Key: "buildkit-blob-1-sha256:aa", Ref: "refs/heads/main", CreatedAt: base, LastAccessedAt: base, SizeInBytes: 10},
+		{ID: 8, Key: "warmbuild-buildrecord-app-main/0123", Ref: "refs/heads/main", CreatedAt: base.Add(time.Minute), LastAccessedAt: base.Add(time.Minute), SizeInBytes: 2},
+		{ID: 9, Key: "buildkit-blob-1-sha256:aa", Ref: "refs/heads/dev", CreatedAt: base, LastAccessedAt: base, SizeInBytes: 10},
+	}}
+	s := NewServer(Options{Store: st})
+	defer s.Close()
+	caches := s.URL + "/repos/octo-org/octo-repo/actions/caches"
+
+	if _, body := get(t, http.MethodGet, caches+"?ref=refs/heads/main&sort=created_at&direction=asc"); strings.Join(keysOf(body), ",") != "buildkit-blob-1-sha256:aa,warmbuild-buildrecord-app-main/0123" {
+		t.Errorf("list = %v, want the store's two main entries", keysOf(body))
+	}
+	if _, body := get(t, http.MethodGet, s.URL+"/repos/octo-org/octo-repo/actions/cache/usage"); body["active_caches_count"] != float64(3) || body["active_caches_size_in_bytes"] != float64(22) {
+		t.Errorf("usage = %v, want the store's 3 entries, 22 bytes", body)
+	}
+	resp, body := get(t, http.MethodDelete, caches+"?key=buildkit-blob-1-sha256:aa&ref=refs/heads/main")
+	if resp.StatusCode != http.StatusOK || body["total_count"] != float64(1) {
+		t.Errorf("delete by key and ref: %d %v", resp.StatusCode, body)
+	}
+	if resp, _ := get(t, http.MethodDelete, caches+"/8"); resp.StatusCode != http.StatusNoContent {
+		t.Errorf("delete by id: status %d, want 204", resp.StatusCode)
+	}
+	if left := st.Caches(); len(left) != 1 || left[0].ID != 9 {
+		t.Errorf("the store holds %+v, want only dev's entry (id 9)", left)
 	}
 }
