@@ -37,7 +37,7 @@ func matrixContext(t *testing.T, n int, salt string) string {
 
 // matrixRun is one job of the matrix: image e2e/.../svc-N, cache-scope svc-N, one cache-ref.
 type matrixRun struct {
-	cacheRef string // REGISTRY/<cache repo>:buildcache
+	cacheRef  string // REGISTRY/<cache repo>:buildcache
 	imageRepo func(n int) string
 }
 
