@@ -243,8 +243,10 @@ func keys[V any](m map[string]V) []string {
 }
 
 // The bench of bench/remote/README.md: 4 jobs at once on one remote daemon against the same 4
-// jobs one after another on a fresh one, cold (new cache repository each time). Opt-in:
-// WB_REMOTE_BENCH=N runs N rounds of each.
+// jobs one after another, each mode on a fresh daemon and a new cache repository (no layer
+// cache to read). "fresh" daemons have not got the base image yet; "warm" ones built one
+// unrelated job first, as a long-lived shared daemon would have. Opt-in: WB_REMOTE_BENCH=N
+// runs N rounds of each mode.
 func TestRemoteBenchConcurrentVsInARow(t *testing.T) {
 	rounds, _ := strconv.Atoi(os.Getenv("WB_REMOTE_BENCH"))
 	if rounds <= 0 {
@@ -253,16 +255,22 @@ func TestRemoteBenchConcurrentVsInARow(t *testing.T) {
 	needStack(t)
 	p := newPKI(t, "bench")
 	for round := 1; round <= rounds; round++ {
-		for _, mode := range []string{"concurrent", "in-a-row"} {
+		for _, mode := range []string{"concurrent-fresh", "in-a-row-fresh", "concurrent-warm", "in-a-row-warm"} {
 			d := startTLSDaemon(t, p)
 			m := newMatrix(t, "bench-"+mode)
+			if strings.HasSuffix(mode, "-warm") {
+				warmup := newMatrix(t, "bench-warmup")
+				if r := warmup.run(t, 9, matrixContext(t, 9, fmt.Sprint(time.Now().UnixNano())), d.Endpoint, p.Client, false); r.ExitCode != 0 {
+					t.Fatalf("warm-up job failed:\n%s", tail(r.Log, 30))
+				}
+			}
 			dirs := make([]string, matrixJobs)
 			for i := range dirs {
 				dirs[i] = matrixContext(t, i, fmt.Sprintf("%s-%d-%d", mode, round, time.Now().UnixNano()))
 			}
 			var res []Result
 			var took time.Duration
-			if mode == "concurrent" {
+			if strings.HasPrefix(mode, "concurrent") {
 				res, took = atOnce(matrixJobs, func(i int) Result { return m.run(t, i, dirs[i], d.Endpoint, p.Client, false) })
 			} else {
 				start := time.Now()
