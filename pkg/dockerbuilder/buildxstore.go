@@ -90,7 +90,8 @@ func storedBuilderProblem(name string, b *storedBuilder) string {
 // setup-buildx-action: its nodes output (the JSON of `buildx inspect`'s nodes, each with
 // an endpoint field: docker/actions-toolkit src/types/buildx/builder.ts Node). Its endpoint
 // output is declared but no longer set since v4 (docker/setup-buildx-action b4664d8,
-// "remove deprecated inputs/outputs": src/main.ts sets name, driver, platforms, nodes).
+// "remove deprecated inputs/outputs": src/main.ts sets name, driver, platforms, nodes; v3.12.0
+// still set endpoint), so nodes is the one that works with every version.
 const setupBuildxEndpoint = "${{ fromJSON(steps.buildx.outputs.nodes)[0].endpoint }}"
 
 func remoteProblem(name string, b *storedBuilder) string {
