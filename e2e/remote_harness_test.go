@@ -6,10 +6,15 @@ import (
 	"bytes"
 	"fmt"
 	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -100,7 +105,9 @@ func freePort(t *testing.T) int {
 // as scripts/stack/buildkitd-run.sh does (overlayfs snapshotter, native where overlayfs does
 // not work), plus --tlscacert/--tlscert/--tlskey and a tcp:// address, and stops it when the
 // test ends.
-func startTLSDaemon(t *testing.T, p *pki) *tlsDaemon {
+// extraConfig, when given, is appended to the stack's buildkitd.toml (e.g. one more plain-
+// HTTP registry).
+func startTLSDaemon(t *testing.T, p *pki, extraConfig ...string) *tlsDaemon {
 	t.Helper()
 	needStack(t)
 	bin := stackEnv["BUILDKIT_BIN_DIR"]
@@ -113,11 +120,20 @@ func startTLSDaemon(t *testing.T, p *pki) *tlsDaemon {
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
 	sock := filepath.Join(dir, "buildkitd.sock")
+	config := stackEnv["BUILDKITD_CONFIG"]
+	if len(extraConfig) > 0 {
+		base, err := os.ReadFile(config)
+		if err != nil {
+			t.Fatal(err)
+		}
+		config = filepath.Join(dir, "buildkitd.toml")
+		writeFile(t, config, string(base)+"\n"+strings.Join(extraConfig, "\n")+"\n")
+	}
 	for _, snap := range []string{"overlayfs", "native"} {
 		for try := 0; try < 3; try++ { // a free port can be taken between freePort and the listen
 			d := &tlsDaemon{Endpoint: fmt.Sprintf("tcp://127.0.0.1:%d", freePort(t)), Root: filepath.Join(dir, "root-"+snap), PKI: p, log: &bytes.Buffer{}}
 			cmd := exec.Command(filepath.Join(bin, "buildkitd"), "--root", d.Root,
-				"--addr", "unix://"+sock, "--addr", d.Endpoint, "--config", stackEnv["BUILDKITD_CONFIG"],
+				"--addr", "unix://"+sock, "--addr", d.Endpoint, "--config", config,
 				"--tlscacert", filepath.Join(p.Server, "ca.pem"), "--tlscert", filepath.Join(p.Server, "cert.pem"),
 				"--tlskey", filepath.Join(p.Server, "key.pem"), "--oci-worker-snapshotter", snap)
 			cmd.Stdout, cmd.Stderr = d.log, d.log
@@ -165,4 +181,50 @@ func waitWorkers(bin, sock string, exited <-chan struct{}) bool {
 		time.Sleep(200 * time.Millisecond)
 	}
 	return false
+}
+
+// manifestCounter is a relay in front of the stack's registry that counts the manifests
+// pushed per tag, to tell "every cache written once" from "written, then overwritten".
+type manifestCounter struct {
+	Host string // 127.0.0.1:PORT, plain HTTP
+	mu   sync.Mutex
+	puts map[string]int // repo:tag -> manifest PUTs
+}
+
+func newManifestCounter(t *testing.T) *manifestCounter {
+	t.Helper()
+	target, err := url.Parse("http://" + stackEnv["REGISTRY"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	mc := &manifestCounter{puts: map[string]int{}}
+	proxy := httputil.NewSingleHostReverseProxy(target) // keeps the Host header: Locations point back here
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPut {
+			if repo, ref, ok := strings.Cut(strings.TrimPrefix(r.URL.Path, "/v2/"), "/manifests/"); ok && !strings.Contains(ref, ":") {
+				mc.mu.Lock()
+				mc.puts[repo+":"+ref]++
+				mc.mu.Unlock()
+			}
+		}
+		proxy.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	mc.Host = strings.TrimPrefix(srv.URL, "http://")
+	return mc
+}
+
+// Config is the buildkitd.toml lines that let a daemon push to the relay over plain HTTP.
+func (mc *manifestCounter) Config() string {
+	return fmt.Sprintf("[registry.%q]\n  http = true\n", mc.Host)
+}
+
+func (mc *manifestCounter) Puts() map[string]int {
+	mc.mu.Lock()
+	defer mc.mu.Unlock()
+	out := map[string]int{}
+	for k, v := range mc.puts {
+		out[k] = v
+	}
+	return out
 }

@@ -37,20 +37,28 @@ func matrixContext(t *testing.T, n int, salt string) string {
 
 // matrixRun is one job of the matrix: image e2e/.../svc-N, cache-scope svc-N, one cache-ref.
 type matrixRun struct {
-	cacheRef  string // REGISTRY/<cache repo>:buildcache
+	cacheHost string // the registry the cache is pushed through (the stack's, or a counting relay)
+	cacheRef  string // cacheHost/<cache repo>:buildcache
 	imageRepo func(n int) string
 }
 
-func newMatrix(t *testing.T, name string) *matrixRun {
+func newMatrix(t *testing.T, name, cacheHost string) *matrixRun {
 	base := uniqueRepo(t, name)
 	return &matrixRun{
-		cacheRef:  stackEnv["REGISTRY"] + "/" + base + "-cache:buildcache",
+		cacheHost: cacheHost,
+		cacheRef:  cacheHost + "/" + base + "-cache:buildcache",
 		imageRepo: func(n int) string { return fmt.Sprintf("%s/svc-%d", base, n) },
 	}
 }
 
+// cacheRepo is the cache repository's path in the registry, without host or tag.
 func (m *matrixRun) cacheRepo() string {
-	return strings.TrimSuffix(strings.TrimPrefix(m.cacheRef, stackEnv["REGISTRY"]+"/"), ":buildcache")
+	return strings.TrimSuffix(strings.TrimPrefix(m.cacheRef, m.cacheHost+"/"), ":buildcache")
+}
+
+// cacheTag is the cache of job n's scope on main, repo:tag as the relay counts it.
+func (m *matrixRun) cacheTag(n int) string {
+	return fmt.Sprintf("%s:buildcache-svc-%d-main", m.cacheRepo(), n)
 }
 
 // run is job n on endpoint (tlsDir for mTLS, "" otherwise), a push to main or pull request
@@ -136,12 +144,15 @@ func hitRatio(r Result) float64 {
 }
 
 // Four jobs at once on one remote daemon over mTLS, one registry cache repository, each its
-// own scope: every image pushed and every cache written (one cache manifest per scope, every
-// blob present). Then four pull-request runs, each on a fresh daemon, read their own scope.
+// own scope: every image pushed and every cache written once (one manifest push per scope,
+// counted by a relay in front of the registry; one cache manifest per scope, every blob
+// present). Then four pull-request runs, each on a fresh daemon, read their own scope.
 func TestRemoteConcurrentMatrixOnOneDaemonThenPullRequestsOnFreshDaemons(t *testing.T) {
 	needStack(t)
-	shared := startTLSDaemon(t, newPKI(t, "team"))
-	m := newMatrix(t, "matrix")
+	pk := newPKI(t, "team")
+	relay := newManifestCounter(t)
+	shared := startTLSDaemon(t, pk, relay.Config())
+	m := newMatrix(t, "matrix", relay.Host)
 	dirs := make([]string, matrixJobs)
 	for i := range dirs {
 		dirs[i] = matrixContext(t, i, "v1")
@@ -171,15 +182,21 @@ func TestRemoteConcurrentMatrixOnOneDaemonThenPullRequestsOnFreshDaemons(t *test
 	if len(caches) != matrixJobs {
 		t.Errorf("want %d caches in %s, one per scope, got %v", matrixJobs, m.cacheRepo(), keys(caches))
 	}
+	puts := relay.Puts()
+	for i := range matrixJobs {
+		if n := puts[m.cacheTag(i)]; n != 1 {
+			t.Errorf("cache %s written %d times, want once (manifest pushes: %v)", m.cacheTag(i), n, puts)
+		}
+	}
 
 	// Fresh runners for the pull requests: new daemons with nothing local. The daemons are
 	// started here (t.Fatal must not run in the goroutines).
-	fresh := make([]*Builder, matrixJobs)
+	fresh := make([]*tlsDaemon, matrixJobs)
 	for i := range fresh {
-		fresh[i] = freshBuilder(t)
+		fresh[i] = startTLSDaemon(t, pk, relay.Config())
 	}
 	prs, took := atOnce(matrixJobs, func(i int) Result {
-		return m.run(t, i, dirs[i], fresh[i].Endpoint, "", true)
+		return m.run(t, i, dirs[i], fresh[i].Endpoint, pk.Client, true)
 	})
 	t.Logf("%d concurrent pull-request runs on fresh daemons: %.1fs", matrixJobs, took.Seconds())
 	for i, r := range prs {
@@ -197,6 +214,11 @@ func TestRemoteConcurrentMatrixOnOneDaemonThenPullRequestsOnFreshDaemons(t *test
 	if n := len(cacheManifests(t, m.cacheRepo())); n != matrixJobs {
 		t.Errorf("pull requests must not write caches: %d caches now", n)
 	}
+	for i := range matrixJobs {
+		if n := relay.Puts()[m.cacheTag(i)]; n != 1 {
+			t.Errorf("after the pull requests, cache %s written %d times, want still once", m.cacheTag(i), n)
+		}
+	}
 }
 
 // Two jobs of the same image and branch at once (a re-run racing the first run, on two
@@ -205,8 +227,9 @@ func TestRemoteConcurrentMatrixOnOneDaemonThenPullRequestsOnFreshDaemons(t *test
 func TestRemoteTwoJobsOfTheSameImageAtOnceLeaveOneValidCache(t *testing.T) {
 	needStack(t)
 	p := newPKI(t, "team")
-	daemons := []*tlsDaemon{startTLSDaemon(t, p), startTLSDaemon(t, p)}
-	m := newMatrix(t, "race")
+	relay := newManifestCounter(t)
+	daemons := []*tlsDaemon{startTLSDaemon(t, p, relay.Config()), startTLSDaemon(t, p, relay.Config())}
+	m := newMatrix(t, "race", relay.Host)
 	// A step whose output differs on every run: the two exports race with different layers.
 	dir := writeContext(t, map[string]string{
 		"Dockerfile": "FROM python:3.11-slim\n" +
@@ -220,11 +243,15 @@ func TestRemoteTwoJobsOfTheSameImageAtOnceLeaveOneValidCache(t *testing.T) {
 			t.Fatalf("job %d failed (exit %d):\n%s", i, r.ExitCode, tail(r.Log, 40))
 		}
 	}
+	// Both exported (else the race did not happen): the last manifest pushed holds the tag.
+	if n := relay.Puts()[m.cacheTag(0)]; n != 2 {
+		t.Errorf("cache %s written %d times, want 2 (one per racing job)", m.cacheTag(0), n)
+	}
 	caches := cacheManifests(t, m.cacheRepo())
 	if _, ok := caches["buildcache-svc-0-main"]; !ok || len(caches) != 1 {
 		t.Fatalf("want one cache, buildcache-svc-0-main, got %v", keys(caches))
 	}
-	third := m.run(t, 0, dir, freshBuilder(t).Endpoint, "", false)
+	third := m.run(t, 0, dir, startTLSDaemon(t, p, relay.Config()).Endpoint, p.Client, false)
 	mustExit0(t, third)
 	if third.Outputs["layer-cache-steps-cached"] != third.Outputs["layer-cache-steps-total"] || third.Outputs["layer-cache-steps-total"] == "0" {
 		t.Errorf("third run: %s of %s steps cached, want all\n%s", third.Outputs["layer-cache-steps-cached"], third.Outputs["layer-cache-steps-total"], tail(third.Log, 30))
@@ -257,9 +284,9 @@ func TestRemoteBenchConcurrentVsInARow(t *testing.T) {
 	for round := 1; round <= rounds; round++ {
 		for _, mode := range []string{"concurrent-fresh", "in-a-row-fresh", "concurrent-warm", "in-a-row-warm"} {
 			d := startTLSDaemon(t, p)
-			m := newMatrix(t, "bench-"+mode)
+			m := newMatrix(t, "bench-"+mode, stackEnv["REGISTRY"])
 			if strings.HasSuffix(mode, "-warm") {
-				warmup := newMatrix(t, "bench-warmup")
+				warmup := newMatrix(t, "bench-warmup", stackEnv["REGISTRY"])
 				if r := warmup.run(t, 9, matrixContext(t, 9, fmt.Sprint(time.Now().UnixNano())), d.Endpoint, p.Client, false); r.ExitCode != 0 {
 					t.Fatalf("warm-up job failed:\n%s", tail(r.Log, 30))
 				}
