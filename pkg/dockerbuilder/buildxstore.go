@@ -136,6 +136,9 @@ func notFoundHint(storeErr error) string {
 // checkStoredBuilder refuses, before Docker is asked anything, a builder that buildx's store
 // says is of a driver warmbuild does not reach through Docker.
 func checkStoredBuilder(o Options) (storeErr error, err error) {
+	if !validName(o.Builder) {
+		return os.ErrNotExist, nil // no such file can exist; useBuilder names the bad input
+	}
 	b, storeErr := readStoredBuilder(o.BuildxDir, o.Builder)
 	if storeErr != nil {
 		return storeErr, nil

@@ -123,3 +123,26 @@ func TestBuildxDirFollowsBuildxConfigThenDockerConfig(t *testing.T) {
 		}
 	}
 }
+
+// A name that is no builder name is never used as a path into the store.
+func TestBuilderNameIsNotAPathIntoTheStore(t *testing.T) {
+	dir := t.TempDir()
+	writeFile := func(p, c string) {
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		os.WriteFile(p, []byte(c), 0o600)
+	}
+	writeFile(filepath.Join(dir, "outside"), kubeRecord)
+	_, _, err := Resolve(ctxT(t), Options{Builder: "../../outside", BuildxDir: filepath.Join(dir, "store"), Env: noDocker(t)})
+	if err == nil || strings.Contains(err.Error(), "kubernetes driver:") {
+		t.Errorf("the store was read through ../: %v", err)
+	}
+}
+
+// On a runner without Docker (a self-hosted runner pointed at a remote daemon), a builder
+// name buildx's store cannot tell about still gets the remote way in the error.
+func TestBuilderWithoutDockerMentionsTheRemoteWay(t *testing.T) {
+	_, _, err := Resolve(ctxT(t), Options{Builder: "remote-bk", Env: noDocker(t)})
+	if err == nil || !strings.Contains(err.Error(), "fromJSON(steps.buildx.outputs.nodes)[0].endpoint") {
+		t.Errorf("got %v", err)
+	}
+}

@@ -145,6 +145,9 @@ func Resolve(ctx context.Context, o Options) (builder.Endpoint, Info, error) {
 	}
 	d, err := openDocker(ctx, host, o.Endpoint != "" || o.Builder != "")
 	if err != nil {
+		if o.Builder != "" && o.Endpoint == "" {
+			err = fmt.Errorf("%w.%s", err, notFoundHint(o.storeErr))
+		}
 		return builder.Endpoint{}, Info{}, err
 	}
 	defer d.Close()
