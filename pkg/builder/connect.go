@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/moby/buildkit/client"
+	"github.com/warmbuild/warmbuild/pkg/inputs"
 )
 
 // Endpoint says where a BuildKit daemon listens.
@@ -23,7 +24,9 @@ type Endpoint struct {
 }
 
 // Connect dials the daemon and checks it answers, so a wrong address fails here with a
-// clear message instead of in the middle of a build.
+// clear message instead of in the middle of a build. When a tcp:// daemon does not answer,
+// a TLS probe (tlsprobe.go) finds out what it expects, and the error names the input to fix
+// (endpoint or endpoint-tls-dir) and what the daemon said.
 func Connect(ctx context.Context, ep Endpoint) (*client.Client, error) {
 	var opts []client.ClientOpt
 	if ep.TLSDir != "" {
@@ -38,13 +41,22 @@ func Connect(ctx context.Context, ep Endpoint) (*client.Client, error) {
 	}
 	c, err := client.New(ctx, ep.Address, opts...)
 	if err != nil {
+		if ep.TLSDir != "" {
+			// The client loads ca.pem and the key pair before it dials
+			// (moby/buildkit client/client.go loadCredentials).
+			return nil, &inputs.Error{Input: "endpoint-tls-dir", Problem: fmt.Sprintf("the certificates in %s cannot be used for %s: %s (ca.pem: the CA that signed the daemon's certificate; cert.pem and key.pem: a client certificate and its private key, PEM)", ep.TLSDir, ep.Address, cleanMessage(err))}
+		}
 		return nil, fmt.Errorf("connect to BuildKit at %s: %w", ep.Address, err)
 	}
 	pingCtx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()
 	if _, err := c.ListWorkers(pingCtx); err != nil {
 		c.Close()
-		return nil, fmt.Errorf("BuildKit at %s does not answer: %w", ep.Address, err)
+		var probe *TLSProbe
+		if ep.Dialer == nil {
+			probe = ProbeTLS(ctx, ep.Address, ep.TLSDir)
+		}
+		return nil, ConnectError(ep, err, probe)
 	}
 	return c, nil
 }

@@ -81,6 +81,11 @@ type Options struct {
 	Env      Env
 	// Logf, when set, receives one line per decision (found, created, started, waited).
 	Logf func(format string, args ...any)
+	// BuildxDir is where buildx keeps its builders (BuildxDir), read to recognise a builder
+	// of the remote or kubernetes driver by its name; "" or unreadable: not consulted.
+	BuildxDir string
+
+	storeErr error // why buildx's store said nothing about Builder
 
 	readyWindow time.Duration // tests shorten it; zero means defaultReadyWindow
 }
@@ -128,12 +133,21 @@ func Resolve(ctx context.Context, o Options) (builder.Endpoint, Info, error) {
 	if o.readyWindow == 0 {
 		o.readyWindow = defaultReadyWindow
 	}
+	if o.Builder != "" && o.Endpoint == "" {
+		var err error
+		if o.storeErr, err = checkStoredBuilder(o); err != nil {
+			return builder.Endpoint{}, Info{}, err
+		}
+	}
 	host := o.Env.DockerHost
 	if host == "" {
 		host = defaultDockerHost
 	}
 	d, err := openDocker(ctx, host, o.Endpoint != "" || o.Builder != "")
 	if err != nil {
+		if o.Builder != "" && o.Endpoint == "" {
+			err = fmt.Errorf("%w.%s", err, notFoundHint(o.storeErr))
+		}
 		return builder.Endpoint{}, Info{}, err
 	}
 	defer d.Close()
@@ -229,8 +243,8 @@ func useBuilder(ctx context.Context, d *dockerclient.Client, o Options) (Info, e
 	ctr, err := d.ContainerInspect(ctx, cname, dockerclient.ContainerInspectOptions{})
 	if cerrdefs.IsNotFound(err) {
 		return Info{}, &inputs.Error{Input: "builder", Problem: fmt.Sprintf(
-			"no docker-container builder %q on this Docker (no container %s)%s. A builder of the docker driver (setup-buildx-action with driver: docker) has no container and cannot export the gha layer cache: use driver: docker-container, setup-buildx-action's default",
-			name, cname, existingBuildersSentence(ctx, d))}
+			"no docker-container builder %q on this Docker (no container %s)%s. A builder of the docker driver (setup-buildx-action with driver: docker) has no container and cannot export the gha layer cache: use driver: docker-container, setup-buildx-action's default.%s",
+			name, cname, existingBuildersSentence(ctx, d), notFoundHint(o.storeErr))}
 	}
 	if err != nil {
 		return Info{}, fmt.Errorf("inspect builder container %s: %w", cname, err)

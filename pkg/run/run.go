@@ -150,6 +150,9 @@ func (r *runner) run(ctx context.Context) error {
 		Builder: in.Builder, Image: in.BuildkitImage,
 		Env:  dockerbuilder.Env{DockerHost: r.renv.DockerHost, Security: r.renv.BuilderSecurity, Network: r.renv.BuilderNetwork},
 		Logf: r.rep.Infof,
+
+		// remote (issue 20): buildx's store, to recognise remote/kubernetes builders by name
+		BuildxDir: dockerbuilder.BuildxDir(r.env.Getenv("BUILDX_CONFIG"), r.renv.DockerConfigDir()),
 	})
 	var c *client.Client
 	if err == nil {

@@ -13,6 +13,7 @@ set -euo pipefail
 # git: BuildKit runs it to fetch Git contexts (moby/buildkit's image ships it), and e2e
 # serves repositories with its git-http-backend.
 packages=(runc docker-registry debootstrap ca-certificates zstd curl tar gzip pigz apache2-utils openssh-client git)
+packages+=(openssl) # remote (issue 20): the mTLS e2e makes its CA and certificates with it
 missing=()
 for p in "${packages[@]}"; do
   if [ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)" != "install ok installed" ]; then
