@@ -36,6 +36,10 @@ func discoverCases() []discoverCase {
 		{name: "uv", opts: Options{Platform: amd64}},
 		{name: "no-cache-mounts", opts: Options{Platform: amd64}},
 		{name: "heredoc", opts: Options{Platform: amd64}},
+		{name: "go-build-cache", opts: Options{Platform: amd64}},
+		{name: "uv-parent-cache", opts: Options{Platform: amd64}},
+		{name: "other-user-pip", opts: Options{Platform: amd64}},
+		{name: "from-mount", opts: Options{Platform: amd64}},
 		{name: "escape-and-ns", opts: Options{Platform: amd64, BuildArgs: map[string]string{CacheNamespaceArg: "shop"}}},
 	}
 }
@@ -216,13 +220,44 @@ func TestDiscoverResolvesIDsTargetsAndUsers(t *testing.T) {
 			t.Errorf("relative target: %+v", m)
 		}
 	})
-	t.Run("a parent of the pip cache holds it, for root and a named user", func(t *testing.T) {
+	t.Run("a parent of the pip cache holds it only when the RUN runs pip", func(t *testing.T) {
 		ms := discover("parent-cache", amd64)
 		if m := find(t, ms, 2, 0); !strings.Contains(m.Python, "contains pip's cache directory /root/.cache/pip") {
 			t.Errorf("root: %+v", m)
 		}
-		if m := find(t, ms, 6, 0); m.User != "worker:worker" || !strings.Contains(m.Python, "/home/worker/.cache/pip") {
-			t.Errorf("worker: %+v", m)
+		if m := find(t, ms, 6, 0); m.User != "worker:worker" || m.Python != "" {
+			t.Errorf("worker's ~/.cache on a RUN running no Python tool: %+v", m)
+		}
+	})
+	t.Run("Go's build cache at ~/.cache is not pip's", func(t *testing.T) {
+		for _, m := range discover("go-build-cache", amd64) {
+			if m.Python != "" {
+				t.Errorf("line %d %s: %q", m.Line, m.Path, m.Python)
+			}
+		}
+	})
+	t.Run("a parent cache on a uv RUN names uv", func(t *testing.T) {
+		m := find(t, discover("uv-parent-cache", amd64), 4, 0)
+		if !strings.Contains(m.Python, "uv's cache directory /root/.cache/uv") || strings.Contains(m.Python, "pip") {
+			t.Errorf("%+v", m)
+		}
+	})
+	t.Run("root's pip cache on a RUN as another user is not carried", func(t *testing.T) {
+		ms := discover("other-user-pip", amd64)
+		if m := find(t, ms, 6, 0); m.Python != "" {
+			t.Errorf("USER app, /root/.cache/pip: %q", m.Python)
+		}
+		if m := find(t, ms, 7, 0); !strings.Contains(m.Python, "default for user app") {
+			t.Errorf("USER app, its own cache: %q", m.Python)
+		}
+		if m := find(t, ms, 8, 0); !strings.Contains(m.Python, "--cache-dir") {
+			t.Errorf("--cache-dir names it: %q", m.Python)
+		}
+	})
+	t.Run("from= mounts are not picked by auto", func(t *testing.T) {
+		ms := discover("from-mount", amd64)
+		if got := autoSummary(ms); len(got) != 1 || !strings.HasPrefix(got[0], "line 9:") {
+			t.Errorf("auto picked %v", got)
 		}
 	})
 	t.Run("uv caches", func(t *testing.T) {
@@ -230,7 +265,7 @@ func TestDiscoverResolvesIDsTargetsAndUsers(t *testing.T) {
 		if m := find(t, ms, 5, 0); !strings.Contains(m.Python, "uv's cache directory") {
 			t.Errorf("%+v", m)
 		}
-		if m := find(t, ms, 9, 0); m.Python != "the RUN command invokes uv" {
+		if m := find(t, ms, 9, 0); m.Python != "target is uv's cache directory ($UV_CACHE_DIR)" {
 			t.Errorf("%+v", m)
 		}
 	})
