@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"path"
 	"slices"
 	"strconv"
@@ -79,10 +80,24 @@ type Mount struct {
 	// Python says why this mount looks like a Python package cache (pip, uv, ...);
 	// empty when it does not. mount-caches: auto selects the mounts where it is set.
 	Python string `json:"python,omitempty"`
-	// Unresolved lists variables the RUN's --mount flags use that neither the
-	// Dockerfile nor the build arguments define. They may come from the base image's ENV, which
-	// discovery cannot see, so the mount's values may be wrong.
+	// Unresolved lists variables the mount's flag uses that neither the Dockerfile nor
+	// the build arguments define. They may come from the base image's ENV, which
+	// discovery cannot see, so the mount's values are not known: it is not carried
+	// (CarryProblem), and discovery of the other mounts goes on.
 	Unresolved []string `json:"unresolved,omitempty"`
+}
+
+// CarryProblem says why discovery cannot tell which BuildKit directory the mount uses,
+// or "" when it can: the mount's flag uses variables it cannot resolve.
+func (m Mount) CarryProblem() string {
+	if len(m.Unresolved) == 0 {
+		return ""
+	}
+	vars, them := "$"+strings.Join(m.Unresolved, ", $"), "them"
+	if len(m.Unresolved) == 1 {
+		them = "it"
+	}
+	return fmt.Sprintf("its --mount flag uses %s, which neither the Dockerfile nor the build args set (BuildKit may take %s from the base image's ENV, which warmbuild cannot read), so the directory it names is not known", vars, them)
 }
 
 // FileMode is a mount's mode= value; it is written in octal in JSON ("0755").
@@ -130,7 +145,12 @@ func Discover(dockerfile []byte, opts Options) ([]Mount, error) {
 	if len(stages) == 0 {
 		return nil, errors.New("parse Dockerfile: no FROM instruction")
 	}
-	d := &discovery{lex: shell.NewLex(res.EscapeToken), opts: opts}
+	d := &discovery{lex: shell.NewLex(res.EscapeToken), opts: opts, runNodes: map[int]*parser.Node{}}
+	for _, n := range res.AST.Children {
+		if strings.EqualFold(n.Value, "run") {
+			d.runNodes[n.StartLine] = n
+		}
+	}
 	if err := d.globals(metaArgs, stages); err != nil {
 		return nil, err
 	}
@@ -153,6 +173,9 @@ type discovery struct {
 	opts   Options
 	global *env // build-platform args and global ARGs
 	stages []*stageState
+	// runNodes are the parsed RUN instructions by first line, whose raw --mount flags
+	// are read one at a time when a RUN's mounts use variables discovery cannot resolve.
+	runNodes map[int]*parser.Node
 }
 
 type stageState struct {
@@ -409,6 +432,32 @@ type scope struct {
 	lex     *shell.Lex
 }
 
+// placeholderExpander expands with the scope, and a variable the scope does not
+// define becomes "$NAME" (keep "$") or "0": a stand-in that lets the flag parse.
+func (sc scope) placeholderExpander(keep string) instructions.SingleWordExpander {
+	return func(word string) (string, error) {
+		v, _, err := sc.lex.ProcessWord(word, placeholderEnv{sc.env, keep})
+		return v, err
+	}
+}
+
+type placeholderEnv struct {
+	e    *env
+	keep string
+}
+
+func (p placeholderEnv) Get(k string) (string, bool) {
+	if v, ok := p.e.Get(k); ok {
+		return v, true
+	}
+	if p.keep == "$" {
+		return "$" + k, true
+	}
+	return p.keep, true
+}
+
+func (p placeholderEnv) Keys() []string { return p.e.Keys() }
+
 func (sc scope) expander(unmatched map[string]struct{}) instructions.SingleWordExpander {
 	return func(word string) (string, error) {
 		v, um, err := sc.lex.ProcessWord(word, sc.env)
@@ -422,29 +471,23 @@ func (sc scope) expander(unmatched map[string]struct{}) instructions.SingleWordE
 }
 
 func (d *discovery) runMounts(s *stageState, c *instructions.RunCommand, sc scope) ([]Mount, error) {
-	unmatched := map[string]struct{}{}
-	// Expand runs BuildKit's own mount parser with our expander, which is how the
-	// frontend turns --mount flags into mounts.
-	if err := c.Expand(sc.expander(unmatched)); err != nil {
+	mounts, unresolved, err := d.parseMounts(c, sc)
+	if err != nil {
 		return nil, err
 	}
-	var missing []string
-	for k := range unmatched {
-		missing = append(missing, k)
-	}
-	slices.Sort(missing)
 	command := commandText(c)
 	var out []Mount
-	for i, m := range instructions.GetMounts(c) {
+	for i, m := range mounts {
 		if m.Type != instructions.MountTypeCache {
 			continue
 		}
+		missing := unresolved[i]
 		mp := m.Target
 		if !path.IsAbs(mp) {
 			mp = path.Join("/", sc.workdir, mp)
 		}
 		mp = path.Clean(mp)
-		if mp == "/" {
+		if mp == "/" && len(missing) == 0 {
 			return nil, fmt.Errorf("invalid mount target %q", m.Target)
 		}
 		id := m.CacheID
@@ -486,6 +529,84 @@ func (d *discovery) runMounts(s *stageState, c *instructions.RunCommand, sc scop
 		out = append(out, mount)
 	}
 	return out, nil
+}
+
+// parseMounts expands and parses a RUN's --mount flags with BuildKit's own mount
+// parser, as the frontend does. unresolved[i] lists the variables the i-th flag uses
+// that neither the Dockerfile nor the build arguments define: BuildKit may find them in
+// the base image's ENV, which discovery cannot see, so that mount's values (id, target,
+// uid, gid, mode) are not known here. Such a flag never fails the RUN's discovery: it is
+// parsed with its unknown variables left as written (or, where a number is needed, as
+// 0), and the mount is listed with the variables named, for the caller to skip.
+func (d *discovery) parseMounts(c *instructions.RunCommand, sc scope) ([]*instructions.Mount, [][]string, error) {
+	unmatched := map[string]struct{}{}
+	err := c.Expand(sc.expander(unmatched))
+	mounts := instructions.GetMounts(c)
+	if err == nil && len(unmatched) == 0 {
+		return mounts, make([][]string, len(mounts)), nil
+	}
+	node := d.runNodes[line(c.Location())]
+	if node == nil || len(unmatched) == 0 {
+		return nil, nil, err
+	}
+	var flags []string
+	for _, f := range node.Flags {
+		if strings.HasPrefix(f, "--mount=") {
+			flags = append(flags, f)
+		}
+	}
+	mounts = mounts[:0:0]
+	var unresolved [][]string
+	for _, flag := range flags {
+		um := map[string]struct{}{}
+		m, err := parseMountFlag(flag, sc.expander(um))
+		if err != nil && len(um) == 0 {
+			return nil, nil, err
+		}
+		vars := slices.Sorted(maps.Keys(um))
+		if len(vars) > 0 {
+			// Listed with the unknown variables as written, or, where the flag needs a
+			// number there, with the numbers they decide left out.
+			if m, err = parseMountFlag(flag, sc.placeholderExpander("$")); err != nil {
+				m, err = parseMountFlag(flag, sc.placeholderExpander("0"))
+				one, err1 := parseMountFlag(flag, sc.placeholderExpander("1"))
+				if err != nil || err1 != nil {
+					return nil, nil, errors.Join(err, err1)
+				}
+				m.UID, m.GID, m.Mode = sameOrNil(m.UID, one.UID), sameOrNil(m.GID, one.GID), sameOrNil(m.Mode, one.Mode)
+			}
+		}
+		mounts = append(mounts, m)
+		unresolved = append(unresolved, vars)
+	}
+	return mounts, unresolved, nil
+}
+
+func sameOrNil(a, b *uint64) *uint64 {
+	if a == nil || b == nil || *a != *b {
+		return nil
+	}
+	return a
+}
+
+// parseMountFlag parses one raw --mount flag as BuildKit parses a RUN's flags.
+func parseMountFlag(flag string, expand instructions.SingleWordExpander) (*instructions.Mount, error) {
+	cmd, err := instructions.ParseCommand(&parser.Node{Value: "run", Flags: []string{flag}, Next: &parser.Node{Value: "true"}, Original: "RUN " + flag + " true"})
+	if err != nil {
+		return nil, err
+	}
+	rc, ok := cmd.(*instructions.RunCommand)
+	if !ok {
+		return nil, errors.New("not a RUN instruction")
+	}
+	if err := rc.Expand(expand); err != nil {
+		return nil, err
+	}
+	ms := instructions.GetMounts(rc)
+	if len(ms) != 1 {
+		return nil, fmt.Errorf("flag %s holds %d mounts", flag, len(ms))
+	}
+	return ms[0], nil
 }
 
 // commandText is the RUN's command as a user reads it: shell form as written, exec form

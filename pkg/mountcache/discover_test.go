@@ -19,6 +19,9 @@ type discoverCase struct {
 	name string
 	file string // defaults to name
 	opts Options
+	// imageEnv is the base image's ENV, for BuildKit's own conversion of the file
+	// (TestDiscoverAgreesWithBuildKitConversion); Discover never sees it.
+	imageEnv []string
 }
 
 func discoverCases() []discoverCase {
@@ -40,6 +43,7 @@ func discoverCases() []discoverCase {
 		{name: "uv-parent-cache", opts: Options{Platform: amd64}},
 		{name: "other-user-pip", opts: Options{Platform: amd64}},
 		{name: "from-mount", opts: Options{Platform: amd64}},
+		{name: "env-from-base-image", opts: Options{Platform: amd64}, imageEnv: []string{"APP_UID=1000", "APP_HOME=/home/app"}},
 		{name: "escape-and-ns", opts: Options{Platform: amd64, BuildArgs: map[string]string{CacheNamespaceArg: "shop"}}},
 	}
 }
@@ -196,18 +200,20 @@ func TestDiscoverResolvesIDsTargetsAndUsers(t *testing.T) {
 	t.Run("build args, stage ARGs and the platform expand; undeclared globals do not", func(t *testing.T) {
 		ms := discover("build-arg-target", Options{Platform: "linux/arm64", BuildArgs: map[string]string{"PYTHON_VERSION": "3.12", "CACHE_FLAVOUR": "ci"}})
 		// PIP_CACHE is redeclared in the stage, PYTHON_VERSION is not: BuildKit expands
-		// it to nothing there even though FROM saw 3.12.
-		if m := find(t, ms, 8, 0); m.Path != "/root/.cache/pip" || m.ID != "pip--ci" || strings.Join(m.Unresolved, ",") != "PYTHON_VERSION" {
+		// it to nothing there even though FROM saw 3.12, unless the base image's ENV sets
+		// it (python images do), so the mount is listed with the variable as written and
+		// named, to be skipped.
+		if m := find(t, ms, 8, 0); m.Path != "/root/.cache/pip" || m.ID != "pip-$PYTHON_VERSION-ci" || strings.Join(m.Unresolved, ",") != "PYTHON_VERSION" {
 			t.Errorf("redeclared global and build args: %+v", m)
 		}
 		// TARGETARCH is a global: invisible in the stage until "ARG TARGETARCH".
-		if m := find(t, ms, 9, 0); m.Path != "/root/.cache/wheels-" || strings.Join(m.Unresolved, ",") != "TARGETARCH" {
+		if m := find(t, ms, 9, 0); m.Path != "/root/.cache/wheels-$TARGETARCH" || strings.Join(m.Unresolved, ",") != "TARGETARCH" {
 			t.Errorf("before ARG TARGETARCH: %+v", m)
 		}
 		if m := find(t, ms, 11, 0); m.Path != "/root/.cache/wheels-arm64" || len(m.Unresolved) != 0 {
 			t.Errorf("after ARG TARGETARCH: %+v", m)
 		}
-		if m := find(t, ms, 12, 0); m.Path != "/opt/cache" || strings.Join(m.Unresolved, ",") != "NOT_REDECLARED" {
+		if m := find(t, ms, 12, 0); m.Path != "/opt/cache$NOT_REDECLARED" || strings.Join(m.Unresolved, ",") != "NOT_REDECLARED" {
 			t.Errorf("global never redeclared: %+v", m)
 		}
 	})
@@ -252,6 +258,26 @@ func TestDiscoverResolvesIDsTargetsAndUsers(t *testing.T) {
 		}
 		if m := find(t, ms, 8, 0); !strings.Contains(m.Python, "--cache-dir") {
 			t.Errorf("--cache-dir names it: %q", m.Python)
+		}
+	})
+	t.Run("a variable from the base image's ENV skips and names that mount only", func(t *testing.T) {
+		ms := discover("env-from-base-image", amd64)
+		if m := find(t, ms, 4, 0); m.CarryProblem() != "" || m.Python == "" {
+			t.Errorf("plain pip mount: %+v", m)
+		}
+		uid := find(t, ms, 6, 0)
+		if p := uid.CarryProblem(); !strings.Contains(p, "$APP_UID") || strings.Contains(p, `""`) {
+			t.Errorf("uid=${APP_UID}: %q", p)
+		}
+		if apt := find(t, ms, 6, 1); apt.CarryProblem() != "" || apt.Sharing != "locked" {
+			t.Errorf("the other mount of that RUN: %+v", apt)
+		}
+		if m := find(t, ms, 9, 0); !strings.Contains(m.CarryProblem(), "$APP_HOME") || m.Target != "$APP_HOME/.cache/pip" {
+			t.Errorf("target=${APP_HOME}/...: %+v", m)
+		}
+		ok, why := Flaggable(Caches([]Mount{uid})[0])
+		if ok || !strings.Contains(why, "$APP_UID") {
+			t.Errorf("Flaggable: %v %q", ok, why)
 		}
 	})
 	t.Run("from= mounts are not picked by auto", func(t *testing.T) {

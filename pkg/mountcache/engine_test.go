@@ -749,3 +749,33 @@ func TestStatusNames(t *testing.T) {
 func phasesOf(res *Result) []report.Phase {
 	return append(append([]report.Phase{}, res.RestorePhases...), res.SavePhases...)
 }
+
+// A mount whose uid comes from the base image's ENV used to fail discovery of the whole
+// Dockerfile ("cannot list the Dockerfile's cache mounts: ... parsing \"\""), so no mount
+// was carried. Now that one mount is named and skipped; the others are restored.
+func TestEngineSkipsAndNamesAMountWithAnUnresolvedVariable(t *testing.T) {
+	dt, err := os.ReadFile(filepath.Join("testdata", "dockerfiles", "env-from-base-image.Dockerfile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := newFixture(t, string(dt), "auto")
+	res := f.restore(t).Save(context.Background(), okBuild)
+	for _, w := range res.Warnings {
+		t.Errorf("warning: %s", w)
+	}
+	var restored, skipped []string
+	for _, ms := range res.Mounts {
+		if ms.Restore == RestoreNotCarried {
+			skipped = append(skipped, ms.Reason)
+			continue
+		}
+		restored = append(restored, ms.ID)
+	}
+	if strings.Join(restored, ",") != "/root/.cache/pip" || len(skipped) != 2 ||
+		!strings.Contains(skipped[0], "$APP_UID") || !strings.Contains(skipped[1], "$APP_HOME") {
+		t.Errorf("restored %v, skipped %q", restored, skipped)
+	}
+	if strings.Contains(f.log.String(), `""`) {
+		t.Errorf("an empty value in the log:\n%s", f.log)
+	}
+}
