@@ -85,6 +85,19 @@ type Mount struct {
 	// discovery cannot see, so the mount's values are not known: it is not carried
 	// (CarryProblem), and discovery of the other mounts goes on.
 	Unresolved []string `json:"unresolved,omitempty"`
+
+	// StepDigest digests what decides the RUN's layer as the Dockerfile writes it: its
+	// command (package arguments, constraint and index options included), the ENV and
+	// ARG values in scope, and every instruction before it in its stage's FROM chain and
+	// in the stages it copies or mounts from. The cache key hashes it (HashSteps).
+	StepDigest string `json:"stepDigest"`
+	// ContextFiles are the build-context paths (relative, "." for all of it) those
+	// instructions read: COPY and ADD sources, bind mounts. The key hashes their content.
+	ContextFiles []string `json:"contextFiles,omitempty"`
+	// Opaque lists inputs of the RUN's layer no key can hash ("line 3: ADD https://...
+	// fetches content from elsewhere"): an exact hit then proves nothing about the layer
+	// cache.
+	Opaque []string `json:"opaque,omitempty"`
 }
 
 // CarryProblem says why discovery cannot tell which BuildKit directory the mount uses,
@@ -145,7 +158,7 @@ func Discover(dockerfile []byte, opts Options) ([]Mount, error) {
 	if len(stages) == 0 {
 		return nil, errors.New("parse Dockerfile: no FROM instruction")
 	}
-	d := &discovery{lex: shell.NewLex(res.EscapeToken), opts: opts, runNodes: map[int]*parser.Node{}}
+	d := &discovery{lex: shell.NewLex(res.EscapeToken), opts: opts, runNodes: map[int]*parser.Node{}, parsed: map[instructions.Command][]*instructions.Mount{}}
 	for _, n := range res.AST.Children {
 		if strings.EqualFold(n.Value, "run") {
 			d.runNodes[n.StartLine] = n
@@ -176,6 +189,7 @@ type discovery struct {
 	// runNodes are the parsed RUN instructions by first line, whose raw --mount flags
 	// are read one at a time when a RUN's mounts use variables discovery cannot resolve.
 	runNodes map[int]*parser.Node
+	parsed   map[instructions.Command][]*instructions.Mount // each RUN's mounts, as parseMounts found them
 }
 
 type stageState struct {
@@ -188,6 +202,7 @@ type stageState struct {
 	env     *env
 	user    string
 	workdir string
+	inputs  stepInputs // what the stage's content depends on
 }
 
 // globals builds the global scope: automatic platform args, then the ARGs before the
@@ -357,9 +372,12 @@ func (d *discovery) walkStage(i int) ([]Mount, error) {
 	sc := scope{env: &env{}, workdir: "/", lex: d.lex}
 	if s.base != nil {
 		// Stages can only build FROM earlier stages, which were walked already.
-		sc = scope{env: s.base.env.clone(), user: s.base.user, workdir: s.base.workdir, lex: d.lex}
+		sc = scope{env: s.base.env.clone(), user: s.base.user, workdir: s.base.workdir, lex: d.lex, inputs: s.base.inputs.clone()}
+	} else {
+		from, _, _ := d.lex.ProcessWord(s.stage.BaseName, d.global)
+		sc.inputs.texts = append(sc.inputs.texts, "FROM "+from+" --platform="+s.stage.Platform)
 	}
-	defer func() { s.env, s.user, s.workdir = sc.env, sc.user, sc.workdir }()
+	defer func() { s.env, s.user, s.workdir, s.inputs = sc.env, sc.user, sc.workdir, sc.inputs }()
 	var mounts []Mount
 	for _, cmd := range s.stage.Commands {
 		ms, err := d.replay(s, cmd, &sc)
@@ -370,6 +388,7 @@ func (d *discovery) walkStage(i int) ([]Mount, error) {
 			continue
 		}
 		mounts = append(mounts, ms...)
+		sc.inputs.record(cmd, &sc, d.stageOf(i), d.parsed[cmd])
 	}
 	return mounts, nil
 }
@@ -430,6 +449,26 @@ type scope struct {
 	user    string
 	workdir string
 	lex     *shell.Lex
+	inputs  stepInputs // of the instructions replayed so far
+}
+
+// stageOf finds the stage before stage i that a --from names, as BuildKit does: a
+// stage name (case-insensitive) or an index; nil means an image.
+func (d *discovery) stageOf(i int) func(string) *stageState {
+	return func(from string) *stageState {
+		if n, err := strconv.Atoi(from); err == nil {
+			if n >= 0 && n < i {
+				return d.stages[n]
+			}
+			return nil
+		}
+		for _, s := range d.stages[:i] {
+			if s.stage.Name != "" && strings.EqualFold(s.stage.Name, from) {
+				return s
+			}
+		}
+		return nil
+	}
 }
 
 // placeholderExpander expands with the scope, and a variable the scope does not
@@ -476,6 +515,11 @@ func (d *discovery) runMounts(s *stageState, c *instructions.RunCommand, sc scop
 		return nil, err
 	}
 	command := commandText(c)
+	step := sc.inputs.clone()
+	d.parsed[c] = mounts
+	step.record(c, &sc, d.stageOf(s.index), mounts)
+	stepDigest := step.digest()
+	contextFiles := slices.Compact(slices.Sorted(slices.Values(step.sources)))
 	var out []Mount
 	for i, m := range mounts {
 		if m.Type != instructions.MountTypeCache {
@@ -520,6 +564,10 @@ func (d *discovery) runMounts(s *stageState, c *instructions.RunCommand, sc scop
 			Workdir:    sc.workdir,
 			Unresolved: missing,
 			BaseImage:  d.baseImage(s),
+
+			StepDigest:   stepDigest,
+			ContextFiles: contextFiles,
+			Opaque:       slices.Clone(step.opaque),
 		}
 		if m.Mode != nil {
 			mode := FileMode(*m.Mode)

@@ -44,6 +44,9 @@ func discoverCases() []discoverCase {
 		{name: "other-user-pip", opts: Options{Platform: amd64}},
 		{name: "from-mount", opts: Options{Platform: amd64}},
 		{name: "env-from-base-image", opts: Options{Platform: amd64}, imageEnv: []string{"APP_UID=1000", "APP_HOME=/home/app"}},
+		{name: "packages-in-command", opts: Options{Platform: amd64}},
+		{name: "packages-in-command-arg", file: "packages-in-command", opts: Options{Platform: amd64, BuildArgs: map[string]string{"EXTRA": "wb-extra==2.0.0"}}},
+		{name: "requirement-files", opts: Options{Platform: amd64}},
 		{name: "escape-and-ns", opts: Options{Platform: amd64, BuildArgs: map[string]string{CacheNamespaceArg: "shop"}}},
 	}
 }
