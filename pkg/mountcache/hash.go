@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/moby/patternmatcher"
+	"github.com/moby/patternmatcher/ignorefile"
 	"github.com/warmbuild/warmbuild/pkg/inputs"
 )
 
@@ -138,6 +140,7 @@ func HashSteps(ctx context.Context, contextDir string, onlyHashFiles bool, files
 	}
 	defer root.Close()
 	fsys := root.FS()
+	ignored := dockerignore(fsys)
 	var extra []string
 	for _, p := range paths {
 		if err := ctx.Err(); err != nil {
@@ -146,7 +149,7 @@ func HashSteps(ctx context.Context, contextDir string, onlyHashFiles bool, files
 		if slices.Contains(files.Files, p) {
 			continue
 		}
-		found, why := stepFiles(fsys, p)
+		found, why := stepFiles(fsys, p, ignored)
 		if onlyHashFiles {
 			found, why = nil, "a step reads "+p+" from the Git context, of which only mount-cache-hash-files are read"
 		}
@@ -172,7 +175,7 @@ func HashSteps(ctx context.Context, contextDir string, onlyHashFiles bool, files
 
 // stepFiles lists the regular files a context path (a file, a glob, a directory) holds,
 // or says why the key cannot hash them.
-func stepFiles(fsys fs.FS, p string) (files []string, why string) {
+func stepFiles(fsys fs.FS, p string, ignored func(name string, dir bool) bool) (files []string, why string) {
 	matches := []string{p}
 	if strings.ContainsAny(p, "*?[") {
 		var err error
@@ -185,6 +188,12 @@ func stepFiles(fsys fs.FS, p string) (files []string, why string) {
 		err := fs.WalkDir(fsys, m, func(name string, d fs.DirEntry, err error) error {
 			if err != nil {
 				return err
+			}
+			if ignored(name, d.IsDir()) {
+				if d.IsDir() {
+					return fs.SkipDir
+				}
+				return nil
 			}
 			if !d.Type().IsRegular() {
 				return nil
@@ -214,3 +223,36 @@ func stepFiles(fsys fs.FS, p string) (files []string, why string) {
 }
 
 var errTooBig = errors.New("too big")
+
+// dockerignore reads the context's .dockerignore as BuildKit does (moby/patternmatcher,
+// the package the Dockerfile frontend uses), so files BuildKit never sends do not key the
+// cache. ignored(name, dir) reports whether a path is left out; a directory is skipped
+// whole only when no pattern re-includes (!) something. Unreadable or invalid files
+// ignore nothing: the key then only hashes more than it needs. (A Dockerfile-specific
+// <name>.dockerignore is not read.)
+func dockerignore(fsys fs.FS) func(name string, dir bool) bool {
+	none := func(string, bool) bool { return false }
+	f, err := fsys.Open(".dockerignore")
+	if err != nil {
+		return none
+	}
+	defer f.Close()
+	patterns, err := ignorefile.ReadAll(io.LimitReader(f, 1<<20))
+	if err != nil {
+		return none
+	}
+	pm, err := patternmatcher.New(patterns)
+	if err != nil {
+		return none
+	}
+	return func(name string, dir bool) bool {
+		if name == "." {
+			return false
+		}
+		ok, err := pm.MatchesOrParentMatches(name)
+		if err != nil || !ok {
+			return false
+		}
+		return !dir || !pm.Exclusions()
+	}
+}

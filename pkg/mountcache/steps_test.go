@@ -108,6 +108,13 @@ func TestKeySaysWhatItCannotCover(t *testing.T) {
 	if _, cov := stepKey(t, copyAll, nil, big); len(cov.Uncovered) != 1 || !strings.Contains(cov.Uncovered[0], "the whole build context") {
 		t.Errorf("COPY . of a big context: uncovered %q", cov.Uncovered)
 	}
+	// Files .dockerignore leaves out never reach BuildKit, so they do not key the cache.
+	ign := map[string]string{"app.py": "print(1)\n", ".dockerignore": ".git\n*.log\n", ".git/HEAD": "ref: a\n", "debug.log": "1"}
+	i1, _ := stepKey(t, copyAll, nil, ign)
+	ign[".git/HEAD"], ign["debug.log"] = "ref: b\n", "2"
+	if i2, _ := stepKey(t, copyAll, nil, ign); i1 != i2 {
+		t.Errorf("a change to files .dockerignore leaves out gives a new key")
+	}
 	remote := "FROM python:3.12-slim\nADD https://example.invalid/reqs.txt /r.txt\nRUN --mount=type=cache,target=/root/.cache/pip pip install -r /r.txt\n"
 	if _, cov := stepKey(t, remote, nil, nil); len(cov.Uncovered) != 1 || !strings.Contains(cov.Uncovered[0], "line 2: ADD https://example.invalid/reqs.txt") {
 		t.Errorf("ADD of a URL: uncovered %q", cov.Uncovered)
