@@ -59,6 +59,59 @@ func TestDiscoverAgreesWithBuildKitConversion(t *testing.T) {
 	}
 }
 
+// TestPipCountsFindTheStepsBuildKitNames: the pip counts read the log of the vertices
+// usesMount accepts, which BuildKit names after the RUN as written with its variables
+// expanded (dockerfile2llb's processCmdEnv); every carried mount must match the vertex of
+// its own RUN, whatever variables its target is written with.
+func TestPipCountsFindTheStepsBuildKitNames(t *testing.T) {
+	for _, c := range discoverCases() {
+		t.Run(c.name, func(t *testing.T) {
+			dt := c.dockerfile(t)
+			mounts, err := Discover(dt, c.opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			names, err := buildkitRunNames(dt, c.opts, c.imageEnv...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, m := range mounts {
+				if !m.Reachable || m.CarryProblem() != "" {
+					continue
+				}
+				match := usesMount([]Mount{m})
+				if !slices.ContainsFunc(names, match) {
+					t.Errorf("line %d (target %s): no vertex of %q matches", m.Line, m.Target, names)
+				}
+			}
+		})
+	}
+}
+
+// buildkitRunNames lists the names BuildKit's frontend gives the RUN vertices of dt.
+func buildkitRunNames(dt []byte, opts Options, imageEnv ...string) ([]string, error) {
+	ctx := context.Background()
+	plat := platforms.Normalize(platforms.MustParse(opts.Platform))
+	res, err := dockerfile2llb.Dockerfile2LLB(ctx, dt, dockerfile2llb.ConvertOpt{
+		Config:       dockerui.Config{BuildArgs: opts.BuildArgs, CacheIDNamespace: opts.BuildArgs[CacheNamespaceArg], Target: opts.Target, TargetPlatforms: []ocispecs.Platform{plat}, BuildPlatforms: []ocispecs.Platform{plat}},
+		MetaResolver: stubImages{platform: plat, env: imageEnv},
+	})
+	if err != nil {
+		return nil, err
+	}
+	def, err := res.State.Marshal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	for _, md := range def.Metadata {
+		if n := md.Description["llb.customname"]; strings.Contains(n, "RUN ") {
+			names = append(names, n)
+		}
+	}
+	return names, nil
+}
+
 // compareMounts describes how BuildKit's cache mounts differ from Discover's reachable
 // ones, or returns "". Mounts whose flags use variables Discover cannot resolve
 // (Mount.Unresolved: BuildKit took them from the base image's ENV) are only counted:
