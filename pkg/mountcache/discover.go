@@ -472,9 +472,16 @@ func (d *discovery) stageOf(i int) func(string) *stageState {
 }
 
 // placeholderExpander expands with the scope, and a variable the scope does not
-// define becomes "$NAME" (keep "$") or "0": a stand-in that lets the flag parse.
+// define is kept as written (keep "$": "${APP_HOME}", "${X:-default}", as BuildKit's
+// SkipUnsetEnv names vertices) or becomes keep ("0"): a stand-in that lets the flag parse.
 func (sc scope) placeholderExpander(keep string) instructions.SingleWordExpander {
 	return func(word string) (string, error) {
+		if keep == "$" {
+			lex := *sc.lex
+			lex.SkipUnsetEnv = true
+			v, _, err := lex.ProcessWord(word, sc.env)
+			return v, err
+		}
 		v, _, err := sc.lex.ProcessWord(word, placeholderEnv{sc.env, keep})
 		return v, err
 	}
@@ -488,9 +495,6 @@ type placeholderEnv struct {
 func (p placeholderEnv) Get(k string) (string, bool) {
 	if v, ok := p.e.Get(k); ok {
 		return v, true
-	}
-	if p.keep == "$" {
-		return "$" + k, true
 	}
 	return p.keep, true
 }

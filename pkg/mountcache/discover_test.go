@@ -207,7 +207,7 @@ func TestDiscoverResolvesIDsTargetsAndUsers(t *testing.T) {
 		// it to nothing there even though FROM saw 3.12, unless the base image's ENV sets
 		// it (python images do), so the mount is listed with the variable as written and
 		// named, to be skipped.
-		if m := find(t, ms, 8, 0); m.Path != "/root/.cache/pip" || m.ID != "pip-$PYTHON_VERSION-ci" || strings.Join(m.Unresolved, ",") != "PYTHON_VERSION" {
+		if m := find(t, ms, 8, 0); m.Path != "/root/.cache/pip" || m.ID != "pip-${PYTHON_VERSION}-ci" || strings.Join(m.Unresolved, ",") != "PYTHON_VERSION" {
 			t.Errorf("redeclared global and build args: %+v", m)
 		}
 		// TARGETARCH is a global: invisible in the stage until "ARG TARGETARCH".
@@ -276,7 +276,7 @@ func TestDiscoverResolvesIDsTargetsAndUsers(t *testing.T) {
 		if apt := find(t, ms, 6, 1); apt.CarryProblem() != "" || apt.Sharing != "locked" {
 			t.Errorf("the other mount of that RUN: %+v", apt)
 		}
-		if m := find(t, ms, 9, 0); !strings.Contains(m.CarryProblem(), "$APP_HOME") || m.Target != "$APP_HOME/.cache/pip" {
+		if m := find(t, ms, 9, 0); !strings.Contains(m.CarryProblem(), "$APP_HOME") || m.Target != "${APP_HOME}/.cache/pip" {
 			t.Errorf("target=${APP_HOME}/...: %+v", m)
 		}
 		ok, why := Flaggable(Caches([]Mount{uid})[0])
