@@ -58,6 +58,9 @@ func pythonReason(m Mount, e *env) string {
 		}
 	}
 	home := homeOf(m.User)
+	if v, ok := e.Get("HOME"); ok && path.IsAbs(v) {
+		home = path.Clean(v)
+	}
 	if base := path.Base(m.Path); (base == "pip" || base == "uv") && path.Base(path.Dir(m.Path)) == ".cache" && home == "" {
 		return "target is a ~/.cache/" + base + " directory (the home of user " + m.User + " is not known)"
 	}
@@ -189,13 +192,17 @@ func cacheDir(tool pyTool, run runInfo, m Mount, e *env) (dir, how string) {
 // inOtherHome reports whether p lies in a home directory (/root, /home/<name>) other
 // than home, the RUN's user's.
 func inOtherHome(p, home string) bool {
-	for _, h := range []string{"/root", "/home/" + strings.SplitN(strings.TrimPrefix(p, "/home/"), "/", 2)[0]} {
-		if h == "/home/" || !(p == h || strings.HasPrefix(p, h+"/")) {
-			continue
-		}
-		return h != home
+	var h string
+	switch {
+	case p == "/root" || strings.HasPrefix(p, "/root/"):
+		h = "/root"
+	case strings.HasPrefix(p, "/home/"):
+		name, _, _ := strings.Cut(strings.TrimPrefix(p, "/home/"), "/")
+		h = "/home/" + name
+	default:
+		return false
 	}
-	return false
+	return h != home
 }
 
 // homeOf guesses a user's home directory from a USER value ("name", "name:group",
