@@ -598,8 +598,18 @@ func (d *discovery) parseMounts(c *instructions.RunCommand, sc scope) ([]*instru
 		return mounts, make([][]string, len(mounts)), nil
 	}
 	node := d.runNodes[line(c.Location())]
-	if node == nil || len(unmatched) == 0 {
+	if err != nil && (node == nil || len(unmatched) == 0) {
 		return nil, nil, err
+	}
+	if node == nil {
+		// Not expected (every RUN has its node); then every mount of the RUN is named
+		// with all the variables its flags use.
+		all := slices.Sorted(maps.Keys(unmatched))
+		unresolved := make([][]string, len(mounts))
+		for i := range unresolved {
+			unresolved[i] = all
+		}
+		return mounts, unresolved, nil
 	}
 	var flags []string
 	for _, f := range node.Flags {
