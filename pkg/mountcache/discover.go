@@ -472,8 +472,10 @@ func (d *discovery) stageOf(i int) func(string) *stageState {
 }
 
 // placeholderExpander expands with the scope, and a variable the scope does not
-// define is kept as written (keep "$": "${APP_HOME}", "${X:-default}", as BuildKit's
-// SkipUnsetEnv names vertices) or becomes keep ("0"): a stand-in that lets the flag parse.
+// define is kept as written (keep "$": "${APP_HOME}", "${X:-default}", as BuildKit names
+// RUN vertices with shlex.SkipUnsetEnv: moby/buildkit
+// frontend/dockerfile/dockerfile2llb/convert.go, dispatchRun) or becomes keep ("0"): a
+// stand-in that lets the flag parse.
 func (sc scope) placeholderExpander(keep string) instructions.SingleWordExpander {
 	return func(word string) (string, error) {
 		if keep == "$" {
@@ -584,7 +586,8 @@ func (d *discovery) runMounts(s *stageState, c *instructions.RunCommand, sc scop
 }
 
 // parseMounts expands and parses a RUN's --mount flags with BuildKit's own mount
-// parser, as the frontend does. unresolved[i] lists the variables the i-th flag uses
+// parser, as the frontend does (moby/buildkit frontend/dockerfile/dockerfile2llb/convert.go,
+// dispatch: the expander sees the stage's ENV, ARGs and the base image's ENV). unresolved[i] lists the variables the i-th flag uses
 // that neither the Dockerfile nor the build arguments define: BuildKit may find them in
 // the base image's ENV, which discovery cannot see, so that mount's values (id, target,
 // uid, gid, mode) are not known here. Such a flag never fails the RUN's discovery: it is

@@ -13,7 +13,10 @@ import (
 )
 
 // stepInputs is what decides a RUN's layer in BuildKit, as far as the Dockerfile shows
-// it, gathered while a stage is replayed: BuildKit's cache key of a RUN covers its
+// it, gathered while a stage is replayed: BuildKit's cache key of a RUN (an exec op's
+// digest over its args, env and every mount's input: moby/buildkit
+// solver/llbsolver/ops/exec.go; the env holds every ARG in scope: dispatchArg's AddEnv in
+// frontend/dockerfile/dockerfile2llb/convert.go) covers its
 // command, its environment (every ENV and ARG value in scope), every instruction
 // before it in the stage's FROM chain, the files those read from the build context, and
 // the stages they copy or mount from. A mount cache's key hashes all of it (the texts
