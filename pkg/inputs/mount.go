@@ -110,7 +110,7 @@ func (s MountSelector) String() string {
 // places Python projects pin their dependencies. action.yml's default is the same list
 // (a test keeps the two equal).
 var DefaultHashFiles = []string{
-	"requirements*.txt", "requirements/*.txt", "pyproject.toml", "poetry.lock", "uv.lock",
+	"*requirements*.txt", "requirements/*.txt", "*constraints*.txt", "pyproject.toml", "poetry.lock", "uv.lock",
 	"Pipfile.lock", "setup.cfg", "setup.py",
 }
 

@@ -7,51 +7,176 @@ import (
 	"github.com/warmbuild/warmbuild/pkg/shellwords"
 )
 
-// pythonReason says why m looks like a Python package cache, or "" if it does not.
-// In order: the target is (or contains) pip's or uv's cache directory for the RUN's
-// user and environment; the target is some user's ~/.cache/pip or ~/.cache/uv; the RUN
-// invokes a Python package tool and the mount is not a well-known cache of another
-// package manager (so an apt cache on the same RUN stays out).
+// pyTool is a Python package tool as discovery knows it: the name a RUN calls it by, the
+// variable and the option that move its cache, and its directory under $XDG_CACHE_HOME
+// or ~/.cache. (Other ecosystems are meant to get a table like this one.)
+type pyTool struct {
+	name     string
+	cacheEnv string
+	cacheOpt string // command-line option naming the cache directory; "" when none
+	cacheSub string
+}
+
+var pyTools = []pyTool{
+	{name: "pip", cacheEnv: "PIP_CACHE_DIR", cacheOpt: "--cache-dir", cacheSub: "pip"},
+	{name: "uv", cacheEnv: "UV_CACHE_DIR", cacheOpt: "--cache-dir", cacheSub: "uv"},
+	{name: "poetry", cacheEnv: "POETRY_CACHE_DIR", cacheSub: "pypoetry"},
+	{name: "pipenv", cacheEnv: "PIPENV_CACHE_DIR", cacheSub: "pipenv"},
+	{name: "pdm", cacheEnv: "PDM_CACHE_DIR", cacheSub: "pdm"},
+}
+
+// pythonReason says why m looks like a Python package cache, or "" if it does not. Auto
+// mode decides from the command and the environment, not from the path alone:
+//   - the target is a Python tool's cache directory for the RUN's user and environment
+//     ($PIP_CACHE_DIR and friends, set by ENV, ARG or on the command line, a --cache-dir
+//     option, $XDG_CACHE_HOME, $HOME, the user's home);
+//   - the target contains the cache directory of the tool the RUN runs (a mount at
+//     /root/.cache on a RUN that runs uv holds uv's cache; on a RUN that runs go build it
+//     holds Go's build cache, not pip's);
+//   - the target is some ~/.cache/pip or ~/.cache/uv and the RUN's user has no known home
+//     (USER 1001);
+//   - the RUN runs a Python package tool and the mount is neither a well-known cache of
+//     another package manager (an apt cache on the same RUN stays out) nor inside another
+//     user's home (pip run as app never writes to /root/.cache/pip).
 func pythonReason(m Mount, e *env) string {
-	for _, tool := range []struct{ name, envVar string }{{"pip", "PIP_CACHE_DIR"}, {"uv", "UV_CACHE_DIR"}} {
-		dir, how := cacheDir(tool.name, tool.envVar, m, e)
+	run := readRun(m.Command)
+	tools := pyTools
+	if i := toolIndex(run.tool); i > 0 {
+		// The tool the RUN runs is looked at first, so the reason names it.
+		tools = append([]pyTool{pyTools[i]}, append(append([]pyTool(nil), pyTools[:i]...), pyTools[i+1:]...)...)
+	}
+	for _, tool := range tools {
+		dir, how := cacheDir(tool, run, m, e)
 		if dir == "" {
 			continue
 		}
 		switch {
 		case m.Path == dir:
 			return "target is " + tool.name + "'s cache directory (" + how + ")"
-		case isAncestor(m.Path, dir):
-			return "target contains " + tool.name + "'s cache directory " + dir + " (" + how + ")"
+		case isAncestor(m.Path, dir) && run.tool == tool.name:
+			return "target contains " + tool.name + "'s cache directory " + dir + " (" + how + "), and the RUN runs " + tool.name
 		}
 	}
-	if base := path.Base(m.Path); (base == "pip" || base == "uv") && path.Base(path.Dir(m.Path)) == ".cache" {
-		return "target is a ~/.cache/" + base + " directory"
+	home := homeOf(m.User)
+	if v, ok := e.Get("HOME"); ok && path.IsAbs(v) {
+		home = path.Clean(v)
 	}
-	if tool := pythonTool(m.Command); tool != "" && !otherPackageCache(m.Path) {
-		return "the RUN command invokes " + tool
+	if base := path.Base(m.Path); (base == "pip" || base == "uv") && path.Base(path.Dir(m.Path)) == ".cache" && home == "" {
+		return "target is a ~/.cache/" + base + " directory (the home of user " + m.User + " is not known)"
+	}
+	if run.tool != "" && !otherPackageCache(m.Path) && !inOtherHome(m.Path, home) {
+		return "the RUN command invokes " + run.tool
 	}
 	return ""
 }
 
+func toolIndex(name string) int {
+	for i, t := range pyTools {
+		if t.name == name {
+			return i
+		}
+	}
+	return -1
+}
+
+// runInfo is what discovery reads from a RUN's shell text: the first Python package tool
+// it runs, the variables it sets for the commands (FOO=bar cmd, export FOO=bar), and the
+// cache directories its commands name with an option.
+type runInfo struct {
+	tool     string
+	env      map[string]string
+	cacheOpt map[string]string // tool name -> --cache-dir value
+}
+
+func readRun(cmd string) runInfo {
+	ri := runInfo{env: map[string]string{}, cacheOpt: map[string]string{}}
+	for _, words := range shellwords.Commands(cmd) {
+		if len(words) > 1 && words[0] == "export" {
+			for _, w := range words[1:] {
+				if k, v, ok := assignment(w); ok {
+					ri.env[k] = v
+				}
+			}
+			continue
+		}
+		for _, w := range words {
+			k, v, ok := assignment(w)
+			if !ok {
+				break
+			}
+			ri.env[k] = v
+		}
+		tool, args := toolOf(shellwords.Program(words))
+		if tool == "" {
+			continue
+		}
+		if ri.tool == "" {
+			ri.tool = tool
+		}
+		if t := pyTools[toolIndex(tool)]; t.cacheOpt != "" {
+			if v, ok := optionValue(args, t.cacheOpt); ok {
+				ri.cacheOpt[tool] = v
+			}
+		}
+	}
+	return ri
+}
+
+// optionValue finds "--opt value" or "--opt=value" among args.
+func optionValue(args []string, opt string) (string, bool) {
+	for i, a := range args {
+		if v, ok := strings.CutPrefix(a, opt+"="); ok {
+			return v, true
+		}
+		if a == opt && i+1 < len(args) {
+			return args[i+1], true
+		}
+	}
+	return "", false
+}
+
+func assignment(w string) (key, value string, ok bool) {
+	key, value, ok = strings.Cut(w, "=")
+	if !ok || key == "" {
+		return "", "", false
+	}
+	for i, r := range key {
+		if r != '_' && !(r >= 'A' && r <= 'Z') && !(r >= 'a' && r <= 'z') && !(i > 0 && r >= '0' && r <= '9') {
+			return "", "", false
+		}
+	}
+	return key, value, true
+}
+
 // cacheDir works out where a tool keeps its cache for the RUN's user, as the tool
-// itself would: its own variable, then $XDG_CACHE_HOME, then $HOME/.cache, then the
+// itself would: its option on the command line, its own variable (set on the command
+// line, then by the Dockerfile), then $XDG_CACHE_HOME, then $HOME/.cache, then the
 // home directory a user of that name usually has.
-func cacheDir(tool, envVar string, m Mount, e *env) (dir, how string) {
+func cacheDir(tool pyTool, run runInfo, m Mount, e *env) (dir, how string) {
 	abs := func(p string) string {
 		if path.IsAbs(p) {
 			return path.Clean(p)
 		}
 		return path.Join("/", m.Workdir, p)
 	}
-	if v, ok := e.Get(envVar); ok && v != "" {
-		return abs(v), "$" + envVar
+	get := func(k string) (string, bool) {
+		if v, ok := run.env[k]; ok {
+			return v, v != ""
+		}
+		v, ok := e.Get(k)
+		return v, ok && v != ""
 	}
-	if v, ok := e.Get("XDG_CACHE_HOME"); ok && v != "" {
-		return path.Join(abs(v), tool), "$XDG_CACHE_HOME/" + tool
+	if v, ok := run.cacheOpt[tool.name]; ok && v != "" {
+		return abs(v), tool.cacheOpt + " on the command line"
 	}
-	if v, ok := e.Get("HOME"); ok && v != "" {
-		return path.Join(abs(v), ".cache", tool), "$HOME/.cache/" + tool
+	if v, ok := get(tool.cacheEnv); ok {
+		return abs(v), "$" + tool.cacheEnv
+	}
+	if v, ok := get("XDG_CACHE_HOME"); ok {
+		return path.Join(abs(v), tool.cacheSub), "$XDG_CACHE_HOME/" + tool.cacheSub
+	}
+	if v, ok := get("HOME"); ok {
+		return path.Join(abs(v), ".cache", tool.cacheSub), "$HOME/.cache/" + tool.cacheSub
 	}
 	home := homeOf(m.User)
 	if home == "" {
@@ -61,7 +186,23 @@ func cacheDir(tool, envVar string, m Mount, e *env) (dir, how string) {
 	if who == "" {
 		who = "root"
 	}
-	return path.Join(home, ".cache", tool), "default for user " + who
+	return path.Join(home, ".cache", tool.cacheSub), "default for user " + who
+}
+
+// inOtherHome reports whether p lies in a home directory (/root, /home/<name>) other
+// than home, the RUN's user's.
+func inOtherHome(p, home string) bool {
+	var h string
+	switch {
+	case p == "/root" || strings.HasPrefix(p, "/root/"):
+		h = "/root"
+	case strings.HasPrefix(p, "/home/"):
+		name, _, _ := strings.Cut(strings.TrimPrefix(p, "/home/"), "/")
+		h = "/home/" + name
+	default:
+		return false
+	}
+	return h != home
 }
 
 // homeOf guesses a user's home directory from a USER value ("name", "name:group",
@@ -119,29 +260,41 @@ func versionedName(name, prefix string) bool {
 // python3-pip" or "echo pip" do not count.
 func pythonTool(cmd string) string {
 	for _, words := range shellwords.Commands(cmd) {
-		prog := shellwords.Program(words)
-		if len(prog) == 0 {
-			continue
-		}
-		name := path.Base(prog[0])
-		args := prog[1:]
-		switch {
-		case versionedName(name, "pip"):
-			return "pip"
-		case versionedName(name, "python"):
-			for j, a := range args {
-				if a == "-mpip" || (a == "-m" && j+1 < len(args) && args[j+1] == "pip") {
-					return "pip"
-				}
-				if !strings.HasPrefix(a, "-") {
-					break
-				}
-			}
-		case name == "uv" || name == "uvx":
-			return "uv"
-		case name == "poetry" || name == "pipenv" || name == "pdm":
-			return name
+		if tool, _ := toolOf(shellwords.Program(words)); tool != "" {
+			return tool
 		}
 	}
 	return ""
+}
+
+// toolOf says which Python package tool a simple command (program and arguments) runs,
+// and with which arguments after the tool's name ("python -m pip install x" gives pip
+// and "install x").
+func toolOf(prog []string) (tool string, args []string) {
+	if len(prog) == 0 {
+		return "", nil
+	}
+	name := path.Base(prog[0])
+	rest := prog[1:]
+	switch {
+	case versionedName(name, "pip"):
+		return "pip", rest
+	case versionedName(name, "python"):
+		for j, a := range rest {
+			if a == "-mpip" {
+				return "pip", rest[j+1:]
+			}
+			if a == "-m" && j+1 < len(rest) && rest[j+1] == "pip" {
+				return "pip", rest[j+2:]
+			}
+			if !strings.HasPrefix(a, "-") {
+				break
+			}
+		}
+	case name == "uv" || name == "uvx":
+		return "uv", rest
+	case name == "poetry" || name == "pipenv" || name == "pdm":
+		return name, rest
+	}
+	return "", nil
 }

@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"path"
 	"slices"
 	"strconv"
@@ -79,10 +80,37 @@ type Mount struct {
 	// Python says why this mount looks like a Python package cache (pip, uv, ...);
 	// empty when it does not. mount-caches: auto selects the mounts where it is set.
 	Python string `json:"python,omitempty"`
-	// Unresolved lists variables the RUN's --mount flags use that neither the
-	// Dockerfile nor the build arguments define. They may come from the base image's ENV, which
-	// discovery cannot see, so the mount's values may be wrong.
+	// Unresolved lists variables the mount's flag uses that neither the Dockerfile nor
+	// the build arguments define. They may come from the base image's ENV, which
+	// discovery cannot see, so the mount's values are not known: it is not carried
+	// (CarryProblem), and discovery of the other mounts goes on.
 	Unresolved []string `json:"unresolved,omitempty"`
+
+	// StepDigest digests what decides the RUN's layer as the Dockerfile writes it: its
+	// command (package arguments, constraint and index options included), the ENV and
+	// ARG values in scope, and every instruction before it in its stage's FROM chain and
+	// in the stages it copies or mounts from. The cache key hashes it (HashSteps).
+	StepDigest string `json:"stepDigest"`
+	// ContextFiles are the build-context paths (relative, "." for all of it) those
+	// instructions read: COPY and ADD sources, bind mounts. The key hashes their content.
+	ContextFiles []string `json:"contextFiles,omitempty"`
+	// Opaque lists inputs of the RUN's layer no key can hash ("line 3: ADD https://...
+	// fetches content from elsewhere"): an exact hit then proves nothing about the layer
+	// cache.
+	Opaque []string `json:"opaque,omitempty"`
+}
+
+// CarryProblem says why discovery cannot tell which BuildKit directory the mount uses,
+// or "" when it can: the mount's flag uses variables it cannot resolve.
+func (m Mount) CarryProblem() string {
+	if len(m.Unresolved) == 0 {
+		return ""
+	}
+	vars, them := "$"+strings.Join(m.Unresolved, ", $"), "them"
+	if len(m.Unresolved) == 1 {
+		them = "it"
+	}
+	return fmt.Sprintf("its --mount flag uses %s, which neither the Dockerfile nor the build args set (BuildKit may take %s from the base image's ENV, which warmbuild cannot read), so the directory it names is not known", vars, them)
 }
 
 // FileMode is a mount's mode= value; it is written in octal in JSON ("0755").
@@ -130,7 +158,12 @@ func Discover(dockerfile []byte, opts Options) ([]Mount, error) {
 	if len(stages) == 0 {
 		return nil, errors.New("parse Dockerfile: no FROM instruction")
 	}
-	d := &discovery{lex: shell.NewLex(res.EscapeToken), opts: opts}
+	d := &discovery{lex: shell.NewLex(res.EscapeToken), opts: opts, runNodes: map[int]*parser.Node{}, parsed: map[instructions.Command][]*instructions.Mount{}}
+	for _, n := range res.AST.Children {
+		if strings.EqualFold(n.Value, "run") {
+			d.runNodes[n.StartLine] = n
+		}
+	}
 	if err := d.globals(metaArgs, stages); err != nil {
 		return nil, err
 	}
@@ -153,6 +186,10 @@ type discovery struct {
 	opts   Options
 	global *env // build-platform args and global ARGs
 	stages []*stageState
+	// runNodes are the parsed RUN instructions by first line, whose raw --mount flags
+	// are read one at a time when a RUN's mounts use variables discovery cannot resolve.
+	runNodes map[int]*parser.Node
+	parsed   map[instructions.Command][]*instructions.Mount // each RUN's mounts, as parseMounts found them
 }
 
 type stageState struct {
@@ -165,6 +202,7 @@ type stageState struct {
 	env     *env
 	user    string
 	workdir string
+	inputs  stepInputs // what the stage's content depends on
 }
 
 // globals builds the global scope: automatic platform args, then the ARGs before the
@@ -334,9 +372,12 @@ func (d *discovery) walkStage(i int) ([]Mount, error) {
 	sc := scope{env: &env{}, workdir: "/", lex: d.lex}
 	if s.base != nil {
 		// Stages can only build FROM earlier stages, which were walked already.
-		sc = scope{env: s.base.env.clone(), user: s.base.user, workdir: s.base.workdir, lex: d.lex}
+		sc = scope{env: s.base.env.clone(), user: s.base.user, workdir: s.base.workdir, lex: d.lex, inputs: s.base.inputs.clone()}
+	} else {
+		from, _, _ := d.lex.ProcessWord(s.stage.BaseName, d.global)
+		sc.inputs.texts = append(sc.inputs.texts, "FROM "+from+" --platform="+s.stage.Platform)
 	}
-	defer func() { s.env, s.user, s.workdir = sc.env, sc.user, sc.workdir }()
+	defer func() { s.env, s.user, s.workdir, s.inputs = sc.env, sc.user, sc.workdir, sc.inputs }()
 	var mounts []Mount
 	for _, cmd := range s.stage.Commands {
 		ms, err := d.replay(s, cmd, &sc)
@@ -347,6 +388,7 @@ func (d *discovery) walkStage(i int) ([]Mount, error) {
 			continue
 		}
 		mounts = append(mounts, ms...)
+		sc.inputs.record(cmd, &sc, d.stageOf(i), d.parsed[cmd])
 	}
 	return mounts, nil
 }
@@ -407,7 +449,59 @@ type scope struct {
 	user    string
 	workdir string
 	lex     *shell.Lex
+	inputs  stepInputs // of the instructions replayed so far
 }
+
+// stageOf finds the stage before stage i that a --from names, as BuildKit does: a
+// stage name (case-insensitive) or an index; nil means an image.
+func (d *discovery) stageOf(i int) func(string) *stageState {
+	return func(from string) *stageState {
+		if n, err := strconv.Atoi(from); err == nil {
+			if n >= 0 && n < i {
+				return d.stages[n]
+			}
+			return nil
+		}
+		for _, s := range d.stages[:i] {
+			if s.stage.Name != "" && strings.EqualFold(s.stage.Name, from) {
+				return s
+			}
+		}
+		return nil
+	}
+}
+
+// placeholderExpander expands with the scope, and a variable the scope does not
+// define is kept as written (keep "$": "${APP_HOME}", "${X:-default}", as BuildKit names
+// RUN vertices with shlex.SkipUnsetEnv: moby/buildkit
+// frontend/dockerfile/dockerfile2llb/convert.go, dispatchRun) or becomes keep ("0"): a
+// stand-in that lets the flag parse.
+func (sc scope) placeholderExpander(keep string) instructions.SingleWordExpander {
+	return func(word string) (string, error) {
+		if keep == "$" {
+			lex := *sc.lex
+			lex.SkipUnsetEnv = true
+			v, _, err := lex.ProcessWord(word, sc.env)
+			return v, err
+		}
+		v, _, err := sc.lex.ProcessWord(word, placeholderEnv{sc.env, keep})
+		return v, err
+	}
+}
+
+type placeholderEnv struct {
+	e    *env
+	keep string
+}
+
+func (p placeholderEnv) Get(k string) (string, bool) {
+	if v, ok := p.e.Get(k); ok {
+		return v, true
+	}
+	return p.keep, true
+}
+
+func (p placeholderEnv) Keys() []string { return p.e.Keys() }
 
 func (sc scope) expander(unmatched map[string]struct{}) instructions.SingleWordExpander {
 	return func(word string) (string, error) {
@@ -422,29 +516,28 @@ func (sc scope) expander(unmatched map[string]struct{}) instructions.SingleWordE
 }
 
 func (d *discovery) runMounts(s *stageState, c *instructions.RunCommand, sc scope) ([]Mount, error) {
-	unmatched := map[string]struct{}{}
-	// Expand runs BuildKit's own mount parser with our expander, which is how the
-	// frontend turns --mount flags into mounts.
-	if err := c.Expand(sc.expander(unmatched)); err != nil {
+	mounts, unresolved, err := d.parseMounts(c, sc)
+	if err != nil {
 		return nil, err
 	}
-	var missing []string
-	for k := range unmatched {
-		missing = append(missing, k)
-	}
-	slices.Sort(missing)
 	command := commandText(c)
+	step := sc.inputs.clone()
+	d.parsed[c] = mounts
+	step.record(c, &sc, d.stageOf(s.index), mounts)
+	stepDigest := step.digest()
+	contextFiles := slices.Compact(slices.Sorted(slices.Values(step.sources)))
 	var out []Mount
-	for i, m := range instructions.GetMounts(c) {
+	for i, m := range mounts {
 		if m.Type != instructions.MountTypeCache {
 			continue
 		}
+		missing := unresolved[i]
 		mp := m.Target
 		if !path.IsAbs(mp) {
 			mp = path.Join("/", sc.workdir, mp)
 		}
 		mp = path.Clean(mp)
-		if mp == "/" {
+		if mp == "/" && len(missing) == 0 {
 			return nil, fmt.Errorf("invalid mount target %q", m.Target)
 		}
 		id := m.CacheID
@@ -477,6 +570,10 @@ func (d *discovery) runMounts(s *stageState, c *instructions.RunCommand, sc scop
 			Workdir:    sc.workdir,
 			Unresolved: missing,
 			BaseImage:  d.baseImage(s),
+
+			StepDigest:   stepDigest,
+			ContextFiles: contextFiles,
+			Opaque:       slices.Clone(step.opaque),
 		}
 		if m.Mode != nil {
 			mode := FileMode(*m.Mode)
@@ -486,6 +583,95 @@ func (d *discovery) runMounts(s *stageState, c *instructions.RunCommand, sc scop
 		out = append(out, mount)
 	}
 	return out, nil
+}
+
+// parseMounts expands and parses a RUN's --mount flags with BuildKit's own mount
+// parser, as the frontend does (moby/buildkit frontend/dockerfile/dockerfile2llb/convert.go,
+// dispatch: the expander sees the stage's ENV, ARGs and the base image's ENV). unresolved[i] lists the variables the i-th flag uses
+// that neither the Dockerfile nor the build arguments define: BuildKit may find them in
+// the base image's ENV, which discovery cannot see, so that mount's values (id, target,
+// uid, gid, mode) are not known here. Such a flag never fails the RUN's discovery: it is
+// parsed with its unknown variables left as written (or, where a number is needed, as
+// 0), and the mount is listed with the variables named, for the caller to skip.
+func (d *discovery) parseMounts(c *instructions.RunCommand, sc scope) ([]*instructions.Mount, [][]string, error) {
+	unmatched := map[string]struct{}{}
+	err := c.Expand(sc.expander(unmatched))
+	mounts := instructions.GetMounts(c)
+	if err == nil && len(unmatched) == 0 {
+		return mounts, make([][]string, len(mounts)), nil
+	}
+	node := d.runNodes[line(c.Location())]
+	if err != nil && (node == nil || len(unmatched) == 0) {
+		return nil, nil, err
+	}
+	if node == nil {
+		// Not expected (every RUN has its node); then every mount of the RUN is named
+		// with all the variables its flags use.
+		all := slices.Sorted(maps.Keys(unmatched))
+		unresolved := make([][]string, len(mounts))
+		for i := range unresolved {
+			unresolved[i] = all
+		}
+		return mounts, unresolved, nil
+	}
+	var flags []string
+	for _, f := range node.Flags {
+		if strings.HasPrefix(f, "--mount=") {
+			flags = append(flags, f)
+		}
+	}
+	mounts = mounts[:0:0]
+	var unresolved [][]string
+	for _, flag := range flags {
+		um := map[string]struct{}{}
+		m, err := parseMountFlag(flag, sc.expander(um))
+		if err != nil && len(um) == 0 {
+			return nil, nil, err
+		}
+		vars := slices.Sorted(maps.Keys(um))
+		if len(vars) > 0 {
+			// Listed with the unknown variables as written, or, where the flag needs a
+			// number there, with the numbers they decide left out.
+			if m, err = parseMountFlag(flag, sc.placeholderExpander("$")); err != nil {
+				m, err = parseMountFlag(flag, sc.placeholderExpander("0"))
+				one, err1 := parseMountFlag(flag, sc.placeholderExpander("1"))
+				if err != nil || err1 != nil {
+					return nil, nil, errors.Join(err, err1)
+				}
+				m.UID, m.GID, m.Mode = sameOrNil(m.UID, one.UID), sameOrNil(m.GID, one.GID), sameOrNil(m.Mode, one.Mode)
+			}
+		}
+		mounts = append(mounts, m)
+		unresolved = append(unresolved, vars)
+	}
+	return mounts, unresolved, nil
+}
+
+func sameOrNil(a, b *uint64) *uint64 {
+	if a == nil || b == nil || *a != *b {
+		return nil
+	}
+	return a
+}
+
+// parseMountFlag parses one raw --mount flag as BuildKit parses a RUN's flags.
+func parseMountFlag(flag string, expand instructions.SingleWordExpander) (*instructions.Mount, error) {
+	cmd, err := instructions.ParseCommand(&parser.Node{Value: "run", Flags: []string{flag}, Next: &parser.Node{Value: "true"}, Original: "RUN " + flag + " true"})
+	if err != nil {
+		return nil, err
+	}
+	rc, ok := cmd.(*instructions.RunCommand)
+	if !ok {
+		return nil, errors.New("not a RUN instruction")
+	}
+	if err := rc.Expand(expand); err != nil {
+		return nil, err
+	}
+	ms := instructions.GetMounts(rc)
+	if len(ms) != 1 {
+		return nil, fmt.Errorf("flag %s holds %d mounts", flag, len(ms))
+	}
+	return ms[0], nil
 }
 
 // commandText is the RUN's command as a user reads it: shell form as written, exec form

@@ -171,6 +171,8 @@ type Request struct {
 	MaxSize         int64 // mount-cache-max-size
 	// StreamOnly skips the in-build download where the build has no route to the storage.
 	StreamOnly bool
+	// ContextOnlyHashFiles says ContextDir holds only the HashFiles (a Git context's copy).
+	ContextOnlyHashFiles bool
 
 	// Reads and ReadReason: whether the cache mode lets this run restore, and why not.
 	Reads      bool
@@ -277,6 +279,9 @@ type Outcome struct {
 	base       *archive.Manifest
 	baseKey    string
 	restoreKey string
+	// uncovered lists the steps' inputs the key could not hash (StepsHash.Uncovered):
+	// an exact hit then does not mean the layer cache holds the steps.
+	uncovered []string
 }
 
 // Result is everything a run of the engine did.
@@ -398,8 +403,14 @@ func (e *Engine) Restore(ctx context.Context, req Request) *Run {
 	var restoreTime, injectTime time.Duration
 	for _, cache := range caches {
 		m := cache.Mounts[0]
+		// The key covers the steps' inputs, not only the hashed files (issue 18).
+		steps, err := HashSteps(ctx, req.ContextDir, req.ContextOnlyHashFiles, hash, cache)
+		if err != nil {
+			r.warn(err.Error())
+			return r
+		}
 		ms := &Outcome{cache: cache, ID: m.ID, CacheID: cache.CacheID, Target: m.Path, Hit: HitMiss,
-			Key: Key(m, platform, hash.Hash), version: EntryVersion(cache)}
+			Key: Key(m, platform, steps.Hash), version: EntryVersion(cache), uncovered: steps.Uncovered}
 		r.res.Mounts = append(r.res.Mounts, ms)
 		if ok, why := Flaggable(cache); !ok {
 			ms.Restore, ms.Reason = RestoreNotCarried, "not carried: "+why
@@ -484,12 +495,17 @@ func (r *Run) restoreOne(ctx context.Context, ms *Outcome) (found restored, inje
 	if exact {
 		ms.Hit = HitExact
 	}
-	if exact && r.req.LayerCacheHoldsSteps {
-		// Requirements unchanged: the layer cache holds the pip step, which will not
-		// run, so downloading and injecting would be pure overhead.
-		ms.Restore, ms.Reason = RestoreExactNotInjected, "exact hit: requirements unchanged, the layer cache holds the pip step"
+	if exact && r.req.LayerCacheHoldsSteps && len(ms.uncovered) == 0 {
+		// The key covers every input of the steps using the mount: the layer cache holds
+		// the pip step, which will not run, so downloading and injecting would be pure
+		// overhead.
+		ms.Restore, ms.Reason = RestoreExactNotInjected, "exact hit: requirements unchanged and the key covers every input of the step, the layer cache holds the pip step"
 		log.Infof("Mount cache %s: exact hit %s, not injected (%s)", m.ID, entry.Key(), ms.Reason)
 		return found, false
+	}
+	if exact && r.req.LayerCacheHoldsSteps {
+		ms.Reason = "exact hit, injected: the key does not cover every input of the step (" + ms.uncovered[0] + "), so the layer cache may not hold it"
+		log.Infof("Mount cache %s: %s", m.ID, ms.Reason)
 	}
 	return restored{entry: entry, base: base}, true
 }

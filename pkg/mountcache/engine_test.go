@@ -131,7 +131,7 @@ func TestEngineRestoreRules(t *testing.T) {
 				f.req.LayerCacheHoldsSteps = true
 				f.store.entries = []*fakeEntry{{key: f.restoreKey(t) + hashOf(t, f), data: []byte("old")}}
 			},
-			hit: HitExact, status: RestoreExactNotInjected, reason: "exact hit: requirements unchanged, the layer cache holds the pip step",
+			hit: HitExact, status: RestoreExactNotInjected, reason: "exact hit: requirements unchanged and the key covers every input of the step, the layer cache holds the pip step",
 			log: "not injected (exact hit",
 			check: func(t *testing.T, f *fixture, ms *Outcome) {
 				if ms.Injected || len(f.helper.sources) != 0 {
@@ -301,14 +301,27 @@ func TestEngineRestoreRules(t *testing.T) {
 	}
 }
 
-// hashOf is the hash part of the fixture's key: what HashFiles makes of requirements.txt.
+// hashOf is the hash part of the fixture's key: what HashFiles makes of requirements.txt,
+// with the inputs of the first mount's step (HashSteps).
 func hashOf(t *testing.T, f *fixture) string {
 	t.Helper()
 	h, err := HashFiles(context.Background(), f.req.ContextDir, f.req.HashFiles)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return sanitize(h.Hash)
+	b, err := os.ReadFile(f.req.Dockerfile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ms, err := Discover(b, Options{Platform: testPlatform})
+	if err != nil || len(ms) == 0 {
+		t.Fatalf("discover: %v %v", ms, err)
+	}
+	steps, err := HashSteps(context.Background(), f.req.ContextDir, false, h, Caches(ms[:1])[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sanitize(steps.Hash)
 }
 
 // The save rules: what is saved, under which key, and why not.
@@ -748,4 +761,49 @@ func TestStatusNames(t *testing.T) {
 // phasesOf is the engine's phases in the order they ran: restore, inject, extract, save.
 func phasesOf(res *Result) []report.Phase {
 	return append(append([]report.Phase{}, res.RestorePhases...), res.SavePhases...)
+}
+
+// A mount whose uid comes from the base image's ENV used to fail discovery of the whole
+// Dockerfile ("cannot list the Dockerfile's cache mounts: ... parsing \"\""), so no mount
+// was carried. Now that one mount is named and skipped; the others are restored.
+func TestEngineSkipsAndNamesAMountWithAnUnresolvedVariable(t *testing.T) {
+	dt, err := os.ReadFile(filepath.Join("testdata", "dockerfiles", "env-from-base-image.Dockerfile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := newFixture(t, string(dt), "auto")
+	res := f.restore(t).Save(context.Background(), okBuild)
+	for _, w := range res.Warnings {
+		t.Errorf("warning: %s", w)
+	}
+	var restored, skipped []string
+	for _, ms := range res.Mounts {
+		if ms.Restore == RestoreNotCarried {
+			skipped = append(skipped, ms.Reason)
+			continue
+		}
+		restored = append(restored, ms.ID)
+	}
+	if strings.Join(restored, ",") != "/root/.cache/pip" || len(skipped) != 2 ||
+		!strings.Contains(skipped[0], "$APP_UID") || !strings.Contains(skipped[1], "$APP_HOME") {
+		t.Errorf("restored %v, skipped %q", restored, skipped)
+	}
+	if strings.Contains(f.log.String(), `""`) {
+		t.Errorf("an empty value in the log:\n%s", f.log)
+	}
+}
+
+// The exact-hit fast path skips the injection only when the key covers every input of
+// the step: here the step reads a URL no key can hash, so an exact hit is injected.
+func TestEngineExactHitInjectedWhenTheKeyDoesNotCoverTheStep(t *testing.T) {
+	df := "FROM python:3.12-slim\nADD https://example.invalid/constraints.txt /c.txt\nRUN --mount=type=cache,target=/root/.cache/pip pip install -c /c.txt wb-core\n"
+	f := newFixture(t, df, "auto")
+	f.req.LayerCacheHoldsSteps = true
+	f.store.entries = []*fakeEntry{{key: f.restoreKey(t) + hashOf(t, f), data: []byte("old")}}
+	r := f.restore(t)
+	r.EndPrewarm(context.Background())
+	ms := only(t, r.Save(context.Background(), Build{Err: errors.New("stop before saving")}))
+	if ms.Hit != HitExact || !ms.Injected || !strings.Contains(ms.Reason, "does not cover") || !strings.Contains(ms.Reason, "line 2: ADD https://example.invalid/constraints.txt") {
+		t.Errorf("hit %s injected %v reason %q", ms.Hit, ms.Injected, ms.Reason)
+	}
 }

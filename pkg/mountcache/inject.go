@@ -54,6 +54,11 @@ func Flaggable(c Cache) (ok bool, why string) {
 	if c.From != "" {
 		return false, fmt.Sprintf("it is seeded from %q (from=): its BuildKit directory depends on that stage, which a helper build cannot reproduce", c.From)
 	}
+	for _, m := range c.Mounts {
+		if p := m.CarryProblem(); p != "" {
+			return false, p
+		}
+	}
 	m := c.Mounts[0]
 	for _, v := range []string{m.ID, m.Path, namespaceOf(m)} {
 		if strings.ContainsAny(v, " \t\r\n\\$\"'`") {

@@ -62,6 +62,9 @@ func TestHashFilesFollowsRequirementContent(t *testing.T) {
 	writeFiles(t, dir, map[string]string{
 		"requirements.txt":         "flask==3.0.0\n",
 		"requirements-dev.txt":     "pytest\n",
+		"dev-requirements.txt":     "ruff\n",
+		"poetry-requirements.txt":  "poetry==2.0\n",
+		"constraints.txt":          "urllib3<3\n",
 		"requirements/base.txt":    "requests\n",
 		"src/app/requirements.txt": "not matched by the default patterns\n",
 		"README.md":                "irrelevant",
@@ -71,7 +74,7 @@ func TestHashFilesFollowsRequirementContent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := strings.Join(h1.Files, " "); got != "requirements-dev.txt requirements.txt requirements/base.txt" || h1.None || len(h1.Hash) != 16 {
+	if got := strings.Join(h1.Files, " "); got != "constraints.txt dev-requirements.txt poetry-requirements.txt requirements-dev.txt requirements.txt requirements/base.txt" || h1.None || len(h1.Hash) != 16 {
 		t.Fatalf("%+v", h1)
 	}
 

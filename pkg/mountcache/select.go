@@ -27,7 +27,9 @@ func (s Selector) Select(mounts []Mount) (selected []Mount, unmatched []string) 
 		}
 		switch {
 		case s.Auto():
-			if m.Python != "" {
+			// A from= mount is never picked by auto: it cannot be carried (Flaggable),
+			// and a notice about a mount the user never named would only be noise.
+			if m.Python != "" && m.From == "" {
 				selected = append(selected, m)
 			}
 		case s.All():

@@ -244,6 +244,7 @@ func (r *runner) gitMountFiles(ctx context.Context, c *client.Client, req *mount
 			builder.WithProgress(r.rep.Writer()), builder.WithGetenv(r.env.Getenv))
 		end()
 		req.ContextDir = dir
+		req.ContextOnlyHashFiles = true // issue 18: other files the steps read are not here
 		if !local {
 			req.Dockerfile = filepath.Join(dir, filepath.FromSlash(path.Clean(filepath.ToSlash(g.Dockerfile))))
 		}
