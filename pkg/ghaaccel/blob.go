@@ -258,4 +258,3 @@ func xmlEscape(s string) string {
 	}
 	return b.String()
 }
-
