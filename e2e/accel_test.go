@@ -46,5 +46,23 @@ func TestAccelModeMaxExportUnderTheUploadLimitFinishesAndSaysItWaited(t *testing
 	if srv.RateLimited() == 0 {
 		t.Fatalf("the server never limited: %d entries in one window of 4", len(srv.Entries()))
 	}
-	t.Logf("summary:\n%s", r.Summary)
+	if !strings.Contains(r.Log, "layer cache: accelerated through") {
+		t.Fatalf("the layer cache was not accelerated:\n%s", tail(r.Log, 60))
+	}
+	if !strings.Contains(r.Log, "limits uploads (429 on CreateCacheEntry); waiting") {
+		t.Errorf("the log does not say the accelerator waited for the limit:\n%s", tail(r.Log, 60))
+	}
+	if !strings.Contains(r.Summary, "for the upload limit") || !strings.Contains(r.Summary, "Retry-After honoured") {
+		t.Errorf("the summary does not report the waits:\n%s", r.Summary)
+	}
+	// Every blob of the export is in the cache, finalized: 7 RUN layers at least.
+	finalized := 0
+	for _, e := range srv.Entries() {
+		if e.Finalized && strings.HasPrefix(e.Key, "buildkit-blob-") {
+			finalized++
+		}
+	}
+	if finalized < 7 {
+		t.Errorf("%d blobs saved, want every one of the 7 RUN layers", finalized)
+	}
 }

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net"
 	"net/url"
-	"os"
 	"strings"
 	"time"
 
@@ -66,12 +65,13 @@ func isLoopback(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-// runningInContainer tells whether the action runs in a Docker container (the runner's
-// container actions; Docker creates /.dockerenv in every container).
-func runningInContainer() bool {
-	_, err := os.Stat("/.dockerenv")
-	return err == nil
-}
+// containerAction tells whether the action runs as the runner's container action: the
+// runner mounts the workspace at /github/workspace and says so in GITHUB_WORKSPACE
+// (actions/runner ContainerActionHandler.cs; ../shared/reference/actions-runtime.md). A
+// probe like /.dockerenv would not do: self-hosted runners, and this project's own test
+// machine, run the whole runner in a container, where a host-network builder still
+// reaches 127.0.0.1.
+func containerAction(workspace string) bool { return workspace == "/github/workspace" }
 
 // ownAddress is the first non-loopback IPv4 address of this network namespace: in the
 // action's container, its bridge address.
@@ -117,7 +117,7 @@ func (r *runner) startLayerAccel(ep builder.Endpoint, info dockerbuilder.Info) (
 		r.res.LayerTransfer = "BuildKit's own gha transfers (" + envLayerAccel + "=off)"
 		return func() {}
 	}
-	in := runningInContainer()
+	in := containerAction(r.renv.Workspace)
 	own := ""
 	if in {
 		own = ownAddress()
