@@ -217,6 +217,9 @@ func (p *Proxy) passThrough(w http.ResponseWriter, r *http.Request, s *session) 
 	defer resp.Body.Close()
 	if r.Method == http.MethodPut && resp.StatusCode/100 == 2 && r.ContentLength > 0 {
 		p.uploaded.Add(r.ContentLength)
+		if r.URL.Query().Get("comp") == "" {
+			p.blobsUp.Add(1) // a whole blob in one Put Blob
+		}
 	}
 	n := relay(w, resp)
 	if r.Method == http.MethodGet {
