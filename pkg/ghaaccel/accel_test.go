@@ -195,3 +195,61 @@ func TestRetryAfterIsSecondsOrADate(t *testing.T) {
 		}
 	}
 }
+
+// A download URL that expired (the storage answers 403) is asked for again with BuildKit's
+// own lookup, as go-actions-cache's downloadV2 does, and the download goes on.
+func TestAnExpiredDownloadURLIsAskedForAgain(t *testing.T) {
+	token := cachetest.RuntimeToken("refs/heads/main")
+	srv := cachetest.StartV2(t, cachetest.V2Options{Token: token})
+	p := startProxy(t, srv, Options{RangeSize: 1 << 20})
+	ctx := context.Background()
+	blob := make([]byte, 2<<20+3)
+	_, _ = rand.Read(blob)
+	if err := client(t, srv.URL(), token, http.DefaultTransport).Save(ctx, "k", actionscache.NewBlob(blob)); err != nil {
+		t.Fatal(err)
+	}
+	srv.SetURLLifetime(time.Second)
+	e, err := client(t, p.URL("127.0.0.1"), token, http.DefaultTransport).Load(ctx, "k")
+	if err != nil || e == nil {
+		t.Fatalf("load: %v", err)
+	}
+	srv.SetURLLifetime(time.Hour)
+	time.Sleep(2100 * time.Millisecond) // the handed-out URL is past its se=
+	if got := readAll(t, ctx, e); !bytes.Equal(got, blob) {
+		t.Fatalf("read %d bytes, want the %d saved", len(got), len(blob))
+	}
+	if n := len(srv.CallsTo(cachetest.GetCacheEntryDownloadURL)); n != 2 {
+		t.Errorf("%d lookups, want 2: BuildKit's and the accelerator's refresh", n)
+	}
+}
+
+// A block that cannot be uploaded makes the blob's Put Block List fail at once (400
+// InvalidBlockList, which azblob does not retry): BuildKit says the blob was not written,
+// and nothing is finalized with missing blocks.
+func TestABlockThatFailsForGoodFailsTheBlobNotTheProcess(t *testing.T) {
+	token := cachetest.RuntimeToken("refs/heads/main")
+	srv := cachetest.StartV2(t, cachetest.V2Options{Token: token, ProxyBlobs: true})
+	p := startProxy(t, srv, Options{})
+	p.opt.sleep = func(context.Context, time.Duration) error { return nil }
+	srv.Inject(cachetest.Fault{Op: cachetest.PutBlock, Status: 500, Times: 100})
+	blob := make([]byte, 2<<20)
+	start := time.Now()
+	err := client(t, p.URL("127.0.0.1"), token, http.DefaultTransport).Save(context.Background(), "k", actionscache.NewBlob(blob))
+	if err == nil {
+		t.Fatal("saved a blob whose blocks all failed")
+	}
+	if time.Since(start) > 20*time.Second {
+		t.Errorf("took %s to fail: the block list answer was retried", time.Since(start))
+	}
+	if strings.Contains(err.Error(), "sig=") {
+		t.Errorf("the error leaks a signed URL: %v", err)
+	}
+	for _, e := range srv.Entries() {
+		if e.Finalized {
+			t.Errorf("entry %s finalized without its blocks", e.Key)
+		}
+	}
+	if p.Stats().Errors == 0 {
+		t.Error("the failed blocks were not counted")
+	}
+}
