@@ -56,9 +56,11 @@ type Options struct {
 	// HTTP reaches the service and the storage (default: a client without a total timeout;
 	// transfers are bounded by the per-attempt stall rules below).
 	HTTP *http.Client
-	// Parallelism is how many blocks or ranges move at once per blob (default 8).
-	Parallelism int
-	// RangeSize is the size of a download range (default 4 MiB).
+	// Parallelism is how many held blocks are put to the storage at once (default 8), and
+	// RangeParallelism how many ranges of one download are fetched ahead (default 4).
+	Parallelism      int
+	RangeParallelism int
+	// RangeSize is the size of a download range (default 8 MiB, as pkg/cacheservice's).
 	RangeSize int64
 	// Budget is the bytes held at once for uploads and downloads together (default 48 MiB):
 	// the action stays under 100 MB.
@@ -89,6 +91,7 @@ type Proxy struct {
 	upstream string
 	http     *http.Client
 	budget   *semaphore.Weighted
+	putSlots chan struct{} // Parallelism: block puts in flight
 	ln       net.Listener
 	srv      *http.Server
 	ctx      context.Context // background uploads; cancelled by Close
@@ -116,8 +119,11 @@ func Start(addr string, opt Options) (*Proxy, error) {
 	if opt.Parallelism <= 0 {
 		opt.Parallelism = 8
 	}
+	if opt.RangeParallelism <= 0 {
+		opt.RangeParallelism = 4
+	}
 	if opt.RangeSize <= 0 {
-		opt.RangeSize = 4 << 20
+		opt.RangeSize = 8 << 20
 	}
 	if opt.Budget <= 0 {
 		opt.Budget = 48 << 20
@@ -138,7 +144,8 @@ func Start(addr string, opt Options) (*Proxy, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	p := &Proxy{
 		opt: opt, upstream: strings.TrimRight(opt.Upstream, "/"), http: opt.HTTP,
-		budget: semaphore.NewWeighted(opt.Budget), ln: ln, ctx: ctx, cancel: cancel,
+		budget: semaphore.NewWeighted(opt.Budget), putSlots: make(chan struct{}, opt.Parallelism),
+		ln: ln, ctx: ctx, cancel: cancel,
 		sessions: map[string]*session{},
 	}
 	mux := http.NewServeMux()

@@ -82,6 +82,11 @@ func (p *Proxy) putBlock(w http.ResponseWriter, r *http.Request, s *session) {
 		defer p.work.Done()
 		defer s.pending.Done()
 		defer p.budget.Release(max(size, 1))
+		select {
+		case p.putSlots <- struct{}{}:
+			defer func() { <-p.putSlots }()
+		case <-p.ctx.Done():
+		}
 		if err := p.putWithRetries(p.ctx, target, header, data); err != nil {
 			p.failures.Add(1)
 			s.mu.Lock()

@@ -202,10 +202,10 @@ func (p *Proxy) download(w http.ResponseWriter, r *http.Request, s *session) {
 	}
 }
 
-// launch fetches [from, end] in RangeSize ranges, at most Parallelism ahead of the
+// launch fetches [from, end] in RangeSize ranges, at most RangeParallelism ahead of the
 // writer, each holding its bytes from the budget; the channels come in order.
 func (p *Proxy) launch(ctx context.Context, s *session, from, end int64) <-chan chan rangeResult {
-	queue := make(chan chan rangeResult, p.opt.Parallelism)
+	queue := make(chan chan rangeResult, p.opt.RangeParallelism)
 	go func() {
 		defer close(queue)
 		for off := from; off <= end; off += p.opt.RangeSize {
@@ -215,7 +215,7 @@ func (p *Proxy) launch(ctx context.Context, s *session, from, end int64) <-chan 
 				return // cancelled: the writer stops too
 			}
 			select {
-			case queue <- ch: // blocks while Parallelism ranges are ahead of the writer
+			case queue <- ch: // blocks while RangeParallelism ranges are ahead of the writer
 			case <-ctx.Done():
 				p.budget.Release(n)
 				return
