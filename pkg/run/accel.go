@@ -104,6 +104,17 @@ func ghaV2Entries(svc cacheservice.Service, lists ...[]client.CacheOptionsEntry)
 	return out
 }
 
+func hasGHA(lists ...[]client.CacheOptionsEntry) bool {
+	for _, l := range lists {
+		for _, e := range l {
+			if e.Type == "gha" {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // startLayerAccel puts the accelerator between BuildKit's gha backend and the cache
 // service when the layer cache uses the v2 service and the builder can reach it; the
 // returned stop ends it and records what moved. The v1 service (GitHub Enterprise Server,
@@ -111,6 +122,9 @@ func ghaV2Entries(svc cacheservice.Service, lists ...[]client.CacheOptionsEntry)
 func (r *runner) startLayerAccel(ep builder.Endpoint, info dockerbuilder.Info) (stop func()) {
 	entries := ghaV2Entries(r.plan.CacheService, r.plan.Request.CacheImports, r.plan.Request.CacheExports)
 	if len(entries) == 0 {
+		if r.plan.CacheService.Protocol == cacheservice.ProtocolV1 && hasGHA(r.plan.Request.CacheImports, r.plan.Request.CacheExports) {
+			r.res.LayerTransfer = "BuildKit's own gha transfers: the v1 cache service (GitHub Enterprise Server, act) is not accelerated"
+		}
 		return func() {}
 	}
 	if strings.EqualFold(r.env.Getenv(envLayerAccel), "off") {
