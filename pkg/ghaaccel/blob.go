@@ -68,8 +68,9 @@ func (p *Proxy) putBlock(w http.ResponseWriter, r *http.Request, s *session) {
 	if err := p.budget.Acquire(r.Context(), max(size, 1)); err != nil {
 		return
 	}
-	data := make([]byte, size)
+	data := p.bufs.get(int(size))
 	if _, err := io.ReadFull(r.Body, data); err != nil {
+		p.bufs.put(data)
 		p.budget.Release(max(size, 1))
 		azureError(w, http.StatusBadRequest, "InvalidInput", "short block body")
 		return
@@ -82,6 +83,7 @@ func (p *Proxy) putBlock(w http.ResponseWriter, r *http.Request, s *session) {
 		defer p.work.Done()
 		defer s.pending.Done()
 		defer p.budget.Release(max(size, 1))
+		defer p.bufs.put(data)
 		select {
 		case p.putSlots <- struct{}{}:
 			defer func() { <-p.putSlots }()

@@ -194,7 +194,8 @@ func (p *Proxy) download(w http.ResponseWriter, r *http.Request, s *session) {
 		if failed {
 			cancel()
 		}
-		p.budget.Release(int64(max(cap(res.buf), 1)))
+		p.budget.Release(int64(len(res.buf)))
+		p.bufs.put(res.buf)
 	}
 	if failed {
 		// A short body: the client sees the stream break, as it would from the storage.
@@ -221,7 +222,7 @@ func (p *Proxy) launch(ctx context.Context, s *session, from, end int64) <-chan 
 				return
 			}
 			go func(off, n int64) {
-				buf := make([]byte, n)
+				buf := p.bufs.get(int(n))
 				ch <- rangeResult{buf: buf, err: p.fetchRange(ctx, s, off, buf)}
 			}(off, n)
 		}
