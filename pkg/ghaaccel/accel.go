@@ -70,6 +70,9 @@ type Options struct {
 	// MaxWait is how long one twirp call may wait for the rate limit in all before the 429
 	// is passed to BuildKit (which then waits on its own; default 5 minutes).
 	MaxWait time.Duration
+	// StreamDownloads passes blob GETs through as one stream each (still counted) instead
+	// of parallel ranges: where the link is free, ranges only add requests.
+	StreamDownloads bool
 	// Logf prints a line to the build log (waits, retries); nil: quiet.
 	Logf func(format string, args ...any)
 	// sleep waits (tests shorten it); nil: a timer.

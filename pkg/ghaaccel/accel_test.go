@@ -115,6 +115,7 @@ func TestAcceleratedBlobsAreTheServicesOwnBothWays(t *testing.T) {
 		t.Fatalf("ranged read through the accelerator: %v", err)
 	}
 	ra.Close()
+	time.Sleep(100 * time.Millisecond) // the test server records proxied calls as their handlers return
 	if gets := len(srv.CallsTo(cachetest.GetBlob)); gets < 4 {
 		t.Errorf("%d GETs at the storage for a 3 MiB blob in 1 MiB ranges, want >= 4 (parallel ranges)", gets)
 	}
@@ -259,5 +260,36 @@ func TestABlockThatFailsForGoodFailsTheBlobNotTheProcess(t *testing.T) {
 	}
 	if p.Stats().Errors == 0 {
 		t.Error("the failed blocks were not counted")
+	}
+}
+
+// StreamDownloads: a GET goes to the storage as one stream, still counted.
+func TestStreamedDownloadsAreOneRequestAndCounted(t *testing.T) {
+	token := cachetest.RuntimeToken("refs/heads/main")
+	srv := cachetest.StartV2(t, cachetest.V2Options{Token: token, ProxyBlobs: true})
+	p := startProxy(t, srv, Options{RangeSize: 1 << 20, StreamDownloads: true})
+	ctx := context.Background()
+	blob := make([]byte, 3<<20+1)
+	_, _ = rand.Read(blob)
+	if err := client(t, srv.URL(), token, http.DefaultTransport).Save(ctx, "k", actionscache.NewBlob(blob)); err != nil {
+		t.Fatal(err)
+	}
+	e, _ := client(t, p.URL("127.0.0.1"), token, http.DefaultTransport).Load(ctx, "k")
+	if got := readAll(t, ctx, e); !bytes.Equal(got, blob) {
+		t.Fatal("streamed download differs")
+	}
+	// The test server records a proxied call once its handler returns, which may be just
+	// after the client has read the body.
+	gets := 0
+	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if gets = len(srv.CallsTo(cachetest.GetBlob)); gets > 0 {
+			break
+		}
+	}
+	if gets != 1 {
+		t.Errorf("%d GETs, want 1 stream", gets)
+	}
+	if st := p.Stats(); st.DownloadedBytes != int64(len(blob)) {
+		t.Errorf("downloaded %d, want %d", st.DownloadedBytes, len(blob))
 	}
 }

@@ -30,7 +30,7 @@ func (p *Proxy) serveBlob(w http.ResponseWriter, r *http.Request) {
 		p.putBlock(w, r, s)
 	case r.Method == http.MethodPut && s.upload && comp == "blocklist":
 		p.putBlockList(w, r, s)
-	case r.Method == http.MethodGet && !s.upload:
+	case r.Method == http.MethodGet && !s.upload && !p.opt.StreamDownloads:
 		p.download(w, r, s)
 	default:
 		p.passThrough(w, r, s)

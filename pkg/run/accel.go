@@ -19,7 +19,8 @@ import (
 )
 
 // envLayerAccel turns the accelerator off ("off"), e.g. to compare with BuildKit's own
-// gha transfers.
+// gha transfers, or keeps it to uploads ("uploads": downloads stream through as BuildKit
+// asks, one stream per blob, still counted).
 const envLayerAccel = "WARMBUILD_LAYER_ACCEL"
 
 // accelReach says where a builder reaches an accelerator in this process: the host to
@@ -143,8 +144,9 @@ func (r *runner) startLayerAccel(ep builder.Endpoint, info dockerbuilder.Info) (
 		return func() {}
 	}
 	p, err := ghaaccel.Start(net.JoinHostPort(host, "0"), ghaaccel.Options{
-		Upstream: r.plan.CacheService.URL,
-		Logf:     r.rep.Infof,
+		Upstream:        r.plan.CacheService.URL,
+		StreamDownloads: strings.EqualFold(r.env.Getenv(envLayerAccel), "uploads"),
+		Logf:            r.rep.Infof,
 	})
 	if err != nil {
 		r.res.LayerTransfer = "BuildKit's own gha transfers: " + cacheservice.Redact(err.Error())
@@ -159,13 +161,17 @@ func (r *runner) startLayerAccel(ep builder.Endpoint, info dockerbuilder.Info) (
 			}
 		}
 	}
-	r.rep.Infof("layer cache: accelerated through %s (parallel blocks and ranges to the cache's storage)", local)
+	how := "parallel blocks and ranges"
+	if strings.EqualFold(r.env.Getenv(envLayerAccel), "uploads") {
+		how = "parallel blocks; downloads streamed (" + envLayerAccel + "=uploads)"
+	}
+	r.rep.Infof("layer cache: accelerated through %s (%s to the cache's storage)", local, how)
 	return func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		defer cancel()
 		_ = p.Close(ctx)
 		st := p.Stats()
-		r.res.LayerTransfer = "accelerated: parallel blocks and ranges"
+		r.res.LayerTransfer = "accelerated: " + how
 		r.res.LayerBytesKnown = true
 		r.res.LayerUploadedBytes, r.res.LayerDownloadedBytes = st.UploadedBytes, st.DownloadedBytes
 		r.res.LayerRateLimitWaits, r.res.LayerRateLimitWait = st.RateLimitWaits, st.RateLimitWait
