@@ -171,6 +171,17 @@ var goldenCases = []struct {
 		Warnings:            []string{"exporting cache to registry: 401 Unauthorized", "Actions cache nearly full: the repository's Actions caches use 93% of their 10.0 GiB limit; GitHub evicts the least recently used entries beyond it, which makes builds cold"},
 		RepoCacheUsageBytes: 9_990_000_000, RepoCacheUsageKnown: true,
 	}},
+	// accel (issue 16): a mode=max export through the accelerator, paced by the upload limit.
+	{"gha-accelerated", Result{
+		Image: image, Tags: []string{image}, Digest: digest, ImageID: imageID,
+		StepsCached: 0, StepsTotal: 7, Duration: 25200 * time.Millisecond,
+		Backend: "gha", BackendReason: ghaWhy, ReadScopes: []string{"warmbuild-main"}, WriteScope: "warmbuild-main",
+		CacheSaved: true, SaveReason: policy,
+		LayerTransfer: "accelerated: parallel blocks and ranges", LayerBytesKnown: true,
+		LayerUploadedBytes: 31_457_280, LayerDownloadedBytes: 1_048_576, LayerRateLimitWaits: 2, LayerRateLimitWait: 16 * time.Second,
+		Hints:  []string{"layer cache paced: the cache service limited uploads; waited 16.0s in all as its Retry-After asked"},
+		Phases: []Phase{{Name: "connect", Duration: 100 * time.Millisecond}, {Name: "build", Duration: 25200 * time.Millisecond}},
+	}},
 }
 
 // The summary Markdown, compared whole, and the outputs of each case are what they were.

@@ -77,5 +77,7 @@ func (r Result) Outputs() []Output {
 		{"pip-packages-cached", strconv.Itoa(r.PipCached)},
 		{"pip-cache-hit-ratio", Ratio(r.PipCached, r.PipTotal)},
 		{"repo-cache-usage-bytes", usage},
+		{"layer-cache-uploaded-bytes", r.layerBytes(r.LayerUploadedBytes)},     // accel (issue 16)
+		{"layer-cache-downloaded-bytes", r.layerBytes(r.LayerDownloadedBytes)}, // accel (issue 16)
 	}
 }

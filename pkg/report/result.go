@@ -53,6 +53,16 @@ type Result struct {
 	// layer-cache-miss-reason), nil when every step was cached.
 	Steps     []StepEntry
 	FirstMiss *Miss
+
+	// accel (issue 16): how the gha layer cache moved. LayerTransfer is one line for the
+	// summary ("accelerated: ..." or why BuildKit's own path was taken; "" when the layer
+	// cache did not use the gha service); the bytes are counted only through the
+	// accelerator (LayerBytesKnown), with the 429 waits it sat out.
+	LayerTransfer                            string
+	LayerBytesKnown                          bool
+	LayerUploadedBytes, LayerDownloadedBytes int64
+	LayerRateLimitWaits                      int
+	LayerRateLimitWait                       time.Duration
 }
 
 // Mount cache hit values: MountEntry.Hit, and the mount-cache-hit output.

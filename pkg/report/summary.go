@@ -48,6 +48,7 @@ func (r Result) Summary() string {
 	if r.SaveReason != "" {
 		fmt.Fprintf(&b, "| Save | %s |\n", TableText(r.SaveReason))
 	}
+	r.layerTransferRow(&b) // accel (issue 16)
 	if r.Failed != "" {
 		fmt.Fprintf(&b, "| Error | %s |\n", TableText(r.Failed))
 	}

@@ -165,6 +165,7 @@ func (r *runner) run(ctx context.Context) error {
 		return err
 	}
 	defer c.Close()
+	defer r.startLayerAccel(ep, info)() // accel (issue 16)
 
 	if err := r.build(ctx, c); err != nil {
 		return err

@@ -120,6 +120,9 @@ type V2Options struct {
 	// RefuseDownloads makes the signed download URLs point at a port where
 	// nothing listens: the storage refuses connections (uploads still work).
 	RefuseDownloads bool
+	// UploadLimit, when set, answers CreateCacheEntry calls over it with 429 and
+	// Retry-After, as github.com does past 200 uploads a minute (ratelimit.go).
+	UploadLimit UploadLimit
 }
 
 // DefaultURLLifetime is how long github.com's signed cache URLs last: about 10
@@ -148,6 +151,7 @@ type V2Server struct {
 	refuseDL  bool
 	closing   chan struct{}
 	closeOnce sync.Once
+	limiter   *uploadLimiter // nil: no upload limit
 
 	mu      sync.Mutex
 	scopes  []string
@@ -193,6 +197,7 @@ func NewV2(ctx context.Context, az *Azurite, opts V2Options) (*V2Server, error) 
 		closing:   make(chan struct{}),
 		scopes:    append([]string(nil), opts.Scopes...),
 		nextID:    1,
+		limiter:   newUploadLimiter(opts.UploadLimit),
 	}
 	if s.token == "" {
 		s.token = "cachetest-" + randomHex(8)
@@ -537,6 +542,9 @@ func (s *V2Server) serveTwirp(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if s.applyFault(w, r, method) {
+		return
+	}
+	if s.rateLimited(w, method) {
 		return
 	}
 	s.serveTwirpCall(w, r, method)

@@ -1,0 +1,295 @@
+package ghaaccel
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	actionscache "github.com/tonistiigi/go-actions-cache"
+
+	"github.com/warmbuild/warmbuild/pkg/cacheservice/cachetest"
+)
+
+// sniffer records what the client (BuildKit's go-actions-cache) receives.
+type sniffer struct {
+	mu     sync.Mutex
+	bodies []string
+}
+
+func (s *sniffer) RoundTrip(r *http.Request) (*http.Response, error) {
+	resp, err := http.DefaultTransport.RoundTrip(r)
+	if err != nil || !strings.Contains(r.URL.Path, "/twirp/") {
+		return resp, err
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	resp.Body = io.NopCloser(bytes.NewReader(b))
+	s.mu.Lock()
+	s.bodies = append(s.bodies, string(b))
+	s.mu.Unlock()
+	return resp, nil
+}
+
+func startProxy(t *testing.T, srv *cachetest.V2Server, opt Options) *Proxy {
+	t.Helper()
+	opt.Upstream = srv.URL()
+	p, err := Start("127.0.0.1:0", opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = p.Close(ctx)
+	})
+	return p
+}
+
+func client(t *testing.T, url, token string, rt http.RoundTripper) *actionscache.Cache {
+	t.Helper()
+	c, err := actionscache.New(token, url, true, actionscache.Opt{Client: &http.Client{Transport: rt}, Timeout: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func readAll(t *testing.T, ctx context.Context, e *actionscache.Entry) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	if err := e.WriteTo(ctx, &buf); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// What BuildKit writes through the accelerator, BuildKit reads without it, and the other
+// way; the client never sees a signed URL.
+func TestAcceleratedBlobsAreTheServicesOwnBothWays(t *testing.T) {
+	token := cachetest.RuntimeToken("refs/heads/main")
+	srv := cachetest.StartV2(t, cachetest.V2Options{Token: token, ProxyBlobs: true})
+	p := startProxy(t, srv, Options{Parallelism: 4, RangeSize: 1 << 20})
+	sniff := &sniffer{}
+	viaProxy := client(t, p.URL("127.0.0.1"), token, sniff)
+	direct := client(t, srv.URL(), token, http.DefaultTransport)
+	ctx := context.Background()
+
+	blob := make([]byte, 5<<20+12345) // six 1 MiB blocks, the last one short
+	_, _ = rand.Read(blob)
+	if err := viaProxy.Save(ctx, "buildkit-blob-1-sha256:aaa", actionscache.NewBlob(blob)); err != nil {
+		t.Fatalf("save through the accelerator: %v", err)
+	}
+	e, err := direct.Load(ctx, "buildkit-blob-1-sha256:aaa")
+	if err != nil || e == nil {
+		t.Fatalf("plain load of what the accelerator saved: %v %v", e, err)
+	}
+	if got := readAll(t, ctx, e); !bytes.Equal(got, blob) {
+		t.Fatalf("plain read: %d bytes, want the %d saved", len(got), len(blob))
+	}
+	if n := len(srv.CallsTo(cachetest.PutBlock)); n != 6 {
+		t.Errorf("%d Put Block at the storage, want the client's 6 (same blocks)", n)
+	}
+
+	other := make([]byte, 3<<20+7)
+	_, _ = rand.Read(other)
+	if err := direct.Save(ctx, "buildkit-blob-1-sha256:bbb", actionscache.NewBlob(other)); err != nil {
+		t.Fatal(err)
+	}
+	e, err = viaProxy.Load(ctx, "buildkit-blob-1-sha256:bbb")
+	if err != nil || e == nil {
+		t.Fatalf("load through the accelerator: %v %v", e, err)
+	}
+	if got := readAll(t, ctx, e); !bytes.Equal(got, other) {
+		t.Fatalf("accelerated read: %d bytes differ from the %d saved", len(got), len(other))
+	}
+	// A read from the middle, as BuildKit's ReaderAt does after a seek.
+	ra := e.Download(ctx)
+	part := make([]byte, 1000)
+	if _, err := ra.ReadAt(part, 2<<20+5); err != nil || !bytes.Equal(part, other[2<<20+5:2<<20+1005]) {
+		t.Fatalf("ranged read through the accelerator: %v", err)
+	}
+	ra.Close()
+	time.Sleep(100 * time.Millisecond) // the test server records proxied calls as their handlers return
+	if gets := len(srv.CallsTo(cachetest.GetBlob)); gets < 4 {
+		t.Errorf("%d GETs at the storage for a 3 MiB blob in 1 MiB ranges, want >= 4 (parallel ranges)", gets)
+	}
+
+	st := p.Stats()
+	if st.UploadedBytes != int64(len(blob)) || st.DownloadedBytes < int64(len(other)) || st.BlobsUploaded != 1 {
+		t.Errorf("stats %+v: want %d bytes up in 1 blob, >= %d down", st, len(blob), len(other))
+	}
+	for _, b := range sniff.bodies {
+		if strings.Contains(b, "sig=") || strings.Contains(b, cachetest.AzuriteAccount) {
+			t.Errorf("an answer to the client carries the storage's signed URL: %s", b)
+		}
+	}
+}
+
+// A Put Block List reaches the storage only after every block landed; a block the storage
+// refused once is put again from the held bytes.
+func TestBlocksAreRetriedFromHeldBytesAndTheListWaitsForThem(t *testing.T) {
+	token := cachetest.RuntimeToken("refs/heads/main")
+	srv := cachetest.StartV2(t, cachetest.V2Options{Token: token, ProxyBlobs: true})
+	p := startProxy(t, srv, Options{Parallelism: 4})
+	p.opt.sleep = func(context.Context, time.Duration) error { return nil }
+	srv.Inject(cachetest.Fault{Op: cachetest.PutBlock, Status: 503, Times: 2})
+	c := client(t, p.URL("127.0.0.1"), token, http.DefaultTransport)
+	blob := make([]byte, 3<<20)
+	_, _ = rand.Read(blob)
+	if err := c.Save(context.Background(), "k", actionscache.NewBlob(blob)); err != nil {
+		t.Fatalf("save: %v", err)
+	}
+	var lastBlock, list time.Time
+	for _, call := range srv.Calls() {
+		switch {
+		case call.Op == cachetest.PutBlock && call.Status == 201:
+			lastBlock = call.At
+		case call.Op == cachetest.PutBlockList:
+			list = call.At
+		}
+	}
+	if list.IsZero() || list.Before(lastBlock) {
+		t.Errorf("Put Block List at %v, before the last block landed at %v", list, lastBlock)
+	}
+	e, _ := client(t, srv.URL(), token, http.DefaultTransport).Load(context.Background(), "k")
+	if e == nil || !bytes.Equal(readAll(t, context.Background(), e), blob) {
+		t.Fatal("the blob saved after retried blocks is not the one written")
+	}
+}
+
+// A 429 on CreateCacheEntry is waited out as Retry-After says, not passed back.
+func TestCreateOverTheUploadLimitWaitsRetryAfterAndCountsIt(t *testing.T) {
+	token := cachetest.RuntimeToken("refs/heads/main")
+	srv := cachetest.StartV2(t, cachetest.V2Options{Token: token})
+	var waits []time.Duration
+	p := startProxy(t, srv, Options{})
+	p.opt.sleep = func(_ context.Context, d time.Duration) error { waits = append(waits, d); return nil }
+	srv.Inject(cachetest.Fault{Op: cachetest.CreateCacheEntry, Status: 429, RetryAfter: "7", Times: 2})
+	c := client(t, p.URL("127.0.0.1"), token, http.DefaultTransport)
+	if err := c.Save(context.Background(), "k", actionscache.NewBlob([]byte("x"))); err != nil {
+		t.Fatalf("save under 429: %v", err)
+	}
+	if len(waits) != 2 || waits[0] != 7*time.Second || waits[1] != 7*time.Second {
+		t.Errorf("waits %v, want two of 7s (Retry-After, never less)", waits)
+	}
+	if st := p.Stats(); st.RateLimitWaits != 2 || st.RateLimitWait != 14*time.Second {
+		t.Errorf("stats %+v, want 2 waits of 14s in all", st)
+	}
+}
+
+func TestRetryAfterIsSecondsOrADate(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for v, want := range map[string]time.Duration{"3": 3 * time.Second, "0": 0, now.Add(9 * time.Second).Format(http.TimeFormat): 9 * time.Second} {
+		if got, ok := parseRetryAfter(v, now); !ok || got != want {
+			t.Errorf("%q: %v %v, want %v", v, got, ok, want)
+		}
+	}
+	for _, v := range []string{"", "-1", "soon"} {
+		if _, ok := parseRetryAfter(v, now); ok {
+			t.Errorf("%q accepted", v)
+		}
+	}
+}
+
+// A download URL that expired (the storage answers 403) is asked for again with BuildKit's
+// own lookup, as go-actions-cache's downloadV2 does, and the download goes on.
+func TestAnExpiredDownloadURLIsAskedForAgain(t *testing.T) {
+	token := cachetest.RuntimeToken("refs/heads/main")
+	srv := cachetest.StartV2(t, cachetest.V2Options{Token: token})
+	p := startProxy(t, srv, Options{RangeSize: 1 << 20})
+	ctx := context.Background()
+	blob := make([]byte, 2<<20+3)
+	_, _ = rand.Read(blob)
+	if err := client(t, srv.URL(), token, http.DefaultTransport).Save(ctx, "k", actionscache.NewBlob(blob)); err != nil {
+		t.Fatal(err)
+	}
+	srv.SetURLLifetime(time.Second)
+	e, err := client(t, p.URL("127.0.0.1"), token, http.DefaultTransport).Load(ctx, "k")
+	if err != nil || e == nil {
+		t.Fatalf("load: %v", err)
+	}
+	srv.SetURLLifetime(time.Hour)
+	time.Sleep(2100 * time.Millisecond) // the handed-out URL is past its se=
+	// A plain GET of the local URL: no client-side reload (go-actions-cache would reload
+	// on the 403 itself), so only the accelerator's own refresh can make it succeed.
+	resp, err := http.Get(e.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !bytes.Equal(got, blob) {
+		t.Fatalf("GET after expiry: %d, %d bytes, want 200 with the %d saved", resp.StatusCode, len(got), len(blob))
+	}
+	if n := len(srv.CallsTo(cachetest.GetCacheEntryDownloadURL)); n != 2 {
+		t.Errorf("%d lookups, want 2: BuildKit's and the accelerator's refresh", n)
+	}
+}
+
+// A block that cannot be uploaded makes the blob's Put Block List fail at once (400
+// InvalidBlockList, which azblob does not retry): BuildKit says the blob was not written,
+// and nothing is finalized with missing blocks.
+func TestABlockThatFailsForGoodFailsTheBlobNotTheProcess(t *testing.T) {
+	token := cachetest.RuntimeToken("refs/heads/main")
+	srv := cachetest.StartV2(t, cachetest.V2Options{Token: token, ProxyBlobs: true})
+	p := startProxy(t, srv, Options{})
+	p.opt.sleep = func(context.Context, time.Duration) error { return nil }
+	srv.Inject(cachetest.Fault{Op: cachetest.PutBlock, Status: 500, Times: 100})
+	blob := make([]byte, 2<<20)
+	start := time.Now()
+	err := client(t, p.URL("127.0.0.1"), token, http.DefaultTransport).Save(context.Background(), "k", actionscache.NewBlob(blob))
+	if err == nil {
+		t.Fatal("saved a blob whose blocks all failed")
+	}
+	if time.Since(start) > 20*time.Second {
+		t.Errorf("took %s to fail: the block list answer was retried", time.Since(start))
+	}
+	if strings.Contains(err.Error(), "sig=") {
+		t.Errorf("the error leaks a signed URL: %v", err)
+	}
+	for _, e := range srv.Entries() {
+		if e.Finalized {
+			t.Errorf("entry %s finalized without its blocks", e.Key)
+		}
+	}
+	if p.Stats().Errors == 0 {
+		t.Error("the failed blocks were not counted")
+	}
+}
+
+// StreamDownloads: a GET goes to the storage as one stream, still counted.
+func TestStreamedDownloadsAreOneRequestAndCounted(t *testing.T) {
+	token := cachetest.RuntimeToken("refs/heads/main")
+	srv := cachetest.StartV2(t, cachetest.V2Options{Token: token, ProxyBlobs: true})
+	p := startProxy(t, srv, Options{RangeSize: 1 << 20, StreamDownloads: true})
+	ctx := context.Background()
+	blob := make([]byte, 3<<20+1)
+	_, _ = rand.Read(blob)
+	if err := client(t, srv.URL(), token, http.DefaultTransport).Save(ctx, "k", actionscache.NewBlob(blob)); err != nil {
+		t.Fatal(err)
+	}
+	e, _ := client(t, p.URL("127.0.0.1"), token, http.DefaultTransport).Load(ctx, "k")
+	if got := readAll(t, ctx, e); !bytes.Equal(got, blob) {
+		t.Fatal("streamed download differs")
+	}
+	// The test server records a proxied call once its handler returns, which may be just
+	// after the client has read the body.
+	gets := 0
+	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if gets = len(srv.CallsTo(cachetest.GetBlob)); gets > 0 {
+			break
+		}
+	}
+	if gets != 1 {
+		t.Errorf("%d GETs, want 1 stream", gets)
+	}
+	if st := p.Stats(); st.DownloadedBytes != int64(len(blob)) {
+		t.Errorf("downloaded %d, want %d", st.DownloadedBytes, len(blob))
+	}
+}

@@ -1,0 +1,231 @@
+package ghaaccel
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// requestedRange reads the range of a blob GET: x-ms-range (azblob's DownloadStream sends
+// it) or Range, "bytes=N-" or "bytes=N-M". end is -1 for an open range; ranged is false
+// without one (the whole blob). ok is false for anything else (several ranges, suffix
+// ranges), which goes to the storage as it came.
+func requestedRange(r *http.Request) (start, end int64, ranged, ok bool) {
+	v := r.Header.Get("x-ms-range")
+	if v == "" {
+		v = r.Header.Get("Range")
+	}
+	if v == "" {
+		return 0, -1, false, true
+	}
+	spec, found := strings.CutPrefix(v, "bytes=")
+	if !found || strings.Contains(spec, ",") {
+		return 0, 0, false, false
+	}
+	a, b, found := strings.Cut(spec, "-")
+	if !found || a == "" {
+		return 0, 0, false, false
+	}
+	start, err := strconv.ParseInt(a, 10, 64)
+	if err != nil || start < 0 {
+		return 0, 0, false, false
+	}
+	end = -1
+	if b != "" {
+		if end, err = strconv.ParseInt(b, 10, 64); err != nil || end < start {
+			return 0, 0, false, false
+		}
+	}
+	return start, end, true, true
+}
+
+// contentRangeTotal reads the total of "bytes a-b/total".
+func contentRangeTotal(v string) (int64, bool) {
+	_, total, ok := strings.Cut(v, "/")
+	if !ok {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(total, 10, 64)
+	return n, err == nil && n >= 0
+}
+
+// rangeGet GETs bytes [off, off+n) of the session's blob, asking for a fresh URL once on
+// 401/403 (an expired SAS, as go-actions-cache's downloadV2 does) and retrying connection
+// errors and 5xx three times. The caller closes the answer's body.
+func (p *Proxy) rangeGet(ctx context.Context, s *session, off, n int64) (*http.Response, error) {
+	refreshed := false
+	var last error
+	for attempt := 0; attempt < 4; attempt++ {
+		if attempt > 0 && last != nil {
+			if err := p.opt.sleep(ctx, time.Duration(attempt)*500*time.Millisecond); err != nil {
+				return nil, err
+			}
+		}
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.current(), nil)
+		if err != nil {
+			return nil, err
+		}
+		req.Header.Set("x-ms-range", fmt.Sprintf("bytes=%d-%d", off, off+n-1))
+		req.Header.Set("x-ms-version", "2025-01-05")
+		resp, err := p.http.Do(req)
+		if err != nil {
+			last = err
+			continue
+		}
+		if (resp.StatusCode == http.StatusForbidden || resp.StatusCode == http.StatusUnauthorized) && !refreshed && s.lookup != nil {
+			drain(resp.Body)
+			refreshed = true
+			if err := p.freshURL(ctx, s); err != nil {
+				return nil, fmt.Errorf("the download URL expired and a fresh one could not be had: %s", redacted(err))
+			}
+			last = nil
+			attempt-- // the refresh is not a failed try
+			continue
+		}
+		if resp.StatusCode >= 500 {
+			drain(resp.Body)
+			last = &statusError{status: resp.StatusCode, code: resp.Header.Get("x-ms-error-code")}
+			continue
+		}
+		return resp, nil
+	}
+	return nil, last
+}
+
+// fetchRange reads bytes [off, off+len(buf)) into buf.
+func (p *Proxy) fetchRange(ctx context.Context, s *session, off int64, buf []byte) error {
+	for attempt := 0; ; attempt++ {
+		resp, err := p.rangeGet(ctx, s, off, int64(len(buf)))
+		if err != nil {
+			return err
+		}
+		if resp.StatusCode != http.StatusPartialContent {
+			drain(resp.Body)
+			return &statusError{status: resp.StatusCode, code: resp.Header.Get("x-ms-error-code")}
+		}
+		_, err = io.ReadFull(resp.Body, buf)
+		resp.Body.Close()
+		if err == nil {
+			p.downloaded.Add(int64(len(buf)))
+			return nil
+		}
+		if ctx.Err() != nil || attempt == 2 {
+			return fmt.Errorf("read range at %d: %w", off, err)
+		}
+	}
+}
+
+type rangeResult struct {
+	buf []byte
+	err error
+}
+
+// download serves a blob GET from parallel ranges, in order.
+func (p *Proxy) download(w http.ResponseWriter, r *http.Request, s *session) {
+	start, end, ranged, ok := requestedRange(r)
+	if !ok {
+		p.passThrough(w, r, s)
+		return
+	}
+	ctx, cancel := context.WithCancel(r.Context())
+	defer cancel()
+	first := p.opt.RangeSize
+	if end >= 0 {
+		first = min(first, end-start+1)
+	}
+	resp, err := p.rangeGet(ctx, s, start, first)
+	if err != nil {
+		azureError(w, http.StatusBadGateway, "ServerBusy", "layer cache accelerator: "+redacted(err))
+		return
+	}
+	if resp.StatusCode != http.StatusPartialContent {
+		resp.Body.Close()
+		// Not a range answer (an empty blob answers 416; a miss 404): the storage answers
+		// the request as it came.
+		p.passThrough(w, r, s)
+		return
+	}
+	total, ok := contentRangeTotal(resp.Header.Get("Content-Range"))
+	if !ok {
+		resp.Body.Close()
+		p.passThrough(w, r, s)
+		return
+	}
+	if end < 0 || end > total-1 {
+		end = total - 1
+	}
+	p.blobsDown.Add(1)
+	for k, v := range resp.Header {
+		switch strings.ToLower(k) {
+		case "content-length", "content-range", "content-md5", "x-ms-content-crc64":
+		default:
+			w.Header()[k] = v
+		}
+	}
+	w.Header().Set("Content-Length", strconv.FormatInt(end-start+1, 10))
+	if ranged {
+		w.Header().Set("Content-Range", fmt.Sprintf("bytes %d-%d/%d", start, end, total))
+		w.WriteHeader(http.StatusPartialContent)
+	} else {
+		w.WriteHeader(http.StatusOK)
+	}
+	// The first range streams through while the next ones are fetched.
+	firstLen := min(first, end-start+1)
+	queue := p.launch(ctx, s, start+firstLen, end)
+	n, err := io.Copy(w, io.LimitReader(resp.Body, firstLen))
+	resp.Body.Close()
+	p.downloaded.Add(n)
+	failed := err != nil || n != firstLen
+	for ch := range queue {
+		res := <-ch
+		if !failed && res.err == nil {
+			if _, err := w.Write(res.buf); err != nil {
+				failed = true
+			}
+		} else if res.err != nil && !failed {
+			failed = true
+			p.failures.Add(1)
+			p.opt.Logf("layer cache: a download range failed: %s", redacted(res.err))
+		}
+		if failed {
+			cancel()
+		}
+		p.budget.Release(int64(len(res.buf)))
+		p.bufs.put(res.buf)
+	}
+	if failed {
+		// A short body: the client sees the stream break, as it would from the storage.
+		panic(http.ErrAbortHandler)
+	}
+}
+
+// launch fetches [from, end] in RangeSize ranges, at most RangeParallelism ahead of the
+// writer, each holding its bytes from the budget; the channels come in order.
+func (p *Proxy) launch(ctx context.Context, s *session, from, end int64) <-chan chan rangeResult {
+	queue := make(chan chan rangeResult, p.opt.RangeParallelism)
+	go func() {
+		defer close(queue)
+		for off := from; off <= end; off += p.opt.RangeSize {
+			n := min(p.opt.RangeSize, end-off+1)
+			ch := make(chan rangeResult, 1)
+			if err := p.budget.Acquire(ctx, n); err != nil {
+				return // cancelled: the writer stops too
+			}
+			select {
+			case queue <- ch: // blocks while RangeParallelism ranges are ahead of the writer
+			case <-ctx.Done():
+				p.budget.Release(n)
+				return
+			}
+			go func(off, n int64) {
+				buf := p.bufs.get(int(n))
+				ch <- rangeResult{buf: buf, err: p.fetchRange(ctx, s, off, buf)}
+			}(off, n)
+		}
+	}()
+	return queue
+}

@@ -1,0 +1,56 @@
+package run
+
+import (
+	"testing"
+
+	"github.com/moby/buildkit/client"
+
+	"github.com/warmbuild/warmbuild/pkg/cacheservice"
+	"github.com/warmbuild/warmbuild/pkg/dockerbuilder"
+)
+
+func TestTheAcceleratorIsUsedOnlyWhereTheBuilderReachesIt(t *testing.T) {
+	endpoint := dockerbuilder.Info{Mode: dockerbuilder.ModeEndpoint}
+	created := dockerbuilder.Info{Mode: dockerbuilder.ModeCreated}
+	for _, tc := range []struct {
+		name        string
+		info        dockerbuilder.Info
+		address     string
+		inContainer bool
+		own         string
+		host        string
+	}{
+		{"host build, unix socket", endpoint, "unix:///run/buildkit/buildkitd.sock", false, "", "127.0.0.1"},
+		{"host build, tcp on loopback", endpoint, "tcp://127.0.0.1:1234", false, "", "127.0.0.1"},
+		{"remote tcp endpoint", endpoint, "tcp://buildkit.internal:1234", false, "", ""},
+		{"unix socket seen from the action container", endpoint, "unix:///run/buildkit/buildkitd.sock", true, "172.17.0.3", ""},
+		{"builder container, action in its container", created, "docker-container://warmbuild", true, "172.17.0.3", "172.17.0.3"},
+		{"builder container, action on the host", created, "docker-container://warmbuild", false, "", ""},
+		{"action container without an address", created, "docker-container://warmbuild", true, "", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			host, fallback := accelReach(tc.info, tc.address, tc.inContainer, tc.own)
+			if host != tc.host {
+				t.Fatalf("host %q (fallback %q), want %q", host, fallback, tc.host)
+			}
+			if host == "" && fallback == "" {
+				t.Fatal("no host and no reason for the summary")
+			}
+		})
+	}
+}
+
+func TestOnlyTheRunsOwnV2ServiceEntriesAreAccelerated(t *testing.T) {
+	svc := cacheservice.Service{Protocol: cacheservice.ProtocolV2, URL: "https://results.example/"}
+	ours := client.CacheOptionsEntry{Type: "gha", Attrs: map[string]string{"url_v2": "https://results.example/", "version": "2"}}
+	forcedV1 := client.CacheOptionsEntry{Type: "gha", Attrs: map[string]string{"url_v2": "https://results.example/", "version": "1"}}
+	elsewhere := client.CacheOptionsEntry{Type: "gha", Attrs: map[string]string{"url_v2": "https://other.example/"}}
+	reg := client.CacheOptionsEntry{Type: "registry", Attrs: map[string]string{"ref": "r"}}
+	got := ghaV2Entries(svc, []client.CacheOptionsEntry{ours, reg}, []client.CacheOptionsEntry{forcedV1, elsewhere})
+	if len(got) != 1 || got[0].Attrs["version"] != "2" {
+		t.Fatalf("got %v, want only the entry for the run's v2 service", got)
+	}
+	if ghaV2Entries(cacheservice.Service{Protocol: cacheservice.ProtocolV1, URL: "https://results.example/"}, []client.CacheOptionsEntry{ours}) != nil {
+		t.Error("a v1 service was accelerated")
+	}
+}
