@@ -16,12 +16,8 @@ import (
 	"github.com/warmbuild/warmbuild/pkg/cacheservice"
 	"github.com/warmbuild/warmbuild/pkg/dockerbuilder"
 	"github.com/warmbuild/warmbuild/pkg/ghaaccel"
+	"github.com/warmbuild/warmbuild/pkg/runnerenv"
 )
-
-// envLayerAccel turns the accelerator off ("off"), e.g. to compare with BuildKit's own
-// gha transfers, or keeps it to uploads ("uploads": downloads stream through as BuildKit
-// asks, one stream per blob, still counted).
-const envLayerAccel = "WARMBUILD_LAYER_ACCEL"
 
 // accelReach says where a builder reaches an accelerator in this process: the host to
 // listen on and to put in url_v2, or, when it is not known to reach one, why not (the
@@ -128,8 +124,8 @@ func (r *runner) startLayerAccel(ep builder.Endpoint, info dockerbuilder.Info) (
 		}
 		return func() {}
 	}
-	if strings.EqualFold(r.env.Getenv(envLayerAccel), "off") {
-		r.res.LayerTransfer = "BuildKit's own gha transfers (" + envLayerAccel + "=off)"
+	if r.renv.LayerAccel == runnerenv.LayerAccelOff {
+		r.res.LayerTransfer = "BuildKit's own gha transfers (" + runnerenv.EnvLayerAccel + "=off)"
 		return func() {}
 	}
 	in := containerAction(r.renv.Workspace)
@@ -145,7 +141,7 @@ func (r *runner) startLayerAccel(ep builder.Endpoint, info dockerbuilder.Info) (
 	}
 	p, err := ghaaccel.Start(net.JoinHostPort(host, "0"), ghaaccel.Options{
 		Upstream:        r.plan.CacheService.URL,
-		StreamDownloads: strings.EqualFold(r.env.Getenv(envLayerAccel), "uploads"),
+		StreamDownloads: r.renv.LayerAccel == runnerenv.LayerAccelUploads,
 		Logf:            r.rep.Infof,
 	})
 	if err != nil {
@@ -162,8 +158,8 @@ func (r *runner) startLayerAccel(ep builder.Endpoint, info dockerbuilder.Info) (
 		}
 	}
 	how := "parallel blocks and ranges"
-	if strings.EqualFold(r.env.Getenv(envLayerAccel), "uploads") {
-		how = "parallel blocks; downloads streamed (" + envLayerAccel + "=uploads)"
+	if r.renv.LayerAccel == runnerenv.LayerAccelUploads {
+		how = "parallel blocks; downloads streamed (" + runnerenv.EnvLayerAccel + "=uploads)"
 	}
 	r.rep.Infof("layer cache: accelerated through %s (%s to the cache's storage)", local, how)
 	return func() {

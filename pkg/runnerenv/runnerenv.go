@@ -23,6 +23,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"strconv"
+	"strings"
 
 	"github.com/warmbuild/warmbuild/pkg/cachepolicy"
 	"github.com/warmbuild/warmbuild/pkg/cacheservice"
@@ -39,7 +40,34 @@ const (
 	// (see pkg/dockerbuilder): properties of the host's Docker, not of the build.
 	EnvBuilderSecurity = "WARMBUILD_BUILDER_SECURITY"
 	EnvBuilderNetwork  = "WARMBUILD_BUILDER_NETWORK"
+	// EnvLayerAccel chooses how the gha layer cache moves (LayerAccel): a comparison or a way
+	// out on a network where the builder cannot reach the action's accelerator.
+	EnvLayerAccel = "WARMBUILD_LAYER_ACCEL"
 )
+
+// LayerAccel is EnvLayerAccel read once: what the layer cache accelerator (pkg/ghaaccel)
+// does for the gha layer cache.
+type LayerAccel int
+
+const (
+	// LayerAccelOn (unset, or any other value): parallel block uploads and ranged downloads
+	// wherever the builder reaches the accelerator.
+	LayerAccelOn LayerAccel = iota
+	// LayerAccelUploads ("uploads"): parallel uploads; downloads stream as BuildKit asks.
+	LayerAccelUploads
+	// LayerAccelOff ("off"): BuildKit's own gha transfers.
+	LayerAccelOff
+)
+
+func layerAccelFrom(v string) LayerAccel {
+	switch strings.ToLower(strings.TrimSpace(v)) {
+	case "off":
+		return LayerAccelOff
+	case "uploads":
+		return LayerAccelUploads
+	}
+	return LayerAccelOn
+}
 
 // EnvBuildChecksAnnotations switches the build-check annotations off, as it does for
 // docker/build-push-action.
@@ -80,6 +108,8 @@ type Env struct {
 	// WARMBUILD_BUILDER_NETWORK, checked by pkg/dockerbuilder when it creates a builder.
 	BuilderSecurity string
 	BuilderNetwork  string
+	// LayerAccel is WARMBUILD_LAYER_ACCEL (issue 16).
+	LayerAccel LayerAccel
 
 	// checks (issue 14)
 	// Workspace is GITHUB_WORKSPACE (/github/workspace in a container action): build-check
@@ -163,6 +193,7 @@ func Read(getenv func(string) string) Env {
 		MountTransfer:   getenv(EnvMountTransfer),
 		BuilderSecurity: getenv(EnvBuilderSecurity),
 		BuilderNetwork:  getenv(EnvBuilderNetwork),
+		LayerAccel:      layerAccelFrom(getenv(EnvLayerAccel)),
 		GitContext: GitContextVars{
 			// Read as actions-toolkit reads them (src/buildx/build.ts gitContext:
 			// Util.parseBoolOrDefault, false for anything it cannot read).

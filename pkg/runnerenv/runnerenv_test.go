@@ -138,7 +138,7 @@ func TestREADMEDocumentsEveryKnob(t *testing.T) {
 		t.Fatal(`README.md has no "## Environment" section`)
 	}
 	section, _, _ = strings.Cut(section, "\n## ")
-	for _, k := range []string{runnerenv.EnvMountTransfer, runnerenv.EnvBuilderSecurity, runnerenv.EnvBuilderNetwork} {
+	for _, k := range []string{runnerenv.EnvMountTransfer, runnerenv.EnvBuilderSecurity, runnerenv.EnvBuilderNetwork, runnerenv.EnvLayerAccel} {
 		if !strings.Contains(section, "`"+k) {
 			t.Errorf("README's Environment section does not document %s", k)
 		}

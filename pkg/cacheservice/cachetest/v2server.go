@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -123,6 +124,11 @@ type V2Options struct {
 	// UploadLimit, when set, answers CreateCacheEntry calls over it with 429 and
 	// Retry-After, as github.com does past 200 uploads a minute (ratelimit.go).
 	UploadLimit UploadLimit
+	// ListenAddr is where the server listens (default 127.0.0.1:0); its URL and, with
+	// ProxyBlobs, the signed URLs name that address. A container action on Docker's bridge
+	// reaches the host only at the bridge's gateway (172.17.0.1 by default), never at
+	// 127.0.0.1, as it reaches github.com's service over the network.
+	ListenAddr string
 }
 
 // DefaultURLLifetime is how long github.com's signed cache URLs last: about 10
@@ -225,7 +231,16 @@ func NewV2(ctx context.Context, az *Azurite, opts V2Options) (*V2Server, error) 
 		}
 		mux.Handle("/"+AzuriteAccount+"/", s.blobFaults(proxy))
 	}
-	s.srv = httptest.NewServer(mux)
+	s.srv = httptest.NewUnstartedServer(mux)
+	if opts.ListenAddr != "" {
+		ln, err := net.Listen("tcp", opts.ListenAddr)
+		if err != nil {
+			return nil, fmt.Errorf("v2 server listen on %s: %w", opts.ListenAddr, err)
+		}
+		s.srv.Listener.Close()
+		s.srv.Listener = ln
+	}
+	s.srv.Start()
 	return s, nil
 }
 
