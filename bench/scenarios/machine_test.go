@@ -7,6 +7,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // conditions are what the whole machine did while one run ran: the candidates for the
@@ -23,20 +24,32 @@ type conditions struct {
 	DiskWriteMB float64 `json:"diskWriteMB"` // written to block devices during the run
 	DiskReadMB  float64 `json:"diskReadMB"`
 	DirtyMB     float64 `json:"dirtyMB"` // page cache not yet written back, at the start
+	// CPUWaitPct and IOWaitStallPct are Linux's pressure stall information over the run:
+	// the share of the wall time in which some runnable task waited for a CPU, or some
+	// task waited for I/O (/proc/pressure/{cpu,io} "some"). Busy says the CPUs worked;
+	// CPU pressure says work queued behind other work, which is what stretches a run.
+	CPUWaitPct     float64 `json:"cpuPressurePct"`
+	IOWaitStallPct float64 `json:"ioPressurePct"`
 }
 
 func (c conditions) String() string {
-	return fmt.Sprintf("load %.2f busy %.0f%% iowait %.0f%% steal %.0f%% disk w %.0f MB r %.0f MB dirty %.0f MB",
-		c.Load1, c.BusyPct, c.IOWaitPct, c.StealPct, c.DiskWriteMB, c.DiskReadMB, c.DirtyMB)
+	return fmt.Sprintf("load %.2f busy %.0f%% iowait %.0f%% steal %.0f%% cpu-pressure %.0f%% io-pressure %.0f%% disk w %.0f MB r %.0f MB dirty %.0f MB",
+		c.Load1, c.BusyPct, c.IOWaitPct, c.StealPct, c.CPUWaitPct, c.IOWaitStallPct, c.DiskWriteMB, c.DiskReadMB, c.DirtyMB)
 }
 
 // watchMachine takes a snapshot now; the function it returns compares with a second one.
 func watchMachine() func() conditions {
 	cpu0, disk0 := cpuTimes(), diskSectors()
+	cpuStall0, ioStall0 := pressureTotal("cpu"), pressureTotal("io")
+	t0 := time.Now()
 	start := conditions{DirtyMB: meminfoMB("Dirty"), Load1: atof(loadAvg())}
 	return func() conditions {
 		cpu1, disk1 := cpuTimes(), diskSectors()
 		c := start
+		if wall := time.Since(t0).Microseconds(); wall > 0 && cpuStall0 >= 0 {
+			c.CPUWaitPct = 100 * float64(pressureTotal("cpu")-cpuStall0) / float64(wall)
+			c.IOWaitStallPct = 100 * float64(pressureTotal("io")-ioStall0) / float64(wall)
+		}
 		var total float64
 		d := make([]float64, len(cpu1))
 		for i := range cpu1 {
@@ -104,6 +117,25 @@ func diskSectors() [2]int64 {
 		out[1] += w
 	}
 	return out
+}
+
+// pressureTotal is the "some" line's total stall time (µs) of /proc/pressure/<resource>,
+// -1 without PSI.
+func pressureTotal(resource string) int64 {
+	data, err := os.ReadFile("/proc/pressure/" + resource)
+	if err != nil {
+		return -1
+	}
+	line, _, _ := strings.Cut(string(data), "\n")
+	for _, f := range strings.Fields(line) {
+		if v, ok := strings.CutPrefix(f, "total="); ok {
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err == nil {
+				return n
+			}
+		}
+	}
+	return -1
 }
 
 func meminfoMB(field string) float64 {

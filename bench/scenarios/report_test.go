@@ -255,24 +255,25 @@ func (b *bench) profileMarkdown(s *strings.Builder, profile string) {
 // deliverable 0).
 func (b *bench) conditionsMarkdown(profile, variant string) string {
 	var s strings.Builder
-	s.WriteString("Every repetition (in the order run) with what the whole machine did meanwhile: wall / solve seconds; CPU busy, iowait and steal in % of both cores; MB written to disk:\n\n")
-	s.WriteString("| scenario | way | wall / solve | busy % | iowait % | steal % | disk MB written |\n|---|---|---|---|---|---|---|\n")
+	s.WriteString("Every repetition (in the order run) with what the whole machine did meanwhile: wall / solve seconds; load average at the start; CPU pressure (% of the run in which runnable work waited for a CPU) and I/O pressure (% in which work waited for I/O), from /proc/pressure; steal in % of both cores; MB written to disk:\n\n")
+	s.WriteString("| scenario | way | wall / solve | load | CPU pressure % | I/O pressure % | steal % | disk MB written |\n|---|---|---|---|---|---|---|---|\n")
 	for _, scen := range b.cfg.scenarios {
 		for _, way := range allWays {
 			rs := b.cellRuns(profile, variant, scen, way)
 			if len(rs) == 0 {
 				continue
 			}
-			var walls, busy, iow, steal, disk []string
+			var walls, load, cpu, io, steal, disk []string
 			for _, r := range rs {
 				walls = append(walls, fmt.Sprintf("%.2f / %.2f", r.Wall, r.Solve))
-				busy = append(busy, fmt.Sprintf("%.0f", r.Machine.BusyPct))
-				iow = append(iow, fmt.Sprintf("%.0f", r.Machine.IOWaitPct))
+				load = append(load, fmt.Sprintf("%.1f", r.Machine.Load1))
+				cpu = append(cpu, fmt.Sprintf("%.0f", r.Machine.CPUWaitPct))
+				io = append(io, fmt.Sprintf("%.0f", r.Machine.IOWaitStallPct))
 				steal = append(steal, fmt.Sprintf("%.0f", r.Machine.StealPct))
 				disk = append(disk, fmt.Sprintf("%.0f", r.Machine.DiskWriteMB))
 			}
-			fmt.Fprintf(&s, "| %s | %s | %s | %s | %s | %s | %s |\n", scen, way, strings.Join(walls, ", "),
-				strings.Join(busy, ", "), strings.Join(iow, ", "), strings.Join(steal, ", "), strings.Join(disk, ", "))
+			j := func(xs []string) string { return strings.Join(xs, ", ") }
+			fmt.Fprintf(&s, "| %s | %s | %s | %s | %s | %s | %s | %s |\n", scen, way, j(walls), j(load), j(cpu), j(io), j(steal), j(disk))
 		}
 	}
 	return s.String()
