@@ -155,8 +155,20 @@ func (b *bench) stats(profile, variant, scen, way string) (stats, bool) {
 	return st, true
 }
 
+// columns are the ways of the tables: plain, dance and warmbuild always (a way not run shows
+// –), then the real actions under act when this run measured them (peers_test.go).
+func (b *bench) columns() []string {
+	cols := slices.Clone(allWays)
+	for _, way := range peerWays {
+		if slices.Contains(b.cfg.ways, way) {
+			cols = append(cols, way)
+		}
+	}
+	return cols
+}
+
 // phaseNames in pipeline order; "build" is the time around the main solve.
-var phaseNames = []string{"connect", "restore", "untar", "inject", "build", "extract", "tar", "save", "other"}
+var phaseNames = []string{"connect", "restore", "untar", "inject", "build", "extract", "tar", "save", "summary", "other"}
 
 func (b *bench) writeResults(final bool) {
 	t := b.t
@@ -205,10 +217,11 @@ func (b *bench) profileMarkdown(s *strings.Builder, profile string) {
 	for _, variant := range b.cfg.variants {
 		fmt.Fprintf(s, "\n#### %s, profile %s (%d repetitions)\n\n", variantTitle(variant), profile, b.cfg.reps[variant])
 		s.WriteString("Wall time, median (min–max), seconds:\n\n")
-		s.WriteString("| scenario | plain | dance | warmbuild | warmbuild/plain | warmbuild/dance |\n|---|---|---|---|---|---|\n")
+		cols := b.columns()
+		s.WriteString("| scenario | " + strings.Join(cols, " | ") + " | warmbuild/plain | warmbuild/dance |\n|---|" + strings.Repeat("---|", len(cols)+2) + "\n")
 		for _, scen := range b.cfg.scenarios {
 			row := []string{scen}
-			for _, way := range allWays {
+			for _, way := range b.columns() {
 				st, ok := b.stats(profile, variant, scen, way)
 				if !ok {
 					row = append(row, "–")
@@ -226,7 +239,7 @@ func (b *bench) profileMarkdown(s *strings.Builder, profile string) {
 		s.WriteString("| scenario | way | " + strings.Join(phaseNames, " | ") + " | up | down | peak RSS | steps | pip | mount |\n")
 		s.WriteString("|---|---|" + strings.Repeat("---|", len(phaseNames)+6) + "\n")
 		for _, scen := range b.cfg.scenarios {
-			for _, way := range allWays {
+			for _, way := range b.columns() {
 				st, ok := b.stats(profile, variant, scen, way)
 				if !ok {
 					continue
@@ -258,7 +271,7 @@ func (b *bench) conditionsMarkdown(profile, variant string) string {
 	s.WriteString("Every repetition (in the order run) with what the whole machine did meanwhile: wall / solve seconds; load average at the start; CPU pressure (% of the run in which runnable work waited for a CPU) and I/O pressure (% in which work waited for I/O), from /proc/pressure; steal in % of both cores; MB written to disk:\n\n")
 	s.WriteString("| scenario | way | wall / solve | load | CPU pressure % | I/O pressure % | steal % | disk MB written |\n|---|---|---|---|---|---|---|---|\n")
 	for _, scen := range b.cfg.scenarios {
-		for _, way := range allWays {
+		for _, way := range b.columns() {
 			rs := b.cellRuns(profile, variant, scen, way)
 			if len(rs) == 0 {
 				continue

@@ -420,6 +420,8 @@ func (b *bench) measure(variant, scen string, rep int, way string, srv *cachetes
 	switch way {
 	case wayWarmbuild:
 		b.runWarmbuild(&res, runDir, endpoint, srv, front, ctxDir, tag)
+	case wayPlainAct, wayDanceAct:
+		b.runAct(&res, runDir, endpoint, srv, front, ctxDir, tag)
 	default:
 		b.runChild(&res, runDir, endpoint, srv, front, ctxDir, tag)
 	}
@@ -656,7 +658,7 @@ func (b *bench) runChild(res *runResult, runDir, endpoint string, srv *cachetest
 // vfork semantics (shared address space until exec), and Linux carries the pre-exec
 // high-water mark into the child's ru_maxrss, so every child would report at least the
 // bench's own peak. GNU time forks from its own small process.
-func (b *bench) runProcess(exe, dir string, env []string, logPath string) (wall float64, maxRSSKiB int64) {
+func (b *bench) runProcess(exe, dir string, env []string, logPath string, args ...string) (wall float64, maxRSSKiB int64) {
 	t := b.t
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
@@ -666,7 +668,7 @@ func (b *bench) runProcess(exe, dir string, env []string, logPath string) (wall 
 	}
 	defer log.Close()
 	rssFile := logPath + ".maxrss"
-	cmd := exec.CommandContext(ctx, "/usr/bin/time", "-f", "%M", "-o", rssFile, exe)
+	cmd := exec.CommandContext(ctx, "/usr/bin/time", append([]string{"-f", "%M", "-o", rssFile, exe}, args...)...)
 	cmd.Dir, cmd.Env, cmd.Stdout, cmd.Stderr = dir, env, log, log
 	start := time.Now()
 	err = cmd.Run()
