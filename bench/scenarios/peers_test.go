@@ -66,8 +66,19 @@ func (b *bench) runAct(res *runResult, runDir, endpoint string, srv *cachetest.V
 	if err := os.Symlink(buildx, filepath.Join(dockerConfig, "cli-plugins", "docker-buildx")); err != nil {
 		t.Fatal(err)
 	}
+	// A hosted runner's user has password-less sudo, and the dance's extract calls it
+	// (`sudo rm -rf` of the cache directory); here the bench runs as root without sudo.
+	shims := filepath.Join(runDir, "shims")
+	writeText(t, filepath.Join(shims, "sudo"), "#!/bin/sh\nexec \"$@\"\n")
+	if err := os.Chmod(filepath.Join(shims, "sudo"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	path := nodeBin + ":" + os.Getenv("PATH")
+	if _, err := exec.LookPath("sudo"); err != nil {
+		path += ":" + shims
+	}
 	env := append(os.Environ(),
-		"PATH="+nodeBin+":"+os.Getenv("PATH"),
+		"PATH="+path,
 		"DOCKER_CONFIG="+dockerConfig,
 		"DOCKER_HOST="+cachetest.StackValue("DOCKER_HOST"),
 		// act hands these to every step as ACTIONS_RUNTIME_URL/ACTIONS_RESULTS_URL and
