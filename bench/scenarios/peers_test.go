@@ -148,6 +148,17 @@ jobs:
 	actArgs := []string{"push", "--pull=false", "--no-cache-server", "-P", "ubuntu-latest=-self-hosted",
 		"-W", ".github/workflows/bench.yml", "-e", filepath.Join(b.root, "testdata/events/push-default-branch.json")}
 	logPath := filepath.Join(runDir, "log")
+	if res.Way == wayDanceAct {
+		// The dance's extract leaves a container and an image in the Docker Engine (an
+		// ephemeral runner throws them away with its VM; this machine's engine is shared).
+		defer func() {
+			for _, args := range [][]string{{"rm", "-f", "cache-container"}, {"rmi", "-f", "dance:extract"}} {
+				cmd := exec.Command("docker", args...)
+				cmd.Env = env
+				_ = cmd.Run()
+			}
+		}()
+	}
 	wall, rss := b.runProcess(act, proj, env, logPath, actArgs...)
 	res.Wall, res.MaxRSSKiB = wall, rss
 	log, _ := os.ReadFile(logPath)
