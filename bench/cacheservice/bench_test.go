@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"runtime"
 	"strconv"
@@ -17,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/warmbuild/warmbuild/internal/netmodel"
 	"github.com/warmbuild/warmbuild/pkg/cacheservice"
 	"github.com/warmbuild/warmbuild/pkg/cacheservice/cachetest"
 )
@@ -32,6 +34,51 @@ func benchSize(b *testing.B) int64 {
 		mib = n
 	}
 	return mib << 20
+}
+
+// profile is the network between the client and the storage: WB_BENCH_PROFILE (one of
+// internal/netmodel's loopback, near, far), nothing added when unset. Its name prefixes
+// every sub-benchmark when set, so results of different profiles never mix.
+func profile(b *testing.B) (netmodel.Profile, string) {
+	name := os.Getenv("WB_BENCH_PROFILE")
+	if name == "" {
+		return netmodel.Loopback, ""
+	}
+	p, err := netmodel.ByName(name)
+	if err != nil {
+		b.Fatalf("WB_BENCH_PROFILE: %v", err)
+	}
+	b.Logf("network profile %v", p)
+	return p, p.Name + "/"
+}
+
+// behind puts the service at rawURL behind a relay of p and returns the relayed URL (the
+// same URL for loopback: nothing to add).
+func behind(b *testing.B, p netmodel.Profile, rawURL string) string {
+	if p.Name == netmodel.Loopback.Name {
+		return rawURL
+	}
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		b.Fatal(err)
+	}
+	r, err := netmodel.Start(u.Host, p)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { r.Close() })
+	u.Host = r.Addr()
+	return u.String()
+}
+
+// behindStorage points AZURITE_BLOB_URL at a relay of p before a test server or Azurite
+// client is made, so every signed URL goes over the profile's network.
+func behindStorage(b *testing.B, p netmodel.Profile) {
+	az := cachetest.StackValue("AZURITE_BLOB_URL")
+	if az == "" {
+		return // FindAzurite/StartV2 say what is missing
+	}
+	b.Setenv("AZURITE_BLOB_URL", behind(b, p, az))
 }
 
 // generated is n pseudo-random bytes made on the fly (about 2 GB/s here,
@@ -89,17 +136,28 @@ var clientSetups = []clientSetup{
 // stream through the v2 test server and Azurite.
 func BenchmarkClientV2(b *testing.B) {
 	size := benchSize(b)
+	p, prefix := profile(b)
+	behindStorage(b, p)
 	srv := cachetest.StartV2(b, cachetest.V2Options{})
+	// The twirp front is as far as the storage (a lookup, a reservation, a finalize: a
+	// round trip each).
+	front := behind(b, p, srv.URL())
+	getenv := func(k string) string {
+		if k == "ACTIONS_RESULTS_URL" {
+			return front
+		}
+		return srv.Getenv(k)
+	}
 	ctx := context.Background()
 	for _, cs := range clientSetups {
-		c, err := cacheservice.FromEnv(srv.Getenv,
+		c, err := cacheservice.FromEnv(getenv,
 			cacheservice.WithParallelism(cs.parallelism), cacheservice.WithBlockSize(cs.blockSize),
 			cacheservice.WithWarnf(b.Logf))
 		if err != nil {
 			b.Fatal(err)
 		}
 		keys := 0
-		b.Run("upload/"+cs.name, func(b *testing.B) {
+		b.Run(prefix+"upload/"+cs.name, func(b *testing.B) {
 			for b.Loop() {
 				keys++
 				key := fmt.Sprintf("bench-%s-%d", cs.name, keys)
@@ -115,7 +173,7 @@ func BenchmarkClientV2(b *testing.B) {
 				report(b, size, elapsed, peak)
 			}
 		})
-		b.Run("download/"+cs.name, func(b *testing.B) {
+		b.Run(prefix+"download/"+cs.name, func(b *testing.B) {
 			for b.Loop() {
 				e, err := c.Restore(ctx, fmt.Sprintf("bench-%s-%d", cs.name, keys), nil, "bench")
 				if err != nil || e == nil {
@@ -141,6 +199,8 @@ func BenchmarkClientV2(b *testing.B) {
 // single plain HTTP stream.
 func BenchmarkBaselineAzuriteOneStream(b *testing.B) {
 	size := benchSize(b)
+	p, prefix := profile(b)
+	behindStorage(b, p)
 	az := cachetest.FindAzurite(b)
 	ctx := context.Background()
 	container, err := az.NewContainer(ctx)
@@ -152,7 +212,7 @@ func BenchmarkBaselineAzuriteOneStream(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.Run("upload", func(b *testing.B) {
+	b.Run(prefix+"upload", func(b *testing.B) {
 		for b.Loop() {
 			var elapsed time.Duration
 			peak := heapPeak(func() {
@@ -176,7 +236,7 @@ func BenchmarkBaselineAzuriteOneStream(b *testing.B) {
 			report(b, size, elapsed, peak)
 		}
 	})
-	b.Run("download", func(b *testing.B) {
+	b.Run(prefix+"download", func(b *testing.B) {
 		for b.Loop() {
 			var elapsed time.Duration
 			peak := heapPeak(func() { elapsed = plainGet(b, blobURL, size) })
@@ -200,11 +260,14 @@ func BenchmarkBaselineLoopbackHTTP(b *testing.B) {
 		_, _ = io.Copy(w, generated(2, size))
 	}))
 	b.Cleanup(srv.Close)
-	b.Run("upload", func(b *testing.B) {
+	// Under a profile: one plain stream over the link, its ceiling for one connection.
+	p, prefix := profile(b)
+	srvURL := behind(b, p, srv.URL)
+	b.Run(prefix+"upload", func(b *testing.B) {
 		for b.Loop() {
 			var elapsed time.Duration
 			peak := heapPeak(func() {
-				req, err := http.NewRequest(http.MethodPut, srv.URL, generated(1, size))
+				req, err := http.NewRequest(http.MethodPut, srvURL, generated(1, size))
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -220,10 +283,10 @@ func BenchmarkBaselineLoopbackHTTP(b *testing.B) {
 			report(b, size, elapsed, peak)
 		}
 	})
-	b.Run("download", func(b *testing.B) {
+	b.Run(prefix+"download", func(b *testing.B) {
 		for b.Loop() {
 			var elapsed time.Duration
-			peak := heapPeak(func() { elapsed = plainGet(b, srv.URL, size) })
+			peak := heapPeak(func() { elapsed = plainGet(b, srvURL, size) })
 			report(b, size, elapsed, peak)
 		}
 	})

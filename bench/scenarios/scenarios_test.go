@@ -30,6 +30,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/warmbuild/warmbuild/internal/netmodel"
 	"github.com/warmbuild/warmbuild/pkg/cacheservice"
 	"github.com/warmbuild/warmbuild/pkg/cacheservice/cachetest"
 	"github.com/warmbuild/warmbuild/pkg/report"
@@ -61,6 +62,9 @@ var (
 
 // settings are read from the environment so a shorter or partial run needs no edit.
 type settings struct {
+	// profiles are the networks between the runner and the cache (internal/netmodel),
+	// each run in full (every variant, repetition and way) before the next.
+	profiles  []netmodel.Profile
 	variants  []string       // app, heavy
 	reps      map[string]int // repetitions per variant
 	ways      []string
@@ -72,10 +76,10 @@ type settings struct {
 	runnerDisk string
 }
 
-func readSettings(root string) settings {
+func readSettings(root string) (settings, error) {
 	s := settings{
 		variants:   splitList(os.Getenv("WB_BENCH_VARIANTS"), []string{"app", "heavy"}),
-		reps:       map[string]int{"app": envInt("WB_BENCH_REPS", 3), "heavy": envInt("WB_BENCH_HEAVY_REPS", 2)},
+		reps:       map[string]int{"app": envInt("WB_BENCH_REPS", 3), "heavy": envInt("WB_BENCH_HEAVY_REPS", 5)},
 		ways:       splitList(os.Getenv("WB_BENCH_WAYS"), allWays),
 		scenarios:  allScenarios,
 		keepLogs:   os.Getenv("WB_BENCH_KEEP") == "1",
@@ -98,7 +102,14 @@ func readSettings(root string) settings {
 	if v := os.Getenv("WB_BENCH_OUT"); v != "" {
 		s.outDir = v
 	}
-	return s
+	for _, name := range splitList(os.Getenv("WB_BENCH_PROFILE"), []string{netmodel.Loopback.Name}) {
+		p, err := netmodel.ByName(name)
+		if err != nil {
+			return s, fmt.Errorf("WB_BENCH_PROFILE: %w", err)
+		}
+		s.profiles = append(s.profiles, p)
+	}
+	return s, nil
 }
 
 func splitList(v string, def []string) []string {
@@ -123,6 +134,7 @@ func envInt(name string, def int) int {
 
 // runResult is one measured run.
 type runResult struct {
+	Profile  string             `json:"profile"` // the network model's profile (internal/netmodel)
 	Variant  string             `json:"variant"`
 	Scenario string             `json:"scenario"`
 	Way      string             `json:"way"`
@@ -141,6 +153,8 @@ type runResult struct {
 	PipCached   int             `json:"pipCached"`
 	PipTotal    int             `json:"pipTotal"`
 	MountHit    string          `json:"mountHit,omitempty"`
+	// Machine is what else the machine did during the run (deliverable 0 of issue 16).
+	Machine conditions `json:"machine"`
 }
 
 // bench is one invocation: the stack, the action binary and the results so far.
@@ -151,9 +165,11 @@ type bench struct {
 	work      string
 	runs      string // parent of the runners' directories (see settings.runnerDisk)
 	binary    string
-	source    string // commit the binary was built from
-	utility   string // the dance's utility image
-	proxy     *countingProxy
+	source    string          // commit the binary was built from
+	utility   string          // the dance's utility image
+	relay     *netmodel.Relay // between everyone and the blob storage; counts the bytes
+	profile   netmodel.Profile
+	fronts    map[*cachetest.V2Server]string // the cache services' twirp fronts behind relays
 	token     string
 	registry  string
 	heavyURL  string
@@ -167,17 +183,31 @@ type bench struct {
 func TestScenarios(t *testing.T) {
 	_, file, _, _ := runtime.Caller(0)
 	root := filepath.Clean(filepath.Join(filepath.Dir(file), "..", ".."))
-	b := &bench{t: t, cfg: readSettings(root), root: root, started: time.Now(), loadStart: loadAvg()}
+	cfg, err := readSettings(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := &bench{t: t, cfg: cfg, root: root, started: time.Now(), loadStart: loadAvg()}
 	b.setUp()
-	t.Logf("variants %v, repetitions %v, ways %v, scenarios %q; work dir %s, runners on %s in %s", b.cfg.variants, b.cfg.reps, b.cfg.ways, b.cfg.scenarios, b.work, b.cfg.runnerDisk, b.runs)
+	t.Logf("profiles %v, variants %v, repetitions %v, ways %v, scenarios %q; work dir %s, runners on %s in %s", b.cfg.profiles, b.cfg.variants, b.cfg.reps, b.cfg.ways, b.cfg.scenarios, b.work, b.cfg.runnerDisk, b.runs)
 
+	bases := map[string]string{}
 	for _, variant := range b.cfg.variants {
-		base := b.baseContext(variant)
-		for rep := 1; rep <= b.cfg.reps[variant]; rep++ {
-			// Rotate the order of the ways so none always runs first after a pause.
-			for i := range b.cfg.ways {
-				way := b.cfg.ways[(i+rep-1)%len(b.cfg.ways)]
-				b.cell(variant, base, rep, way)
+		bases[variant] = b.baseContext(variant)
+	}
+	// Every way runs under the same profile in the same run; a profile is done in full
+	// before the next, so a table's columns were all measured over the same network.
+	for _, profile := range b.cfg.profiles {
+		b.profile = profile
+		b.relay.SetProfile(profile)
+		b.progress("network profile %v", profile)
+		for _, variant := range b.cfg.variants {
+			for rep := 1; rep <= b.cfg.reps[variant]; rep++ {
+				// Rotate the order of the ways so none always runs first after a pause.
+				for i := range b.cfg.ways {
+					way := b.cfg.ways[(i+rep-1)%len(b.cfg.ways)]
+					b.cell(variant, bases[variant], rep, way)
+				}
 			}
 		}
 	}
@@ -198,13 +228,19 @@ func (b *bench) setUp() {
 	cachetest.FindAzurite(t) // skips (or fails under WARMBUILD_REQUIRE_STACK=1) when Azurite is down
 	b.checkRegistryDisk()
 
-	// Every blob goes through the counting proxy: the v2 server signs URLs for it.
+	// Every blob goes through the network model's relay, which also counts the bytes:
+	// the v2 server signs URLs for it, so whoever moves a blob (the action, the dance's
+	// steps, BuildKit's gha backend inside buildkitd) goes over the profile's network.
 	az, err := url.Parse(cachetest.StackValue("AZURITE_BLOB_URL"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	b.proxy = startCountingProxy(t, az.Host)
-	t.Setenv("AZURITE_BLOB_URL", "http://"+b.proxy.Addr()+az.Path)
+	b.relay, err = netmodel.Start(az.Host, b.cfg.profiles[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.relay.Close() })
+	t.Setenv("AZURITE_BLOB_URL", "http://"+b.relay.Addr()+az.Path)
 
 	b.work = t.TempDir()
 	if b.cfg.keepLogs {
@@ -274,7 +310,7 @@ func (b *bench) scenarioContext(base, scenario string, rep int, way string) stri
 // as Azurite copies about 20 MB/s.
 func (b *bench) cell(variant, base string, rep int, way string) {
 	t := b.t
-	tag := fmt.Sprintf("%s/bench/%s-%s-%d-r%d:latest", b.registry, variant, way, b.started.Unix(), rep)
+	tag := fmt.Sprintf("%s/bench/%s-%s-%s-%d-r%d:latest", b.registry, b.profile.Name, variant, way, b.started.Unix(), rep)
 	seed := cachetest.StartV2(t, cachetest.V2Options{Token: b.token, Scopes: []string{"refs/heads/main"}})
 	defer seed.Close()
 
@@ -299,6 +335,31 @@ func (b *bench) cell(variant, base string, rep int, way string) {
 	}
 	// After every cell, so a failure later still leaves the numbers so far.
 	b.writeResults(false)
+}
+
+// serviceFront is the URL of srv's twirp front behind a relay of the current profile: on
+// GitHub the cache service's API is as far from the runner as its storage, and every
+// lookup, reservation and finalize costs a round trip.
+func (b *bench) serviceFront(srv *cachetest.V2Server) string {
+	if b.fronts == nil {
+		b.fronts = map[*cachetest.V2Server]string{}
+	}
+	key := srv
+	if u, ok := b.fronts[key]; ok {
+		return u
+	}
+	u, err := url.Parse(srv.URL())
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	r, err := netmodel.Start(u.Host, b.profile)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	b.t.Cleanup(func() { r.Close() })
+	u.Host = r.Addr()
+	b.fronts[key] = u.String()
+	return b.fronts[key]
 }
 
 func (b *bench) selected(scen string) bool {
@@ -352,15 +413,20 @@ func (b *bench) measure(variant, scen string, rep int, way string, srv *cachetes
 	endpoint, stop := b.freshDaemon(runDir)
 	defer stop()
 
-	res := runResult{Variant: variant, Scenario: scen, Way: way, Rep: rep, Phases: map[string]float64{}}
-	upBefore, downBefore := b.proxy.Counts()
+	res := runResult{Profile: b.profile.Name, Variant: variant, Scenario: scen, Way: way, Rep: rep, Phases: map[string]float64{}}
+	front := b.serviceFront(srv)
+	upBefore, downBefore := b.relay.Counts()
+	watch := watchMachine()
 	switch way {
 	case wayWarmbuild:
-		b.runWarmbuild(&res, runDir, endpoint, srv, ctxDir, tag)
+		b.runWarmbuild(&res, runDir, endpoint, srv, front, ctxDir, tag)
+	case wayPlainAct, wayDanceAct:
+		b.runAct(&res, runDir, endpoint, srv, front, ctxDir, tag)
 	default:
-		b.runChild(&res, runDir, endpoint, srv, ctxDir, tag)
+		b.runChild(&res, runDir, endpoint, srv, front, ctxDir, tag)
 	}
-	up, down := b.proxy.Counts()
+	res.Machine = watch()
+	up, down := b.relay.Counts()
 	res.Up, res.Down = up-upBefore, down-downBefore
 	var named float64
 	for name, v := range res.Phases {
@@ -369,9 +435,9 @@ func (b *bench) measure(variant, scen string, rep int, way string, srv *cachetes
 		}
 	}
 	res.Phases["other"] = max(0, res.Wall-named)
-	b.progress("%-5s %-21s %-9s rep %d: %6.2fs (solve %6.2fs) up %s down %s rss %d MiB steps %d/%d pip %d/%d %s",
-		variant, scen, way, rep, res.Wall, res.Solve, mib(res.Up), mib(res.Down), res.MaxRSSKiB>>10,
-		res.StepsCached, res.StepsTotal, res.PipCached, res.PipTotal, res.MountHit)
+	b.progress("%-8s %-5s %-21s %-9s rep %d: %6.2fs (solve %6.2fs) up %s down %s rss %d MiB steps %d/%d pip %d/%d %s; machine %v",
+		res.Profile, variant, scen, way, rep, res.Wall, res.Solve, mib(res.Up), mib(res.Down), res.MaxRSSKiB>>10,
+		res.StepsCached, res.StepsTotal, res.PipCached, res.PipTotal, res.MountHit, res.Machine)
 	return res
 }
 
@@ -473,7 +539,7 @@ func (b *bench) freshDaemon(runDir string) (endpoint string, stop func()) {
 
 // runWarmbuild runs the action binary with its defaults, the way the runner runs a
 // container action on a push to the default branch.
-func (b *bench) runWarmbuild(res *runResult, runDir, endpoint string, srv *cachetest.V2Server, ctxDir, tag string) {
+func (b *bench) runWarmbuild(res *runResult, runDir, endpoint string, srv *cachetest.V2Server, front, ctxDir, tag string) {
 	t := b.t
 	outFile, summaryFile := filepath.Join(runDir, "outputs"), filepath.Join(runDir, "summary.md")
 	for _, f := range []string{outFile, summaryFile} {
@@ -496,7 +562,7 @@ func (b *bench) runWarmbuild(res *runResult, runDir, endpoint string, srv *cache
 		"GITHUB_EVENT_PATH=" + filepath.Join(b.root, "testdata/events/push-default-branch.json"),
 		"GITHUB_REF=refs/heads/main", "GITHUB_REF_NAME=main", "GITHUB_REF_TYPE=branch",
 		"RUNNER_TEMP=" + runDir,
-		"ACTIONS_RESULTS_URL=" + srv.URL(),
+		"ACTIONS_RESULTS_URL=" + front,
 		"ACTIONS_RUNTIME_TOKEN=" + srv.Token(),
 		"INPUT_ENDPOINT=" + endpoint,
 		"INPUT_TAGS=" + tag,
@@ -523,7 +589,7 @@ func (b *bench) runWarmbuild(res *runResult, runDir, endpoint string, srv *cache
 }
 
 // runChild runs the plain or the dance pipeline in a child process.
-func (b *bench) runChild(res *runResult, runDir, endpoint string, srv *cachetest.V2Server, ctxDir, tag string) {
+func (b *bench) runChild(res *runResult, runDir, endpoint string, srv *cachetest.V2Server, front, ctxDir, tag string) {
 	t := b.t
 	exe, err := os.Executable()
 	if err != nil {
@@ -562,7 +628,7 @@ func (b *bench) runChild(res *runResult, runDir, endpoint string, srv *cachetest
 	env := []string{
 		"PATH=" + os.Getenv("PATH"),
 		"HOME=" + filepath.Join(runDir, "home"),
-		"ACTIONS_RESULTS_URL=" + srv.URL(),
+		"ACTIONS_RESULTS_URL=" + front,
 		"ACTIONS_RUNTIME_TOKEN=" + srv.Token(),
 		"ACTIONS_CACHE_SERVICE_V2=true",
 		"GITHUB_SERVER_URL=https://github.com",
@@ -592,7 +658,7 @@ func (b *bench) runChild(res *runResult, runDir, endpoint string, srv *cachetest
 // vfork semantics (shared address space until exec), and Linux carries the pre-exec
 // high-water mark into the child's ru_maxrss, so every child would report at least the
 // bench's own peak. GNU time forks from its own small process.
-func (b *bench) runProcess(exe, dir string, env []string, logPath string) (wall float64, maxRSSKiB int64) {
+func (b *bench) runProcess(exe, dir string, env []string, logPath string, args ...string) (wall float64, maxRSSKiB int64) {
 	t := b.t
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
@@ -602,7 +668,7 @@ func (b *bench) runProcess(exe, dir string, env []string, logPath string) (wall 
 	}
 	defer log.Close()
 	rssFile := logPath + ".maxrss"
-	cmd := exec.CommandContext(ctx, "/usr/bin/time", "-f", "%M", "-o", rssFile, exe)
+	cmd := exec.CommandContext(ctx, "/usr/bin/time", append([]string{"-f", "%M", "-o", rssFile, exe}, args...)...)
 	cmd.Dir, cmd.Env, cmd.Stdout, cmd.Stderr = dir, env, log, log
 	start := time.Now()
 	err = cmd.Run()

@@ -63,8 +63,8 @@ func (b *bench) output(dir, name string, args ...string) string {
 // busybox-static and pushes it to the local registry, once.
 func (b *bench) busyboxImage() string {
 	t := b.t
-	ref := b.registry + "/bench/busybox:1.35"
-	req, _ := http.NewRequest(http.MethodHead, "http://"+b.registry+"/v2/bench/busybox/manifests/1.35", nil)
+	ref := b.registry + "/bench/busybox:1.35-sh"
+	req, _ := http.NewRequest(http.MethodHead, "http://"+b.registry+"/v2/bench/busybox/manifests/1.35-sh", nil)
 	req.Header.Set("Accept", "application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json")
 	resp, err := http.DefaultClient.Do(req)
 	if err == nil {
@@ -84,7 +84,9 @@ func (b *bench) busyboxImage() string {
 	if out, err := get.CombinedOutput(); err != nil {
 		t.Fatalf("get Debian's busybox-static for the dance's utility image: %v\n%s", err, out)
 	}
-	dockerfile := "FROM scratch\nCOPY busybox /bin/busybox\nRUN [\"/bin/busybox\", \"--install\", \"-s\", \"/bin\"]\n"
+	// CMD as busybox images have: the real dance `docker create`s a container of its
+	// extract image, which Docker refuses for an image with no command.
+	dockerfile := "FROM scratch\nCOPY busybox /bin/busybox\nRUN [\"/bin/busybox\", \"--install\", \"-s\", \"/bin\"]\nCMD [\"sh\"]\n"
 	if err := os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte(dockerfile), 0o644); err != nil {
 		t.Fatal(err)
 	}
