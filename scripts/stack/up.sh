@@ -12,7 +12,7 @@
 #   base-image.sh python:3.11* / debian:bookworm* images in the registry, rootfs tarball
 #   azurite.sh    Azure blob emulator on 127.0.0.1:10000
 #   docker.sh     Docker Engine (own socket) with local moby/buildkit and golang stand-in images
-#   peers.sh      Node 24 and the buildx CLI plugin, for the real peer actions under act (bench)
+#   peers.sh      (not run here: the bench's act ways only) Node 24 and the buildx CLI plugin
 #   prune.sh      keeps the disk bounded: drops test pushes from the registry and old dangling
 #                 images once they pass a size (tests leave both behind on every run)
 # On a cold machine the buildkitd compile is CPU-bound while debootstrap and the Azurite npm
@@ -72,7 +72,6 @@ collect base-rootfs
 component base-image
 collect azurite
 component docker
-component peers
 component prune
 
 env_file="$WARMBUILD_STACK/env"
