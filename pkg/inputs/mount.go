@@ -32,10 +32,11 @@ type MountSelector struct {
 
 // ParseMountSelector reads the mount-caches input:
 //
-//	auto (or empty)  mounts that hold a Python package cache
+//	auto (or empty)  mounts that hold a known package manager's cache (pip, uv, npm, ...)
 //	all              every cache mount
 //	none             no mount cache
-//	a list           ids or targets, separated by commas or newlines
+//	a list           ids, targets or ecosystem names (pip, uv, npm: that package
+//	                 manager's mounts), separated by commas or newlines
 //
 // auto, all and none (in any case) stand alone. A bad value is an *Error naming
 // mount-caches.
@@ -81,7 +82,7 @@ func ParseMountSelector(input string) (MountSelector, error) {
 	return MountSelector{kind: selectList, names: slices.Compact(items)}, nil
 }
 
-// Auto: mounts that hold a Python package cache.
+// Auto: mounts that hold a known package manager's cache (pip, uv, npm, ...).
 func (s MountSelector) Auto() bool { return s.kind == selectAuto }
 
 // All: every cache mount.
@@ -120,7 +121,12 @@ var DefaultHashFiles = []string{
 // ..), so fs.Glob on the context takes it as it is.
 type HashGlobs struct {
 	globs []string
+	dflt  bool // the input is DefaultHashFiles (left empty or as action.yml's default), which pkg/mountcache may replace per ecosystem
 }
+
+// IsDefault reports whether the input is the default list (DefaultHashFiles): pkg/mountcache
+// then keys each ecosystem's cache on that ecosystem's own files (npm: package-lock.json).
+func (h HashGlobs) IsDefault() bool { return h.dflt }
 
 // ParseHashGlobs checks patterns; none at all is the default set (DefaultHashFiles).
 // Each bad pattern is an *Error naming mount-cache-hash-files, all of them in Errors.
@@ -137,13 +143,13 @@ func ParseHashGlobs(patterns ...string) (HashGlobs, error) {
 }
 
 func parseHashGlobs(items []item) (HashGlobs, Errors) {
+	var h HashGlobs
 	if len(items) == 0 {
 		items = make([]item, len(DefaultHashFiles))
 		for i, p := range DefaultHashFiles {
 			items[i] = item{Value: p}
 		}
 	}
-	var h HashGlobs
 	var errs Errors
 	for _, it := range items {
 		g, problem := hashGlob(it.Value)
@@ -156,6 +162,8 @@ func parseHashGlobs(items []item) (HashGlobs, Errors) {
 	if len(errs) > 0 {
 		return HashGlobs{}, errs
 	}
+	// action.yml passes its default as written: the same list is the default.
+	h.dflt = slices.Equal(h.globs, DefaultHashFiles)
 	return h, nil
 }
 

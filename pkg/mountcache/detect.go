@@ -2,28 +2,11 @@ package mountcache
 
 import (
 	"path"
+	"slices"
 	"strings"
 
 	"github.com/warmbuild/warmbuild/pkg/shellwords"
 )
-
-// pyTool is a Python package tool as discovery knows it: the name a RUN calls it by, the
-// variable and the option that move its cache, and its directory under $XDG_CACHE_HOME
-// or ~/.cache. (Other ecosystems are meant to get a table like this one.)
-type pyTool struct {
-	name     string
-	cacheEnv string
-	cacheOpt string // command-line option naming the cache directory; "" when none
-	cacheSub string
-}
-
-var pyTools = []pyTool{
-	{name: "pip", cacheEnv: "PIP_CACHE_DIR", cacheOpt: "--cache-dir", cacheSub: "pip"},
-	{name: "uv", cacheEnv: "UV_CACHE_DIR", cacheOpt: "--cache-dir", cacheSub: "uv"},
-	{name: "poetry", cacheEnv: "POETRY_CACHE_DIR", cacheSub: "pypoetry"},
-	{name: "pipenv", cacheEnv: "PIPENV_CACHE_DIR", cacheSub: "pipenv"},
-	{name: "pdm", cacheEnv: "PDM_CACHE_DIR", cacheSub: "pdm"},
-}
 
 // pythonReason says why m looks like a Python package cache, or "" if it does not. Auto
 // mode decides from the command and the environment, not from the path alone:
@@ -38,12 +21,16 @@ var pyTools = []pyTool{
 //   - the RUN runs a Python package tool and the mount is neither a well-known cache of
 //     another package manager (an apt cache on the same RUN stays out) nor inside another
 //     user's home (pip run as app never writes to /root/.cache/pip).
-func pythonReason(m Mount, e *env) string {
-	run := readRun(m.Command)
-	tools := pyTools
+func pythonReason(m Mount, e *env, run runInfo) (eco, reason string) {
+	var tools []Ecosystem
+	for _, t := range Ecosystems {
+		if t.Python {
+			tools = append(tools, t)
+		}
+	}
 	if i := toolIndex(run.tool); i > 0 {
 		// The tool the RUN runs is looked at first, so the reason names it.
-		tools = append([]pyTool{pyTools[i]}, append(append([]pyTool(nil), pyTools[:i]...), pyTools[i+1:]...)...)
+		tools = append([]Ecosystem{tools[i]}, append(append([]Ecosystem(nil), tools[:i]...), tools[i+1:]...)...)
 	}
 	for _, tool := range tools {
 		dir, how := cacheDir(tool, run, m, e)
@@ -52,9 +39,9 @@ func pythonReason(m Mount, e *env) string {
 		}
 		switch {
 		case m.Path == dir:
-			return "target is " + tool.name + "'s cache directory (" + how + ")"
-		case isAncestor(m.Path, dir) && run.tool == tool.name:
-			return "target contains " + tool.name + "'s cache directory " + dir + " (" + how + "), and the RUN runs " + tool.name
+			return tool.Name, "target is " + tool.Name + "'s cache directory (" + how + ")"
+		case isAncestor(m.Path, dir) && run.tool == tool.Name:
+			return tool.Name, "target contains " + tool.Name + "'s cache directory " + dir + " (" + how + "), and the RUN runs " + tool.Name
 		}
 	}
 	home := homeOf(m.User)
@@ -62,31 +49,42 @@ func pythonReason(m Mount, e *env) string {
 		home = path.Clean(v)
 	}
 	if base := path.Base(m.Path); (base == "pip" || base == "uv") && path.Base(path.Dir(m.Path)) == ".cache" && home == "" {
-		return "target is a ~/.cache/" + base + " directory (the home of user " + m.User + " is not known)"
+		return base, "target is a ~/.cache/" + base + " directory (the home of user " + m.User + " is not known)"
 	}
 	if run.tool != "" && !otherPackageCache(m.Path) && !inOtherHome(m.Path, home) {
-		return "the RUN command invokes " + run.tool
+		return run.tool, "the RUN command invokes " + run.tool
 	}
-	return ""
+	return "", ""
 }
 
+// toolIndex is the position of a Python tool among the table's Python entries.
 func toolIndex(name string) int {
-	for i, t := range pyTools {
-		if t.name == name {
+	i := 0
+	for _, t := range Ecosystems {
+		if !t.Python {
+			continue
+		}
+		if t.Name == name {
 			return i
 		}
+		i++
 	}
 	return -1
 }
 
 // runInfo is what discovery reads from a RUN's shell text: the first Python package tool
-// it runs, the variables it sets for the commands (FOO=bar cmd, export FOO=bar), and the
-// cache directories its commands name with an option.
+// it runs, every package manager of the ecosystem table it runs, the variables it sets
+// for the commands (FOO=bar cmd, export FOO=bar), and the cache directories its commands
+// name with an option.
 type runInfo struct {
 	tool     string
+	tools    []string
 	env      map[string]string
-	cacheOpt map[string]string // tool name -> --cache-dir value
+	cacheOpt map[string]string // tool name -> --cache-dir (npm: --cache) value
 }
+
+// runs reports whether the RUN runs the ecosystem's tool.
+func (ri runInfo) runs(eco string) bool { return slices.Contains(ri.tools, eco) }
 
 func readRun(cmd string) runInfo {
 	ri := runInfo{env: map[string]string{}, cacheOpt: map[string]string{}}
@@ -110,11 +108,15 @@ func readRun(cmd string) runInfo {
 		if tool == "" {
 			continue
 		}
-		if ri.tool == "" {
+		t := Ecosystems[ecosystemIndex(tool)]
+		if ri.tool == "" && t.Python {
 			ri.tool = tool
 		}
-		if t := pyTools[toolIndex(tool)]; t.cacheOpt != "" {
-			if v, ok := optionValue(args, t.cacheOpt); ok {
+		if !ri.runs(tool) {
+			ri.tools = append(ri.tools, tool)
+		}
+		if t.CacheOpt != "" {
+			if v, ok := optionValue(args, t.CacheOpt); ok {
 				ri.cacheOpt[tool] = v
 			}
 		}
@@ -152,7 +154,7 @@ func assignment(w string) (key, value string, ok bool) {
 // itself would: its option on the command line, its own variable (set on the command
 // line, then by the Dockerfile), then $XDG_CACHE_HOME, then $HOME/.cache, then the
 // home directory a user of that name usually has.
-func cacheDir(tool pyTool, run runInfo, m Mount, e *env) (dir, how string) {
+func cacheDir(tool Ecosystem, run runInfo, m Mount, e *env) (dir, how string) {
 	abs := func(p string) string {
 		if path.IsAbs(p) {
 			return path.Clean(p)
@@ -166,17 +168,23 @@ func cacheDir(tool pyTool, run runInfo, m Mount, e *env) (dir, how string) {
 		v, ok := e.Get(k)
 		return v, ok && v != ""
 	}
-	if v, ok := run.cacheOpt[tool.name]; ok && v != "" {
-		return abs(v), tool.cacheOpt + " on the command line"
+	if v, ok := run.cacheOpt[tool.Name]; ok && v != "" {
+		return abs(v), tool.CacheOpt + " on the command line"
 	}
-	if v, ok := get(tool.cacheEnv); ok {
-		return abs(v), "$" + tool.cacheEnv
+	for _, k := range tool.CacheEnv {
+		if v, ok := get(k); ok {
+			return abs(v), "$" + k
+		}
 	}
-	if v, ok := get("XDG_CACHE_HOME"); ok {
-		return path.Join(abs(v), tool.cacheSub), "$XDG_CACHE_HOME/" + tool.cacheSub
+	// Where the cache lies under the home directory: ~/.cache/<sub>, or HomeDir.
+	sub, homeSub := path.Join(".cache", tool.CacheSub), "$HOME/.cache/"+tool.CacheSub
+	if tool.HomeDir != "" {
+		sub, homeSub = tool.HomeDir, "$HOME/"+tool.HomeDir
+	} else if v, ok := get("XDG_CACHE_HOME"); ok {
+		return path.Join(abs(v), tool.CacheSub), "$XDG_CACHE_HOME/" + tool.CacheSub
 	}
 	if v, ok := get("HOME"); ok {
-		return path.Join(abs(v), ".cache", tool.cacheSub), "$HOME/.cache/" + tool.cacheSub
+		return path.Join(abs(v), sub), homeSub
 	}
 	home := homeOf(m.User)
 	if home == "" {
@@ -186,7 +194,7 @@ func cacheDir(tool pyTool, run runInfo, m Mount, e *env) (dir, how string) {
 	if who == "" {
 		who = "root"
 	}
-	return path.Join(home, ".cache", tool.cacheSub), "default for user " + who
+	return path.Join(home, sub), "default for user " + who
 }
 
 // inOtherHome reports whether p lies in a home directory (/root, /home/<name>) other
@@ -260,14 +268,14 @@ func versionedName(name, prefix string) bool {
 // python3-pip" or "echo pip" do not count.
 func pythonTool(cmd string) string {
 	for _, words := range shellwords.Commands(cmd) {
-		if tool, _ := toolOf(shellwords.Program(words)); tool != "" {
+		if tool, _ := toolOf(shellwords.Program(words)); tool != "" && Ecosystems[ecosystemIndex(tool)].Python {
 			return tool
 		}
 	}
 	return ""
 }
 
-// toolOf says which Python package tool a simple command (program and arguments) runs,
+// toolOf says which package tool of the ecosystem table a simple command (program and arguments) runs,
 // and with which arguments after the tool's name ("python -m pip install x" gives pip
 // and "install x").
 func toolOf(prog []string) (tool string, args []string) {
@@ -295,6 +303,8 @@ func toolOf(prog []string) (tool string, args []string) {
 		return "uv", rest
 	case name == "poetry" || name == "pipenv" || name == "pdm":
 		return name, rest
+	case name == "npm" || name == "npx":
+		return "npm", rest
 	}
 	return "", nil
 }

@@ -80,6 +80,14 @@ type Mount struct {
 	// Python says why this mount looks like a Python package cache (pip, uv, ...);
 	// empty when it does not. mount-caches: auto selects the mounts where it is set.
 	Python string `json:"python,omitempty"`
+	// Reason says why this mount looks like the cache of another ecosystem of the table
+	// (npm); empty for Python caches and mounts of no known ecosystem. mount-caches: auto
+	// selects those mounts too.
+	Reason string `json:"reason,omitempty"`
+	// Ecosystem names the package manager whose cache the mount holds ("pip", "uv",
+	// "npm", ...; see Ecosystems), "" when none is known. It is what Python or Reason
+	// explain; left out of the JSON, which names it in those texts.
+	Ecosystem string `json:"-"`
 	// Unresolved lists variables the mount's flag uses that neither the Dockerfile nor
 	// the build arguments define. They may come from the base image's ENV, which
 	// discovery cannot see, so the mount's values are not known: it is not carried
@@ -579,7 +587,13 @@ func (d *discovery) runMounts(s *stageState, c *instructions.RunCommand, sc scop
 			mode := FileMode(*m.Mode)
 			mount.Mode = &mode
 		}
-		mount.Python = pythonReason(mount, sc.env)
+		run := readRun(mount.Command)
+		mount.Ecosystem, mount.Python = pythonReason(mount, sc.env, run)
+		if mount.Python == "" {
+			if mount.Reason = npmReason(mount, sc.env, run); mount.Reason != "" {
+				mount.Ecosystem = "npm"
+			}
+		}
 		out = append(out, mount)
 	}
 	return out, nil

@@ -372,10 +372,19 @@ func (e *Engine) Restore(ctx context.Context, req Request) *Run {
 	if len(caches) == 0 {
 		return r
 	}
-	hash, err := HashFiles(ctx, req.ContextDir, req.HashFiles)
-	if err != nil {
-		r.warn(err.Error())
-		return r
+	// Each ecosystem's caches are keyed on its own files (KeyGlobs), hashed once.
+	hashes := map[string]FilesHash{}
+	for _, cache := range caches {
+		eco := cacheEcosystem(cache)
+		if _, ok := hashes[eco]; ok {
+			continue
+		}
+		hash, err := HashFiles(ctx, req.ContextDir, KeyGlobs(req.HashFiles, eco))
+		if err != nil {
+			r.warn(err.Error())
+			return r
+		}
+		hashes[eco] = hash
 	}
 
 	end := e.log.Group("Restore mount caches")
@@ -404,7 +413,7 @@ func (e *Engine) Restore(ctx context.Context, req Request) *Run {
 	for _, cache := range caches {
 		m := cache.Mounts[0]
 		// The key covers the steps' inputs, not only the hashed files (issue 18).
-		steps, err := HashSteps(ctx, req.ContextDir, req.ContextOnlyHashFiles, hash, cache)
+		steps, err := HashSteps(ctx, req.ContextDir, req.ContextOnlyHashFiles, hashes[cacheEcosystem(cache)], cache)
 		if err != nil {
 			r.warn(err.Error())
 			return r

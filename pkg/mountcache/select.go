@@ -3,6 +3,7 @@ package mountcache
 import (
 	"path"
 	"slices"
+	"strings"
 
 	"github.com/warmbuild/warmbuild/pkg/inputs"
 )
@@ -16,8 +17,10 @@ type Selector struct {
 
 // Select returns the mounts the selector picks, in Dockerfile order, among those of
 // stages the build target runs (Mount.Reachable). A list entry matches a mount by id,
-// LLB cache id, target or absolute path. unmatched lists entries that matched no such
-// mount, for a warning.
+// LLB cache id, target or absolute path, or, when it names an ecosystem of the table
+// (pip, uv, npm; any case), every mount discovery found holding that ecosystem's cache
+// (from= mounts aside, as in auto). unmatched lists entries that matched no such mount,
+// for a warning.
 func (s Selector) Select(mounts []Mount) (selected []Mount, unmatched []string) {
 	names := s.Names()
 	used := make(map[string]bool)
@@ -29,7 +32,7 @@ func (s Selector) Select(mounts []Mount) (selected []Mount, unmatched []string) 
 		case s.Auto():
 			// A from= mount is never picked by auto: it cannot be carried (Flaggable),
 			// and a notice about a mount the user never named would only be noise.
-			if m.Python != "" && m.From == "" {
+			if (m.Python != "" || m.Reason != "") && m.From == "" {
 				selected = append(selected, m)
 			}
 		case s.All():
@@ -37,7 +40,7 @@ func (s Selector) Select(mounts []Mount) (selected []Mount, unmatched []string) 
 		case !s.None():
 			hit := false
 			for _, name := range names {
-				if matches(name, m) {
+				if matches(name, m) || (m.From == "" && m.Ecosystem != "" && strings.EqualFold(name, m.Ecosystem)) {
 					used[name] = true
 					hit = true
 				}

@@ -235,7 +235,7 @@ func (r *runner) gitMountFiles(ctx context.Context, c *client.Client, req *mount
 	if err == nil {
 		cleanup = func() { os.RemoveAll(dir) }
 		local := filepath.IsAbs(g.Dockerfile)
-		patterns := req.HashFiles.Globs()
+		patterns := mountcache.AllKeyGlobs(req.HashFiles) // issue 18: every ecosystem's key files
 		if !local {
 			patterns = append(patterns, path.Clean(filepath.ToSlash(g.Dockerfile)))
 		}

@@ -1,0 +1,145 @@
+package mountcache
+
+import (
+	"path"
+	"slices"
+	"strings"
+
+	"github.com/warmbuild/warmbuild/pkg/inputs"
+)
+
+// Ecosystem is a package manager as discovery and the engine know it: the names a RUN
+// calls it by, where it keeps its cache for a user and environment, the files that
+// decide what it fetches (the key), and how to count its cache hits from its output.
+type Ecosystem struct {
+	Name string
+	// Python marks a Python package tool: a mount on a RUN that runs one is taken for
+	// its cache unless the path says otherwise (the rules of pythonReason).
+	Python bool
+	// CacheEnv are the variables that move the cache directory, the first set wins
+	// (npm reads its npm_config_* variables in any case).
+	CacheEnv []string
+	CacheOpt string // command-line option naming the cache directory; "" when none
+	// CacheSub is the cache's directory under $XDG_CACHE_HOME or ~/.cache; HomeDir,
+	// when set instead, is its directory under $HOME (npm: ~/.npm, no XDG).
+	CacheSub, HomeDir string
+	// KeyFiles are the globs (relative to the build context, lockfiles first) whose
+	// content keys the cache when mount-cache-hash-files is left at its default.
+	KeyFiles []string
+	// Stats counts what the tool took from its cache, from the log of the RUN steps
+	// that use the mount; nil when its output gives no count.
+	Stats func(log string) PackageStats
+}
+
+// PackageStats is what a package manager did with its cache in the steps using a mount.
+type PackageStats struct {
+	Total  int // distinct packages it installed or collected
+	Cached int // of those, taken from its cache without fetching them
+}
+
+func pipStats(log string) PackageStats {
+	st := ParsePipLog(log)
+	return PackageStats{Total: st.Total, Cached: st.Cached}
+}
+
+// npmKeyFiles: npm ci installs exactly what the lockfile says; package.json decides
+// what npm install resolves when there is no lockfile.
+var npmKeyFiles = []string{"package-lock.json", "npm-shrinkwrap.json", "package.json"}
+
+// Ecosystems is the table, in the order discovery tries them. The Python tools key on
+// inputs.DefaultHashFiles, the files mount-cache-hash-files has always defaulted to.
+var Ecosystems = []Ecosystem{
+	{Name: "pip", Python: true, CacheEnv: []string{"PIP_CACHE_DIR"}, CacheOpt: "--cache-dir", CacheSub: "pip", KeyFiles: inputs.DefaultHashFiles, Stats: pipStats},
+	{Name: "uv", Python: true, CacheEnv: []string{"UV_CACHE_DIR"}, CacheOpt: "--cache-dir", CacheSub: "uv", KeyFiles: inputs.DefaultHashFiles},
+	{Name: "poetry", Python: true, CacheEnv: []string{"POETRY_CACHE_DIR"}, CacheSub: "pypoetry", KeyFiles: inputs.DefaultHashFiles},
+	{Name: "pipenv", Python: true, CacheEnv: []string{"PIPENV_CACHE_DIR"}, CacheSub: "pipenv", KeyFiles: inputs.DefaultHashFiles},
+	{Name: "pdm", Python: true, CacheEnv: []string{"PDM_CACHE_DIR"}, CacheSub: "pdm", KeyFiles: inputs.DefaultHashFiles},
+	// npm's cache is ~/.npm (its `cache` config: npm_config_cache, --cache); the
+	// content-addressed tarballs live in _cacache under it. It does not follow XDG.
+	{Name: "npm", CacheEnv: []string{"npm_config_cache", "NPM_CONFIG_CACHE"}, CacheOpt: "--cache", HomeDir: ".npm", KeyFiles: npmKeyFiles, Stats: npmStats},
+}
+
+// EcosystemNamed returns the table's entry called name (any case).
+func EcosystemNamed(name string) (Ecosystem, bool) {
+	for _, e := range Ecosystems {
+		if strings.EqualFold(e.Name, name) {
+			return e, true
+		}
+	}
+	return Ecosystem{}, false
+}
+
+// EcosystemNames lists the names mount-caches accepts as ecosystems.
+func EcosystemNames() []string {
+	out := make([]string, len(Ecosystems))
+	for i, e := range Ecosystems {
+		out[i] = e.Name
+	}
+	return out
+}
+
+func ecosystemIndex(name string) int {
+	return slices.IndexFunc(Ecosystems, func(e Ecosystem) bool { return e.Name == name })
+}
+
+// KeyGlobs are the globs whose content keys a cache of ecosystem eco: the
+// mount-cache-hash-files input when it was given, else the ecosystem's key files (a mount
+// of no known ecosystem keeps the input's default).
+func KeyGlobs(h inputs.HashGlobs, eco string) inputs.HashGlobs {
+	if !h.IsDefault() {
+		return h
+	}
+	e, ok := EcosystemNamed(eco)
+	if !ok || slices.Equal(e.KeyFiles, inputs.DefaultHashFiles) {
+		return h
+	}
+	g, err := inputs.ParseHashGlobs(e.KeyFiles...)
+	if err != nil {
+		return h
+	}
+	return g
+}
+
+// AllKeyGlobs are every glob a run with h may hash, for a copy of the context holding
+// only those files (a Git context).
+func AllKeyGlobs(h inputs.HashGlobs) []string {
+	out := h.Globs()
+	if !h.IsDefault() {
+		return out
+	}
+	for _, e := range Ecosystems {
+		for _, g := range e.KeyFiles {
+			if !slices.Contains(out, g) {
+				out = append(out, g)
+			}
+		}
+	}
+	return out
+}
+
+// npmReason says why m looks like npm's cache, or "": its target is npm's cache
+// directory for the RUN's user and environment, or contains it and the RUN runs npm.
+func npmReason(m Mount, e *env, run runInfo) string {
+	eco := Ecosystems[ecosystemIndex("npm")]
+	dir, how := cacheDir(eco, run, m, e)
+	switch {
+	case dir == "":
+		return ""
+	case m.Path == dir:
+		return "target is npm's cache directory (" + how + ")"
+	case isAncestor(m.Path, dir) && run.runs("npm") && path.Base(m.Path) != "node_modules":
+		return "target contains npm's cache directory " + dir + " (" + how + "), and the RUN runs npm"
+	}
+	return ""
+}
+
+// cacheEcosystem is the ecosystem of a BuildKit cache directory: that of the first of
+// its mounts discovery recognised.
+func cacheEcosystem(c Cache) string {
+	for _, m := range c.Mounts {
+		if m.Ecosystem != "" {
+			return m.Ecosystem
+		}
+	}
+	return ""
+}
