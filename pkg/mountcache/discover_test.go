@@ -48,6 +48,7 @@ func discoverCases() []discoverCase {
 		{name: "packages-in-command-arg", file: "packages-in-command", opts: Options{Platform: amd64, BuildArgs: map[string]string{"EXTRA": "wb-extra==2.0.0"}}},
 		{name: "requirement-files", opts: Options{Platform: amd64}},
 		{name: "variable-targets", opts: Options{Platform: amd64, BuildArgs: map[string]string{"GIVEN": "/srv/pip"}}},
+		{name: "npm", opts: Options{Platform: amd64}},
 		{name: "escape-and-ns", opts: Options{Platform: amd64, BuildArgs: map[string]string{CacheNamespaceArg: "shop"}}},
 	}
 }

@@ -117,17 +117,18 @@ func AllKeyGlobs(h inputs.HashGlobs) []string {
 	return out
 }
 
-// npmReason says why m looks like npm's cache, or "": its target is npm's cache
-// directory for the RUN's user and environment, or contains it and the RUN runs npm.
+// npmReason says why m looks like npm's cache, or "": the RUN runs npm (or npx) and the
+// target is npm's cache directory for the RUN's user and environment, or contains it.
 func npmReason(m Mount, e *env, run runInfo) string {
 	eco := Ecosystems[ecosystemIndex("npm")]
 	dir, how := cacheDir(eco, run, m, e)
 	switch {
-	case dir == "":
+	case dir == "" || !run.runs("npm"):
+		// The path alone does not decide: /root/.npm on an apt-get RUN is not npm's.
 		return ""
 	case m.Path == dir:
 		return "target is npm's cache directory (" + how + ")"
-	case isAncestor(m.Path, dir) && run.runs("npm") && path.Base(m.Path) != "node_modules":
+	case isAncestor(m.Path, dir) && path.Base(m.Path) != "node_modules":
 		return "target contains npm's cache directory " + dir + " (" + how + "), and the RUN runs npm"
 	}
 	return ""
@@ -142,4 +143,37 @@ func cacheEcosystem(c Cache) string {
 		}
 	}
 	return ""
+}
+
+// ecosystemStats counts the ecosystem's packages in log, nil when it gives no count.
+func ecosystemStats(eco, log string) *PackageStats {
+	e, ok := EcosystemNamed(eco)
+	if !ok || e.Stats == nil || log == "" {
+		return nil
+	}
+	st := e.Stats(log)
+	if st.Total == 0 {
+		return nil
+	}
+	return &st
+}
+
+// packageTotals counts every ecosystem's packages over the RUN steps using its carried
+// mounts, each RUN once per ecosystem (a RUN with two npm mounts counts its packages
+// once).
+func (r *Run) packageTotals(b Build) (total, cached int) {
+	byEco := map[string][]Mount{}
+	var order []string
+	for _, ms := range r.res.Mounts {
+		if _, ok := byEco[ms.Ecosystem]; !ok {
+			order = append(order, ms.Ecosystem)
+		}
+		byEco[ms.Ecosystem] = append(byEco[ms.Ecosystem], ms.cache.Mounts...)
+	}
+	for _, eco := range order {
+		if st := ecosystemStats(eco, b.Logs(usesMount(byEco[eco]))); st != nil {
+			total, cached = total+st.Total, cached+st.Cached
+		}
+	}
+	return total, cached
 }

@@ -267,6 +267,10 @@ type Outcome struct {
 	// StepCached is whether the layer cache skipped the RUN that uses the mount.
 	StepCached *bool     `json:"stepCached,omitempty"`
 	Pip        *PipStats `json:"pip,omitempty"`
+	// Ecosystem is the package manager whose cache it is (Ecosystems); Packages its
+	// counts, when its output gives them.
+	Ecosystem string        `json:"ecosystem,omitempty"`
+	Packages  *PackageStats `json:"packages,omitempty"`
 
 	Restore    RestoreStatus `json:"-"`
 	SaveStatus SaveStatus    `json:"-"`
@@ -300,6 +304,9 @@ type Result struct {
 	SavedKeys []string
 	// PipTotal and PipCached count the packages of the RUN steps using the mounts.
 	PipTotal, PipCached int
+	// PackagesTotal and PackagesCached count every ecosystem's packages, each RUN once
+	// per ecosystem.
+	PackagesTotal, PackagesCached int
 	// ReadDenied and WriteDenied are the service's own messages when it refused this
 	// job's token a read or a write.
 	ReadDenied, WriteDenied string
@@ -419,7 +426,8 @@ func (e *Engine) Restore(ctx context.Context, req Request) *Run {
 			return r
 		}
 		ms := &Outcome{cache: cache, ID: m.ID, CacheID: cache.CacheID, Target: m.Path, Hit: HitMiss,
-			Key: Key(m, platform, steps.Hash), version: EntryVersion(cache), uncovered: steps.Uncovered}
+			Key: Key(m, platform, steps.Hash), version: EntryVersion(cache), uncovered: steps.Uncovered,
+			Ecosystem: cacheEcosystem(cache)}
 		r.res.Mounts = append(r.res.Mounts, ms)
 		if ok, why := Flaggable(cache); !ok {
 			ms.Restore, ms.Reason = RestoreNotCarried, "not carried: "+why

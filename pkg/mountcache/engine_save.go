@@ -310,6 +310,7 @@ func (r *Run) pipStats(b Build) {
 			if st.Total > 0 {
 				ms.Pip = &st
 			}
+			ms.Packages = ecosystemStats(ms.Ecosystem, log)
 		}
 		for _, s := range b.Steps {
 			if match(s.Name) {
@@ -328,6 +329,7 @@ func (r *Run) pipStats(b Build) {
 	// Outputs count each RUN once, even when it uses several carried mounts.
 	st := ParsePipLog(b.Logs(usesMount(all)))
 	r.res.PipTotal, r.res.PipCached = st.Total, st.Cached
+	r.res.PackagesTotal, r.res.PackagesCached = r.packageTotals(b)
 }
 
 // usesMount matches the vertices of RUN steps that declare one of mounts. The frontend

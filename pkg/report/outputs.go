@@ -79,5 +79,7 @@ func (r Result) Outputs() []Output {
 		{"repo-cache-usage-bytes", usage},
 		{"layer-cache-uploaded-bytes", r.layerBytes(r.LayerUploadedBytes)},     // accel (issue 16)
 		{"layer-cache-downloaded-bytes", r.layerBytes(r.LayerDownloadedBytes)}, // accel (issue 16)
+		{"mount-cache-packages-total", strconv.Itoa(r.PackagesTotal)},          // eco (issue 18)
+		{"mount-cache-packages-cached", strconv.Itoa(r.PackagesCached)},        // eco (issue 18)
 	}
 }

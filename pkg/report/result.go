@@ -35,6 +35,10 @@ type Result struct {
 	// PipTotal and PipCached count pip's packages over the RUN steps that use a carried
 	// mount, each RUN once (a per-mount sum would count a RUN with two mounts twice).
 	PipTotal, PipCached int
+	// eco (issue 18)
+	// PackagesTotal and PackagesCached are the same for every ecosystem that prints a
+	// count (pip, npm at --loglevel=http), each RUN once per ecosystem.
+	PackagesTotal, PackagesCached int
 
 	Phases   []Phase
 	Hints    []string // short sentences where something went wrong or slow
@@ -99,6 +103,20 @@ type MountEntry struct {
 	// when the build did not get to it.
 	StepCached *bool      `json:"stepCached,omitempty"`
 	Pip        *PipCounts `json:"pip,omitempty"` // absent when pip did not run in that RUN
+	// eco (issue 18)
+	// Ecosystem is the package manager whose cache the mount holds ("pip", "uv", "npm",
+	// ...); absent when discovery knows none (a mount named in mount-caches).
+	Ecosystem string `json:"ecosystem,omitempty"`
+	// Packages counts what that package manager took from its cache; absent when its
+	// output gave no count (npm below --loglevel=http, uv, a step the layer cache skipped).
+	Packages *PackageCounts `json:"packages,omitempty"`
+}
+
+// PackageCounts is what a package manager did with its cache in the steps using a mount
+// (the report's copy of mountcache.PackageStats).
+type PackageCounts struct {
+	Total  int `json:"total"`  // distinct packages it installed or collected
+	Cached int `json:"cached"` // of those, taken from its cache without fetching
 }
 
 // PipCounts is what a pip install did with its cache, read from pip's log lines (the

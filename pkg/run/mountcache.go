@@ -85,6 +85,7 @@ func (r *runner) mountResults(res *mountcache.Result, buildPhase report.Phase) {
 		return
 	}
 	r.res.PipTotal, r.res.PipCached = res.PipTotal, res.PipCached
+	r.res.PackagesTotal, r.res.PackagesCached = res.PackagesTotal, res.PackagesCached // eco (issue 18)
 	r.res.Mounts = make([]report.MountEntry, 0, len(res.Mounts))
 	for _, o := range res.Mounts {
 		r.res.Mounts = append(r.res.Mounts, mountEntry(o))
@@ -101,6 +102,11 @@ func mountEntry(o *mountcache.Outcome) report.MountEntry {
 	}
 	if p := o.Pip; p != nil {
 		e.Pip = &report.PipCounts{Total: p.Total, Cached: p.Cached, Downloaded: p.Downloaded, Built: p.Built}
+	}
+	// eco (issue 18)
+	e.Ecosystem = o.Ecosystem
+	if p := o.Packages; p != nil {
+		e.Packages = &report.PackageCounts{Total: p.Total, Cached: p.Cached}
 	}
 	return e
 }

@@ -1,0 +1,185 @@
+package mountcache
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/warmbuild/warmbuild/pkg/builder"
+	"github.com/warmbuild/warmbuild/pkg/inputs"
+)
+
+func discoverFile(t *testing.T, name string) []Mount {
+	t.Helper()
+	dt, err := os.ReadFile(filepath.Join("testdata", "dockerfiles", name+".Dockerfile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mounts, err := Discover(dt, Options{Platform: "linux/amd64"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return mounts
+}
+
+// mount-caches takes ecosystem names: npm selects npm's mounts (found from the command
+// and environment, not node_modules, not an apt RUN's /root/.npm), pip pip's.
+func TestSelectByEcosystemName(t *testing.T) {
+	mounts := discoverFile(t, "npm")
+	summary := func(ms []Mount) string {
+		var s []string
+		for _, m := range ms {
+			s = append(s, strings.TrimPrefix(m.CacheID, "/")+"@"+strconv.Itoa(m.Line))
+		}
+		return strings.Join(s, " ")
+	}
+	for _, tc := range []struct{ input, want, unmatched string }{
+		{"npm", "/root/.npm@4 /tmp/npmc@6 /root/.npm@10 /var/cache/npm@18 /home/node/.npm@25", ""},
+		{"NPM", "/root/.npm@4 /tmp/npmc@6 /root/.npm@10 /var/cache/npm@18 /home/node/.npm@25", ""},
+		{"pip", "/root/.cache/pip@10", ""},
+		{"pip,npm", "/root/.npm@4 /tmp/npmc@6 /root/.npm@10 /root/.cache/pip@10 /var/cache/npm@18 /home/node/.npm@25", ""},
+		{"uv", "", "uv"},
+		// An id still selects by id, including the mounts no ecosystem claims.
+		{"/app/node_modules", "/app/node_modules@8", ""},
+	} {
+		sel, unmatched := selectorOf(t, tc.input).Select(mounts)
+		if got := summary(sel); got != tc.want {
+			t.Errorf("mount-caches: %s selects %q, want %q", tc.input, got, tc.want)
+		}
+		if got := strings.Join(unmatched, ","); got != tc.unmatched {
+			t.Errorf("mount-caches: %s leaves %q unmatched, want %q", tc.input, got, tc.unmatched)
+		}
+	}
+}
+
+// With mount-cache-hash-files at its default, an npm cache is keyed on package-lock.json,
+// and a pip cache on the requirement files, as before; a given input keys every cache.
+func TestKeyGlobsPerEcosystem(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, content string) {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("requirements.txt", "wb-core==1.0.0\n")
+	write("package-lock.json", `{"lockfileVersion":3}`)
+	write("package.json", `{"name":"app"}`)
+	def, err := inputs.ParseHashGlobs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	given, err := inputs.ParseHashGlobs("requirements.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := func(h inputs.HashGlobs, eco string) string {
+		fh, err := HashFiles(context.Background(), dir, KeyGlobs(h, eco))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.Join(fh.Files, ",")
+	}
+	for _, tc := range []struct {
+		h         inputs.HashGlobs
+		eco, want string
+	}{
+		{def, "npm", "package-lock.json,package.json"},
+		{def, "pip", "requirements.txt"},
+		{def, "uv", "requirements.txt"},
+		{def, "", "requirements.txt"},
+		{given, "npm", "requirements.txt"},
+	} {
+		if got := files(tc.h, tc.eco); got != tc.want {
+			t.Errorf("%s cache, mount-cache-hash-files %q: keyed on %q, want %q", tc.eco, tc.h, got, tc.want)
+		}
+	}
+	// action.yml passes the default list as written: still the default.
+	asWritten, err := inputs.ParseHashGlobs(inputs.DefaultHashFiles...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := files(asWritten, "npm"); got != "package-lock.json,package.json" {
+		t.Errorf("npm cache with action.yml's default list: keyed on %q", got)
+	}
+	all := strings.Join(AllKeyGlobs(def), ",")
+	if !strings.Contains(all, "package-lock.json") || !strings.Contains(all, "requirements/*.txt") {
+		t.Errorf("AllKeyGlobs(default) = %s, want every ecosystem's key files", all)
+	}
+}
+
+func TestNpmStatsCountsTarballsFromItsCache(t *testing.T) {
+	log := strings.Join([]string{
+		"npm http fetch GET 200 http://127.0.0.1:4873/wb-left 12ms (cache revalidated)",
+		"npm http fetch GET 200 http://127.0.0.1:4873/wb-left/-/wb-left-1.0.0.tgz 3ms (cache hit)",
+		"\x1b[37;40mnpm\x1b[0m \x1b[0m\x1b[35mhttp fetch\x1b[0m GET 200 http://127.0.0.1:4873/wb-right/-/wb-right-1.0.0.tgz 9ms (cache miss)",
+		"npm http fetch GET 200 http://127.0.0.1:4873/@wb/scoped/-/scoped-2.0.0.tgz 5ms (cache stale)",
+		"npm http fetch GET 200 http://127.0.0.1:4873/wb-up/-/wb-up-1.0.0.tgz 5ms attempt #2 (cache revalidated)",
+		"npm http fetch GET 200 http://127.0.0.1:4873/wb-left/-/wb-left-1.0.0.tgz 1ms (cache hit)",
+		"added 4 packages in 1s",
+	}, "\n")
+	got := npmStats(log)
+	if got != (PackageStats{Total: 4, Cached: 2}) {
+		t.Errorf("npmStats = %+v, want 4 tarballs, 2 from the cache (hit, stale)", got)
+	}
+	if got := npmStats("added 4 packages in 1s\n"); got != (PackageStats{}) {
+		t.Errorf("npm at its default log level: %+v, want nothing counted", got)
+	}
+}
+
+const npmDockerfile = "FROM node:20-bookworm\nWORKDIR /app\nCOPY package.json package-lock.json ./\nRUN --mount=type=cache,target=/root/.npm npm ci --loglevel=http\n"
+
+// An npm mount found by auto is keyed on package-lock.json (the default key files), and
+// its outcome names npm and counts its tarballs from npm's own log.
+func TestEngineNpmMount(t *testing.T) {
+	f := newFixture(t, npmDockerfile, "auto")
+	def, err := inputs.ParseHashGlobs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.req.HashFiles = def
+	write := func(name, content string) {
+		if err := os.WriteFile(filepath.Join(f.req.ContextDir, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("package.json", `{"name":"app"}`)
+	write("package-lock.json", `{"lockfileVersion":3,"v":1}`)
+	step := "[4/4] RUN --mount=type=cache,target=/root/.npm npm ci --loglevel=http"
+	log := "npm http fetch GET 200 http://127.0.0.1:4873/a/-/a-1.0.0.tgz 3ms (cache hit)\n" +
+		"npm http fetch GET 200 http://127.0.0.1:4873/b/-/b-1.0.0.tgz 3ms (cache miss)\n" +
+		"npm http fetch GET 200 http://127.0.0.1:4873/c/-/c-1.0.0.tgz 3ms (cache hit)\n"
+	build := Build{
+		Logs: func(match func(string) bool) string {
+			if match(step) {
+				return log
+			}
+			return ""
+		},
+		Steps: []builder.Step{{Name: step}},
+	}
+	res := f.restore(t).Save(context.Background(), build)
+	ms := only(t, res)
+	if ms.Ecosystem != "npm" || ms.Packages == nil || *ms.Packages != (PackageStats{Total: 3, Cached: 2}) {
+		t.Errorf("npm mount: ecosystem %q, packages %+v", ms.Ecosystem, ms.Packages)
+	}
+	if res.PackagesTotal != 3 || res.PackagesCached != 2 || res.PipTotal != 0 {
+		t.Errorf("totals: packages %d/%d, pip %d", res.PackagesCached, res.PackagesTotal, res.PipTotal)
+	}
+	key := ms.Key
+
+	keyNow := func() string {
+		t.Helper()
+		return only(t, f.restore(t).Save(context.Background(), okBuild)).Key
+	}
+	write("requirements.txt", "wb-core==2.0\n") // a Python file: not npm's key
+	if k := keyNow(); k != key {
+		t.Errorf("npm key changed with requirements.txt: %s -> %s", key, k)
+	}
+	write("package-lock.json", `{"lockfileVersion":3,"v":2}`)
+	if k := keyNow(); k == key {
+		t.Errorf("npm key %s unchanged although package-lock.json changed", k)
+	}
+}
