@@ -27,8 +27,8 @@ type Ecosystem struct {
 	// content keys the cache when mount-cache-hash-files is left at its default.
 	KeyFiles []string
 	// Stats counts what the tool took from its cache, from the log of the RUN steps
-	// that use the mount; nil when its output gives no count.
-	Stats func(log string) PackageStats
+	// that use the mount and their commands; nil when its output gives no count.
+	Stats func(log string, commands []string) PackageStats
 }
 
 // PackageStats is what a package manager did with its cache in the steps using a mount.
@@ -37,7 +37,7 @@ type PackageStats struct {
 	Cached int // of those, taken from its cache without fetching them
 }
 
-func pipStats(log string) PackageStats {
+func pipStats(log string, _ []string) PackageStats {
 	st := ParsePipLog(log)
 	return PackageStats{Total: st.Total, Cached: st.Cached}
 }
@@ -145,13 +145,18 @@ func cacheEcosystem(c Cache) string {
 	return ""
 }
 
-// ecosystemStats counts the ecosystem's packages in log, nil when it gives no count.
-func ecosystemStats(eco, log string) *PackageStats {
+// ecosystemStats counts the ecosystem's packages in the log of the RUN steps using
+// mounts, nil when it gives no count.
+func ecosystemStats(eco, log string, mounts []Mount) *PackageStats {
 	e, ok := EcosystemNamed(eco)
 	if !ok || e.Stats == nil || log == "" {
 		return nil
 	}
-	st := e.Stats(log)
+	var commands []string
+	for _, m := range mounts {
+		commands = append(commands, m.Command)
+	}
+	st := e.Stats(log, commands)
 	if st.Total == 0 {
 		return nil
 	}
@@ -171,7 +176,7 @@ func (r *Run) packageTotals(b Build) (total, cached int) {
 		byEco[ms.Ecosystem] = append(byEco[ms.Ecosystem], ms.cache.Mounts...)
 	}
 	for _, eco := range order {
-		if st := ecosystemStats(eco, b.Logs(usesMount(byEco[eco]))); st != nil {
+		if st := ecosystemStats(eco, b.Logs(usesMount(byEco[eco])), byEco[eco]); st != nil {
 			total, cached = total+st.Total, cached+st.Cached
 		}
 	}

@@ -310,7 +310,7 @@ func (r *Run) pipStats(b Build) {
 			if st.Total > 0 {
 				ms.Pip = &st
 			}
-			ms.Packages = ecosystemStats(ms.Ecosystem, log)
+			ms.Packages = ecosystemStats(ms.Ecosystem, log, ms.cache.Mounts)
 		}
 		for _, s := range b.Steps {
 			if match(s.Name) {
