@@ -53,7 +53,7 @@ func (r Result) Summary() string {
 		fmt.Fprintf(&b, "| Error | %s |\n", TableText(r.Failed))
 	}
 	if len(r.Mounts) > 0 {
-		b.WriteString("\n| Mount cache | Hit | Restored | Saved | pip cached |\n|---|---|---|---|---|\n")
+		b.WriteString("\n| Mount cache | Hit | Restored | Saved | Packages cached |\n|---|---|---|---|---|\n")
 		for _, m := range r.Mounts {
 			saved := "–"
 			if m.Saved {
@@ -61,11 +61,7 @@ func (r Result) Summary() string {
 			} else if m.SaveNote != "" {
 				saved = TableText(m.SaveNote)
 			}
-			pip := "–"
-			if m.Pip != nil && m.Pip.Total > 0 {
-				pip = fmt.Sprintf("%d/%d", m.Pip.Cached, m.Pip.Total)
-			}
-			fmt.Fprintf(&b, "| %s | %s | %s | %s | %s |\n", TableCode(m.ID), TableText(m.Hit), Bytes(m.RestoredBytes), saved, pip)
+			fmt.Fprintf(&b, "| %s | %s | %s | %s | %s |\n", mountName(m), TableText(m.Hit), Bytes(m.RestoredBytes), saved, packagesCell(m))
 		}
 	}
 	r.stepsSummary(&b) // explain (issue 17)
