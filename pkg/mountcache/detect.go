@@ -305,6 +305,8 @@ func toolOf(prog []string) (tool string, args []string) {
 		return name, rest
 	case name == "npm" || name == "npx":
 		return "npm", rest
+	case name == "go":
+		return "go", rest
 	}
 	return "", nil
 }

@@ -81,8 +81,8 @@ type Mount struct {
 	// empty when it does not. mount-caches: auto selects the mounts where it is set.
 	Python string `json:"python,omitempty"`
 	// Reason says why this mount looks like the cache of another ecosystem of the table
-	// (npm); empty for Python caches and mounts of no known ecosystem. mount-caches: auto
-	// selects those mounts too.
+	// (npm, go); empty for Python caches and mounts of no known ecosystem. mount-caches:
+	// auto selects those mounts too, unless the ecosystem is Manual (go).
 	Reason string `json:"reason,omitempty"`
 	// Ecosystem names the package manager whose cache the mount holds ("pip", "uv",
 	// "npm", ...; see Ecosystems), "" when none is known. It is what Python or Reason
@@ -592,6 +592,8 @@ func (d *discovery) runMounts(s *stageState, c *instructions.RunCommand, sc scop
 		if mount.Python == "" {
 			if mount.Reason = npmReason(mount, sc.env, run); mount.Reason != "" {
 				mount.Ecosystem = "npm"
+			} else if mount.Reason = goReason(mount, sc.env, run); mount.Reason != "" {
+				mount.Ecosystem = "go"
 			}
 		}
 		out = append(out, mount)

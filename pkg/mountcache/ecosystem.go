@@ -16,6 +16,9 @@ type Ecosystem struct {
 	// Python marks a Python package tool: a mount on a RUN that runs one is taken for
 	// its cache unless the path says otherwise (the rules of pythonReason).
 	Python bool
+	// Manual: mount-caches: auto leaves the ecosystem's mounts out (build caches that
+	// grow with every commit, see README "What auto carries"); its name selects them.
+	Manual bool
 	// CacheEnv are the variables that move the cache directory, the first set wins
 	// (npm reads its npm_config_* variables in any case).
 	CacheEnv []string
@@ -57,6 +60,70 @@ var Ecosystems = []Ecosystem{
 	// npm's cache is ~/.npm (its `cache` config: npm_config_cache, --cache); the
 	// content-addressed tarballs live in _cacache under it. It does not follow XDG.
 	{Name: "npm", CacheEnv: []string{"npm_config_cache", "NPM_CONFIG_CACHE"}, CacheOpt: "--cache", HomeDir: ".npm", KeyFiles: npmKeyFiles, Stats: npmStats},
+	// Go's build cache ($GOCACHE, ~/.cache/go-build) and its module cache (goModDirs).
+	// go prints "go: downloading <module>" for a module it fetches and nothing for one it
+	// has: no total, so no count.
+	{Name: "go", Manual: true, CacheEnv: []string{"GOCACHE"}, CacheSub: "go-build", KeyFiles: []string{"go.sum", "go.mod", "go.work", "go.work.sum"}},
+}
+
+// goModDirs are where go keeps downloaded modules for the RUN: $GOMODCACHE, else
+// $GOPATH/pkg/mod (its first entry), else /go/pkg/mod, the golang images' GOPATH (set by
+// their ENV, which discovery cannot read), and ~/go/pkg/mod, go's own default.
+func goModDirs(run runInfo, m Mount, e *env) (dirs, hows []string) {
+	get := func(k string) (string, bool) {
+		if v, ok := run.env[k]; ok {
+			return v, v != ""
+		}
+		v, ok := e.Get(k)
+		return v, ok && v != ""
+	}
+	if v, ok := get("GOMODCACHE"); ok && path.IsAbs(v) {
+		return []string{path.Clean(v)}, []string{"$GOMODCACHE"}
+	}
+	if v, ok := get("GOPATH"); ok {
+		if first, _, _ := strings.Cut(v, ":"); path.IsAbs(first) {
+			return []string{path.Join(first, "pkg", "mod")}, []string{"$GOPATH/pkg/mod"}
+		}
+	}
+	dirs, hows = []string{"/go/pkg/mod"}, []string{"the golang image's GOPATH"}
+	if home := homeOf(m.User); home != "" {
+		dirs, hows = append(dirs, path.Join(home, "go", "pkg", "mod")), append(hows, "default for the RUN's user")
+	}
+	return dirs, hows
+}
+
+// goReason says why m looks like one of Go's caches, or "": the RUN runs go and the
+// target is its build cache or module cache, or contains one (/root/.cache on go build).
+func goReason(m Mount, e *env, run runInfo) string {
+	if !run.runs("go") {
+		return ""
+	}
+	type dir struct{ path, what, how string }
+	var dirs []dir
+	if d, how := cacheDir(Ecosystems[ecosystemIndex("go")], run, m, e); d != "" {
+		dirs = append(dirs, dir{d, "build cache", how})
+	}
+	mods, hows := goModDirs(run, m, e)
+	for i := range mods {
+		dirs = append(dirs, dir{mods[i], "module cache", hows[i]})
+	}
+	for _, d := range dirs {
+		if m.Path == d.path {
+			return "target is Go's " + d.what + " (" + d.how + ")"
+		}
+	}
+	for _, d := range dirs {
+		if isAncestor(m.Path, d.path) {
+			return "target contains Go's " + d.what + " " + d.path + " (" + d.how + "), and the RUN runs go"
+		}
+	}
+	return ""
+}
+
+// autoCarries reports whether mount-caches: auto carries the ecosystem's mounts.
+func autoCarries(eco string) bool {
+	e, ok := EcosystemNamed(eco)
+	return ok && !e.Manual
 }
 
 // EcosystemNamed returns the table's entry called name (any case).

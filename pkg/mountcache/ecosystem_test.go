@@ -196,3 +196,28 @@ func TestEngineNpmMount(t *testing.T) {
 		t.Errorf("npm key %s unchanged although package-lock.json changed", k)
 	}
 }
+
+// Go's caches are found (build cache, module cache, /root/.cache on go build) and named,
+// but auto leaves them out (build caches grow with every commit); mount-caches: go
+// carries them, keyed on go.sum.
+func TestGoMountsSelectedByNameOnly(t *testing.T) {
+	mounts := discoverFile(t, "go-build-cache")
+	if sel, _ := (Selector{}).Select(mounts); len(sel) != 0 {
+		t.Errorf("auto selects %d Go mounts, want none", len(sel))
+	}
+	sel, unmatched := selectorOf(t, "go").Select(mounts)
+	var got []string
+	for _, m := range sel {
+		got = append(got, m.Path+"@"+strconv.Itoa(m.Line))
+	}
+	if want := "/go/pkg/mod@4 /root/.cache@7 /go/pkg/mod@7 /root/.cache/go-build@10"; strings.Join(got, " ") != want || len(unmatched) != 0 {
+		t.Errorf("mount-caches: go selects %q (unmatched %q), want %q", got, unmatched, want)
+	}
+	def, err := inputs.ParseHashGlobs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g := KeyGlobs(def, "go").Globs(); len(g) == 0 || g[0] != "go.sum" {
+		t.Errorf("Go's key files %v, want go.sum first", g)
+	}
+}

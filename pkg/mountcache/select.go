@@ -32,7 +32,7 @@ func (s Selector) Select(mounts []Mount) (selected []Mount, unmatched []string) 
 		case s.Auto():
 			// A from= mount is never picked by auto: it cannot be carried (Flaggable),
 			// and a notice about a mount the user never named would only be noise.
-			if (m.Python != "" || m.Reason != "") && m.From == "" {
+			if (m.Python != "" || (m.Reason != "" && autoCarries(m.Ecosystem))) && m.From == "" {
 				selected = append(selected, m)
 			}
 		case s.All():
