@@ -221,3 +221,15 @@ func TestGoMountsSelectedByNameOnly(t *testing.T) {
 		t.Errorf("Go's key files %v, want go.sum first", g)
 	}
 }
+
+// npm's output is the build's, not ours: whatever it holds, the counts stay sane.
+func FuzzNpmStats(f *testing.F) {
+	f.Add("npm http fetch GET 200 http://127.0.0.1:1/a/-/a-1.0.0.tgz 3ms (cache miss)\nadded 1 package in 1s\n", "npm ci --loglevel=http")
+	f.Add("added 99999999999999999999 packages\n", "npm ci -d")
+	f.Fuzz(func(t *testing.T, log, cmd string) {
+		st := npmStats(log, []string{cmd})
+		if st.Cached < 0 || st.Cached > st.Total || st.Total < 0 {
+			t.Fatalf("npmStats = %+v", st)
+		}
+	})
+}

@@ -39,7 +39,7 @@ func npmStats(log string, commands []string) PackageStats {
 		line := stripANSI(sc.Text())
 		if m := npmAdded.FindStringSubmatch(line); m != nil {
 			for _, n := range m[1:] {
-				if v, err := strconv.Atoi(n); err == nil {
+				if v, err := strconv.Atoi(n); err == nil && v < 1<<20 && total < 1<<30 { // no real install is near either
 					total += v
 				}
 			}
