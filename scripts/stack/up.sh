@@ -11,6 +11,7 @@
 #   pyindex.sh    PyPI stand-ins on 127.0.0.1:3141 (app) and :3142 (heavy)
 #   base-image.sh python:3.11* / debian:bookworm* images in the registry, rootfs tarball
 #   node-image.sh node:18-bookworm (Debian's nodejs and npm) in the registry, for the npm e2e
+#   gomod-image.sh golang-modonly:1.26 (debian + the host's go command) for the Go module cache e2e
 #   azurite.sh    Azure blob emulator on 127.0.0.1:10000
 #   docker.sh     Docker Engine (own socket) with local moby/buildkit and golang stand-in images
 #   peers.sh      (not run here: the bench's act ways only) Node 24 and the buildx CLI plugin
@@ -72,6 +73,7 @@ component pyindex
 collect base-rootfs
 component base-image
 component node-image
+component gomod-image
 collect azurite
 component docker
 component prune
