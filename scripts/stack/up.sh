@@ -9,6 +9,7 @@
 #   registry.sh   registry on 127.0.0.1:5000 (a mirror of docker.io for buildkitd)
 #   registry-auth.sh  registry on 127.0.0.1:5001 that requires a login (htpasswd)
 #   pyindex.sh    PyPI stand-ins on 127.0.0.1:3141 (app) and :3142 (heavy)
+#   binfmt.sh     arm64 emulation (qemu-user-static, binfmt_misc) and static busybox per arch
 #   base-image.sh python:3.11* / debian:bookworm* images in the registry, rootfs tarball
 #   azurite.sh    Azure blob emulator on 127.0.0.1:10000
 #   docker.sh     Docker Engine (own socket) with local moby/buildkit and golang stand-in images
@@ -68,6 +69,7 @@ component buildkit
 component registry
 component registry-auth
 component pyindex
+component binfmt # multiplat (issue 18): arm64 emulation, or a line saying why not
 collect base-rootfs
 component base-image
 collect azurite

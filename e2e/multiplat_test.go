@@ -1,0 +1,114 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/warmbuild/warmbuild/pkg/mountcache"
+)
+
+// multiplatDockerfile builds for every platform under emulation (scratch and a static
+// busybox per architecture: the stack's base image is amd64 only). Its RUN has a cache
+// directory per platform (the id names $TARGETARCH) and one every platform shares (one id:
+// BuildKit gives both platforms of the solve the same directory), lists what each holds
+// and leaves a stamp of its architecture and round in both.
+const multiplatDockerfile = "FROM scratch\n" +
+	"ARG TARGETARCH\n" +
+	"COPY busybox-${TARGETARCH} /bin/busybox\n" +
+	`RUN ["/bin/busybox", "--install", "-s", "/bin"]` + "\n" +
+	"COPY round.txt /round.txt\n" +
+	"RUN --mount=type=cache,id=own-${TARGETARCH},target=/own --mount=type=cache,id=shared,target=/shared " +
+	`a=$(uname -m); for f in /own/* /shared/*; do [ -e "$f" ] && echo "mp-$a-has: $f"; done; ` +
+	`touch /own/stamp-$a /shared/stamp-$a-$(cat /round.txt)` + "\n"
+
+// needArm64 skips (or, under WARMBUILD_REQUIRE_STACK=1, fails) when the stack has no arm64
+// emulation (scripts/stack/binfmt.sh says why), and gives the static busybox per arch.
+func needArm64(t *testing.T) map[string]string {
+	t.Helper()
+	dir := filepath.Join(stackEnv["WARMBUILD_STACK"], "binfmt")
+	if _, err := os.Stat(filepath.Join(dir, "arm64-runs")); err != nil {
+		msg := "no arm64 emulation on this machine (run scripts/stack/binfmt.sh to see why): " + err.Error()
+		if os.Getenv("WARMBUILD_REQUIRE_STACK") == "1" {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
+	}
+	out := map[string]string{}
+	for _, arch := range []string{"amd64", "arm64"} {
+		b, err := os.ReadFile(filepath.Join(dir, "busybox-"+arch))
+		if err != nil {
+			t.Fatal(err)
+		}
+		out["busybox-"+arch] = string(b)
+	}
+	return out
+}
+
+// Issue 18 (4): a build for linux/amd64,linux/arm64 carries each platform's mount cache
+// (and the directory both share, once), and a second run on a fresh builder restores
+// every one of them into the platform that uses it.
+func TestMultiPlatformMountCachesCarriedForEveryPlatform(t *testing.T) {
+	e := newMountCacheEnv(t)
+	bins := needArm64(t)
+	ctx := func(round string) string {
+		files := map[string]string{"Dockerfile": multiplatDockerfile, "round.txt": round}
+		for k, v := range bins {
+			files[k] = v
+		}
+		dir := writeContext(t, files)
+		for k := range bins {
+			if err := os.Chmod(filepath.Join(dir, k), 0o755); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return dir
+	}
+	inputs := map[string]string{"platforms": "linux/amd64,linux/arm64", "mount-caches": "all"}
+
+	first := e.run(t, ctx("1"), false, inputs)
+	reps := mountReports(t, first)
+	var keys []string
+	for _, r := range reps {
+		if !r.Saved {
+			t.Errorf("%s not saved: %s", r.CacheID, r.SaveNote)
+		}
+		keys = append(keys, r.Key)
+	}
+	sort.Strings(keys)
+	want := []string{"own-amd64-linux-amd64-", "own-arm64-linux-arm64-", "shared-linux-amd64-"}
+	if len(keys) != len(want) || len(e.mountEntries()) != len(want) {
+		t.Fatalf("keys %v, %d entries; want one per platform's directory and one for the shared one: %v", keys, len(e.mountEntries()), want)
+	}
+	for i, w := range want {
+		if !strings.HasPrefix(keys[i], mountcache.KeyPrefix+w) {
+			t.Errorf("key %s, want %s...", keys[i], mountcache.KeyPrefix+w)
+		}
+	}
+
+	// Round 2 changes a file the step copies: the keys change, every mount is a partial
+	// hit, injected on a fresh builder, and the RUN of each platform sees its own stamp
+	// and both platforms' stamps of round 1 in the shared directory.
+	second := e.run(t, ctx("2"), false, inputs)
+	for _, r := range mountReports(t, second) {
+		if r.Hit == "miss" || !r.Injected {
+			t.Errorf("%s: hit %s, injected %v (%s): want it restored", r.CacheID, r.Hit, r.Injected, r.Reason)
+		}
+	}
+	for _, line := range []string{
+		"mp-x86_64-has: /own/stamp-x86_64", "mp-aarch64-has: /own/stamp-aarch64",
+		"mp-x86_64-has: /shared/stamp-aarch64-1", "mp-aarch64-has: /shared/stamp-x86_64-1",
+	} {
+		if !strings.Contains(second.Log, line) {
+			t.Errorf("the second run's log lacks %q\n%s", line, tail(second.Log, 60))
+		}
+	}
+	if strings.Contains(second.Log, "mp-x86_64-has: /own/stamp-aarch64") || strings.Contains(second.Log, "mp-aarch64-has: /own/stamp-x86_64") {
+		t.Errorf("a platform's own directory holds the other platform's stamp\n%s", tail(second.Log, 60))
+	}
+	t.Logf("first run %s, second %s", first.Elapsed, second.Elapsed)
+}
