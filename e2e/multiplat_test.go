@@ -14,15 +14,16 @@ import (
 
 // multiplatDockerfile builds for every platform under emulation (scratch and a static
 // busybox per architecture: the stack's base image is amd64 only). Its RUN has a cache
-// directory per platform (the id names $TARGETARCH) and one every platform shares (one id:
-// BuildKit gives both platforms of the solve the same directory), lists what each holds
-// and leaves a stamp of its architecture and round in both.
+// directory per platform (the id names $TARGETARCH) and one every platform shares (one id,
+// with uid/gid: BuildKit gives both platforms of the solve the same directory, the
+// permissions base included), lists what each holds and leaves a stamp of its
+// architecture and round in both.
 const multiplatDockerfile = "FROM scratch\n" +
 	"ARG TARGETARCH\n" +
 	"COPY busybox-${TARGETARCH} /bin/busybox\n" +
 	`RUN ["/bin/busybox", "--install", "-s", "/bin"]` + "\n" +
 	"COPY round.txt /round.txt\n" +
-	"RUN --mount=type=cache,id=own-${TARGETARCH},target=/own --mount=type=cache,id=shared,target=/shared " +
+	"RUN --mount=type=cache,id=own-${TARGETARCH},target=/own --mount=type=cache,id=shared,uid=0,gid=0,target=/shared " +
 	`a=$(uname -m); for f in /own/* /shared/*; do [ -e "$f" ] && echo "mp-$a-has: $f"; done; ` +
 	`touch /own/stamp-$a /shared/stamp-$a-$(cat /round.txt)` + "\n"
 
