@@ -69,47 +69,75 @@ func TestMultiPlatformMountCachesCarriedForEveryPlatform(t *testing.T) {
 		}
 		return dir
 	}
-	inputs := map[string]string{"platforms": "linux/amd64,linux/arm64", "mount-caches": "all"}
+	multiplatRounds(t, e, ctx, []string{"own-amd64-linux-amd64-", "own-arm64-linux-arm64-", "shared-linux-amd64-"},
+		[]string{"mp-x86_64-has: /own/stamp-x86_64", "mp-aarch64-has: /own/stamp-aarch64",
+			"mp-x86_64-has: /shared/stamp-aarch64-1", "mp-aarch64-has: /shared/stamp-x86_64-1"},
+		[]string{"mp-x86_64-has: /own/stamp-aarch64", "mp-aarch64-has: /own/stamp-x86_64"})
+}
 
+// multiplatRounds runs a linux/amd64,linux/arm64 build twice on fresh builders, round 1
+// then round 2 (round.txt, which the step copies, changes: every key changes, so every
+// mount is a partial hit). The first run saves one entry per key prefix in want; the second
+// restores and injects every mount, and its log has every line of has and none of hasNot.
+func multiplatRounds(t *testing.T, e *mountCacheEnv, ctx func(round string) string, want, has, hasNot []string) {
+	t.Helper()
+	inputs := map[string]string{"platforms": "linux/amd64,linux/arm64", "mount-caches": "all"}
 	first := e.run(t, ctx("1"), false, inputs)
-	reps := mountReports(t, first)
 	var keys []string
-	for _, r := range reps {
+	for _, r := range mountReports(t, first) {
 		if !r.Saved {
 			t.Errorf("%s not saved: %s", r.CacheID, r.SaveNote)
 		}
 		keys = append(keys, r.Key)
 	}
 	sort.Strings(keys)
-	want := []string{"own-amd64-linux-amd64-", "own-arm64-linux-arm64-", "shared-linux-amd64-"}
 	if len(keys) != len(want) || len(e.mountEntries()) != len(want) {
-		t.Fatalf("keys %v, %d entries; want one per platform's directory and one for the shared one: %v", keys, len(e.mountEntries()), want)
+		t.Fatalf("keys %v, %d entries; want one per platform's directory and one per shared one: %v", keys, len(e.mountEntries()), want)
 	}
 	for i, w := range want {
 		if !strings.HasPrefix(keys[i], mountcache.KeyPrefix+w) {
 			t.Errorf("key %s, want %s...", keys[i], mountcache.KeyPrefix+w)
 		}
 	}
-
-	// Round 2 changes a file the step copies: the keys change, every mount is a partial
-	// hit, injected on a fresh builder, and the RUN of each platform sees its own stamp
-	// and both platforms' stamps of round 1 in the shared directory.
 	second := e.run(t, ctx("2"), false, inputs)
 	for _, r := range mountReports(t, second) {
 		if r.Hit == "miss" || !r.Injected {
 			t.Errorf("%s: hit %s, injected %v (%s): want it restored", r.CacheID, r.Hit, r.Injected, r.Reason)
 		}
 	}
-	for _, line := range []string{
-		"mp-x86_64-has: /own/stamp-x86_64", "mp-aarch64-has: /own/stamp-aarch64",
-		"mp-x86_64-has: /shared/stamp-aarch64-1", "mp-aarch64-has: /shared/stamp-x86_64-1",
-	} {
+	for _, line := range has {
 		if !strings.Contains(second.Log, line) {
 			t.Errorf("the second run's log lacks %q\n%s", line, tail(second.Log, 60))
 		}
 	}
-	if strings.Contains(second.Log, "mp-x86_64-has: /own/stamp-aarch64") || strings.Contains(second.Log, "mp-aarch64-has: /own/stamp-x86_64") {
-		t.Errorf("a platform's own directory holds the other platform's stamp\n%s", tail(second.Log, 60))
+	for _, line := range hasNot {
+		if strings.Contains(second.Log, line) {
+			t.Errorf("the second run's log has %q: a platform's own directory holds the other's files\n%s", line, tail(second.Log, 60))
+		}
 	}
 	t.Logf("first run %s, second %s", first.Elapsed, second.Elapsed)
+}
+
+// crossDockerfile is the way where no emulator is installed: the build stage runs on the
+// build platform (the stack's amd64 base image) once per target, and only the final stage
+// is per platform. A Go-style build cache per $TARGETARCH, a download cache shared.
+const crossDockerfile = "FROM --platform=$BUILDPLATFORM python:3.11-slim AS build\n" +
+	"ARG TARGETARCH\n" +
+	"COPY round.txt /round.txt\n" +
+	"RUN --mount=type=cache,id=gobuild-$TARGETARCH,target=/root/.cache/go-build --mount=type=cache,id=dl,target=/dl " +
+	`a=$TARGETARCH; for f in /root/.cache/go-build/* /dl/*; do [ -e "$f" ] && echo "mp-$a-has: $f"; done; ` +
+	`touch /root/.cache/go-build/stamp-$a /dl/stamp-$a-$(cat /round.txt); mkdir -p /out; echo $a > /out/arch` + "\n" +
+	"FROM scratch\n" +
+	"COPY --from=build /out/ /\n"
+
+// The same for a cross-compiling Dockerfile (--platform=$BUILDPLATFORM): no emulation.
+func TestMultiPlatformCrossCompileMountCaches(t *testing.T) {
+	e := newMountCacheEnv(t)
+	ctx := func(round string) string {
+		return writeContext(t, map[string]string{"Dockerfile": crossDockerfile, "round.txt": round})
+	}
+	multiplatRounds(t, e, ctx, []string{"dl-linux-amd64-", "gobuild-amd64-linux-amd64-", "gobuild-arm64-linux-arm64-"},
+		[]string{"mp-amd64-has: /root/.cache/go-build/stamp-amd64", "mp-arm64-has: /root/.cache/go-build/stamp-arm64",
+			"mp-amd64-has: /dl/stamp-arm64-1", "mp-arm64-has: /dl/stamp-amd64-1"},
+		[]string{"mp-amd64-has: /root/.cache/go-build/stamp-arm64", "mp-arm64-has: /root/.cache/go-build/stamp-amd64"})
 }
