@@ -2,10 +2,18 @@ package mountcache
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/containerd/platforms"
+	"github.com/moby/buildkit/frontend/dockerfile/dockerfile2llb"
+	"github.com/moby/buildkit/frontend/dockerui"
+	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
+	"github.com/warmbuild/warmbuild/pkg/builder"
 )
 
 // A cross-compiling Dockerfile: the build stage runs on the build platform once per
@@ -89,5 +97,95 @@ func TestMultiPlatformSelectorMatchedOnAnyPlatform(t *testing.T) {
 	res := f.restore(t).Save(context.Background(), okBuild)
 	if len(res.Warnings) != 0 || len(res.SavedKeys) != 1 || !strings.HasPrefix(res.SavedKeys[0], "warmbuild-mount-work-arm64-linux-arm64-") {
 		t.Errorf("warnings %v, saved %v; want work-arm64 saved under linux/arm64, no warning", res.Warnings, res.SavedKeys)
+	}
+}
+
+// Each platform's mount counts its own platform's step: the vertex names show the id as
+// expanded ("[linux/amd64->arm64 build 3/3] RUN --mount=type=cache,id=work-arm64,..."),
+// and both steps have the same target.
+func TestMultiPlatformStatsPerPlatformStep(t *testing.T) {
+	pipLog, err := os.ReadFile(filepath.Join("testdata", "piplogs", "pip23-partial.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// As BuildKit v0.34 names them (seen in the plain progress of a cross build).
+	amd := "[linux/amd64 build 3/3] RUN --mount=type=cache,id=work-amd64,target=/cache echo amd64 > /cache/seen"
+	arm := "[linux/amd64->arm64 build 3/3] RUN --mount=type=cache,id=work-arm64,target=/cache echo arm64 > /cache/seen"
+	build := Build{
+		Logs: func(match func(string) bool) string {
+			var out string
+			if match(amd) {
+				out += string(pipLog) // pip ran on amd64 only (arm64's ran cached)
+			}
+			return out
+		},
+		Steps: []builder.Step{{Name: amd, Cached: true}, {Name: arm, Cached: false}},
+	}
+	f := newFixture(t, crossDockerfile, "all")
+	f.req.Platforms = twoPlatforms
+	res := f.restore(t).Save(context.Background(), build)
+	if len(res.Mounts) != 2 {
+		t.Fatalf("mounts %+v", res.Mounts)
+	}
+	amdMount, armMount := res.Mounts[0], res.Mounts[1]
+	if amdMount.Pip == nil || amdMount.Pip.Total != 12 || amdMount.StepCached == nil || !*amdMount.StepCached {
+		t.Errorf("%s: pip %+v, step cached %v; want its step's 12 packages, cached", amdMount.CacheID, amdMount.Pip, amdMount.StepCached)
+	}
+	if armMount.Pip != nil || armMount.StepCached == nil || *armMount.StepCached {
+		t.Errorf("%s: pip %+v, step cached %v; want no pip log of its own, not cached", armMount.CacheID, armMount.Pip, armMount.StepCached)
+	}
+	if res.PipTotal != 12 {
+		t.Errorf("pip total %d; want 12", res.PipTotal)
+	}
+}
+
+// Against BuildKit's own frontend: each platform's RUN vertex of a multi-platform build
+// (dockerfile2llb with MultiPlatformRequested, one target platform per conversion as
+// the frontend does) is matched by its own platform's mount only, and the shared
+// directory's mount matches both.
+func TestMultiPlatformStepsMatchBuildKitsNames(t *testing.T) {
+	ctx := context.Background()
+	dt := []byte("FROM --platform=$BUILDPLATFORM alpine:3.20 AS build\nARG TARGETARCH\n" +
+		"RUN --mount=type=cache,id=work-$TARGETARCH,target=/cache echo $TARGETARCH > /cache/seen\n" +
+		"RUN --mount=type=cache,id=dl,target=/dl echo $TARGETARCH > /dl/$TARGETARCH\n")
+	caches, platformOf, _, err := platformCaches(dt, Request{Selector: selectorOf(t, "all"), Target: "build"}, twoPlatforms)
+	if err != nil || len(caches) != 3 {
+		t.Fatalf("caches %+v (%v)", caches, err)
+	}
+	names := map[string][]string{}
+	build := platforms.Normalize(platforms.MustParse("linux/amd64"))
+	var twoParsed []ocispecs.Platform
+	for _, p := range twoPlatforms {
+		twoParsed = append(twoParsed, platforms.Normalize(platforms.MustParse(p)))
+	}
+	for _, p := range twoPlatforms {
+		plat := platforms.Normalize(platforms.MustParse(p))
+		res, err := dockerfile2llb.Dockerfile2LLB(ctx, dt, dockerfile2llb.ConvertOpt{
+			Config: dockerui.Config{Target: "build", TargetPlatforms: twoParsed,
+				BuildPlatforms: []ocispecs.Platform{build}, MultiPlatformRequested: true},
+			TargetPlatform: &plat,
+			MetaResolver:   stubImages{platform: build},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		def, err := res.State.Marshal(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, md := range def.Metadata {
+			if n := md.Description["llb.customname"]; strings.Contains(n, "RUN ") {
+				names[p] = append(names[p], n)
+			}
+		}
+	}
+	for i, c := range caches {
+		match := usesMount(c.Mounts)
+		for _, p := range twoPlatforms {
+			got := slices.ContainsFunc(names[p], match)
+			if want := p == platformOf[i] || c.CacheID == "/dl"; got != want {
+				t.Errorf("%s (keyed %s) matches %s's RUN %v: %v, want %v", c.CacheID, platformOf[i], p, names[p], got, want)
+			}
+		}
 	}
 }
