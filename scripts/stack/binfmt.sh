@@ -5,18 +5,20 @@
 # a static busybox for amd64 and arm64 (Debian's busybox-static, downloaded with a private
 # apt state so the machine's dpkg architectures stay as they are), and checks that the
 # arm64 one runs. The result is in $WARMBUILD_STACK/binfmt: busybox-amd64, busybox-arm64
-# and, only when the arm64 busybox ran, arm64-runs. Idempotent; harmless where binfmt is
-# unavailable (a container without the right to mount it, a kernel without binfmt_misc):
-# it says so and exits 0, and the e2e test skips.
+# and, only when the arm64 busybox ran, arm64-runs (else reason says why). Idempotent;
+# harmless where binfmt is unavailable (a container without the right to mount it, a kernel
+# without binfmt_misc): it says so and exits 0, and the emulated e2e test skips with that
+# reason (the cross-compiling one needs no emulator and always runs).
 set -euo pipefail
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
 dir="$WARMBUILD_STACK/binfmt"
 mkdir -p "$dir"
-rm -f "$dir/arm64-runs"
+rm -f "$dir/arm64-runs" "$dir/reason"
 no() {
-  echo "binfmt: no arm64 emulation ($*); the multi-platform e2e skips"
+  echo "$*" >"$dir/reason"
+  echo "binfmt: no arm64 emulation ($*); the emulated multi-platform e2e skips"
   exit 0
 }
 
