@@ -93,7 +93,12 @@ func multiplatRounds(t *testing.T, e *mountCacheEnv, ctx func(round string) stri
 	}
 	sort.Strings(keys)
 	if len(keys) != len(want) || len(e.mountEntries()) != len(want) {
-		t.Fatalf("keys %v, %d entries; want one per platform's directory and one per shared one: %v", keys, len(e.mountEntries()), want)
+		var stored []string
+		for _, en := range e.mountEntries() {
+			stored = append(stored, en.Key)
+		}
+		t.Fatalf("keys %v, entries %v; want one per platform's directory and one per shared one: %v\nreport %s\n%s",
+			keys, stored, want, first.Outputs["mount-cache-report"], tail(first.Log, 120))
 	}
 	for i, w := range want {
 		if !strings.HasPrefix(keys[i], mountcache.KeyPrefix+w) {
@@ -108,7 +113,7 @@ func multiplatRounds(t *testing.T, e *mountCacheEnv, ctx func(round string) stri
 	}
 	for _, line := range has {
 		if !strings.Contains(second.Log, line) {
-			t.Errorf("the second run's log lacks %q\n%s", line, tail(second.Log, 60))
+			t.Errorf("the second run's log lacks %q\n%s", line, tail(second.Log, 200))
 		}
 	}
 	for _, line := range hasNot {
