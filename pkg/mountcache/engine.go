@@ -169,6 +169,9 @@ type Request struct {
 	Platform        string
 	DefaultPlatform func(ctx context.Context) (string, error)
 	MaxSize         int64 // mount-cache-max-size
+	// Platforms are every platform of a multi-platform build (platforms input), the
+	// first being Platform; empty or one: a single-platform build (issue 18).
+	Platforms []string
 	// StreamOnly skips the in-build download where the build has no route to the storage.
 	StreamOnly bool
 	// ContextOnlyHashFiles says ContextDir holds only the HashFiles (a Git context's copy).
@@ -277,6 +280,7 @@ type Outcome struct {
 	SaveReason SaveReason    `json:"-"`
 
 	version        string
+	platform       string // the platform its key names (the first that uses it)
 	restoredDigest string // paths digest of what was injected
 	// base is what the restored full entry held (the base of a restored delta), read
 	// while it streamed into the build: a save can then store only what changed.
@@ -355,6 +359,9 @@ func (e *Engine) Restore(ctx context.Context, req Request) *Run {
 		return r
 	}
 	platform := req.Platform
+	if platform == "" && len(req.Platforms) > 0 {
+		platform = req.Platforms[0]
+	}
 	if platform == "" {
 		if req.DefaultPlatform == nil {
 			r.warn("no platform to build for")
@@ -366,16 +373,19 @@ func (e *Engine) Restore(ctx context.Context, req Request) *Run {
 		}
 	}
 	r.platform = platform
-	found, err := Discover(dockerfile, Options{BuildArgs: req.BuildArgs, Target: req.Target, Platform: platform})
+	// Every platform's mounts (platforms.go); one platform: the build's only one.
+	plats := []string{platform}
+	if len(req.Platforms) > 1 {
+		plats = req.Platforms
+	}
+	caches, platformOf, unmatched, err := platformCaches(dockerfile, req, plats)
 	if err != nil {
 		r.warn(fmt.Sprintf("cannot list the Dockerfile's cache mounts: %v", err))
 		return r
 	}
-	selected, unmatched := req.Selector.Select(found)
 	for _, name := range unmatched {
 		r.warn(fmt.Sprintf("mount-caches lists %q, but no RUN --mount=type=cache of the built stages has that id or target", name))
 	}
-	caches := Caches(selected)
 	if len(caches) == 0 {
 		return r
 	}
@@ -417,7 +427,7 @@ func (e *Engine) Restore(ctx context.Context, req Request) *Run {
 
 	keys := map[string]bool{}
 	var restoreTime, injectTime time.Duration
-	for _, cache := range caches {
+	for ci, cache := range caches {
 		m := cache.Mounts[0]
 		// The key covers the steps' inputs, not only the hashed files (issue 18).
 		steps, err := HashSteps(ctx, req.ContextDir, req.ContextOnlyHashFiles, hashes[cacheEcosystem(cache)], cache)
@@ -426,8 +436,8 @@ func (e *Engine) Restore(ctx context.Context, req Request) *Run {
 			return r
 		}
 		ms := &Outcome{cache: cache, ID: m.ID, CacheID: cache.CacheID, Target: m.Path, Hit: HitMiss,
-			Key: Key(m, platform, steps.Hash), version: EntryVersion(cache), uncovered: steps.Uncovered,
-			Ecosystem: cacheEcosystem(cache)}
+			Key: Key(m, platformOf[ci], steps.Hash), version: EntryVersion(cache), uncovered: steps.Uncovered,
+			Ecosystem: cacheEcosystem(cache), platform: platformOf[ci]}
 		r.res.Mounts = append(r.res.Mounts, ms)
 		if ok, why := Flaggable(cache); !ok {
 			ms.Restore, ms.Reason = RestoreNotCarried, "not carried: "+why
@@ -477,7 +487,7 @@ type restored struct{ entry, base StoreEntry }
 // mount's newest entry. inject says whether it is to be injected.
 func (r *Run) restoreOne(ctx context.Context, ms *Outcome) (found restored, inject bool) {
 	m, log := ms.cache.Mounts[0], r.e.log
-	ms.restoreKey = RestoreKey(m, r.platform)
+	ms.restoreKey = RestoreKey(m, ms.platform)
 	entry, err := r.store.Restore(ctx, ms.Key, []string{ms.Key + "+", ms.restoreKey}, ms.version)
 	var base StoreEntry
 	if err == nil && entry != nil {

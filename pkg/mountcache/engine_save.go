@@ -333,19 +333,53 @@ func (r *Run) pipStats(b Build) {
 }
 
 // usesMount matches the vertices of RUN steps that declare one of mounts. The frontend
-// names them after the instruction as written, flags included.
+// names them after the instruction as written, flags included, variables expanded. A
+// mount with an id matches by its id when the name shows one: the platforms of a
+// multi-platform build name the same target with their own ids (id=go-amd64, id=go-arm64).
 func usesMount(mounts []Mount) func(string) bool {
 	return func(name string) bool {
 		if !strings.Contains(name, "RUN ") || !strings.Contains(name, "--mount") {
 			return false
 		}
 		for _, m := range mounts {
-			if strings.Contains(name, m.Target) || (m.ExplicitID && strings.Contains(name, "id="+m.ID)) {
+			if m.ExplicitID && hasIDFlag(name, m.ID) {
+				return true
+			}
+			if strings.Contains(name, m.Target) && (!m.ExplicitID || !mountIDOnTarget(name, m.Target)) {
 				return true
 			}
 		}
 		return false
 	}
+}
+
+// hasIDFlag says whether a step name holds the mount option id=<id> (or id="<id>") whole.
+func hasIDFlag(name, id string) bool {
+	for _, opt := range []string{"id=" + id, `id="` + id + `"`} {
+		for rest := name; ; {
+			i := strings.Index(rest, opt)
+			if i < 0 {
+				break
+			}
+			before, after := rest[:i], rest[i+len(opt):]
+			if (before == "" || strings.ContainsAny(before[len(before)-1:], ", =\"")) && (after == "" || strings.ContainsAny(after[:1], ", \"")) {
+				return true
+			}
+			rest = after
+		}
+	}
+	return false
+}
+
+// mountIDOnTarget says whether a --mount flag of the step name with target= target
+// carries an id= of its own (then that id, not the target, tells the mount).
+func mountIDOnTarget(name, target string) bool {
+	for _, f := range strings.Fields(name) {
+		if strings.HasPrefix(f, "--mount=") && strings.Contains(f, "target="+target) && strings.Contains(f, "id=") {
+			return true
+		}
+	}
+	return false
 }
 
 func sanitizeName(s string) string {

@@ -57,6 +57,7 @@ func (r *runner) mountRequest(c *client.Client) mountcache.Request {
 		BuildArgs:       in.BuildArgs,
 		Target:          in.Target,
 		Platform:        firstOr(in.Platforms, ""),
+		Platforms:       in.Platforms, // every platform's mounts are carried (issue 18)
 		DefaultPlatform: func(ctx context.Context) (string, error) { return mountcache.DefaultPlatform(ctx, c) },
 		MaxSize:         in.MountCache.MaxSize.Bytes(),
 		// WARMBUILD_MOUNT_TRANSFER=stream skips the in-build download (and its

@@ -14,6 +14,7 @@ set -euo pipefail
 # serves repositories with its git-http-backend.
 packages=(runc docker-registry debootstrap ca-certificates zstd curl tar gzip pigz apache2-utils openssh-client git)
 packages+=(openssl) # remote (issue 20): the mTLS e2e makes its CA and certificates with it
+packages+=(qemu-user-static binfmt-support) # multiplat (issue 18): arm64 emulation for the multi-platform e2e (binfmt.sh)
 missing=()
 for p in "${packages[@]}"; do
   if [ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)" != "install ok installed" ]; then

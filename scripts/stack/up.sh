@@ -9,6 +9,7 @@
 #   registry.sh   registry on 127.0.0.1:5000 (a mirror of docker.io for buildkitd)
 #   registry-auth.sh  registry on 127.0.0.1:5001 that requires a login (htpasswd)
 #   pyindex.sh    PyPI stand-ins on 127.0.0.1:3141 (app) and :3142 (heavy)
+#   binfmt.sh     arm64 emulation (qemu-user-static, binfmt_misc) and static busybox per arch
 #   base-image.sh python:3.11* / debian:bookworm* images in the registry, rootfs tarball
 #   node-image.sh node:18-bookworm (Debian's nodejs and npm) in the registry, for the npm e2e
 #   gomod-image.sh golang-modonly:1.26 (debian + the host's go command) for the Go module cache e2e
@@ -70,6 +71,7 @@ component buildkit
 component registry
 component registry-auth
 component pyindex
+component binfmt # multiplat (issue 18): arm64 emulation, or a line saying why not
 collect base-rootfs
 component base-image
 component node-image
