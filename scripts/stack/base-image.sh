@@ -92,24 +92,17 @@ CONF
   find "$base" -maxdepth 1 \( -name 'python*.tar' -o -name '*.pushed' \) ! -name "$recipe.*" -delete
 }
 
-has_tag() {
-  local repo=${1%%:*} tag=${1#*:}
-  curl -fsS -o /dev/null --max-time 5 -I \
-    -H 'Accept: application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json, application/vnd.docker.distribution.manifest.list.v2+json' \
-    "http://$registry/v2/library/$repo/manifests/$tag" 2>/dev/null
-}
-
 all_pushed() {
   [ -f "$stamp" ] || return 1
   local t
-  for t in "${tags[@]}"; do has_tag "$t" || return 1; done
+  for t in "${tags[@]}"; do registry_has_tag "$registry" "library/$t" || return 1; done
 }
 
 build_and_push() {
-  local tmp names="" t pid
+  local tmp names="" t
   tmp=$(mktemp -d "$WARMBUILD_STACK/tmp-base.XXXXXX")
   # shellcheck disable=SC2064 # expand now: tmp is local
-  trap "bash '$stack_repo/scripts/stack/buildkitd-stop.sh' '$tmp/bk' >/dev/null 2>&1 || true; rm -rf '$tmp'" RETURN
+  trap "rm -rf '$tmp'" RETURN
   mkdir -p "$tmp/ctx/rootfs"
   tar -C "$tmp/ctx/rootfs" --numeric-owner -xf "$tarball"
   cat >"$tmp/ctx/Dockerfile" <<'DOCKERFILE'
@@ -119,14 +112,7 @@ ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF
 CMD ["python3"]
 DOCKERFILE
   for t in "${tags[@]}"; do names="$names${names:+,}$registry/library/$t"; done
-  pid=$(bash "$stack_repo/scripts/stack/buildkitd-run.sh" "$tmp/bk" "$tmp/bk.sock")
-  if ! "$(buildkit_bin_dir)/buildctl" --addr "unix://$tmp/bk.sock" build --progress plain \
-    --frontend dockerfile.v0 --local context="$tmp/ctx" --local dockerfile="$tmp/ctx" \
-    --output "type=image,\"name=$names\",push=true,registry.insecure=true" \
-    >"$base/build.log" 2>&1; then
-    log_tail "$base/build.log"
-    die "building/pushing the base image failed (log: $base/build.log, buildkitd pid $pid)"
-  fi
+  build_push_image "$tmp/ctx" "$names" "$base/build.log" "the base image"
   touch "$stamp"
 }
 

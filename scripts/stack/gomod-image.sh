@@ -15,17 +15,11 @@ base="$WARMBUILD_STACK/base"
 recipe=v2 # bump when the Dockerfile below changes
 stamp="$base/gomod-$recipe-$(sha256sum "$goroot/bin/go" | cut -c1-16).pushed"
 
-has_tag() {
-  curl -fsS -o /dev/null --max-time 5 -I \
-    -H 'Accept: application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json' \
-    "http://$registry/v2/library/${tag%%:*}/manifests/${tag#*:}" 2>/dev/null
-}
-
 build_and_push() {
-  local tmp pid
+  local tmp
   tmp=$(mktemp -d "$WARMBUILD_STACK/tmp-gomod.XXXXXX")
   # shellcheck disable=SC2064 # expand now: tmp is local
-  trap "bash '$stack_repo/scripts/stack/buildkitd-stop.sh' '$tmp/bk' >/dev/null 2>&1 || true; rm -rf '$tmp'" RETURN
+  trap "rm -rf '$tmp'" RETURN
   mkdir -p "$tmp/ctx/go/bin"
   cp "$goroot/bin/go" "$tmp/ctx/go/bin/go"
   cp "$goroot/VERSION" "$goroot/go.env" "$tmp/ctx/go/"
@@ -36,14 +30,7 @@ COPY go /usr/local/go
 ENV PATH=/usr/local/go/bin:/go/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin GOROOT=/usr/local/go GOPATH=/go GOTOOLCHAIN=local
 WORKDIR /go
 DOCKERFILE
-  pid=$(bash "$stack_repo/scripts/stack/buildkitd-run.sh" "$tmp/bk" "$tmp/bk.sock")
-  if ! "$(buildkit_bin_dir)/buildctl" --addr "unix://$tmp/bk.sock" build --progress plain \
-    --frontend dockerfile.v0 --local context="$tmp/ctx" --local dockerfile="$tmp/ctx" \
-    --output "type=image,name=$registry/library/$tag,push=true,registry.insecure=true" \
-    >"$base/gomod-build.log" 2>&1; then
-    log_tail "$base/gomod-build.log"
-    die "building/pushing the Go image failed (log: $base/gomod-build.log, buildkitd pid $pid)"
-  fi
+  build_push_image "$tmp/ctx" "$registry/library/$tag" "$base/gomod-build.log" "the Go image"
   rm -f "$base"/gomod-*.pushed
   touch "$stamp"
 }
@@ -51,7 +38,7 @@ DOCKERFILE
 mkdir -p "$base"
 http_ok "http://$registry/v2/" || die "registry at $registry is not up (run scripts/stack/registry.sh)"
 did=""
-if [ ! -f "$stamp" ] || ! has_tag; then
+if [ ! -f "$stamp" ] || ! registry_has_tag "$registry" "library/$tag"; then
   build_and_push
   did="pushed, "
 fi

@@ -107,3 +107,31 @@ stop_daemon() {
 log_tail() {
   if [ -f "$1" ]; then tail -n 20 "$1" >&2; fi
 }
+
+# registry_has_tag REGISTRY REPO:TAG: the plain-HTTP registry holds an image or an index
+# under the tag.
+registry_has_tag() {
+  local repo=${2%%:*} tag=${2#*:}
+  curl -fsS -o /dev/null --max-time 5 -I \
+    -H 'Accept: application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json, application/vnd.docker.distribution.manifest.list.v2+json' \
+    "http://$1/v2/$repo/manifests/$tag" 2>/dev/null
+}
+
+# build_push_image CTX NAMES LOG WHAT: builds CTX/Dockerfile on a buildkitd of its own
+# (started and stopped here, state in a temp dir) and pushes the image to NAMES
+# (comma-separated refs in the plain-HTTP local registry); the build's output goes to LOG,
+# WHAT names the image in the error.
+build_push_image() {
+  local ctx=$1 names=$2 log=$3 what=$4 tmp rc=0
+  tmp=$(mktemp -d "$WARMBUILD_STACK/tmp-build.XXXXXX")
+  bash "$stack_repo/scripts/stack/buildkitd-run.sh" "$tmp/bk" "$tmp/bk.sock" >/dev/null
+  "$(buildkit_bin_dir)/buildctl" --addr "unix://$tmp/bk.sock" build --progress plain \
+    --frontend dockerfile.v0 --local context="$ctx" --local dockerfile="$ctx" \
+    --output "type=image,\"name=$names\",push=true,registry.insecure=true" >"$log" 2>&1 || rc=$?
+  bash "$stack_repo/scripts/stack/buildkitd-stop.sh" "$tmp/bk" >/dev/null 2>&1 || true
+  rm -rf "$tmp"
+  if [ "$rc" -ne 0 ]; then
+    log_tail "$log"
+    die "building/pushing $what failed (log: $log)"
+  fi
+}

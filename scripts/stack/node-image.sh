@@ -15,40 +15,26 @@ tag=node:18-bookworm
 base="$WARMBUILD_STACK/base"
 stamp="$base/$recipe.pushed"
 
-has_tag() {
-  curl -fsS -o /dev/null --max-time 5 -I \
-    -H 'Accept: application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json, application/vnd.docker.distribution.manifest.list.v2+json' \
-    "http://$registry/v2/library/${tag%%:*}/manifests/${tag#*:}" 2>/dev/null
-}
-
 build_and_push() {
-  local tmp pid
+  local tmp
   tmp=$(mktemp -d "$WARMBUILD_STACK/tmp-node.XXXXXX")
   # shellcheck disable=SC2064 # expand now: tmp is local
-  trap "bash '$stack_repo/scripts/stack/buildkitd-stop.sh' '$tmp/bk' >/dev/null 2>&1 || true; rm -rf '$tmp'" RETURN
-  mkdir -p "$tmp/ctx"
-  cat >"$tmp/ctx/Dockerfile" <<DOCKERFILE
+  trap "rm -rf '$tmp'" RETURN
+  cat >"$tmp/Dockerfile" <<DOCKERFILE
 FROM $registry/library/debian:bookworm
 RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends nodejs npm \\
  && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /var/cache/apt/archives/*.deb /root/.npm \\
  && node --version && npm --version
 CMD ["node"]
 DOCKERFILE
-  pid=$(bash "$stack_repo/scripts/stack/buildkitd-run.sh" "$tmp/bk" "$tmp/bk.sock")
-  if ! "$(buildkit_bin_dir)/buildctl" --addr "unix://$tmp/bk.sock" build --progress plain \
-    --frontend dockerfile.v0 --local context="$tmp/ctx" --local dockerfile="$tmp/ctx" \
-    --output "type=image,name=$registry/library/$tag,push=true,registry.insecure=true" \
-    >"$base/node-build.log" 2>&1; then
-    log_tail "$base/node-build.log"
-    die "building/pushing the node image failed (log: $base/node-build.log, buildkitd pid $pid)"
-  fi
+  build_push_image "$tmp" "$registry/library/$tag" "$base/node-build.log" "the node image"
   touch "$stamp"
 }
 
 mkdir -p "$base"
 http_ok "http://$registry/v2/" || die "registry at $registry is not up (run scripts/stack/registry.sh)"
 did=""
-if [ ! -f "$stamp" ] || ! has_tag; then
+if [ ! -f "$stamp" ] || ! registry_has_tag "$registry" "library/$tag"; then
   build_and_push
   did="pushed, "
 fi
