@@ -97,7 +97,7 @@ func statusErrorFrom(op string, resp *http.Response, now time.Time) *StatusError
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
 	e := &StatusError{Op: op, StatusCode: resp.StatusCode}
 	if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable {
-		if wait, ok := parseRetryAfter(resp.Header.Get("Retry-After"), now); ok {
+		if wait, ok := ParseRetryAfter(resp.Header.Get("Retry-After"), now); ok {
 			e.RetryAfter, e.HasRetryAfter = wait, true
 		}
 	}
@@ -137,10 +137,13 @@ func statusErrorFrom(op string, resp *http.Response, now time.Time) *StatusError
 	return e
 }
 
-// parseRetryAfter reads a Retry-After header (RFC 9110 10.2.3): delay-seconds or an
+// ParseRetryAfter reads a Retry-After header (RFC 9110 10.2.3): delay-seconds or an
 // HTTP date, relative to now. ok is false when the header is absent or unreadable; a
-// date in the past or "0" is a wait of 0 that the server did ask for.
-func parseRetryAfter(v string, now time.Time) (wait time.Duration, ok bool) {
+// date in the past or "0" is a wait of 0 that the server did ask for. The header is
+// untrusted: the wait is never negative and never past maxRetryAfterValue, whatever the
+// number (fuzzed: FuzzRetryAfter). The one reader of it, for the cache client and the
+// layer cache accelerator alike.
+func ParseRetryAfter(v string, now time.Time) (wait time.Duration, ok bool) {
 	v = strings.TrimSpace(v)
 	if v == "" {
 		return 0, false
@@ -169,7 +172,7 @@ func parseRetryAfter(v string, now time.Time) (wait time.Duration, ok bool) {
 	return min(d, maxRetryAfterValue), true
 }
 
-// maxRetryAfterValue bounds what parseRetryAfter returns, far beyond any wait a
+// maxRetryAfterValue bounds what ParseRetryAfter returns, far beyond any wait a
 // client accepts, so the arithmetic on it cannot overflow.
 const maxRetryAfterValue = 365 * 24 * time.Hour
 

@@ -77,17 +77,17 @@ func FuzzRetryAfter(f *testing.F) {
 	f.Add("Mon, 02 Jan 2006 15:04:05 GMT")
 	f.Add("soon")
 	f.Fuzz(func(t *testing.T, v string) {
-		d, ok := parseRetryAfter(v, now)
+		d, ok := ParseRetryAfter(v, now)
 		if d < 0 || d > maxRetryAfterValue {
-			t.Fatalf("parseRetryAfter(%q) = %v, outside 0..%v", v, d, maxRetryAfterValue)
+			t.Fatalf("ParseRetryAfter(%q) = %v, outside 0..%v", v, d, maxRetryAfterValue)
 		}
 		if !ok && d != 0 {
-			t.Fatalf("parseRetryAfter(%q) = %v with ok false", v, d)
+			t.Fatalf("ParseRetryAfter(%q) = %v with ok false", v, d)
 		}
 		s := strings.TrimSpace(v)
 		if n, err := strconv.ParseInt(s, 10, 64); err == nil && n >= 0 && n <= int64(maxRetryAfterValue/time.Second) && strconv.FormatInt(n, 10) == s {
 			if want := time.Duration(n) * time.Second; !ok || d != want {
-				t.Fatalf("parseRetryAfter(%q) = %v, %v; want %v, true", v, d, ok, want)
+				t.Fatalf("ParseRetryAfter(%q) = %v, %v; want %v, true", v, d, ok, want)
 			}
 		}
 	})

@@ -31,9 +31,9 @@ func TestRetryAfterIsReadAsSecondsOrHTTPDate(t *testing.T) {
 		{"", 0, false},
 	}
 	for _, tt := range tests {
-		got, ok := parseRetryAfter(tt.header, now)
+		got, ok := ParseRetryAfter(tt.header, now)
 		if got != tt.want || ok != tt.ok {
-			t.Errorf("parseRetryAfter(%q) = %s, %v; want %s, %v", tt.header, got, ok, tt.want, tt.ok)
+			t.Errorf("ParseRetryAfter(%q) = %s, %v; want %s, %v", tt.header, got, ok, tt.want, tt.ok)
 		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -183,17 +184,31 @@ func TestCreateOverTheUploadLimitWaitsRetryAfterAndCountsIt(t *testing.T) {
 	}
 }
 
-func TestRetryAfterIsSecondsOrADate(t *testing.T) {
-	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	for v, want := range map[string]time.Duration{"3": 3 * time.Second, "0": 0, now.Add(9 * time.Second).Format(http.TimeFormat): 9 * time.Second} {
-		if got, ok := parseRetryAfter(v, now); !ok || got != want {
-			t.Errorf("%q: %v %v, want %v", v, got, ok, want)
-		}
+// Retry-After is the service's word, not trusted: a number past any budget (one that
+// overflowed into a negative wait when the accelerator parsed it on its own) hands the 429
+// back to BuildKit at once instead of retrying in a tight loop.
+func TestAnAbsurdRetryAfterIsHandedBackNotSpunOn(t *testing.T) {
+	var calls int
+	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		calls++
+		w.Header().Set("Retry-After", "99999999999999999")
+		w.WriteHeader(http.StatusTooManyRequests)
+		_, _ = io.WriteString(w, `{"code":"resource_exhausted","msg":"slow down"}`)
+	}))
+	t.Cleanup(upstream.Close)
+	p, err := Start("127.0.0.1:0", Options{Upstream: upstream.URL + "/"})
+	if err != nil {
+		t.Fatal(err)
 	}
-	for _, v := range []string{"", "-1", "soon"} {
-		if _, ok := parseRetryAfter(v, now); ok {
-			t.Errorf("%q accepted", v)
-		}
+	t.Cleanup(func() { _ = p.Close(context.Background()) })
+	var slept []time.Duration
+	p.opt.sleep = func(_ context.Context, d time.Duration) error { slept = append(slept, d); return nil }
+	status, _, _, err := p.send(context.Background(), &twirpCall{method: "CreateCacheEntry", header: http.Header{}, body: []byte(`{}`)})
+	if err != nil || status != http.StatusTooManyRequests {
+		t.Fatalf("status %d, %v: want the 429 handed back", status, err)
+	}
+	if calls != 1 || len(slept) != 0 {
+		t.Errorf("%d calls, slept %v: want one call and no wait (the asked wait is past MaxWait)", calls, slept)
 	}
 }
 

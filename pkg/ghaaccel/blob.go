@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/warmbuild/warmbuild/pkg/cacheservice"
 )
 
 // maxHeldBlock is the largest block held for a background upload; a larger one (not what
@@ -142,7 +144,7 @@ func (p *Proxy) putWithRetries(ctx context.Context, target string, header http.H
 		if resp.StatusCode/100 == 2 {
 			return nil
 		}
-		wait, _ := parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
+		wait, _ := cacheservice.ParseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
 		last = &statusError{status: resp.StatusCode, code: resp.Header.Get("x-ms-error-code"), retryAfter: wait}
 		if !retryable(resp.StatusCode) {
 			return last

@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/warmbuild/warmbuild/pkg/cacheservice"
 )
 
 // twirpCall is a twirp request as BuildKit sent it, kept to send again (a 429's retry, a
@@ -87,7 +89,7 @@ func (p *Proxy) send(ctx context.Context, call *twirpCall) (int, http.Header, []
 		if resp.StatusCode != http.StatusTooManyRequests {
 			return resp.StatusCode, resp.Header, answer, nil
 		}
-		wait, ok := parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
+		wait, ok := cacheservice.ParseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
 		if !ok {
 			wait, backoff = backoff, min(backoff*2, time.Minute)
 		}
@@ -102,24 +104,6 @@ func (p *Proxy) send(ctx context.Context, call *twirpCall) (int, http.Header, []
 		p.waits.Add(1)
 		p.waited.Add(int64(wait))
 	}
-}
-
-// parseRetryAfter reads Retry-After: delay seconds or an HTTP date (RFC 9110 10.2.3).
-func parseRetryAfter(v string, now time.Time) (time.Duration, bool) {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0, false
-	}
-	if s, err := strconv.Atoi(v); err == nil {
-		if s < 0 {
-			return 0, false
-		}
-		return time.Duration(s) * time.Second, true
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		return max(t.Sub(now), 0), true
-	}
-	return 0, false
 }
 
 // rewriteAnswer replaces the signed URL of a CreateCacheEntry or GetCacheEntryDownloadURL
