@@ -299,14 +299,11 @@ func toolOf(prog []string) (tool string, args []string) {
 				break
 			}
 		}
-	case name == "uv" || name == "uvx":
-		return "uv", rest
-	case name == "poetry" || name == "pipenv" || name == "pdm":
-		return name, rest
-	case name == "npm" || name == "npx":
-		return "npm", rest
-	case name == "go":
-		return "go", rest
+	}
+	for _, e := range Ecosystems {
+		if slices.Contains(e.Programs, name) {
+			return e.Name, rest
+		}
 	}
 	return "", nil
 }

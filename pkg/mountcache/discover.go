@@ -590,11 +590,7 @@ func (d *discovery) runMounts(s *stageState, c *instructions.RunCommand, sc scop
 		run := readRun(mount.Command)
 		mount.Ecosystem, mount.Python = pythonReason(mount, sc.env, run)
 		if mount.Python == "" {
-			if mount.Reason = npmReason(mount, sc.env, run); mount.Reason != "" {
-				mount.Ecosystem = "npm"
-			} else if mount.Reason = goReason(mount, sc.env, run); mount.Reason != "" {
-				mount.Ecosystem = "go"
-			}
+			mount.Ecosystem, mount.Reason = otherReason(mount, sc.env, run)
 		}
 		out = append(out, mount)
 	}

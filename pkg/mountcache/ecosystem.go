@@ -19,6 +19,9 @@ type Ecosystem struct {
 	// Manual: mount-caches: auto leaves the ecosystem's mounts out (build caches that
 	// grow with every commit, see README "What auto carries"); its name selects them.
 	Manual bool
+	// Programs are the commands (in command position, by base name) that run the
+	// package manager; pip's versioned names and `python -m pip` are read by toolOf.
+	Programs []string
 	// CacheEnv are the variables that move the cache directory, the first set wins
 	// (npm reads its npm_config_* variables in any case).
 	CacheEnv []string
@@ -32,6 +35,10 @@ type Ecosystem struct {
 	// Stats counts what the tool took from its cache, from the log of the RUN steps
 	// that use the mount and their commands; nil when its output gives no count.
 	Stats func(log string, commands []string) PackageStats
+	// Reason says why a mount on a RUN holds this ecosystem's cache, or "" when it
+	// does not; nil means dirReason (the RUN runs it and the target is, or contains, its
+	// cacheDir). The Python tools are decided together by pythonReason instead.
+	Reason func(eco Ecosystem, m Mount, e *env, run runInfo) string
 }
 
 // PackageStats is what a package manager did with its cache in the steps using a mount.
@@ -52,18 +59,18 @@ var npmKeyFiles = []string{"package-lock.json", "npm-shrinkwrap.json", "package.
 // Ecosystems is the table, in the order discovery tries them. The Python tools key on
 // inputs.DefaultHashFiles, the files mount-cache-hash-files has always defaulted to.
 var Ecosystems = []Ecosystem{
-	{Name: "pip", Python: true, CacheEnv: []string{"PIP_CACHE_DIR"}, CacheOpt: "--cache-dir", CacheSub: "pip", KeyFiles: inputs.DefaultHashFiles, Stats: pipStats},
-	{Name: "uv", Python: true, CacheEnv: []string{"UV_CACHE_DIR"}, CacheOpt: "--cache-dir", CacheSub: "uv", KeyFiles: inputs.DefaultHashFiles},
-	{Name: "poetry", Python: true, CacheEnv: []string{"POETRY_CACHE_DIR"}, CacheSub: "pypoetry", KeyFiles: inputs.DefaultHashFiles},
-	{Name: "pipenv", Python: true, CacheEnv: []string{"PIPENV_CACHE_DIR"}, CacheSub: "pipenv", KeyFiles: inputs.DefaultHashFiles},
-	{Name: "pdm", Python: true, CacheEnv: []string{"PDM_CACHE_DIR"}, CacheSub: "pdm", KeyFiles: inputs.DefaultHashFiles},
+	{Name: "pip", Python: true, Programs: []string{"pip"}, CacheEnv: []string{"PIP_CACHE_DIR"}, CacheOpt: "--cache-dir", CacheSub: "pip", KeyFiles: inputs.DefaultHashFiles, Stats: pipStats},
+	{Name: "uv", Python: true, Programs: []string{"uv", "uvx"}, CacheEnv: []string{"UV_CACHE_DIR"}, CacheOpt: "--cache-dir", CacheSub: "uv", KeyFiles: inputs.DefaultHashFiles},
+	{Name: "poetry", Python: true, Programs: []string{"poetry"}, CacheEnv: []string{"POETRY_CACHE_DIR"}, CacheSub: "pypoetry", KeyFiles: inputs.DefaultHashFiles},
+	{Name: "pipenv", Python: true, Programs: []string{"pipenv"}, CacheEnv: []string{"PIPENV_CACHE_DIR"}, CacheSub: "pipenv", KeyFiles: inputs.DefaultHashFiles},
+	{Name: "pdm", Python: true, Programs: []string{"pdm"}, CacheEnv: []string{"PDM_CACHE_DIR"}, CacheSub: "pdm", KeyFiles: inputs.DefaultHashFiles},
 	// npm's cache is ~/.npm (its `cache` config: npm_config_cache, --cache); the
 	// content-addressed tarballs live in _cacache under it. It does not follow XDG.
-	{Name: "npm", CacheEnv: []string{"npm_config_cache", "NPM_CONFIG_CACHE"}, CacheOpt: "--cache", HomeDir: ".npm", KeyFiles: npmKeyFiles, Stats: npmStats},
+	{Name: "npm", Programs: []string{"npm", "npx"}, CacheEnv: []string{"npm_config_cache", "NPM_CONFIG_CACHE"}, CacheOpt: "--cache", HomeDir: ".npm", KeyFiles: npmKeyFiles, Stats: npmStats},
 	// Go's build cache ($GOCACHE, ~/.cache/go-build) and its module cache (goModDirs).
 	// go prints "go: downloading <module>" for a module it fetches and nothing for one it
 	// has: no total, so no count.
-	{Name: "go", Manual: true, CacheEnv: []string{"GOCACHE"}, CacheSub: "go-build", KeyFiles: []string{"go.sum", "go.mod", "go.work", "go.work.sum"}},
+	{Name: "go", Manual: true, Programs: []string{"go"}, CacheEnv: []string{"GOCACHE"}, CacheSub: "go-build", KeyFiles: []string{"go.sum", "go.mod", "go.work", "go.work.sum"}, Reason: goReason},
 }
 
 // goModDirs are where go keeps downloaded modules for the RUN: $GOMODCACHE, else
@@ -94,13 +101,13 @@ func goModDirs(run runInfo, m Mount, e *env) (dirs, hows []string) {
 
 // goReason says why m looks like one of Go's caches, or "": the RUN runs go and the
 // target is its build cache or module cache, or contains one (/root/.cache on go build).
-func goReason(m Mount, e *env, run runInfo) string {
-	if !run.runs("go") {
+func goReason(eco Ecosystem, m Mount, e *env, run runInfo) string {
+	if !run.runs(eco.Name) {
 		return ""
 	}
 	type dir struct{ path, what, how string }
 	var dirs []dir
-	if d, how := cacheDir(Ecosystems[ecosystemIndex("go")], run, m, e); d != "" {
+	if d, how := cacheDir(eco, run, m, e); d != "" {
 		dirs = append(dirs, dir{d, "build cache", how})
 	}
 	mods, hows := goModDirs(run, m, e)
@@ -184,21 +191,39 @@ func AllKeyGlobs(h inputs.HashGlobs) []string {
 	return out
 }
 
-// npmReason says why m looks like npm's cache, or "": the RUN runs npm (or npx) and the
-// target is npm's cache directory for the RUN's user and environment, or contains it.
-func npmReason(m Mount, e *env, run runInfo) string {
-	eco := Ecosystems[ecosystemIndex("npm")]
+// dirReason says why m looks like eco's cache, or "": the RUN runs eco's tool and the
+// target is its cache directory for the RUN's user and environment, or contains it (a
+// node_modules directory, which holds installed packages, never counts as containing it).
+// The path alone does not decide: /root/.npm on an apt-get RUN is not npm's.
+func dirReason(eco Ecosystem, m Mount, e *env, run runInfo) string {
 	dir, how := cacheDir(eco, run, m, e)
 	switch {
-	case dir == "" || !run.runs("npm"):
-		// The path alone does not decide: /root/.npm on an apt-get RUN is not npm's.
+	case dir == "" || !run.runs(eco.Name):
 		return ""
 	case m.Path == dir:
-		return "target is npm's cache directory (" + how + ")"
+		return "target is " + eco.Name + "'s cache directory (" + how + ")"
 	case isAncestor(m.Path, dir) && path.Base(m.Path) != "node_modules":
-		return "target contains npm's cache directory " + dir + " (" + how + "), and the RUN runs npm"
+		return "target contains " + eco.Name + "'s cache directory " + dir + " (" + how + "), and the RUN runs " + eco.Name
 	}
 	return ""
+}
+
+// otherReason finds the ecosystem, other than the Python tools, whose cache m holds:
+// the first entry of the table whose reason holds.
+func otherReason(m Mount, e *env, run runInfo) (eco, reason string) {
+	for _, t := range Ecosystems {
+		if t.Python {
+			continue
+		}
+		why := dirReason
+		if t.Reason != nil {
+			why = t.Reason
+		}
+		if r := why(t, m, e, run); r != "" {
+			return t.Name, r
+		}
+	}
+	return "", ""
 }
 
 // cacheEcosystem is the ecosystem of a BuildKit cache directory: that of the first of
