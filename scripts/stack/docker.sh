@@ -152,4 +152,9 @@ if [ ! -x "$act_dir/act" ]; then
   }
 fi
 
+# Every rebuild of the action's image (e2e buildActionImage, the classic builder) leaves its
+# ~1 GB Go build stage behind as a dangling image; on a long-lived machine they filled the
+# disk (38 GB in a week). Those of more than a day ago are no build's cache any more.
+"$docker" image prune -f --filter until=24h >/dev/null 2>&1 || true
+
 echo "docker: $state on $sock, data $data; images moby/buildkit:buildx-stable-1, golang:1.26-bookworm; act $act_version"
