@@ -84,6 +84,10 @@ type Options struct {
 	// BuildxDir is where buildx keeps its builders (BuildxDir), read to recognise a builder
 	// of the remote or kubernetes driver by its name; "" or unreadable: not consulted.
 	BuildxDir string
+	// Self names the container the action itself runs in (its hostname, which Docker
+	// makes the container's short id), to learn its networks (Info.Self); "" when the
+	// action is not a container action.
+	Self string
 
 	storeErr error // why buildx's store said nothing about Builder
 
@@ -115,6 +119,11 @@ type Info struct {
 	Container string // container name, when BuildKit runs in a container
 	Image     string // the container's image
 	Started   bool   // the container was stopped (or new) and this run started it
+	// Net is where the builder container sits on Docker's networks, and Self where the
+	// action's own container does (Options.Self; Known false when not asked or not a
+	// container of this Docker): together they say whether the builder reaches a server
+	// in the action's container.
+	Net, Self Networks
 }
 
 // Resolve turns the endpoint/builder inputs into a BuildKit endpoint to connect to, finding,
@@ -163,6 +172,10 @@ func Resolve(ctx context.Context, o Options) (builder.Endpoint, Info, error) {
 	}
 	if err != nil {
 		return builder.Endpoint{}, Info{}, err
+	}
+	info.Net = networksOf(ctx, d, info.Container)
+	if o.Self != "" {
+		info.Self = networksOf(ctx, d, o.Self)
 	}
 	dialer := execDialer{host: host, container: info.Container}
 	return builder.Endpoint{Address: "docker-container://" + info.Container, Dialer: dialer.Dial}, info, nil

@@ -276,3 +276,41 @@ func TestOwnBuilderFallsBackWhenPrivilegedIsRefused(t *testing.T) {
 		t.Errorf("explicit privileged on a host that refuses it: got %v", err)
 	}
 }
+
+// Info says where the builder and the action's own container sit on Docker's networks,
+// for the accelerator to know whether the builder reaches the action's container.
+func TestResolveSaysWhichNetworksTheBuilderAndTheActionAreOn(t *testing.T) {
+	d := newFakeDocker(t)
+	d.addContainer("buildx_buildkit_builder-5e1f0", DefaultImage, true)
+	d.addContainer("0a1b2c3d4e5f", "warmbuild", true)
+	d.mu.Lock()
+	d.containers["buildx_buildkit_builder-5e1f0"].Networks = map[string]Attachment{"bridge": {ID: "b1", IP: "172.17.0.2"}}
+	d.containers["0a1b2c3d4e5f"].Networks = map[string]Attachment{"github_network_5f2e": {ID: "n9", IP: "172.18.0.3"}}
+	d.mu.Unlock()
+	d.commands["buildctl dial-stdio"] = echoStdio
+	_, info, err := Resolve(ctxT(t), Options{Builder: "builder-5e1f", Self: "0a1b2c3d4e5f", Env: d.env(nil)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !info.Net.Known || info.Net.Host || len(info.Net.Attached) != 1 || info.Net.Attached[0] != (Attachment{Name: "bridge", ID: "b1", IP: "172.17.0.2"}) {
+		t.Errorf("builder networks %+v", info.Net)
+	}
+	if !info.Self.Known || len(info.Self.Attached) != 1 || info.Self.Attached[0].IP != "172.18.0.3" {
+		t.Errorf("the action's networks %+v", info.Self)
+	}
+	if ip, _ := info.Net.Shared(info.Self); ip != "" {
+		t.Errorf("the bridge and the job's network share nothing, got %q", ip)
+	}
+
+	// Not asked (the action runs on the host), or not a container here: not known.
+	_, info, err = Resolve(ctxT(t), Options{Builder: "builder-5e1f", Self: "not-a-container", Env: d.env(nil)})
+	if err != nil || info.Self.Known {
+		t.Errorf("an unknown container gave %+v, %v", info.Self, err)
+	}
+	d.mu.Lock()
+	d.containers["buildx_buildkit_builder-5e1f0"].HostNetwork = true
+	d.mu.Unlock()
+	if _, info, _ = Resolve(ctxT(t), Options{Builder: "builder-5e1f", Env: d.env(nil)}); !info.Net.Host {
+		t.Errorf("a host-network builder: %+v", info.Net)
+	}
+}

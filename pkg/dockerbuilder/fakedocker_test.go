@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/network"
 	dockerclient "github.com/moby/moby/client"
 )
 
@@ -44,6 +46,9 @@ type fakeContainer struct {
 	Image      string
 	Running    bool
 	Privileged bool
+	// HostNetwork or Networks (name -> endpoint) are what inspect reports.
+	HostNetwork bool
+	Networks    map[string]Attachment
 }
 
 type fakeExec struct {
@@ -123,8 +128,18 @@ func (f *fakeDocker) serve(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		started := time.Now().Add(-time.Hour).Format(time.RFC3339Nano)
-		writeJSON(w, container.InspectResponse{ID: c.Name, Name: "/" + c.Name, Config: &container.Config{Image: c.Image},
-			State: &container.State{Running: c.Running, StartedAt: started}})
+		resp := container.InspectResponse{ID: c.Name, Name: "/" + c.Name, Config: &container.Config{Image: c.Image},
+			State: &container.State{Running: c.Running, StartedAt: started}, HostConfig: &container.HostConfig{},
+			NetworkSettings: &container.NetworkSettings{Networks: map[string]*network.EndpointSettings{}}}
+		if c.HostNetwork {
+			resp.HostConfig.NetworkMode = "host"
+		}
+		for name, a := range c.Networks {
+			ep := &network.EndpointSettings{NetworkID: a.ID}
+			ep.IPAddress, _ = netip.ParseAddr(a.IP)
+			resp.NetworkSettings.Networks[name] = ep
+		}
+		writeJSON(w, resp)
 	case r.Method == http.MethodDelete && len(parts) == 2 && parts[0] == "containers":
 		delete(f.containers, parts[1])
 		f.removed = append(f.removed, parts[1])

@@ -24,9 +24,12 @@ import (
 // layer cache then takes BuildKit's own path).
 //   - a daemon on this machine's network (a unix socket, tcp:// on loopback) with the
 //     action on the host: 127.0.0.1;
-//   - the action in its container (bridge network; actions/runner starts container
-//     actions without --network host) with a builder container on the host or bridge
-//     network: the action container's own address, which both reach;
+//   - the action in its container (actions/runner starts container actions without
+//     --network host, on the default bridge, or on the job's github_network_<guid> when
+//     the job has services or a container) with a builder container on the host's
+//     network, which reaches every bridge address: the action container's own address;
+//     with a builder container on a network the action's container is also on: its
+//     address there; on none it shares: BuildKit's own path, said why;
 //   - anything else (tcp:// elsewhere, a unix socket seen from inside a container, a
 //     builder container seen from the host): BuildKit's own path.
 func accelReach(info dockerbuilder.Info, address string, inContainer bool, ownAddr string) (host, fallback string) {
@@ -45,13 +48,33 @@ func accelReach(info dockerbuilder.Info, address string, inContainer bool, ownAd
 			return "", "a BuildKit endpoint at " + u.Scheme + "://" + u.Host + " (possibly remote) may not reach the action's accelerator"
 		}
 	}
-	if inContainer && ownAddr != "" {
+	if !inContainer {
+		return "", "a builder container cannot reach the action's loopback address"
+	}
+	switch {
+	case info.Net.Known && info.Net.Host && ownAddr != "":
+		// The host's network namespace routes to every bridge address of the host.
+		return ownAddr, ""
+	case info.Net.Known && info.Self.Known:
+		if ip, _ := info.Net.Shared(info.Self); ip != "" {
+			return ip, ""
+		}
+		return "", fmt.Sprintf("the builder container %s is on %s and the action's container on %s, networks Docker keeps apart (the runner puts container actions on the job's own network when the job has services or a container); attach the builder to it, or use warmbuild's own builder (builder left empty)",
+			info.Container, networkList(info.Net), networkList(info.Self))
+	case ownAddr != "":
+		// Docker could not say (the action's hostname is not its container's): the
+		// default bridge, where both sit in a job without services, is assumed.
 		return ownAddr, ""
 	}
-	if inContainer {
-		return "", "the action's container has no address the builder container can reach"
+	return "", "the action's container has no address the builder container can reach"
+}
+
+func networkList(n dockerbuilder.Networks) string {
+	names := n.Names()
+	if len(names) == 0 {
+		return "no network"
 	}
-	return "", "a builder container cannot reach the action's loopback address"
+	return "network " + strings.Join(names, ", ")
 }
 
 func isLoopback(host string) bool {
@@ -69,6 +92,15 @@ func isLoopback(host string) bool {
 // machine, run the whole runner in a container, where a host-network builder still
 // reaches 127.0.0.1.
 func containerAction(workspace string) bool { return workspace == "/github/workspace" }
+
+// selfContainer is the action's own container for dockerbuilder to inspect, "" when
+// the action is not the runner's container action.
+func (r *runner) selfContainer() string {
+	if !containerAction(r.renv.Workspace) {
+		return ""
+	}
+	return r.renv.Hostname
+}
 
 // ownAddress is the first non-loopback IPv4 address of this network namespace: in the
 // action's container, its bridge address.

@@ -1,6 +1,7 @@
 package run
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/moby/buildkit/client"
@@ -35,6 +36,49 @@ func TestTheAcceleratorIsUsedOnlyWhereTheBuilderReachesIt(t *testing.T) {
 			}
 			if host == "" && fallback == "" {
 				t.Fatal("no host and no reason for the summary")
+			}
+		})
+	}
+}
+
+// A job with services or a job container puts container actions on the job's own
+// network (actions/runner ContainerOperationProvider.cs), while setup-buildx-action's
+// builder stays on the default bridge: Docker keeps the two apart, so the accelerator in
+// the action's container is used only where the builder reaches it.
+func TestTheAcceleratorIsUsedOnlyOnANetworkTheBuilderShares(t *testing.T) {
+	bridge := dockerbuilder.Attachment{Name: "bridge", ID: "b1", IP: "172.17.0.4"}
+	job := dockerbuilder.Attachment{Name: "github_network_5f2e", ID: "n9", IP: "172.18.0.3"}
+	builderOn := func(a ...dockerbuilder.Attachment) dockerbuilder.Networks {
+		for i := range a {
+			a[i].IP = "172.17.0.2" // the builder's own address: never the one to listen on
+		}
+		return dockerbuilder.Networks{Known: true, Attached: a}
+	}
+	self := func(a ...dockerbuilder.Attachment) dockerbuilder.Networks {
+		return dockerbuilder.Networks{Known: true, Attached: a}
+	}
+	for _, tc := range []struct {
+		name     string
+		net, me  dockerbuilder.Networks
+		own      string
+		host     string
+		fallback string
+	}{
+		{"host-network builder, action on the job's network", dockerbuilder.Networks{Known: true, Host: true}, self(job), job.IP, job.IP, ""},
+		{"both on the default bridge", builderOn(bridge), self(bridge), bridge.IP, bridge.IP, ""},
+		{"both on the bridge, the action on the job's network too", builderOn(bridge), self(job, bridge), job.IP, bridge.IP, ""},
+		{"builder attached to the job's network", builderOn(bridge, job), self(job), job.IP, job.IP, ""},
+		{"builder on the bridge, action on the job's network", builderOn(bridge), self(job), job.IP, "", "github_network_5f2e"},
+		{"the action's container unknown to Docker", builderOn(bridge), dockerbuilder.Networks{}, bridge.IP, bridge.IP, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			info := dockerbuilder.Info{Mode: dockerbuilder.ModeBuilder, Container: "buildx_buildkit_builder-1f0", Net: tc.net, Self: tc.me}
+			host, fallback := accelReach(info, "docker-container://buildx_buildkit_builder-1f0", true, tc.own)
+			if host != tc.host {
+				t.Fatalf("host %q (fallback %q), want %q", host, fallback, tc.host)
+			}
+			if tc.fallback != "" && (!strings.Contains(fallback, tc.fallback) || !strings.Contains(fallback, "bridge")) {
+				t.Errorf("fallback %q should name both networks", fallback)
 			}
 		})
 	}

@@ -153,6 +153,7 @@ func (r *runner) run(ctx context.Context) error {
 
 		// remote (issue 20): buildx's store, to recognise remote/kubernetes builders by name
 		BuildxDir: dockerbuilder.BuildxDir(r.env.Getenv("BUILDX_CONFIG"), r.renv.DockerConfigDir()),
+		Self:      r.selfContainer(), // accel (issue 16): whether the builder reaches the action's container
 	})
 	var c *client.Client
 	if err == nil {

@@ -110,6 +110,9 @@ type Env struct {
 	BuilderNetwork  string
 	// LayerAccel is WARMBUILD_LAYER_ACCEL (issue 16).
 	LayerAccel LayerAccel
+	// Hostname is HOSTNAME, which Docker sets in a container to its short id: a
+	// container action finds its own container (and networks) by it.
+	Hostname string
 
 	// checks (issue 14)
 	// Workspace is GITHUB_WORKSPACE (/github/workspace in a container action): build-check
@@ -204,6 +207,7 @@ func Read(getenv func(string) string) Env {
 	}
 	e.CacheMode, e.CacheModeWarning = cachepolicy.AccessFromEnv(getenv)
 	e.Workspace = getenv("GITHUB_WORKSPACE")
+	e.Hostname = getenv("HOSTNAME")
 	on, warning := parseToolkitBool(EnvBuildChecksAnnotations, getenv(EnvBuildChecksAnnotations), true)
 	e.NoBuildChecksAnnotations, e.BuildChecksAnnotationsWarning = !on, warning
 	e.NoDefaultAttestations, _ = strconv.ParseBool(getenv("BUILDX_NO_DEFAULT_ATTESTATIONS"))
