@@ -568,6 +568,10 @@ func (b *bench) runWarmbuild(res *runResult, runDir, endpoint string, srv *cache
 		"INPUT_TAGS=" + tag,
 		"INPUT_PUSH=true",
 	}
+	if v := os.Getenv("WB_BENCH_LAYER_ACCEL"); v != "" {
+		// The accelerator's mode (off, uploads) for an A/B run against its default.
+		env = append(env, "WARMBUILD_LAYER_ACCEL="+v)
+	}
 	logPath := filepath.Join(runDir, "log")
 	wall, rss := b.runProcess(b.binary, ctxDir, env, logPath)
 	res.Wall, res.MaxRSSKiB = wall, rss
