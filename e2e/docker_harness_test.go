@@ -105,6 +105,9 @@ type ContainerRun struct {
 	// RunnerTemp is the host's $RUNNER_TEMP (default a new temp dir): a test that plays
 	// earlier steps of the job (a login writing under $RUNNER_TEMP) passes theirs.
 	RunnerTemp string
+	// Network, when set, is the network the runner starts the action on: the job's
+	// github_network_<guid> when the job has services or a container.
+	Network string
 }
 
 // runActionContainer does what the Actions runner does for a container action: a temp dir
@@ -193,6 +196,9 @@ func runActionContainer(t *testing.T, host string, r ContainerRun) Result {
 	}
 	if r.Name != "" {
 		args = append(args, "--name", r.Name)
+	}
+	if r.Network != "" {
+		args = append(args, "--network", r.Network)
 	}
 	for k, v := range env {
 		args = append(args, "-e", k+"="+v)
