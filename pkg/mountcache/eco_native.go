@@ -168,7 +168,7 @@ func cargoReason(eco Ecosystem, m Mount, e *env, run runInfo) string {
 	for i, h := range homes {
 		dirs = append(dirs,
 			knownDir{path: path.Join(h, "registry"), what: "registry", how: hows[i], inside: true},
-			knownDir{path: path.Join(h, "git"), what: "git checkouts", how: hows[i], inside: true})
+			knownDir{path: path.Join(h, "git"), what: "git sources", how: hows[i], inside: true})
 	}
 	return knownDirReason("Cargo", progOf(eco, m.Command), dirs, m)
 }
@@ -233,7 +233,7 @@ func mavenReason(eco Ecosystem, m Mount, e *env, run runInfo) string {
 	m2 := path.Join(home, ".m2")
 	return knownDirReason("Maven", progOf(eco, m.Command), []knownDir{
 		{path: path.Join(m2, "repository"), what: "local repository", how: how, inside: true},
-		{path: m2, what: "user directory (its local repository and the wrapper's downloads)", how: how, inside: true},
+		{path: m2, what: "user directory, which holds its local repository", how: how, inside: true},
 	}, m)
 }
 
