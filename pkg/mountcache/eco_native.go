@@ -255,8 +255,7 @@ func gradleReason(eco Ecosystem, m Mount, e *env, run runInfo) string {
 		d.path, d.how = absIn(m, v), "--gradle-user-home on the command line"
 	} else if v, ok := lookup(run, e, "GRADLE_USER_HOME"); ok {
 		d.path, d.how = absIn(m, v), "$GRADLE_USER_HOME"
-	} else if opts, ok := lookup(run, e, "GRADLE_OPTS"); ok && strings.Contains(opts, "-Dgradle.user.home=") {
-		v, _ := sysProp(strings.Fields(opts), "gradle.user.home")
+	} else if v, ok := gradleOptsHome(run, e); ok {
 		d.path, d.how = absIn(m, v), "-Dgradle.user.home in $GRADLE_OPTS"
 	}
 	if d.path != "" {
@@ -267,6 +266,15 @@ func gradleReason(eco Ecosystem, m Mount, e *env, run runInfo) string {
 		dirs = append([]knownDir{{path: path.Join(home, ".gradle"), what: "user home", how: how, inside: true}}, dirs...)
 	}
 	return knownDirReason("Gradle", progOf(eco, m.Command), dirs, m)
+}
+
+// gradleOptsHome is the gradle.user.home system property $GRADLE_OPTS sets, if any.
+func gradleOptsHome(run runInfo, e *env) (string, bool) {
+	opts, ok := lookup(run, e, "GRADLE_OPTS")
+	if !ok {
+		return "", false
+	}
+	return sysProp(strings.Fields(opts), "gradle.user.home")
 }
 
 // apt keeps the .deb archives it downloads in Dir::Cache::archives (/var/cache/apt/archives)

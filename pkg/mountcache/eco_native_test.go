@@ -176,3 +176,33 @@ func TestEngineAptMount(t *testing.T) {
 		t.Errorf("apt key %s unchanged although the command installs another package", k)
 	}
 }
+
+// Where each tool keeps its cache follows the tool's own rules: its option, its variables
+// (set by ENV or on the command line, relative paths from WORKDIR), then its defaults.
+func TestNativeReasonsFollowTheToolsRules(t *testing.T) {
+	for _, tc := range []struct{ dockerfile, eco, reason string }{
+		{"WORKDIR /w\nRUN --mount=type=cache,target=/w/.ch/registry CARGO_HOME=.ch cargo build", "cargo", "target is Cargo's registry ($CARGO_HOME)"},
+		{"RUN --mount=type=cache,target=/usr/local/cargo/registry/index cargo fetch", "cargo", "target is inside Cargo's registry /usr/local/cargo/registry (the rust image's CARGO_HOME)"},
+		{"ENV CARGO_BUILD_TARGET_DIR=/t\nRUN --mount=type=cache,target=/t cargo build", "cargo-target", "target is Cargo's build directory ($CARGO_BUILD_TARGET_DIR)"},
+		{"WORKDIR /app\nRUN --mount=type=cache,target=/app cargo build", "", ""},
+		{"ENV MAVEN_ARGS=-Dmaven.repo.local=/r\nRUN --mount=type=cache,target=/r mvn package", "maven", "target is Maven's local repository (-Dmaven.repo.local in $MAVEN_ARGS)"},
+		{"RUN --mount=type=cache,target=/r mvn package", "", ""},
+		{"ENV GRADLE_OPTS=\"-Xmx2g -Dgradle.user.home=/g\"\nRUN --mount=type=cache,target=/g gradle build", "gradle", "target is Gradle's user home (-Dgradle.user.home in $GRADLE_OPTS)"},
+		{"RUN --mount=type=cache,target=/g ./gradlew -g/g build", "gradle", "target is Gradle's user home (--gradle-user-home on the command line)"},
+		{"RUN --mount=type=cache,target=/g ./gradlew --gradle-user-home=/g build", "gradle", "target is Gradle's user home (--gradle-user-home on the command line)"},
+		{"USER 1001\nRUN --mount=type=cache,target=/root/.gradle gradle build", "", ""},
+		{"ENV CONDA_PKGS_DIRS=\" /p1 ,/p2\"\nRUN --mount=type=cache,target=/p1 conda install -y numpy", "conda", "target is conda's package cache ($CONDA_PKGS_DIRS)"},
+		{"ENV MAMBA_ROOT_PREFIX=/mm\nRUN --mount=type=cache,target=/mm/pkgs micromamba install -y numpy", "conda", "target is conda's package cache ($MAMBA_ROOT_PREFIX/pkgs)"},
+		{"RUN --mount=type=cache,target=/root/.conda conda install -y numpy", "conda", "target contains conda's package cache /root/.conda/pkgs (default for user root), and the RUN runs conda"},
+		{"RUN --mount=type=cache,target=/var/lib/apt/lists sudo apt-get update", "apt", "target is inside apt's package lists /var/lib/apt (Dir::State)"},
+		{"RUN --mount=type=cache,target=/var/cache/apt echo apt-get install x", "", ""},
+	} {
+		ms, err := Discover([]byte("FROM scratch\n"+tc.dockerfile+"\n"), Options{Platform: "linux/amd64"})
+		if err != nil || len(ms) != 1 {
+			t.Fatalf("%q: %v %v", tc.dockerfile, ms, err)
+		}
+		if ms[0].Ecosystem != tc.eco || ms[0].Reason != tc.reason {
+			t.Errorf("%q: ecosystem %q, reason %q; want %q, %q", tc.dockerfile, ms[0].Ecosystem, ms[0].Reason, tc.eco, tc.reason)
+		}
+	}
+}
