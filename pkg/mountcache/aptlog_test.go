@@ -47,6 +47,9 @@ func TestAptStatsCountsArchivesFromItsCache(t *testing.T) {
 		{"warm install, then an update", warm + dpkg + update, PackageStats{Total: 4, Cached: 4}},
 		{"two installs", cold + dpkg + partial + dpkg, PackageStats{Total: 8, Cached: 3}},
 		{"apt 3", apt3, PackageStats{Total: 3, Cached: 2}},
+		// apt-get 2.6.1 against a flat repository (tools/aptrepo): no arch in the Get lines.
+		{"flat repository", "0 upgraded, 2 newly installed, 0 to remove and 0 not upgraded.\nNeed to get 1138 B of archives.\n" +
+			"Get:1 http://127.0.0.1:43343 ./ wb-a 1.0 [568 B]\nGet:2 http://127.0.0.1:43343 ./ wb-b 1.0 [570 B]\nFetched 1138 B in 0s (89.4 kB/s)\n", PackageStats{Total: 2, Cached: 0}},
 		{"-qq prints nothing", "", PackageStats{}},
 		{"ANSI and CRLF", "\x1b[0m0 upgraded, 2 newly installed, 0 to remove and 0 not upgraded.\r\nGet:1 http://x/debian bookworm/main amd64 a amd64 1 [1 B]\r\nGet:1 http://x/debian bookworm/main amd64 a amd64 1 [1 B]\r\n", PackageStats{Total: 2, Cached: 1}},
 	} {
