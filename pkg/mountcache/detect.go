@@ -51,7 +51,7 @@ func pythonReason(m Mount, e *env, run runInfo) (eco, reason string) {
 	if base := path.Base(m.Path); (base == "pip" || base == "uv") && path.Base(path.Dir(m.Path)) == ".cache" && home == "" {
 		return base, "target is a ~/.cache/" + base + " directory (the home of user " + m.User + " is not known)"
 	}
-	if run.tool != "" && !otherPackageCache(m.Path) && !inOtherHome(m.Path, home) {
+	if run.tool != "" && !otherPackageCache(m, e, run) && !inOtherHome(m.Path, home) {
 		return run.tool, "the RUN command invokes " + run.tool
 	}
 	return "", ""
@@ -231,22 +231,38 @@ func isAncestor(dir, p string) bool {
 	return dir != "/" && strings.HasPrefix(p, dir+"/")
 }
 
-// otherPackageCache reports whether p is a cache directory of a non-Python package
-// manager; a RUN that runs pip after apt-get must not pull its apt cache into a
-// pip-only selection.
-func otherPackageCache(p string) bool {
+// otherPackageCache reports whether m holds the cache of a package manager other than
+// the Python tools: a RUN that runs pip after apt-get, or that builds a Rust extension
+// with Cargo's registry mounted, must not pull those caches into a pip selection. It is
+// the table's own rules, asked as if the RUN ran every tool of the table (the path is
+// where that tool keeps its cache for the RUN's user and environment), then the caches
+// of package managers not on the table.
+func otherPackageCache(m Mount, e *env, run runInfo) bool {
+	all := run
+	all.tools = EcosystemNames()
+	for _, t := range Ecosystems {
+		if t.Python {
+			continue
+		}
+		why := dirReason
+		if t.Reason != nil {
+			why = t.Reason
+		}
+		if why(t, m, e, all) != "" {
+			return true
+		}
+	}
+	p := m.Path
 	for _, prefix := range []string{
-		"/var/cache/apt", "/var/lib/apt", "/var/cache/apk", "/etc/apk/cache", "/var/cache/dnf",
-		"/var/cache/yum", "/var/cache/zypp", "/var/cache/pacman", "/go/pkg/mod",
-		"/usr/local/cargo/registry", "/usr/local/cargo/git", "/usr/local/share/.cache/yarn",
+		"/var/cache/apk", "/etc/apk/cache", "/var/cache/dnf", "/var/cache/yum", "/var/cache/zypp",
+		"/var/cache/pacman", "/usr/local/share/.cache/yarn",
 	} {
 		if p == prefix || strings.HasPrefix(p, prefix+"/") {
 			return true
 		}
 	}
 	for _, inHome := range []string{
-		"/.npm", "/.m2", "/.gradle", "/.cargo/registry", "/.cargo/git", "/.pnpm-store",
-		"/.cache/go-build", "/.cache/yarn", "/.cache/npm", "/.cache/pnpm", "/.cache/ms-playwright", "/.cache/bazel",
+		"/.pnpm-store", "/.cache/yarn", "/.cache/npm", "/.cache/pnpm", "/.cache/ms-playwright", "/.cache/bazel",
 	} {
 		if strings.HasSuffix(p, inHome) || strings.Contains(p, inHome+"/") {
 			return true

@@ -50,6 +50,11 @@ func discoverCases() []discoverCase {
 		{name: "variable-targets", opts: Options{Platform: amd64, BuildArgs: map[string]string{"GIVEN": "/srv/pip"}}},
 		{name: "npm", opts: Options{Platform: amd64}},
 		{name: "escape-and-ns", opts: Options{Platform: amd64, BuildArgs: map[string]string{CacheNamespaceArg: "shop"}}},
+		{name: "cargo-registry-target", opts: Options{Platform: amd64}},
+		{name: "maven-m2", opts: Options{Platform: amd64}},
+		{name: "gradle-user-home", opts: Options{Platform: amd64}},
+		{name: "apt-locked", opts: Options{Platform: amd64}},
+		{name: "conda-pkgs", opts: Options{Platform: amd64}},
 	}
 }
 

@@ -71,6 +71,26 @@ var Ecosystems = []Ecosystem{
 	// go prints "go: downloading <module>" for a module it fetches and nothing for one it
 	// has: no total, so no count.
 	{Name: "go", Manual: true, Programs: []string{"go"}, CacheEnv: []string{"GOCACHE"}, CacheSub: "go-build", KeyFiles: []string{"go.sum", "go.mod", "go.work", "go.work.sum"}, Reason: goReason},
+	// Cargo's download caches, registry/ and git/ of $CARGO_HOME (cargoReason); its
+	// build directory is cargo-target's. Cargo prints "Downloaded <crate> v<ver>" per
+	// crate it fetches and nothing per crate it had; "Compiling" lines name only what it
+	// (re)builds, so no total: no count.
+	{Name: "cargo", Programs: []string{"cargo"}, KeyFiles: cargoKeyFiles, Reason: cargoReason},
+	// Cargo's build directory (target/): a build cache, out of auto (Manual).
+	{Name: "cargo-target", Manual: true, Programs: []string{"cargo"}, KeyFiles: cargoKeyFiles, Reason: cargoTargetReason},
+	// Maven's local repository (mavenReason). Maven prints "Downloading from"/"Downloaded
+	// from" per artifact it fetches and nothing per artifact it has: no count.
+	{Name: "maven", Programs: []string{"mvn", "mvnw"}, KeyFiles: mavenKeyFiles, Reason: mavenReason},
+	// The Gradle user home (gradleReason). Gradle names no download at its default log
+	// level: no count.
+	{Name: "gradle", Programs: []string{"gradle", "gradlew"}, KeyFiles: gradleKeyFiles, Reason: gradleReason},
+	// apt's archive cache and package lists (aptReason). No key files: the packages are
+	// named in the RUN command, which the key covers (Mount.StepDigest). Manual: the
+	// Debian mirror is near and its cache mostly what the base image had (README).
+	{Name: "apt", Manual: true, Programs: []string{"apt-get", "apt"}, KeyFiles: []string{}, Reason: aptReason, Stats: aptStats},
+	// conda's, mamba's and micromamba's package cache (condaReason). Their output is
+	// progress bars per package, with no line saying one came from the cache: no count.
+	{Name: "conda", Programs: []string{"conda", "mamba", "micromamba"}, KeyFiles: condaKeyFiles, Reason: condaReason},
 }
 
 // goModDirs are where go keeps downloaded modules for the RUN: $GOMODCACHE, else
@@ -166,6 +186,11 @@ func KeyGlobs(h inputs.HashGlobs, eco string) inputs.HashGlobs {
 	e, ok := EcosystemNamed(eco)
 	if !ok || slices.Equal(e.KeyFiles, inputs.DefaultHashFiles) {
 		return h
+	}
+	if len(e.KeyFiles) == 0 {
+		// No files decide what it fetches (apt: the command names the packages): the
+		// key hashes the steps alone.
+		return inputs.HashGlobs{}
 	}
 	g, err := inputs.ParseHashGlobs(e.KeyFiles...)
 	if err != nil {
