@@ -1,6 +1,10 @@
 package report
 
 import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -51,5 +55,48 @@ func TestSummaryNamesEachMountsPlatformInAMultiPlatformBuild(t *testing.T) {
 		if !strings.Contains(s, want) {
 			t.Errorf("summary lacks %q:\n%s", want, s)
 		}
+	}
+}
+
+// The new fields are public too: README's mount-cache-report table has a row for every
+// field a fully filled entry has, in order, and their inner fields are as documented.
+func TestMountCacheReportREADMEListsEveryField(t *testing.T) {
+	cached, quota := true, int64(5)
+	e := MountEntry{ID: "i", CacheID: "c", Target: "t", Key: "k", MatchedKey: "m", Hit: HitPartial, Injected: true, Reason: "r",
+		RestoredBytes: 1, Saved: true, SavedBytes: 2, SaveNote: "n", SavedKey: "s", DeltaOn: "d", StepCached: &cached,
+		Pip: &PipCounts{Total: 3, Cached: 2}, Ecosystem: "pip", Packages: &PackageCounts{Total: 3, Cached: 2},
+		Platform: "all", Pruned: &PruneCounts{Files: 1, Bytes: 2, MaxBytes: 3}, QuotaBytes: &quota}
+	b, err := json.Marshal(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := keysInOrder(t, b)
+	if tail := got[len(got)-3:]; !slices.Equal(tail, []string{"platform", "pruned", "quotaBytes"}) {
+		t.Errorf("fields %q end with %q", got, tail)
+	}
+	var inner struct {
+		Pruned json.RawMessage `json:"pruned"`
+	}
+	_ = json.Unmarshal(b, &inner)
+	if k := keysInOrder(t, inner.Pruned); !slices.Equal(k, []string{"files", "bytes", "maxBytes"}) {
+		t.Errorf("pruned fields %q", k)
+	}
+	readme, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, ok := strings.Cut(string(readme), "### The `mount-cache-report` output")
+	if !ok {
+		t.Fatal("README has no mount-cache-report section")
+	}
+	section, _, _ = strings.Cut(section, "\n## ")
+	var rows []string
+	for _, line := range strings.Split(section, "\n") {
+		if f, ok := strings.CutPrefix(line, "| `"); ok {
+			rows = append(rows, f[:strings.Index(f, "`")])
+		}
+	}
+	if !slices.Equal(rows, got) {
+		t.Errorf("README documents %q\nthe output has   %q", rows, got)
 	}
 }
