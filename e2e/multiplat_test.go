@@ -3,6 +3,7 @@
 package e2e
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"sort"
@@ -105,6 +106,7 @@ func multiplatRounds(t *testing.T, e *mountCacheEnv, ctx func(round string) stri
 			t.Errorf("key %s, want %s...", keys[i], mountcache.KeyPrefix+w)
 		}
 	}
+	multiplatReportFields(t, first)
 	second := e.run(t, ctx("2"), false, inputs)
 	for _, r := range mountReports(t, second) {
 		if r.Hit == "miss" || !r.Injected {
@@ -146,4 +148,33 @@ func TestMultiPlatformCrossCompileMountCaches(t *testing.T) {
 		[]string{"mp-amd64-has: /root/.cache/go-build/stamp-amd64", "mp-arm64-has: /root/.cache/go-build/stamp-arm64",
 			"mp-amd64-has: /dl/stamp-arm64-1", "mp-arm64-has: /dl/stamp-amd64-1"},
 		[]string{"mp-amd64-has: /root/.cache/go-build/stamp-arm64", "mp-arm64-has: /root/.cache/go-build/stamp-amd64"})
+}
+
+// multiplatReportFields: caps (issue 18). Each mount-cache-report entry of a first run
+// names whose directory it is (the id ends in the architecture for a platform's own, the
+// others every platform shares) and takes what it saved of the quota.
+func multiplatReportFields(t *testing.T, r Result) {
+	t.Helper()
+	var entries []struct {
+		ID, Platform string
+		SavedBytes   int64
+		QuotaBytes   *int64
+	}
+	if err := json.Unmarshal([]byte(r.Outputs["mount-cache-report"]), &entries); err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		want := mountcache.PlatformAll
+		for _, arch := range []string{"amd64", "arm64"} {
+			if strings.HasSuffix(e.ID, "-"+arch) {
+				want = "linux/" + arch
+			}
+		}
+		if e.Platform != want {
+			t.Errorf("%s: platform %q, want %q", e.ID, e.Platform, want)
+		}
+		if e.QuotaBytes == nil || *e.QuotaBytes != e.SavedBytes || e.SavedBytes == 0 {
+			t.Errorf("%s: quotaBytes %v, want what it saved, %d", e.ID, e.QuotaBytes, e.SavedBytes)
+		}
+	}
 }

@@ -156,8 +156,8 @@ func FuzzTypedInputs(f *testing.F) {
 		if back, err := ParseHashGlobs(in.MountCache.HashFiles.Globs()...); err != nil || !reflect.DeepEqual(back, in.MountCache.HashFiles) {
 			t.Fatalf("hash globs %q read back as %q, %v", in.MountCache.HashFiles, back, err)
 		}
-		if back, err := ParseSize(in.MountCache.MaxSize.String()); err != nil || back != in.MountCache.MaxSize {
-			t.Fatalf("size %d prints as %q, which reads back as %d, %v", in.MountCache.MaxSize, in.MountCache.MaxSize, back, err)
+		if back, err := ParseMountMaxSize(in.MountCache.MaxSize.String()); err != nil || back.String() != in.MountCache.MaxSize.String() {
+			t.Fatalf("mount-cache-max-size %q reads back as %q, %v", in.MountCache.MaxSize, back, err)
 		}
 	})
 }

@@ -103,7 +103,7 @@ type CacheSettings struct {
 type MountCacheSettings struct {
 	Select    MountSelector // auto, all, none, or a list of ids/targets
 	HashFiles HashGlobs     // glob patterns relative to the context
-	MaxSize   Size          // bytes
+	MaxSize   MountMaxSize  // per ecosystem, or one size for every mount
 	Keep      Keep          // superseded entries to keep on the default branch
 }
 
@@ -456,12 +456,9 @@ func (p *parser) mountCacheSettings() MountCacheSettings {
 	globs, errs := parseHashGlobs(p.list("mount-cache-hash-files", false))
 	p.errs = append(p.errs, errs...)
 	m.HashFiles = globs
-	m.MaxSize = DefaultMountCacheMaxSize
-	if v := p.str("mount-cache-max-size", ""); v != "" {
-		size, err := ParseSize(v)
-		p.add("mount-cache-max-size", err)
-		m.MaxSize = size
-	}
+	maxSize, errs := parseMountMaxSize(p.listWith("mount-cache-max-size", listOpts{}))
+	p.errs = append(p.errs, errs...)
+	m.MaxSize = maxSize
 	m.Keep = DefaultKeep
 	if v := p.str("mount-cache-keep", ""); v != "" {
 		keep, err := ParseKeep(v)

@@ -31,7 +31,7 @@ func TestDefaultsMatchBuildPushAction(t *testing.T) {
 	if in.Context != "." || in.File != "Dockerfile" || in.Push || in.NoCache || in.Pull {
 		t.Errorf("defaults: context=%q file=%q push=%v no-cache=%v pull=%v", in.Context, in.File, in.Push, in.NoCache, in.Pull)
 	}
-	if in.Cache.Mode != "max" || !in.Cache.Auto || !in.MountCache.Select.Auto() || in.MountCache.MaxSize != 2<<30 || in.MountCache.Keep != 1 {
+	if in.Cache.Mode != "max" || !in.Cache.Auto || !in.MountCache.Select.Auto() || in.MountCache.MaxSize.For("pip") != 2<<30 || in.MountCache.MaxSize.String() != "2GiB" || in.MountCache.Keep != 1 {
 		t.Errorf("cache defaults: %+v %+v", in.Cache, in.MountCache)
 	}
 }

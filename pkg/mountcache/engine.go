@@ -168,7 +168,8 @@ type Request struct {
 	// Platform is the platform the build's first image is for; "" asks DefaultPlatform.
 	Platform        string
 	DefaultPlatform func(ctx context.Context) (string, error)
-	MaxSize         int64 // mount-cache-max-size
+	// MaxSize is mount-cache-max-size: each mount is pruned to its ecosystem's cap.
+	MaxSize inputs.MountMaxSize
 	// Platforms are every platform of a multi-platform build (platforms input), the
 	// first being Platform; empty or one: a single-platform build (issue 18).
 	Platforms []string
@@ -274,6 +275,17 @@ type Outcome struct {
 	// counts, when its output gives them.
 	Ecosystem string        `json:"ecosystem,omitempty"`
 	Packages  *PackageStats `json:"packages,omitempty"`
+	// caps (issue 18)
+	// Platform is the platform whose steps use the directory ("linux/arm64"; the build's
+	// one platform when it has one), PlatformAll when every platform of a multi-platform
+	// build shares it, or the platforms that do, separated by commas.
+	Platform string `json:"platform,omitempty"`
+	// Pruned is what the extraction dropped to stay under the mount's cap; nil when nothing.
+	Pruned *Pruned `json:"pruned,omitempty"`
+	// QuotaBytes is what the mount's entries take of the repository's cache quota after
+	// the run (compressed): the entry saved (a delta with the full entry it completes), else
+	// the entry restored, which stays; 0 when it has none, nil when the storage did not say.
+	QuotaBytes *int64 `json:"quotaBytes,omitempty"`
 
 	Restore    RestoreStatus `json:"-"`
 	SaveStatus SaveStatus    `json:"-"`
@@ -290,6 +302,10 @@ type Outcome struct {
 	// uncovered lists the steps' inputs the key could not hash (StepsHash.Uncovered):
 	// an exact hit then does not mean the layer cache holds the steps.
 	uncovered []string
+
+	// fullBytes and heldBytes are the sizes of the restored full entry and of all the
+	// restored entries (a delta and its base); -1 when the storage did not say.
+	fullBytes, heldBytes int64
 }
 
 // Result is everything a run of the engine did.
@@ -378,7 +394,7 @@ func (e *Engine) Restore(ctx context.Context, req Request) *Run {
 	if len(req.Platforms) > 1 {
 		plats = req.Platforms
 	}
-	caches, platformOf, unmatched, err := platformCaches(dockerfile, req, plats)
+	caches, usedBy, unmatched, err := platformCaches(dockerfile, req, plats)
 	if err != nil {
 		r.warn(fmt.Sprintf("cannot list the Dockerfile's cache mounts: %v", err))
 		return r
@@ -435,9 +451,10 @@ func (e *Engine) Restore(ctx context.Context, req Request) *Run {
 			r.warn(err.Error())
 			return r
 		}
+		platform := usedBy[ci][0]
 		ms := &Outcome{cache: cache, ID: m.ID, CacheID: cache.CacheID, Target: m.Path, Hit: HitMiss,
-			Key: Key(m, platformOf[ci], steps.Hash), version: EntryVersion(cache), uncovered: steps.Uncovered,
-			Ecosystem: cacheEcosystem(cache), platform: platformOf[ci]}
+			Key: Key(m, platform, steps.Hash), version: EntryVersion(cache), uncovered: steps.Uncovered,
+			Ecosystem: cacheEcosystem(cache), platform: platform, Platform: platformField(usedBy[ci], plats)}
 		r.res.Mounts = append(r.res.Mounts, ms)
 		if ok, why := Flaggable(cache); !ok {
 			ms.Restore, ms.Reason = RestoreNotCarried, "not carried: "+why
@@ -517,6 +534,11 @@ func (r *Run) restoreOne(ctx context.Context, ms *Outcome) (found restored, inje
 		return found, false
 	}
 	ms.MatchedKey = entry.Key()
+	ms.fullBytes, ms.heldBytes = entry.Source().Size, entry.Source().Size
+	if base != nil {
+		ms.fullBytes = base.Source().Size
+		ms.heldBytes = sumKnown(ms.fullBytes, ms.heldBytes)
+	}
 	ms.Hit = HitPartial
 	exact := CompletesKey(entry.Key(), ms.Key)
 	if exact {

@@ -124,6 +124,52 @@ type saveDone struct {
 	note         string
 	bytes        int64
 	key, deltaOn string
+	pruned       *Pruned
+}
+
+// quotaBytes is what ms's entries hold of the repository's cache once d is done: the entry
+// saved (with the full entry a delta completes, which the cleanup keeps), else what was
+// restored, which stays; nil when a size is unknown.
+func quotaBytes(ms *Outcome, d saveDone) *int64 {
+	n := int64(0)
+	switch {
+	case d.status == Saved && d.deltaOn != "":
+		n = sumKnown(ms.fullBytes, d.bytes)
+	case d.status == Saved:
+		n = d.bytes
+	case d.reason == ReasonAlreadyExists:
+		n = -1 // another run's entry, of a size not asked
+	case ms.MatchedKey != "":
+		n = ms.heldBytes
+	}
+	if n < 0 {
+		return nil
+	}
+	return &n
+}
+
+// sumKnown adds two sizes, -1 when either is unknown.
+func sumKnown(a, b int64) int64 {
+	if a < 0 || b < 0 {
+		return -1
+	}
+	return a + b
+}
+
+// Pruned is what the extraction dropped, least recently used first, to keep a mount
+// under its cap (mount-cache-max-size for its ecosystem).
+type Pruned struct {
+	Files    int64 `json:"files"`
+	Bytes    int64 `json:"bytes"`    // uncompressed
+	MaxBytes int64 `json:"maxBytes"` // the cap that applied
+}
+
+// capName says which cap applied: "2.0 GiB (mount-cache-max-size for go)".
+func capName(eco string, maxBytes int64) string {
+	if eco == "" {
+		return report.Bytes(maxBytes) + " (mount-cache-max-size)"
+	}
+	return report.Bytes(maxBytes) + " (mount-cache-max-size for " + eco + ")"
 }
 
 // saveBatch is what extractAndSave did: per mount (in r.res.Mounts order), and overall.
@@ -138,10 +184,11 @@ type saveBatch struct {
 func (r *Run) apply(b saveBatch) {
 	for i, ms := range r.res.Mounts {
 		d := b.mounts[i]
-		ms.SaveStatus, ms.SaveReason, ms.SaveNote = d.status, d.reason, d.note
+		ms.SaveStatus, ms.SaveReason, ms.SaveNote, ms.Pruned = d.status, d.reason, d.note, d.pruned
 		if d.status == Saved {
 			ms.Saved, ms.SavedBytes, ms.SavedKey, ms.DeltaOn = true, d.bytes, d.key, d.deltaOn
 		}
+		ms.QuotaBytes = quotaBytes(ms, d)
 	}
 	r.res.SavePhases = append(r.res.SavePhases, b.phases...)
 	r.res.Warnings = append(r.res.Warnings, b.warnings...)
@@ -212,10 +259,12 @@ func (r *Run) extractAndSave(ctx context.Context, log Logger, during bool, build
 		}
 		var ex mounthelper.ExtractResult
 		var err error
+		// The mount's ecosystem's cap (mount-cache-max-size: 2GiB, go=4GiB).
+		maxBytes := r.req.MaxSize.For(ms.Ecosystem).Bytes()
 		if helper == nil {
 			err = fmt.Errorf("no helper to run inside BuildKit")
 		} else {
-			ex, err = helper.Extract(ctx, ms.cache, ms.restoredDigest, deltaOn, r.req.MaxSize, r.req.BuildArgs, outDir)
+			ex, err = helper.Extract(ctx, ms.cache, ms.restoredDigest, deltaOn, maxBytes, r.req.BuildArgs, outDir)
 		}
 		extractTime += time.Since(start)
 		if err != nil {
@@ -225,7 +274,8 @@ func (r *Run) extractAndSave(ctx context.Context, log Logger, during bool, build
 			continue
 		}
 		if ex.PrunedFiles > 0 {
-			log.Infof("Mount cache %s: pruned %d least recently used files (%s) to stay under %s", ms.ID, ex.PrunedFiles, report.Bytes(ex.PrunedBytes), report.Bytes(r.req.MaxSize))
+			d.pruned = &Pruned{Files: ex.PrunedFiles, Bytes: ex.PrunedBytes, MaxBytes: maxBytes}
+			log.Infof("Mount cache %s: pruned %d least recently used files (%s) to stay under %s", ms.ID, ex.PrunedFiles, report.Bytes(ex.PrunedBytes), capName(ms.Ecosystem, maxBytes))
 		}
 		deltaKey := ""
 		switch ex.Status {

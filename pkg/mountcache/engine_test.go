@@ -49,7 +49,7 @@ func newFixture(t *testing.T, dockerfile, selector string) *fixture {
 		helper: &fakeHelper{sourcesRes: InjectResult{Report: mounthelper.InjectReport{Status: mounthelper.InjectInjected, Files: 3, StreamBytes: 300, PathsDigest: "sha256:restored"}}, extract: mounthelper.ExtractResult{Status: mounthelper.ExtractArchived, Files: 4}, archive: []byte("new archive")},
 		log:    &fakeLog{},
 		req: Request{Selector: sel, Dockerfile: filepath.Join(dir, "Dockerfile"), ContextDir: dir, HashFiles: hashGlobs(t, "requirements.txt"),
-			Platform: testPlatform, MaxSize: 1 << 30, Reads: true, Save: true, SaveReason: "saved: push to the default branch",
+			Platform: testPlatform, MaxSize: maxSizeOf(t, "1GiB"), Reads: true, Save: true, SaveReason: "saved: push to the default branch",
 			ReadDeniedHint: " (read hint)", WriteDeniedHint: " (write hint)"},
 	}
 }
@@ -412,7 +412,7 @@ func TestEngineSaveRules(t *testing.T) {
 			},
 			build: okBuild, status: Saved, extract: true,
 			check: func(t *testing.T, f *fixture, ms *Outcome, res *Result) {
-				if f.log.index("info: Mount cache /root/.cache/pip: pruned 5 least recently used files (3.0 MiB) to stay under 1.0 GiB") < 0 {
+				if f.log.index("info: Mount cache /root/.cache/pip: pruned 5 least recently used files (3.0 MiB) to stay under 1.0 GiB (mount-cache-max-size for pip)") < 0 {
 					t.Errorf("log:\n%s", f.log)
 				}
 			}},

@@ -3,6 +3,7 @@ package mountcache
 import (
 	"fmt"
 	"slices"
+	"strings"
 )
 
 // Multi-platform builds (issue 18): a build for linux/amd64,linux/arm64 solves every RUN
@@ -22,8 +23,9 @@ import (
 // caches[i]; its key names that platform, so a directory all platforms share keeps the
 // key a build of the first platform alone gives it. A shared directory's Mounts hold
 // every platform's step that differs (their StepDigests enter the key). unmatched lists
-// the selector's names no platform's mounts match.
-func platformCaches(dockerfile []byte, req Request, platforms []string) (caches []Cache, platformOf []string, unmatched []string, err error) {
+// the selector's names no platform's mounts match. usedBy[i] are the platforms whose
+// steps use caches[i], in the build's order (usedBy[i][0] == platformOf[i]).
+func platformCaches(dockerfile []byte, req Request, platforms []string) (caches []Cache, usedBy [][]string, unmatched []string, err error) {
 	for i, p := range platforms {
 		found, err := Discover(dockerfile, Options{BuildArgs: req.BuildArgs, Target: req.Target, Platform: p})
 		if err != nil {
@@ -41,8 +43,11 @@ func platformCaches(dockerfile []byte, req Request, platforms []string) (caches 
 		for _, c := range Caches(selected) {
 			j := slices.IndexFunc(caches, func(o Cache) bool { return sameDirectory(o, c) })
 			if j < 0 {
-				caches, platformOf = append(caches, c), append(platformOf, p)
+				caches, usedBy = append(caches, c), append(usedBy, []string{p})
 				continue
+			}
+			if !slices.Contains(usedBy[j], p) {
+				usedBy[j] = append(usedBy[j], p)
 			}
 			for _, m := range c.Mounts {
 				if !slices.ContainsFunc(caches[j].Mounts, func(o Mount) bool { return sameStep(o, m) }) {
@@ -51,7 +56,7 @@ func platformCaches(dockerfile []byte, req Request, platforms []string) (caches 
 			}
 		}
 	}
-	return caches, platformOf, unmatched, nil
+	return caches, usedBy, unmatched, nil
 }
 
 // sameDirectory says whether two caches name one BuildKit directory (as Caches groups).
@@ -64,4 +69,22 @@ func sameDirectory(a, b Cache) bool {
 // inputs (a step that does not expand the platform).
 func sameStep(a, b Mount) bool {
 	return a.StageIndex == b.StageIndex && a.Line == b.Line && a.Index == b.Index && a.StepDigest == b.StepDigest
+}
+
+// PlatformAll is an Outcome's Platform for a directory every platform of a multi-platform
+// build uses.
+const PlatformAll = "all"
+
+// platformField is the mount-cache-report platform of a directory the platforms usedBy
+// use, of a build for platforms: the platform itself in a single-platform build or for a
+// platform's own directory; PlatformAll for one every platform shares; else the platforms
+// that share it, separated by commas.
+func platformField(usedBy, platforms []string) string {
+	switch {
+	case len(usedBy) == 1:
+		return usedBy[0]
+	case len(usedBy) == len(platforms):
+		return PlatformAll
+	}
+	return strings.Join(usedBy, ",")
 }

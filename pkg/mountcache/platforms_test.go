@@ -148,7 +148,7 @@ func TestMultiPlatformStepsMatchBuildKitsNames(t *testing.T) {
 	dt := []byte("FROM --platform=$BUILDPLATFORM alpine:3.20 AS build\nARG TARGETARCH\n" +
 		"RUN --mount=type=cache,id=work-$TARGETARCH,target=/cache echo $TARGETARCH > /cache/seen\n" +
 		"RUN --mount=type=cache,id=dl,target=/dl echo $TARGETARCH > /dl/$TARGETARCH\n")
-	caches, platformOf, _, err := platformCaches(dt, Request{Selector: selectorOf(t, "all"), Target: "build"}, twoPlatforms)
+	caches, usedBy, _, err := platformCaches(dt, Request{Selector: selectorOf(t, "all"), Target: "build"}, twoPlatforms)
 	if err != nil || len(caches) != 3 {
 		t.Fatalf("caches %+v (%v)", caches, err)
 	}
@@ -183,8 +183,8 @@ func TestMultiPlatformStepsMatchBuildKitsNames(t *testing.T) {
 		match := usesMount(c.Mounts)
 		for _, p := range twoPlatforms {
 			got := slices.ContainsFunc(names[p], match)
-			if want := p == platformOf[i] || c.CacheID == "/dl"; got != want {
-				t.Errorf("%s (keyed %s) matches %s's RUN %v: %v, want %v", c.CacheID, platformOf[i], p, names[p], got, want)
+			if want := p == usedBy[i][0] || c.CacheID == "/dl"; got != want {
+				t.Errorf("%s (keyed %s) matches %s's RUN %v: %v, want %v", c.CacheID, usedBy[i][0], p, names[p], got, want)
 			}
 		}
 	}

@@ -13,7 +13,7 @@ func TestSummaryNamesEachMountsEcosystemAndCounts(t *testing.T) {
 	}}
 	s := r.Summary()
 	for _, want := range []string{
-		"| Mount cache | Hit | Restored | Saved | Packages cached |",
+		"| Mount cache | Hit | Restored | Saved | Packages cached | In quota |",
 		"| `/root/.npm` (npm) | partial | 2.0 MiB | 3.0 MiB | 2/3 |",
 		"| `/root/.cache/pip` (pip) | exact |",
 		"| 11/12 |",

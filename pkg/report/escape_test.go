@@ -149,11 +149,12 @@ func cells(row string) []string {
 // Mount ids, keys and messages come from the Dockerfile and the cache service: a pipe,
 // a newline or Markdown in them must not add cells, rows, links or HTML to the summary.
 func TestSummaryCellsHoldOutsideValuesWithPipesNewlinesAndMarkdown(t *testing.T) {
+	quota := int64(1)
 	md := Result{
 		Image: "app|x", Tags: []string{"a|b", "c`d"}, Digest: "sha256:1|2", StepsTotal: 1,
 		SaveReason: "saved | <img src=x> [click](http://evil) `code`\n| injected | row |",
 		Mounts: []MountEntry{
-			{ID: "/root/.cache|pip", Hit: "partial|x", SaveNote: "not saved: key\n| Fake | row |"},
+			{ID: "/root/.cache|pip", Hit: "partial|x", SaveNote: "not saved: key\n| Fake | row |", Platform: "linux/a|md64\n| Fake | row |", Ecosystem: "p|ip", QuotaBytes: &quota},
 			{ID: "id`with``ticks", Hit: "miss"},
 		},
 		Hints: []string{"hint\n### heading"},
@@ -161,7 +162,7 @@ func TestSummaryCellsHoldOutsideValuesWithPipesNewlinesAndMarkdown(t *testing.T)
 	want := 2
 	for _, line := range strings.Split(md, "\n") {
 		if strings.HasPrefix(line, "| Mount cache |") {
-			want = 5
+			want = 6
 		}
 		if !strings.HasPrefix(line, "|") {
 			want = 2

@@ -56,6 +56,8 @@ func outputsText(list []Output) string {
 func yes() *bool { b := true; return &b }
 func no() *bool  { b := false; return &b }
 
+func bytesOf(n int64) *int64 { return &n }
+
 const (
 	pipKey   = "warmbuild-mount-root-.cache-pip-linux-amd64-3f9a1c0d2e4b5a69"
 	pipKeyV1 = "warmbuild-mount-root-.cache-pip-linux-amd64-8c2e7d41a0b9f356"
@@ -81,7 +83,8 @@ var goldenCases = []struct {
 		Backend: "gha", BackendReason: ghaWhy, ReadScopes: []string{"warmbuild-main"}, WriteScope: "warmbuild-main",
 		CacheSaved: true, SaveReason: policy,
 		Mounts: []MountEntry{{ID: "/root/.cache/pip", CacheID: "/root/.cache/pip", Target: "/root/.cache/pip", Key: pipKey, Hit: HitMiss, Reason: "no cache entry yet",
-			Saved: true, SavedBytes: 41_943_040, SavedKey: pipKey, StepCached: no(), Pip: &PipCounts{Total: 12, Downloaded: []string{"certifi", "charset-normalizer", "flask"}, Built: []string{"pyyaml"}}}},
+			Saved: true, SavedBytes: 41_943_040, SavedKey: pipKey, StepCached: no(), Pip: &PipCounts{Total: 12, Downloaded: []string{"certifi", "charset-normalizer", "flask"}, Built: []string{"pyyaml"}},
+			QuotaBytes: bytesOf(41_943_040)}},
 		PipTotal: 12,
 		Phases: []Phase{{Name: "connect", Duration: 1200 * time.Millisecond}, {Name: "restore", Duration: 150 * time.Millisecond}, {Name: "inject", Duration: 0},
 			{Name: "build", Duration: 48317 * time.Millisecond}, {Name: "extract", Duration: 2100 * time.Millisecond, During: "export"}, {Name: "save", Duration: 3400 * time.Millisecond, During: "export"}},
@@ -94,7 +97,8 @@ var goldenCases = []struct {
 		Backend: "gha", BackendReason: ghaWhy, ReadScopes: []string{"warmbuild-main"}, WriteScope: "warmbuild-main",
 		CacheSaved: true, SaveReason: policy,
 		Mounts: []MountEntry{{ID: "/root/.cache/pip", CacheID: "/root/.cache/pip", Target: "/root/.cache/pip", Key: pipKey, MatchedKey: pipKey, Hit: HitExact,
-			Reason: "exact hit: requirements unchanged, the layer cache holds the pip step", SaveNote: "unchanged: an entry with this key exists", StepCached: yes()}},
+			Reason: "exact hit: requirements unchanged, the layer cache holds the pip step", SaveNote: "unchanged: an entry with this key exists", StepCached: yes(),
+			QuotaBytes: bytesOf(41_943_040)}},
 		Phases:              []Phase{{Name: "connect", Duration: 900 * time.Millisecond}, {Name: "restore", Duration: 210 * time.Millisecond}, {Name: "inject", Duration: 0}, {Name: "build", Duration: 3904 * time.Millisecond}},
 		RepoCacheUsageBytes: 94_371_840, RepoCacheUsageKnown: true,
 	}},
@@ -108,9 +112,9 @@ var goldenCases = []struct {
 		Mounts: []MountEntry{
 			{ID: "/root/.cache/pip", CacheID: "/root/.cache/pip", Target: "/root/.cache/pip", Key: pipKey, MatchedKey: pipKeyV1, Hit: HitPartial, Injected: true, RestoredBytes: 41_943_040,
 				Saved: true, SavedBytes: 1_258_291, SavedKey: pipKey + "+" + "8c2e7d41", DeltaOn: pipKeyV1, SaveNote: "delta of 3 files on " + pipKeyV1, StepCached: no(),
-				Pip: &PipCounts{Total: 13, Cached: 11, Downloaded: []string{"requests"}, Built: []string{"mypkg"}}},
+				Pip: &PipCounts{Total: 13, Cached: 11, Downloaded: []string{"requests"}, Built: []string{"mypkg"}}, QuotaBytes: bytesOf(41_943_040 + 1_258_291)},
 			{ID: "apt", CacheID: "apt", Target: "/var/cache/apt", Key: "warmbuild-mount-apt-linux-amd64-3f9a1c0d2e4b5a69", Hit: HitMiss,
-				Reason: "not carried: sharing=locked is not carried (a BuildKit cache directory that is shared this way cannot be injected)", SaveNote: "not carried"},
+				Reason: "not carried: sharing=locked is not carried (a BuildKit cache directory that is shared this way cannot be injected)", SaveNote: "not carried", QuotaBytes: bytesOf(0)},
 		},
 		PipTotal: 13, PipCached: 11,
 		Phases: []Phase{{Name: "connect", Duration: 800 * time.Millisecond}, {Name: "restore", Duration: 400 * time.Millisecond}, {Name: "inject", Duration: 2600 * time.Millisecond},
@@ -123,7 +127,8 @@ var goldenCases = []struct {
 		Backend: "gha", BackendReason: ghaWhy, ReadScopes: []string{"warmbuild-main"}, WriteScope: "warmbuild-main",
 		SaveReason: "not saved: the build failed (push to main (the default branch))",
 		Mounts: []MountEntry{{ID: "/root/.cache/pip", CacheID: "/root/.cache/pip", Target: "/root/.cache/pip", Key: pipKey, MatchedKey: pipKeyV1, Hit: HitPartial, Injected: true,
-			RestoredBytes: 41_943_040, SaveNote: "not saved: the build failed", StepCached: no(), Pip: &PipCounts{Total: 4, Cached: 3, Downloaded: []string{"nosuchpkg"}}}},
+			RestoredBytes: 41_943_040, SaveNote: "not saved: the build failed", StepCached: no(), Pip: &PipCounts{Total: 4, Cached: 3, Downloaded: []string{"nosuchpkg"}},
+			QuotaBytes: bytesOf(41_943_040)}},
 		PipTotal: 4, PipCached: 3,
 		Phases: []Phase{{Name: "connect", Duration: 700 * time.Millisecond}, {Name: "restore", Duration: 300 * time.Millisecond}, {Name: "inject", Duration: 2200 * time.Millisecond},
 			{Name: "build", Duration: 7500 * time.Millisecond}, {Name: "extract", Duration: 0}, {Name: "save", Duration: 0}},
@@ -135,7 +140,8 @@ var goldenCases = []struct {
 		CacheMode:  "ACTIONS_CACHE_MODE=read (read-only cache access): restores only, saves nothing",
 		SaveReason: readOnly,
 		Mounts: []MountEntry{{ID: "/root/.cache/pip", CacheID: "/root/.cache/pip", Target: "/root/.cache/pip", Key: pipKey, Hit: HitMiss,
-			Reason: "not restored: the cache service denied reading: cache read denied: token has no readable scopes", SaveNote: "not saved: " + readOnly, StepCached: yes()}},
+			Reason: "not restored: the cache service denied reading: cache read denied: token has no readable scopes", SaveNote: "not saved: " + readOnly, StepCached: yes(),
+			QuotaBytes: bytesOf(0)}},
 		Phases:   []Phase{{Name: "connect", Duration: 600 * time.Millisecond}, {Name: "restore", Duration: 90 * time.Millisecond}, {Name: "inject", Duration: 0}, {Name: "build", Duration: 4020 * time.Millisecond}, {Name: "extract", Duration: 0}, {Name: "save", Duration: 0}},
 		Warnings: []string{"mount cache: /root/.cache/pip: not restored: the cache service denied reading: cache read denied: token has no readable scopes (ACTIONS_CACHE_MODE=read (read-only cache access))"},
 	}},
@@ -170,6 +176,32 @@ var goldenCases = []struct {
 			"the repository's Actions caches use 93% of their 10.0 GiB limit; GitHub evicts the least recently used entries beyond it, which makes builds cold"},
 		Warnings:            []string{"exporting cache to registry: 401 Unauthorized", "Actions cache nearly full: the repository's Actions caches use 93% of their 10.0 GiB limit; GitHub evicts the least recently used entries beyond it, which makes builds cold"},
 		RepoCacheUsageBytes: 9_990_000_000, RepoCacheUsageKnown: true,
+	}},
+	// caps (issue 18): a two-platform build carrying pip's cache (one directory both
+	// platforms share), npm's and Go's build cache per platform (id=go-$TARGETARCH) under
+	// mount-cache-max-size: 2GiB, go=512MiB; what each takes of the quota, and the total.
+	{"caps-multiplatform", Result{
+		Image: image, Tags: []string{image}, Digest: digest, ImageID: imageID,
+		StepsCached: 2, StepsTotal: 9, Duration: 95 * time.Second,
+		Backend: "gha", BackendReason: ghaWhy, ReadScopes: []string{"warmbuild-main"}, WriteScope: "warmbuild-main",
+		CacheSaved: true, SaveReason: policy,
+		Mounts: []MountEntry{
+			{ID: "/root/.cache/pip", CacheID: "/root/.cache/pip", Target: "/root/.cache/pip", Key: pipKey, MatchedKey: pipKey, Hit: HitExact, Injected: true, RestoredBytes: 325_058_560,
+				SaveNote: "unchanged: an entry with this key exists", StepCached: no(), Ecosystem: "pip", Platform: "all",
+				Pip: &PipCounts{Total: 40, Cached: 40}, Packages: &PackageCounts{Total: 40, Cached: 40}, QuotaBytes: bytesOf(325_058_560)},
+			{ID: "/root/.npm", CacheID: "/root/.npm", Target: "/root/.npm", Key: "warmbuild-mount-root-.npm-linux-amd64-5d1e", Hit: HitMiss, Reason: "no cache entry yet",
+				Saved: true, SavedBytes: 47_185_920, SavedKey: "warmbuild-mount-root-.npm-linux-amd64-5d1e", StepCached: no(), Ecosystem: "npm", Platform: "all", QuotaBytes: bytesOf(47_185_920)},
+			{ID: "go-amd64", CacheID: "go-amd64", Target: "/root/.cache/go-build", Key: "warmbuild-mount-go-amd64-linux-amd64-77c0", MatchedKey: "warmbuild-mount-go-amd64-linux-amd64-1b9e", Hit: HitPartial, Injected: true,
+				RestoredBytes: 150_994_944, Saved: true, SavedBytes: 157_286_400, SavedKey: "warmbuild-mount-go-amd64-linux-amd64-77c0", StepCached: no(), Ecosystem: "go", Platform: "linux/amd64",
+				Pruned: &PruneCounts{Files: 812, Bytes: 96_468_992, MaxBytes: 512 << 20}, QuotaBytes: bytesOf(157_286_400)},
+			{ID: "go-arm64", CacheID: "go-arm64", Target: "/root/.cache/go-build", Key: "warmbuild-mount-go-arm64-linux-arm64-77c0", MatchedKey: "warmbuild-mount-go-arm64-linux-arm64-1b9e", Hit: HitPartial, Injected: true,
+				RestoredBytes: 146_800_640, Saved: true, SavedBytes: 153_092_096, SavedKey: "warmbuild-mount-go-arm64-linux-arm64-77c0", StepCached: no(), Ecosystem: "go", Platform: "linux/arm64",
+				Pruned: &PruneCounts{Files: 790, Bytes: 92_274_688, MaxBytes: 512 << 20}, QuotaBytes: bytesOf(153_092_096)},
+		},
+		PipTotal: 40, PipCached: 40, PackagesTotal: 40, PackagesCached: 40,
+		Phases: []Phase{{Name: "connect", Duration: 900 * time.Millisecond}, {Name: "restore", Duration: 600 * time.Millisecond}, {Name: "inject", Duration: 9 * time.Second},
+			{Name: "build", Duration: 95 * time.Second}, {Name: "extract", Duration: 6 * time.Second, During: "export"}, {Name: "save", Duration: 4 * time.Second, During: "export"}},
+		RepoCacheUsageBytes: 2_684_354_560, RepoCacheUsageKnown: true,
 	}},
 	// accel (issue 16): a mode=max export through the accelerator, paced by the upload limit.
 	{"gha-accelerated", Result{

@@ -110,6 +110,26 @@ type MountEntry struct {
 	// Packages counts what that package manager took from its cache; absent when its
 	// output gave no count (npm below --loglevel=http, uv, a step the layer cache skipped).
 	Packages *PackageCounts `json:"packages,omitempty"`
+	// caps (issue 18)
+	// Platform is the platform whose steps use the directory ("linux/arm64"; the build's
+	// one platform when it has one), "all" when every platform of a multi-platform build
+	// shares it, or the platforms that do, separated by commas.
+	Platform string `json:"platform,omitempty"`
+	// Pruned is what the save dropped to stay under the mount's cap; absent when nothing.
+	Pruned *PruneCounts `json:"pruned,omitempty"`
+	// QuotaBytes is what the mount's entries take of the repository's cache quota after
+	// the run (compressed): the entry saved (a delta with the full entry it completes), else
+	// the entry restored, which stays; 0 when it has none, absent when the storage did not
+	// say.
+	QuotaBytes *int64 `json:"quotaBytes,omitempty"`
+}
+
+// PruneCounts is what a save dropped, least recently used first, to keep the mount under
+// its cap (the report's copy of mountcache.Pruned).
+type PruneCounts struct {
+	Files    int64 `json:"files"`
+	Bytes    int64 `json:"bytes"`    // uncompressed
+	MaxBytes int64 `json:"maxBytes"` // the cap that applied: mount-cache-max-size for its ecosystem
 }
 
 // PackageCounts is what a package manager did with its cache in the steps using a mount

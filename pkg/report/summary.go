@@ -53,16 +53,13 @@ func (r Result) Summary() string {
 		fmt.Fprintf(&b, "| Error | %s |\n", TableText(r.Failed))
 	}
 	if len(r.Mounts) > 0 {
-		b.WriteString("\n| Mount cache | Hit | Restored | Saved | Packages cached |\n|---|---|---|---|---|\n")
+		// caps (issue 18): what each costs of the quota, and the total.
+		b.WriteString("\n| Mount cache | Hit | Restored | Saved | Packages cached | In quota |\n|---|---|---|---|---|---|\n")
+		multi := r.multiPlatform()
 		for _, m := range r.Mounts {
-			saved := "–"
-			if m.Saved {
-				saved = Bytes(m.SavedBytes)
-			} else if m.SaveNote != "" {
-				saved = TableText(m.SaveNote)
-			}
-			fmt.Fprintf(&b, "| %s | %s | %s | %s | %s |\n", mountName(m), TableText(m.Hit), Bytes(m.RestoredBytes), saved, packagesCell(m))
+			fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s |\n", mountLabel(m, multi), TableText(m.Hit), Bytes(m.RestoredBytes), savedCell(m), packagesCell(m), quotaCell(m))
 		}
+		r.mountTotals(&b)
 	}
 	r.stepsSummary(&b) // explain (issue 17)
 	if len(r.Phases) > 0 {

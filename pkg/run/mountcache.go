@@ -59,7 +59,7 @@ func (r *runner) mountRequest(c *client.Client) mountcache.Request {
 		Platform:        firstOr(in.Platforms, ""),
 		Platforms:       in.Platforms, // every platform's mounts are carried (issue 18)
 		DefaultPlatform: func(ctx context.Context) (string, error) { return mountcache.DefaultPlatform(ctx, c) },
-		MaxSize:         in.MountCache.MaxSize.Bytes(),
+		MaxSize:         in.MountCache.MaxSize,
 		// WARMBUILD_MOUNT_TRANSFER=stream skips the in-build download (and its
 		// reachability probe) where the build is known to have no route to the storage.
 		StreamOnly:           r.renv.StreamMounts(),
@@ -108,6 +108,11 @@ func mountEntry(o *mountcache.Outcome) report.MountEntry {
 	e.Ecosystem = o.Ecosystem
 	if p := o.Packages; p != nil {
 		e.Packages = &report.PackageCounts{Total: p.Total, Cached: p.Cached}
+	}
+	// caps (issue 18)
+	e.Platform, e.QuotaBytes = o.Platform, o.QuotaBytes
+	if p := o.Pruned; p != nil {
+		e.Pruned = &report.PruneCounts{Files: p.Files, Bytes: p.Bytes, MaxBytes: p.MaxBytes}
 	}
 	return e
 }

@@ -17,11 +17,13 @@ import (
 // mount-cache-report keeps the JSON it had when it was the engine's outcomes themselves:
 // mountEntry carries every field.
 func TestMountReportEntryIsTheOutcomesJSON(t *testing.T) {
-	cached := false
+	cached, quota := false, int64(110)
 	ms := &mountcache.Outcome{ID: "/root/.cache/pip", CacheID: "/root/.cache/pip", Target: "/root/.cache/pip", Key: "k2", MatchedKey: "k1",
 		Hit: mountcache.HitPartial, Injected: true, Reason: "r", RestoredBytes: 100, Saved: true, SavedBytes: 10, SaveNote: "delta of 2 files on k1",
 		SavedKey: "k2+k1", DeltaOn: "k1", StepCached: &cached,
-		Pip: &mountcache.PipStats{Total: 5, Cached: 3, Downloaded: []string{"requests"}, Built: []string{"mypkg"}}}
+		Pip:       &mountcache.PipStats{Total: 5, Cached: 3, Downloaded: []string{"requests"}, Built: []string{"mypkg"}},
+		Ecosystem: "pip",
+		Platform:  mountcache.PlatformAll, Pruned: &mountcache.Pruned{Files: 4, Bytes: 4096, MaxBytes: 1 << 30}, QuotaBytes: &quota}
 	before, _ := json.Marshal([]*mountcache.Outcome{ms})
 	after, _ := json.Marshal([]report.MountEntry{mountEntry(ms)})
 	if string(before) != string(after) {

@@ -331,6 +331,11 @@ func imageName(in *inputs.Inputs) string {
 
 // MakePlan turns inputs and the runner's environment into what the build will do.
 func MakePlan(in *inputs.Inputs, env runnerenv.Env) (*Plan, error) {
+	// caps (issue 18): mount-cache-max-size names ecosystems of the mount cache table,
+	// which pkg/inputs cannot see.
+	if err := in.MountCache.MaxSize.CheckEcosystems(mountcache.EcosystemNames()); err != nil {
+		return nil, err
+	}
 	// gitctx (issue 14): the checkout or a Git context; {{defaultContext}} expanded.
 	in, git, err := resolveContext(in, env)
 	if err != nil {
