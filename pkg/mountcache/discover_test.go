@@ -49,6 +49,10 @@ func discoverCases() []discoverCase {
 		{name: "requirement-files", opts: Options{Platform: amd64}},
 		{name: "variable-targets", opts: Options{Platform: amd64, BuildArgs: map[string]string{"GIVEN": "/srv/pip"}}},
 		{name: "npm", opts: Options{Platform: amd64}},
+		{name: "yarn-classic", opts: Options{Platform: amd64}},
+		{name: "yarn-berry", opts: Options{Platform: amd64}},
+		{name: "pnpm-docs", opts: Options{Platform: amd64}},
+		{name: "pnpm-store-dir", opts: Options{Platform: amd64}},
 		{name: "escape-and-ns", opts: Options{Platform: amd64, BuildArgs: map[string]string{CacheNamespaceArg: "shop"}}},
 	}
 }
