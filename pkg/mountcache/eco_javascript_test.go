@@ -133,6 +133,18 @@ func TestPnpmStats(t *testing.T) {
 		total, cached int
 	}{
 		{
+			// pnpm 10.34.9 (what the stack's node image has), against tools/npmreg: the
+			// lockfile bumped one of three packages, the store held the other two.
+			name: "pnpm 10, partial hit",
+			log: "Lockfile is up to date, resolution step is skipped\n" +
+				"Progress: resolved 1, reused 0, downloaded 0, added 0\n" +
+				"Packages: +3\n+++\n" +
+				"Progress: resolved 3, reused 2, downloaded 1, added 3, done\n\n" +
+				"dependencies:\n+ wb-left 1.0.0\n+ wb-pad 2.0.0\n+ wb-right 1.0.0\n\n" +
+				"Done in 1.4s using pnpm v10.34.9\n",
+			total: 3, cached: 2,
+		},
+		{
 			// pnpm 10 in a CI log, a warm store (pnpm/pnpm#9286), cut short of ", done".
 			name: "warm store, no done line",
 			log: "Lockfile is up to date, resolution step is skipped\n" +
@@ -187,7 +199,8 @@ func TestPnpmStats(t *testing.T) {
 	if st := ecosystemStats("pnpm", "Progress: resolved 2, reused 1, downloaded 1, added 2, done\n", nil); st == nil || st.Total != 2 || st.Cached != 1 {
 		t.Errorf("ecosystemStats(pnpm) = %+v", st)
 	}
-	if st := ecosystemStats("yarn", "[2/4] Fetching packages...\nsuccess Saved lockfile.\nDone in 1.2s.\n", nil); st != nil {
+	// yarn 1.22.22's whole output, cold or warm alike: no count to read.
+	if st := ecosystemStats("yarn", "yarn install v1.22.22\n[1/4] Resolving packages...\n[2/4] Fetching packages...\n[3/4] Linking dependencies...\n[4/4] Building fresh packages...\nDone in 0.29s.\n", nil); st != nil {
 		t.Errorf("ecosystemStats(yarn) = %+v, want no count", st)
 	}
 }
