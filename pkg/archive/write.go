@@ -8,8 +8,10 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"syscall"
 
 	"github.com/klauspost/compress/zstd"
@@ -176,6 +178,13 @@ func (a *archiveWriter) visit(p string, d fs.DirEntry, err error) error {
 		e, _, err := entryFromInfo(rel, fi, p)
 		if err != nil {
 			return err
+		}
+		if e.Type == TypeSymlink && linkEscapes(rel, e.Link) {
+			// Extract refuses a whole archive holding such a link, so it is left out and
+			// the rest carried: pnpm 10 links v10/projects/<hash> in its store to each
+			// project that used it (../../../../app), a link meaningless elsewhere.
+			a.stats.Skipped = append(a.stats.Skipped, Skipped{Path: rel, Reason: "symlink outside the directory"})
+			return nil
 		}
 		hdr := header(e, fi)
 		if e.Type == TypeDir {
@@ -373,4 +382,14 @@ func (c *countingWriter) Write(p []byte) (int, error) {
 	n, err := c.w.Write(p)
 	c.n += int64(n)
 	return n, err
+}
+
+// linkEscapes reports whether a symlink at rel with target would point outside the
+// archived directory, as extract judges it (absolute, or out through "..").
+func linkEscapes(rel, target string) bool {
+	if path.IsAbs(target) {
+		return true
+	}
+	resolved := path.Join(path.Dir(rel), target)
+	return resolved == ".." || strings.HasPrefix(resolved, "../")
 }

@@ -67,6 +67,10 @@ var Ecosystems = []Ecosystem{
 	// npm's cache is ~/.npm (its `cache` config: npm_config_cache, --cache); the
 	// content-addressed tarballs live in _cacache under it. It does not follow XDG.
 	{Name: "npm", Programs: []string{"npm", "npx"}, CacheEnv: []string{"npm_config_cache", "NPM_CONFIG_CACHE"}, CacheOpt: "--cache", HomeDir: ".npm", KeyFiles: npmKeyFiles, Stats: npmStats},
+	// yarn (classic and berry) and pnpm: their directories, key files and counts are in
+	// eco_javascript.go. yarn prints no per-package cache count; pnpm its "reused" one.
+	{Name: "yarn", Programs: []string{"yarn", "yarnpkg"}, CacheOpt: "--cache-folder", KeyFiles: yarnKeyFiles, Reason: yarnReason},
+	{Name: "pnpm", Programs: []string{"pnpm", "pnpx"}, CacheOpt: "--store-dir", KeyFiles: pnpmKeyFiles, Stats: pnpmStats, Reason: pnpmReason},
 	// Go's build cache ($GOCACHE, ~/.cache/go-build) and its module cache (goModDirs).
 	// go prints "go: downloading <module>" for a module it fetches and nothing for one it
 	// has: no total, so no count.

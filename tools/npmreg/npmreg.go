@@ -1,7 +1,10 @@
 // Package npmreg is a stand-in for the npm registry in tests: it serves a few packages
 // made at test time (packuments and tarballs, as registry.npmjs.org does: GET /<name>
 // and GET /<name>/-/<name>-<version>.tgz) on 127.0.0.1, and counts the requests per
-// path, so a test can prove which tarballs npm fetched and which came from its cache.
+// path, so a test can prove which tarballs npm, pnpm or yarn fetched and which came from
+// their caches. A client asking for the abbreviated metadata (Accept:
+// application/vnd.npm.install-v1+json, as pnpm and npm do) gets it, as from the real
+// registry (npm/registry docs/responses/package-metadata.md).
 package npmreg
 
 import (
@@ -119,25 +122,53 @@ func (r *Registry) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		http.Error(w, `{"error":"Not found"}`, http.StatusNotFound)
 		return
 	}
+	// The registry answers per Accept, and says so to caches.
+	w.Header().Set("Vary", "Accept")
+	if strings.Contains(req.Header.Get("Accept"), abbreviatedType) {
+		w.Header().Set("Content-Type", abbreviatedType)
+		json.NewEncoder(w).Encode(r.abbreviated(name, versions))
+		return
+	}
 	w.Header().Set("Content-Type", "application/json")
 	json.NewEncoder(w).Encode(r.packument(name, versions))
 }
 
+// abbreviatedType is the media type of the abbreviated ("corgi") metadata document.
+const abbreviatedType = "application/vnd.npm.install-v1+json"
+
+// published is the (fixed) time every version was published.
+var published = time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC).Format(time.RFC3339)
+
+// abbreviated is the install metadata of a package: name, modified, dist-tags and, per
+// version, only what an installer needs (name, version, dependencies, dist).
+func (r *Registry) abbreviated(name string, versions []Package) map[string]any {
+	doc := r.packument(name, versions)
+	for _, v := range doc["versions"].(map[string]any) {
+		delete(v.(map[string]any), "_id")
+	}
+	delete(doc, "_id")
+	delete(doc, "time")
+	doc["modified"] = published
+	return doc
+}
+
 // packument is the registry's document for a package: every version with its dist.
 func (r *Registry) packument(name string, versions []Package) map[string]any {
-	vs := map[string]any{}
+	vs, times := map[string]any{}, map[string]string{}
 	var latest []string
 	for _, p := range versions {
 		tgz := r.tarballs[TarballPath(p)]
 		sha := sha1.Sum(tgz)
 		vs[p.Version] = map[string]any{
-			"name": p.Name, "version": p.Version,
+			"_id": p.Name + "@" + p.Version, "name": p.Name, "version": p.Version, "dependencies": map[string]string{},
 			"dist": map[string]any{"tarball": r.Tarball(p), "integrity": r.Integrity(p), "shasum": hex.EncodeToString(sha[:])},
 		}
 		latest = append(latest, p.Version)
+		times[p.Version] = published
 	}
 	sort.Strings(latest)
-	return map[string]any{"name": name, "dist-tags": map[string]string{"latest": latest[len(latest)-1]}, "versions": vs}
+	times["created"], times["modified"] = published, published
+	return map[string]any{"_id": name, "name": name, "dist-tags": map[string]string{"latest": latest[len(latest)-1]}, "versions": vs, "time": times}
 }
 
 // tarball is an npm package tarball: package/package.json and package/index.js, with
@@ -182,4 +213,46 @@ func (r *Registry) Lockfile(pkgs ...Package) (packageJSON, lock []byte) {
 	packageJSON, _ = json.MarshalIndent(map[string]any{"name": "app", "version": "1.0.0", "private": true, "dependencies": deps}, "", "  ")
 	lock, _ = json.MarshalIndent(map[string]any{"name": "app", "version": "1.0.0", "lockfileVersion": 3, "requires": true, "packages": packages}, "", "  ")
 	return append(packageJSON, '\n'), append(lock, '\n')
+}
+
+// PnpmLockfile writes package.json and pnpm-lock.yaml (lockfileVersion 9.0, as pnpm 9
+// and 10 write it) depending on exactly pkgs at their versions. pnpm's lockfile holds no
+// tarball URLs for registry packages: pnpm asks the registry it is configured with for
+// <registry>/<name>/-/<name>-<version>.tgz, so point it here (--registry=<URL>/).
+func (r *Registry) PnpmLockfile(pkgs ...Package) (packageJSON, lock []byte) {
+	pkgs = sortedPackages(pkgs)
+	var imp, packages, snapshots strings.Builder
+	deps := map[string]string{}
+	for _, p := range pkgs {
+		deps[p.Name] = p.Version
+		fmt.Fprintf(&imp, "      %s:\n        specifier: %s\n        version: %s\n", p.Name, p.Version, p.Version)
+		fmt.Fprintf(&packages, "\n  %s@%s:\n    resolution: {integrity: %s}\n", p.Name, p.Version, r.Integrity(p))
+		fmt.Fprintf(&snapshots, "\n  %s@%s: {}\n", p.Name, p.Version)
+	}
+	packageJSON, _ = json.MarshalIndent(map[string]any{"name": "app", "version": "1.0.0", "private": true, "dependencies": deps}, "", "  ")
+	lock = []byte("lockfileVersion: '9.0'\n\nsettings:\n  autoInstallPeers: true\n  excludeLinksFromLockfile: false\n\n" +
+		"importers:\n\n  .:\n    dependencies:\n" + imp.String() + "\npackages:\n" + packages.String() + "\nsnapshots:\n" + snapshots.String())
+	return append(packageJSON, '\n'), lock
+}
+
+// YarnLockfile writes package.json and a yarn.lock (yarn 1's "yarn lockfile v1") depending
+// on exactly pkgs at their versions, resolved on this registry.
+func (r *Registry) YarnLockfile(pkgs ...Package) (packageJSON, lock []byte) {
+	pkgs = sortedPackages(pkgs)
+	var b strings.Builder
+	b.WriteString("# THIS IS AN AUTOGENERATED FILE. DO NOT EDIT THIS FILE DIRECTLY.\n# yarn lockfile v1\n\n")
+	deps := map[string]string{}
+	for _, p := range pkgs {
+		deps[p.Name] = p.Version
+		sha := sha1.Sum(r.tarballs[TarballPath(p)])
+		fmt.Fprintf(&b, "\n%s@%s:\n  version \"%s\"\n  resolved \"%s#%s\"\n  integrity %s\n", p.Name, p.Version, p.Version, r.Tarball(p), hex.EncodeToString(sha[:]), r.Integrity(p))
+	}
+	packageJSON, _ = json.MarshalIndent(map[string]any{"name": "app", "version": "1.0.0", "private": true, "dependencies": deps}, "", "  ")
+	return append(packageJSON, '\n'), []byte(b.String())
+}
+
+func sortedPackages(pkgs []Package) []Package {
+	out := append([]Package(nil), pkgs...)
+	sort.Slice(out, func(i, j int) bool { return out[i].Name+"@"+out[i].Version < out[j].Name+"@"+out[j].Version })
+	return out
 }
