@@ -548,7 +548,7 @@ func (r *Run) restoreOne(ctx context.Context, ms *Outcome) (found restored, inje
 		// The key covers every input of the steps using the mount: the layer cache holds
 		// the pip step, which will not run, so downloading and injecting would be pure
 		// overhead.
-		ms.Restore, ms.Reason = RestoreExactNotInjected, "exact hit: requirements unchanged and the key covers every input of the step, the layer cache holds the pip step"
+		ms.Restore, ms.Reason = RestoreExactNotInjected, "exact hit: " + keyFilesWord(ms.Ecosystem) + " unchanged and the key covers every input of the step, the layer cache holds the " + stepWord(ms.Ecosystem)
 		log.Infof("Mount cache %s: exact hit %s, not injected (%s)", m.ID, entry.Key(), ms.Reason)
 		return found, false
 	}
@@ -582,9 +582,9 @@ func (r *Run) injectOne(ctx context.Context, ms *Outcome, found restored) {
 	ms.RestoredBytes = n
 	if dlErr != nil || err != nil {
 		if dlErr != nil {
-			ms.Reason = "download failed, the pip step runs cold: " + dlErr.Error()
+			ms.Reason = "download failed, the " + stepWord(ms.Ecosystem) + " runs cold: " + dlErr.Error()
 		} else {
-			ms.Reason = "not injected, the pip step runs cold: " + err.Error()
+			ms.Reason = "not injected, the " + stepWord(ms.Ecosystem) + " runs cold: " + err.Error()
 		}
 		ms.Restore, ms.Hit, ms.base = RestoreInjectFailed, HitMiss, nil
 		r.warn(fmt.Sprintf("%s: %s", ms.ID, ms.Reason))
@@ -801,4 +801,28 @@ func (r SaveReason) String() string {
 		return names[r]
 	}
 	return fmt.Sprintf("SaveReason(%d)", int(r))
+}
+
+// stepWord names the step that uses a mount in messages: "pip step", "pnpm step", or
+// "step" for a mount of no known ecosystem.
+func stepWord(eco string) string {
+	if eco == "" {
+		return "step"
+	}
+	return eco + " step"
+}
+
+// keyFilesWord names what keys a cache in messages: the Python tools' requirements,
+// another ecosystem's lockfiles, or, for one keyed on its command alone (apt), that.
+func keyFilesWord(eco string) string {
+	e, ok := EcosystemNamed(eco)
+	switch {
+	case !ok:
+		return "its key files"
+	case e.Python:
+		return "requirements"
+	case len(e.KeyFiles) == 0:
+		return "the command"
+	}
+	return "lockfiles"
 }
