@@ -548,7 +548,7 @@ func (r *Run) restoreOne(ctx context.Context, ms *Outcome) (found restored, inje
 		// The key covers every input of the steps using the mount: the layer cache holds
 		// the pip step, which will not run, so downloading and injecting would be pure
 		// overhead.
-		ms.Restore, ms.Reason = RestoreExactNotInjected, "exact hit: " + keyFilesWord(ms.Ecosystem) + " unchanged and the key covers every input of the step, the layer cache holds the " + stepWord(ms.Ecosystem)
+		ms.Restore, ms.Reason = RestoreExactNotInjected, "exact hit: "+keyFilesWord(ms.Ecosystem)+" unchanged and the key covers every input of the step, the layer cache holds the "+stepWord(ms.Ecosystem)
 		log.Infof("Mount cache %s: exact hit %s, not injected (%s)", m.ID, entry.Key(), ms.Reason)
 		return found, false
 	}
