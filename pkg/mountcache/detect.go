@@ -240,17 +240,8 @@ func isAncestor(dir, p string) bool {
 func otherPackageCache(m Mount, e *env, run runInfo) bool {
 	all := run
 	all.tools = EcosystemNames()
-	for _, t := range Ecosystems {
-		if t.Python {
-			continue
-		}
-		why := dirReason
-		if t.Reason != nil {
-			why = t.Reason
-		}
-		if why(t, m, e, all) != "" {
-			return true
-		}
+	if eco, _ := otherReason(m, e, all); eco != "" {
+		return true
 	}
 	p := m.Path
 	for _, prefix := range []string{
