@@ -32,9 +32,28 @@ step "fuzz targets, ${WARMBUILD_FUZZTIME:-12s} each"
 # Every Fuzz function under pkg/ and internal/, found rather than listed, so a new one runs too.
 targets=$(grep -rHo --include='*_test.go' '^func Fuzz[A-Za-z0-9_]*' pkg internal | sed 's|/[^/]*:func |:|' | sort -u)
 [ -n "$targets" ] || fail "no fuzz targets found"
+# Go's fuzz coordinator can race its own -fuzztime deadline when the workers are starved of
+# CPU: the target fails with a bare "context deadline exceeded" and writes no input (seen
+# here on 2 cores, pkg/inputs FuzzAttestAndAnnotationSyntax; golang/go's coordinator, see
+# luthersystems/elps#335 for the analysis). Such a run is retried once. A failure that
+# wrote an input under testdata/fuzz, or that happens twice, fails the suite.
+fuzz_once() { # package dir, target, log file
+  go test -run '^$' -fuzz "^$2\$" -fuzztime "${WARMBUILD_FUZZTIME:-12s}" -fuzzminimizetime 100x "./$1" 2>&1 | tee "$3"
+  return "${PIPESTATUS[0]}"
+}
+fuzz_log=$(mktemp)
+trap 'rm -f "$fuzz_log"' EXIT
 for target in $targets; do
-  go test -run '^$' -fuzz "^${target#*:}\$" -fuzztime "${WARMBUILD_FUZZTIME:-12s}" -fuzzminimizetime 100x \
-    "./${target%%:*}" || fail "fuzzing ${target#*:} in ${target%%:*} (the failing input is under its testdata/fuzz)"
+  dir=${target%%:*} name=${target#*:}
+  corpus="$dir/testdata/fuzz/$name"
+  before=$(ls "$corpus" 2>/dev/null | sort)
+  fuzz_once "$dir" "$name" "$fuzz_log" && continue
+  after=$(ls "$corpus" 2>/dev/null | sort)
+  if [ "$before" = "$after" ] && grep -q 'context deadline exceeded' "$fuzz_log"; then
+    printf '\n%s in %s: the fuzz deadline race (no input written); running it once more\n' "$name" "$dir"
+    fuzz_once "$dir" "$name" "$fuzz_log" && continue
+  fi
+  fail "fuzzing $name in $dir (a failing input, if one was found, is under $corpus)"
 done
 
 # Integration and end-to-end tests carry the e2e build tag: real buildkitd daemons on fresh
