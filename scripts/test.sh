@@ -37,9 +37,8 @@ targets=$(grep -rHo --include='*_test.go' '^func Fuzz[A-Za-z0-9_]*' pkg internal
 # here on 2 cores, pkg/inputs FuzzAttestAndAnnotationSyntax; golang/go's coordinator, see
 # luthersystems/elps#335 for the analysis). Such a run is retried once. A failure that
 # wrote an input under testdata/fuzz, or that happens twice, fails the suite.
-fuzz_once() { # package dir, target, log file
-  go test -run '^$' -fuzz "^$2\$" -fuzztime "${WARMBUILD_FUZZTIME:-12s}" -fuzzminimizetime 100x "./$1" 2>&1 | tee "$3"
-  return "${PIPESTATUS[0]}"
+fuzz_once() { # package dir, target, log file: the output goes to the log only
+  go test -run '^$' -fuzz "^$2\$" -fuzztime "${WARMBUILD_FUZZTIME:-12s}" -fuzzminimizetime 100x "./$1" > "$3" 2>&1
 }
 fuzz_log=$(mktemp)
 trap 'rm -f "$fuzz_log"' EXIT
@@ -47,13 +46,19 @@ for target in $targets; do
   dir=${target%%:*} name=${target#*:}
   corpus="$dir/testdata/fuzz/$name"
   before=$(ls "$corpus" 2>/dev/null | sort)
-  fuzz_once "$dir" "$name" "$fuzz_log" && continue
-  after=$(ls "$corpus" 2>/dev/null | sort)
-  if [ "$before" = "$after" ] && grep -q 'context deadline exceeded' "$fuzz_log"; then
-    printf '\n%s in %s: the fuzz deadline race (no input written); running it once more\n' "$name" "$dir"
-    fuzz_once "$dir" "$name" "$fuzz_log" && continue
+  if ! fuzz_once "$dir" "$name" "$fuzz_log"; then
+    after=$(ls "$corpus" 2>/dev/null | sort)
+    if [ "$before" = "$after" ] && grep -q 'context deadline exceeded' "$fuzz_log"; then
+      # The raced attempt's last progress line, then the retry's whole output below.
+      printf '%s in %s: the fuzz deadline race, no input written (%s); running it once more\n' \
+        "$name" "$dir" "$(grep '^fuzz: elapsed' "$fuzz_log" | tail -1)"
+      fuzz_once "$dir" "$name" "$fuzz_log" || { cat "$fuzz_log"; fail "fuzzing $name in $dir, twice (a failing input, if one was found, is under $corpus)"; }
+    else
+      cat "$fuzz_log"
+      fail "fuzzing $name in $dir (a failing input, if one was found, is under $corpus)"
+    fi
   fi
-  fail "fuzzing $name in $dir (a failing input, if one was found, is under $corpus)"
+  cat "$fuzz_log"
 done
 
 # Integration and end-to-end tests carry the e2e build tag: real buildkitd daemons on fresh
