@@ -45,9 +45,9 @@ trap 'rm -f "$fuzz_log"' EXIT
 for target in $targets; do
   dir=${target%%:*} name=${target#*:}
   corpus="$dir/testdata/fuzz/$name"
-  before=$(ls "$corpus" 2>/dev/null | sort)
+  before=$(ls "$corpus" 2>/dev/null | sort || true) # no corpus yet: empty
   if ! fuzz_once "$dir" "$name" "$fuzz_log"; then
-    after=$(ls "$corpus" 2>/dev/null | sort)
+    after=$(ls "$corpus" 2>/dev/null | sort || true)
     if [ "$before" = "$after" ] && grep -q 'context deadline exceeded' "$fuzz_log"; then
       # The raced attempt's last progress line, then the retry's whole output below.
       printf '%s in %s: the fuzz deadline race, no input written (%s); running it once more\n' \
