@@ -3,6 +3,7 @@
 package e2e
 
 import (
+	"net/netip"
 	"strconv"
 	"strings"
 	"testing"
@@ -20,10 +21,7 @@ import (
 func TestContainerActionLayerCacheGoesThroughTheAcceleratorAndIsReadBack(t *testing.T) {
 	host := needDocker(t)
 	image := buildActionImage(t, host)
-	gateway := strings.TrimSpace(docker(t, host, "network", "inspect", "bridge", "-f", "{{(index .IPAM.Config 0).Gateway}}"))
-	if gateway == "" {
-		t.Fatal("Docker's bridge network has no gateway address")
-	}
+	gateway := bridgeGateway(t, host)
 	// The service and, through it, the storage at the gateway: the only address of the
 	// host the action's container reaches.
 	srv := cachetest.StartV2(t, cachetest.V2Options{Token: cachetest.RuntimeToken("refs/heads/main"), ProxyBlobs: true, ListenAddr: gateway + ":0"})
@@ -78,4 +76,21 @@ func TestContainerActionLayerCacheGoesThroughTheAcceleratorAndIsReadBack(t *test
 			t.Errorf("a signed storage URL reached the log or the summary: …%s…", all[max(0, i-300):min(len(all), i+100)])
 		}
 	}
+}
+
+// bridgeGateway is the host's address on Docker's default bridge. Docker 20.10 lists the
+// bridge's IPAM config with its subnet only when the gateway was not set by hand; the
+// gateway is then the subnet's first address (libnetwork's default allocation).
+func bridgeGateway(t *testing.T, host string) string {
+	t.Helper()
+	out := strings.TrimSpace(docker(t, host, "network", "inspect", "bridge", "-f", "{{range .IPAM.Config}}{{.Gateway}}|{{.Subnet}}{{end}}"))
+	gw, subnet, _ := strings.Cut(out, "|")
+	if gw != "" {
+		return gw
+	}
+	prefix, err := netip.ParsePrefix(strings.TrimSpace(subnet))
+	if err != nil || !prefix.Addr().Is4() {
+		t.Fatalf("Docker's bridge network has neither a gateway nor an IPv4 subnet: %q", out)
+	}
+	return prefix.Masked().Addr().Next().String()
 }

@@ -23,10 +23,7 @@ import (
 func TestContainerActionOnTheJobsNetworkUsesTheAcceleratorOnlyWhereTheBuilderReachesIt(t *testing.T) {
 	host := needDocker(t)
 	image := buildActionImage(t, host)
-	gateway := strings.TrimSpace(docker(t, host, "network", "inspect", "bridge", "-f", "{{(index .IPAM.Config 0).Gateway}}"))
-	if gateway == "" {
-		t.Fatal("Docker's bridge network has no gateway address")
-	}
+	gateway := bridgeGateway(t, host)
 	srv := cachetest.StartV2(t, cachetest.V2Options{Token: cachetest.RuntimeToken("refs/heads/main"), ProxyBlobs: true, ListenAddr: gateway + ":0"})
 
 	jobNet := "github_network_" + randomSuffix()

@@ -15,14 +15,15 @@ import (
 	"github.com/warmbuild/warmbuild/pkg/cacheservice/cachetest"
 )
 
-// ballastContext is the test app with 40 MB of incompressible bytes added to the pip
-// cache on the first run, so the entry spans several ranges of the helper's download.
+// ballastContext is the test app with 100 MB of incompressible bytes added to the pip
+// cache on the first run, so the entry spans more ranges (12 of 8 MiB) than the helper
+// fetches at once (8): later ranges start after the first ones end.
 func ballastContext(t *testing.T, extraRequirements ...string) string {
 	t.Helper()
 	dir := appContext(t, extraRequirements...)
 	dockerfile := "FROM python:3.11-slim\nWORKDIR /app\nCOPY requirements.txt .\n" +
 		"RUN --mount=type=cache,target=/root/.cache/pip " +
-		"sh -c 'test -e /root/.cache/pip/ballast || head -c 40000000 /dev/urandom > /root/.cache/pip/ballast; pip install -r requirements.txt'\n" +
+		"sh -c 'test -e /root/.cache/pip/ballast || head -c 100000000 /dev/urandom > /root/.cache/pip/ballast; pip install -r requirements.txt'\n" +
 		"COPY . .\nCMD [\"python\", \"-m\", \"app\"]\n"
 	return writeInto(t, dir, "Dockerfile", dockerfile)
 }
@@ -65,7 +66,7 @@ func TestMountCacheRestoreSurvivesAnExpiredURL(t *testing.T) {
 	}
 
 	e.srv.SetURLLifetime(2 * time.Second)
-	e.srv.SetBlobReadRate(3 << 20) // each 8 MiB range takes almost 3 s
+	e.srv.SetBlobReadRate(3 << 20) // each 8 MiB range takes almost 3 s: the 9th starts after the URL's 2 s
 	since := time.Now()
 	pr := e.run(t, ballastContext(t, "wb-extra==1.0.0"), true, nil)
 	if pr.Outputs["mount-cache-hit"] != "partial" || pr.Outputs["pip-packages-cached"] != "11" || outInt(t, pr, "mount-cache-restored-bytes") != saved[0].Size {
