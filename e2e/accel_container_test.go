@@ -78,9 +78,10 @@ func TestContainerActionLayerCacheGoesThroughTheAcceleratorAndIsReadBack(t *test
 	}
 }
 
-// bridgeGateway is the host's address on Docker's default bridge. Docker 20.10 lists the
-// bridge's IPAM config with its subnet only when the gateway was not set by hand; the
-// gateway is then the subnet's first address (libnetwork's default allocation).
+// bridgeGateway is the host's address on Docker's default bridge. The stack's Docker
+// 20.10 sometimes lists the bridge's IPAM config with its subnet only (seen after a fresh
+// boot: [{"Subnet":"172.17.0.0/16"}]); the gateway is then the subnet's first address,
+// which is what docker0 carries (172.17.0.1).
 func bridgeGateway(t *testing.T, host string) string {
 	t.Helper()
 	out := strings.TrimSpace(docker(t, host, "network", "inspect", "bridge", "-f", "{{range .IPAM.Config}}{{.Gateway}}|{{.Subnet}}{{end}}"))
