@@ -127,6 +127,12 @@ func (r *Relay) relay(client net.Conn, p Profile, total [2]*pacer) {
 	}
 	defer server.Close()
 	r.mu.Lock()
+	if r.closed {
+		// Close ran while this connection dialled: it cut the client but could not see
+		// this server connection, whose pipe would then wait on a silent server forever.
+		r.mu.Unlock()
+		return
+	}
 	r.conns[server] = struct{}{}
 	r.mu.Unlock()
 	defer func() {
