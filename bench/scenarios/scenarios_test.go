@@ -11,12 +11,14 @@
 package scenarios
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/url"
 	"os"
 	"os/exec"
@@ -673,8 +675,15 @@ func (b *bench) runProcess(exe, dir string, env []string, logPath string, args .
 	defer log.Close()
 	rssFile := logPath + ".maxrss"
 	cmd := exec.CommandContext(ctx, "/usr/bin/time", append([]string{"-f", "%M", "-o", rssFile, exe}, args...)...)
-	cmd.Dir, cmd.Env, cmd.Stdout, cmd.Stderr = dir, env, log, log
+	times, err := os.OpenFile(logPath+".times", os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer times.Close()
 	start := time.Now()
+	// The same writer for both streams: exec copies them in one goroutine, in order.
+	out := io.MultiWriter(log, &stampedLines{w: times, start: start})
+	cmd.Dir, cmd.Env, cmd.Stdout, cmd.Stderr = dir, env, out, out
 	err = cmd.Run()
 	wall = time.Since(start).Seconds()
 	if err != nil {
@@ -690,6 +699,31 @@ func (b *bench) runProcess(exe, dir string, env []string, logPath string, args .
 		t.Fatalf("GNU time's peak RSS %q: %v", rss, err)
 	}
 	return wall, maxRSSKiB
+}
+
+// stampedLines writes each line prefixed with the seconds since start, to log.times: BuildKit's
+// plain progress times a step from its own start, so the gaps between steps (a wait on the
+// service, a serial handoff) show only against one clock.
+type stampedLines struct {
+	w       io.Writer
+	start   time.Time
+	partial bool // the last write ended mid-line
+}
+
+func (s *stampedLines) Write(p []byte) (int, error) {
+	n := len(p)
+	for len(p) > 0 {
+		if !s.partial {
+			fmt.Fprintf(s.w, "%7.3f ", time.Since(s.start).Seconds())
+		}
+		line, rest, found := bytes.Cut(p, []byte{'\n'})
+		s.w.Write(line)
+		if found {
+			s.w.Write([]byte{'\n'})
+		}
+		s.partial, p = !found, rest
+	}
+	return n, nil
 }
 
 var phaseLine = regexp.MustCompile(`^(\w+)\s+(\d+(?:\.\d+)?)s\s`)
