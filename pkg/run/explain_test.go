@@ -99,3 +99,52 @@ func TestLocalCacheRunNamesTheChangedFileFromTheSavedRecord(t *testing.T) {
 		t.Errorf("log:\n%s", out.String())
 	}
 }
+
+// The record a miss is explained with is the one the scope held when the build started
+// (read while it ran, as the build's cache import was): another run saving to the same
+// scope meanwhile does not change the explanation.
+func TestMissIsExplainedWithTheRecordReadWhenTheBuildStarted(t *testing.T) {
+	ws := t.TempDir()
+	cache := filepath.Join(t.TempDir(), "main")
+	if err := os.MkdirAll(cache, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	write := func(name, content string) {
+		if err := os.WriteFile(filepath.Join(ws, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("Dockerfile", "FROM python:3.12-slim\nCOPY requirements.txt .\nRUN pip install -r requirements.txt\nCOPY . .\n")
+	write("requirements.txt", "flask\n")
+	getenv := func(k string) string { return map[string]string{"GITHUB_WORKSPACE": ws}[k] }
+	steps := func(firstRan int) builder.StepStats {
+		st := builder.StepStats{Bases: map[string]string{"": "docker.io/library/python:3.12-slim@sha256:aaa"}}
+		for i, n := range []string{"[2/4] COPY requirements.txt .", "[3/4] RUN pip install -r requirements.txt", "[4/4] COPY . ."} {
+			st.Steps = append(st.Steps, builder.Step{Name: n, Index: i + 2, Cached: i+2 < firstRan})
+		}
+		return st
+	}
+	var out strings.Builder
+	newRunner := func() *runner {
+		return &runner{rep: report.New(&out, getenv), renv: runnerenv.Read(getenv), in: &inputs.Inputs{File: filepath.Join(ws, "Dockerfile"), Context: ws},
+			plan: &Plan{LayerCache: layercache.Plan{Backend: "local", ReadScopes: []string{cache},
+				Imports: inputs.CacheEntries{{Type: "local", Attrs: map[string]string{"src": cache}}},
+				Exports: inputs.CacheEntries{{Type: "local", Attrs: map[string]string{"dest": cache}}}}}}
+	}
+	save := func() {
+		r := newRunner()
+		r.res.CacheSaved = true
+		r.explainSteps(t.Context(), steps(99))
+		r.saveBuildRecord(t.Context(), steps(99))
+	}
+	save() // the record of flask alone
+	write("requirements.txt", "flask\nrequests\n")
+	this := newRunner()
+	this.prevRecord = this.readRecordAhead(t.Context()) // as build starts it
+	<-this.prevRecord.done
+	save() // another run saves the new requirements to the scope meanwhile
+	this.explainSteps(t.Context(), steps(2))
+	if m := this.res.FirstMiss; m == nil || m.Reason != report.MissFiles || len(m.Files) != 1 || m.Files[0] != "requirements.txt" {
+		t.Errorf("miss %+v\n%s", m, out.String())
+	}
+}

@@ -76,6 +76,8 @@ type runner struct {
 	loads *engineLoads
 	// thisRun is this run's build record, once made (explain.go, issue 17).
 	thisRun *buildrecord.Record
+	// prevRecord is the previous run's record, read while the build runs (explain.go).
+	prevRecord *recordRead
 }
 
 // Plan is everything decided before the build starts.
@@ -185,6 +187,7 @@ func (r *runner) build(ctx context.Context, c *client.Client) error {
 	cleanupGit := r.gitMountFiles(ctx, c, &mreq) // gitctx (issue 14): a Git context's Dockerfile
 	defer cleanupGit()
 	mounts := r.mountEngine(c).Restore(ctx, mreq)
+	r.prevRecord = r.readRecordAhead(ctx) // explain (issue 17)
 	end := r.rep.Group("Build " + r.res.Image)
 	start := time.Now()
 	// The build does not wait for the base image prewarm: its FROM joins the unpack in
