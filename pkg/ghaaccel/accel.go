@@ -17,7 +17,8 @@
 //   - a Put Block to a local URL is answered 201 as soon as its bytes are held, and a
 //     bounded pool uploads the held blocks to the real URL in parallel (same block ids,
 //     retried from the held bytes); the Put Block List goes to the storage only after
-//     every block of that blob landed;
+//     every block of that blob landed; for BuildKit's layer blobs the list and the
+//     finalize are committed in the background and the index waits for them (behind.go);
 //   - a GET of a local download URL is fetched from the storage in parallel ranges and
 //     streamed back in order; a 401/403 from the storage (URLs live about 10 minutes)
 //     asks GetCacheEntryDownloadURL again, as go-actions-cache's downloadV2 does;
@@ -106,8 +107,11 @@ type Proxy struct {
 	cancel   context.CancelFunc
 	work     sync.WaitGroup
 
+	stopped chan struct{} // closed once the server stopped: no request comes any more
+
 	mu       sync.Mutex
 	sessions map[string]*session
+	behind   map[entryRef]*behindCommit // blob commits in the background (behind.go)
 
 	uploaded, downloaded         atomic.Int64
 	blobsUp, blobsDown, failures atomic.Int64
@@ -154,7 +158,8 @@ func Start(addr string, opt Options) (*Proxy, error) {
 		opt: opt, upstream: strings.TrimRight(opt.Upstream, "/"), http: opt.HTTP,
 		budget: semaphore.NewWeighted(opt.Budget), putSlots: make(chan struct{}, opt.Parallelism),
 		ln: ln, ctx: ctx, cancel: cancel,
-		sessions: map[string]*session{},
+		sessions: map[string]*session{}, behind: map[entryRef]*behindCommit{},
+		stopped: make(chan struct{}),
 	}
 	p.bufs.largeSize = int(opt.RangeSize)
 	mux := http.NewServeMux()
@@ -178,6 +183,7 @@ func (p *Proxy) URL(host string) string {
 // Close stops serving and waits (at most until ctx ends) for uploads in flight.
 func (p *Proxy) Close(ctx context.Context) error {
 	err := p.srv.Shutdown(ctx)
+	close(p.stopped)
 	done := make(chan struct{})
 	go func() { p.work.Wait(); close(done) }()
 	select {
@@ -201,6 +207,7 @@ func (p *Proxy) Stats() Stats {
 // session is one signed URL handed out, under its local token.
 type session struct {
 	upload bool
+	ref    entryRef // the reservation's key and version (uploads)
 	mu     sync.Mutex
 	url    string // the real signed URL
 	// uploads: the blocks in flight and the first block that failed for good.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -61,6 +62,18 @@ func client(t *testing.T, url, token string, rt http.RoundTripper) *actionscache
 	return c
 }
 
+// saveIndex writes a cache index as BuildKit's gha exporter does after its blobs
+// (SaveMutable of "index-<scope>...").
+func saveIndex(t *testing.T, c *actionscache.Cache) {
+	t.Helper()
+	err := c.SaveMutable(context.Background(), "index-buildkit-1-test", 15*time.Second, func(*actionscache.Entry) (actionscache.Blob, error) {
+		return actionscache.NewBlob([]byte("{}")), nil
+	})
+	if err != nil {
+		t.Fatalf("save the index: %v", err)
+	}
+}
+
 func readAll(t *testing.T, ctx context.Context, e *actionscache.Entry) []byte {
 	t.Helper()
 	var buf bytes.Buffer
@@ -86,6 +99,7 @@ func TestAcceleratedBlobsAreTheServicesOwnBothWays(t *testing.T) {
 	if err := viaProxy.Save(ctx, "buildkit-blob-1-sha256:aaa", actionscache.NewBlob(blob)); err != nil {
 		t.Fatalf("save through the accelerator: %v", err)
 	}
+	saveIndex(t, viaProxy) // as BuildKit does after its blobs: their commits are behind it
 	e, err := direct.Load(ctx, "buildkit-blob-1-sha256:aaa")
 	if err != nil || e == nil {
 		t.Fatalf("plain load of what the accelerator saved: %v %v", e, err)
@@ -122,8 +136,8 @@ func TestAcceleratedBlobsAreTheServicesOwnBothWays(t *testing.T) {
 	}
 
 	st := p.Stats()
-	if st.UploadedBytes != int64(len(blob)) || st.DownloadedBytes < int64(len(other)) || st.BlobsUploaded != 1 {
-		t.Errorf("stats %+v: want %d bytes up in 1 blob, >= %d down", st, len(blob), len(other))
+	if st.UploadedBytes != int64(len(blob))+2 || st.DownloadedBytes < int64(len(other)) || st.BlobsUploaded != 2 {
+		t.Errorf("stats %+v: want %d bytes up in 2 blobs (the layer, the index), >= %d down", st, len(blob)+2, len(other))
 	}
 	for _, b := range sniff.bodies {
 		if strings.Contains(b, "sig=") || strings.Contains(b, cachetest.AzuriteAccount) {
@@ -306,5 +320,99 @@ func TestStreamedDownloadsAreOneRequestAndCounted(t *testing.T) {
 	}
 	if st := p.Stats(); st.DownloadedBytes != int64(len(blob)) {
 		t.Errorf("downloaded %d, want %d", st.DownloadedBytes, len(blob))
+	}
+}
+
+// slowLists delays every Put Block List the accelerator sends to the storage, as a
+// storage 30 ms and more away does.
+type slowLists struct{ delay time.Duration }
+
+func (s slowLists) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.Method == http.MethodPut && r.URL.Query().Get("comp") == "blocklist" {
+		time.Sleep(s.delay)
+	}
+	return http.DefaultTransport.RoundTrip(r)
+}
+
+// BuildKit saves its layer blobs one after another; the accelerator commits each in the
+// background, so the next layer's reservation does not wait for the last one's commit,
+// while the index is reserved only after every blob was finalized at the service.
+func TestBlobCommitsOverlapTheNextLayerAndTheIndexWaitsForThem(t *testing.T) {
+	token := cachetest.RuntimeToken("refs/heads/main")
+	srv := cachetest.StartV2(t, cachetest.V2Options{Token: token, ProxyBlobs: true})
+	p := startProxy(t, srv, Options{HTTP: &http.Client{Transport: slowLists{300 * time.Millisecond}}})
+	c := client(t, p.URL("127.0.0.1"), token, http.DefaultTransport)
+	ctx := context.Background()
+	blobs := map[string][]byte{}
+	for _, k := range []string{"buildkit-blob-1-sha256:aaa", "buildkit-blob-1-sha256:bbb"} {
+		b := make([]byte, 2<<20+99)
+		_, _ = rand.Read(b)
+		blobs[k] = b
+		if err := c.Save(ctx, k, actionscache.NewBlob(b)); err != nil {
+			t.Fatalf("save %s: %v", k, err)
+		}
+	}
+	saveIndex(t, c)
+	at := map[string]time.Time{}
+	for _, call := range srv.Calls() {
+		if call.Op == cachetest.CreateCacheEntry || call.Op == cachetest.FinalizeCacheEntryUpload {
+			at[call.Op+" "+call.Key] = call.At
+		}
+	}
+	if !at["CreateCacheEntry buildkit-blob-1-sha256:bbb"].Before(at["FinalizeCacheEntryUpload buildkit-blob-1-sha256:aaa"]) {
+		t.Errorf("the second layer was reserved at %v, after the first was finalized at %v: the commits did not overlap", at["CreateCacheEntry buildkit-blob-1-sha256:bbb"], at["FinalizeCacheEntryUpload buildkit-blob-1-sha256:aaa"])
+	}
+	index := at["CreateCacheEntry index-buildkit-1-test#1"]
+	for k := range blobs {
+		if f := at["FinalizeCacheEntryUpload "+k]; f.IsZero() || index.Before(f) {
+			t.Errorf("index reserved at %v, before %s was finalized at %v", index, k, f)
+		}
+	}
+	direct := client(t, srv.URL(), token, http.DefaultTransport)
+	for k, b := range blobs {
+		e, err := direct.Load(ctx, k)
+		if err != nil || e == nil || !bytes.Equal(readAll(t, ctx, e), b) {
+			t.Errorf("%s: not the blob saved (%v)", k, err)
+		}
+	}
+}
+
+// A blob whose blocks cannot be uploaded was already answered as saved; the index after
+// it is then refused, so the cache never names a blob the storage lacks, and the export
+// fails as it would have for the blob.
+func TestAFailedBlobCommitRefusesTheIndex(t *testing.T) {
+	token := cachetest.RuntimeToken("refs/heads/main")
+	srv := cachetest.StartV2(t, cachetest.V2Options{Token: token, ProxyBlobs: true})
+	var logMu sync.Mutex
+	var log strings.Builder
+	p := startProxy(t, srv, Options{Logf: func(f string, a ...any) {
+		logMu.Lock()
+		defer logMu.Unlock()
+		fmt.Fprintf(&log, f+"\n", a...)
+	}})
+	p.opt.sleep = func(context.Context, time.Duration) error { return nil }
+	srv.Inject(cachetest.Fault{Op: cachetest.PutBlock, Status: 500, Times: 100})
+	c := client(t, p.URL("127.0.0.1"), token, http.DefaultTransport)
+	ctx := context.Background()
+	_ = c.Save(ctx, "buildkit-blob-1-sha256:aaa", actionscache.NewBlob(make([]byte, 2<<20)))
+	err := c.SaveMutable(ctx, "index-buildkit-1-test", 15*time.Second, func(*actionscache.Entry) (actionscache.Blob, error) {
+		return actionscache.NewBlob([]byte("{}")), nil
+	})
+	if err == nil {
+		t.Fatal("the index was saved after a blob of the export failed")
+	}
+	// go-actions-cache shows a twirp error by its code alone; the build log says which blob.
+	logMu.Lock()
+	if !strings.Contains(log.String(), "blob buildkit-blob-1-sha256:aaa not saved") {
+		t.Errorf("log:\n%s\nwant the failed blob named", log.String())
+	}
+	logMu.Unlock()
+	for _, e := range srv.Entries() {
+		if e.Finalized {
+			t.Errorf("entry %s finalized, though a blob of this export failed", e.Key)
+		}
+	}
+	if p.Stats().Errors == 0 {
+		t.Error("the failed blob was not counted")
 	}
 }

@@ -30,6 +30,8 @@ func (p *Proxy) serveBlob(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case r.Method == http.MethodPut && s.upload && comp == "block" && r.ContentLength >= 0 && r.ContentLength <= maxHeldBlock:
 		p.putBlock(w, r, s)
+	case r.Method == http.MethodPut && s.upload && comp == "blocklist" && s.ref.isBlob():
+		p.putBlockListBehind(w, r, s)
 	case r.Method == http.MethodPut && s.upload && comp == "blocklist":
 		p.putBlockList(w, r, s)
 	case r.Method == http.MethodGet && !s.upload && !p.opt.StreamDownloads:

@@ -40,6 +40,14 @@ func (p *Proxy) serveTwirp(w http.ResponseWriter, r *http.Request) {
 			call.header[h] = v
 		}
 	}
+	ref := refOf(body)
+	if method == "FinalizeCacheEntryUpload" && p.finalizeBehind(w, call, ref) {
+		return
+	}
+	if err := p.barrier(r.Context(), method, ref); err != nil {
+		writeTwirpError(w, http.StatusPreconditionFailed, "failed_precondition", "layer cache accelerator: "+err.Error())
+		return
+	}
 	status, header, answer, err := p.send(r.Context(), call)
 	if err != nil {
 		// The service could not be reached: a 503 lets BuildKit treat it like the service's
@@ -127,7 +135,9 @@ func (p *Proxy) rewriteAnswer(method string, answer []byte, base string, call *t
 		return nil, false
 	}
 	s := &session{upload: field == "signed_upload_url", url: signed}
-	if !s.upload {
+	if s.upload {
+		s.ref = refOf(call.body)
+	} else {
 		s.lookup = call
 	}
 	tok := p.register(s)
