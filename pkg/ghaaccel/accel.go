@@ -73,6 +73,9 @@ type Options struct {
 	// MaxWait is how long one twirp call may wait for the rate limit in all before the 429
 	// is passed to BuildKit (which then waits on its own; default 5 minutes).
 	MaxWait time.Duration
+	// CommitInRequest commits every blob in BuildKit's own Put Block List and Finalize
+	// requests, as before the write-behind (behind.go): for an A/B run.
+	CommitInRequest bool
 	// StreamDownloads passes blob GETs through as one stream each (still counted) instead
 	// of parallel ranges: where the link is free, ranges only add requests.
 	StreamDownloads bool

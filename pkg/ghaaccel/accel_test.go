@@ -323,12 +323,12 @@ func TestStreamedDownloadsAreOneRequestAndCounted(t *testing.T) {
 	}
 }
 
-// slowLists delays every Put Block List the accelerator sends to the storage, as a
-// storage 30 ms and more away does.
+// slowLists delays every Put Block List and Put Blob the accelerator sends to the
+// storage, as a storage 30 ms and more away does.
 type slowLists struct{ delay time.Duration }
 
 func (s slowLists) RoundTrip(r *http.Request) (*http.Response, error) {
-	if r.Method == http.MethodPut && r.URL.Query().Get("comp") == "blocklist" {
+	if comp := r.URL.Query().Get("comp"); r.Method == http.MethodPut && (comp == "blocklist" || comp == "") {
 		time.Sleep(s.delay)
 	}
 	return http.DefaultTransport.RoundTrip(r)
@@ -344,12 +344,17 @@ func TestBlobCommitsOverlapTheNextLayerAndTheIndexWaitsForThem(t *testing.T) {
 	c := client(t, p.URL("127.0.0.1"), token, http.DefaultTransport)
 	ctx := context.Background()
 	blobs := map[string][]byte{}
-	for _, k := range []string{"buildkit-blob-1-sha256:aaa", "buildkit-blob-1-sha256:bbb"} {
-		b := make([]byte, 2<<20+99)
+	// aaa and bbb go in 1 MiB blocks, ccc (smaller than a block) as one Put Blob.
+	layers := []struct {
+		key  string
+		size int
+	}{{"buildkit-blob-1-sha256:aaa", 2<<20 + 99}, {"buildkit-blob-1-sha256:ccc", 5000}, {"buildkit-blob-1-sha256:bbb", 2<<20 + 99}}
+	for _, l := range layers {
+		b := make([]byte, l.size)
 		_, _ = rand.Read(b)
-		blobs[k] = b
-		if err := c.Save(ctx, k, actionscache.NewBlob(b)); err != nil {
-			t.Fatalf("save %s: %v", k, err)
+		blobs[l.key] = b
+		if err := c.Save(ctx, l.key, actionscache.NewBlob(b)); err != nil {
+			t.Fatalf("save %s: %v", l.key, err)
 		}
 	}
 	saveIndex(t, c)
@@ -359,8 +364,11 @@ func TestBlobCommitsOverlapTheNextLayerAndTheIndexWaitsForThem(t *testing.T) {
 			at[call.Op+" "+call.Key] = call.At
 		}
 	}
-	if !at["CreateCacheEntry buildkit-blob-1-sha256:bbb"].Before(at["FinalizeCacheEntryUpload buildkit-blob-1-sha256:aaa"]) {
-		t.Errorf("the second layer was reserved at %v, after the first was finalized at %v: the commits did not overlap", at["CreateCacheEntry buildkit-blob-1-sha256:bbb"], at["FinalizeCacheEntryUpload buildkit-blob-1-sha256:aaa"])
+	for i := 0; i+1 < len(layers); i++ {
+		next, fin := at["CreateCacheEntry "+layers[i+1].key], at["FinalizeCacheEntryUpload "+layers[i].key]
+		if !next.Before(fin) {
+			t.Errorf("%s reserved at %v, after %s was finalized at %v: the commits did not overlap", layers[i+1].key, next, layers[i].key, fin)
+		}
 	}
 	index := at["CreateCacheEntry index-buildkit-1-test#1"]
 	for k := range blobs {

@@ -74,31 +74,71 @@ func (p *Proxy) putBlockListBehind(w http.ResponseWriter, r *http.Request, s *se
 		azureError(w, http.StatusBadRequest, "InvalidInput", "read block list")
 		return
 	}
-	bc := &behindCommit{ref: s.ref, finalize: make(chan *twirpCall, 1), done: make(chan struct{})}
-	p.mu.Lock()
-	if prev := p.behind[s.ref]; prev != nil && !closed(prev.done) {
-		// A second list for a blob still committing: not what go-actions-cache sends;
-		// it goes through in the request.
-		p.mu.Unlock()
+	target, header := withQuery(s.current(), r.URL.RawQuery), storageHeader(r)
+	commit := func() error {
+		s.pending.Wait()
+		s.mu.Lock()
+		failed := s.failed
+		s.mu.Unlock()
+		if failed != nil {
+			return fmt.Errorf("a block could not be uploaded: %w", failed)
+		}
+		if err := p.putWithRetries(p.ctx, target, header, body); err != nil {
+			return fmt.Errorf("put block list: %w", err)
+		}
+		return nil
+	}
+	if !p.behindCommit(s, commit) {
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		p.putBlockList(w, r, s)
 		return
 	}
-	p.behind[s.ref] = bc
-	p.mu.Unlock()
+	answerPut(w, r)
+}
+
+// putBlobBehind is the same for a blob azblob sends whole (Put Blob: its UploadStream
+// does that for a stream smaller than one block, i.e. most small layers): the bytes are
+// held (under the budget) and put in the background.
+func (p *Proxy) putBlobBehind(w http.ResponseWriter, r *http.Request, s *session) {
+	size := r.ContentLength
+	if err := p.budget.Acquire(r.Context(), max(size, 1)); err != nil {
+		return
+	}
+	data := p.bufs.get(int(size))
+	release := func() {
+		p.bufs.put(data)
+		p.budget.Release(max(size, 1))
+	}
+	if _, err := io.ReadFull(r.Body, data); err != nil {
+		release()
+		azureError(w, http.StatusBadRequest, "InvalidInput", "short blob body")
+		return
+	}
 	target, header := withQuery(s.current(), r.URL.RawQuery), storageHeader(r)
-	p.work.Add(1)
-	go func() {
-		defer p.work.Done()
-		bc.err = p.commitBehind(s, target, header, body, bc)
-		if bc.err != nil {
-			p.failures.Add(1)
-			p.opt.Logf("layer cache: blob %s not saved: %s", bc.ref.Key, redacted(bc.err))
+	commit := func() error {
+		defer release()
+		if err := p.putWithRetries(p.ctx, target, header, data); err != nil {
+			return fmt.Errorf("put blob: %w", err)
 		}
-		close(bc.done)
-	}()
-	// What azblob reads of the answer: the status, and x-ms-request-id (go-actions-cache's
-	// uploadV2 logs *resp.RequestID).
+		p.uploaded.Add(size)
+		return nil
+	}
+	if !p.behindCommit(s, commit) {
+		err := commit()
+		if err != nil {
+			azureError(w, http.StatusBadGateway, "ServerBusy", "layer cache accelerator: "+redacted(err))
+			return
+		}
+		p.blobsUp.Add(1)
+		answerPut(w, r)
+		return
+	}
+	answerPut(w, r)
+}
+
+// answerPut answers a Put Block List or Put Blob as the storage does. What azblob reads of
+// it: the status, and x-ms-request-id (go-actions-cache's uploadV2 logs *resp.RequestID).
+func answerPut(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("x-ms-request-id", "ghaaccel")
 	if v := r.Header.Get("x-ms-version"); v != "" {
 		w.Header().Set("x-ms-version", v)
@@ -107,19 +147,38 @@ func (p *Proxy) putBlockListBehind(w http.ResponseWriter, r *http.Request, s *se
 	w.WriteHeader(http.StatusCreated)
 }
 
-// commitBehind waits for the blob's blocks, puts the list, then sends BuildKit's finalize.
-func (p *Proxy) commitBehind(s *session, target string, header http.Header, list []byte, bc *behindCommit) error {
-	s.pending.Wait()
-	s.mu.Lock()
-	failed := s.failed
-	s.mu.Unlock()
-	if failed != nil {
-		return fmt.Errorf("a block could not be uploaded: %w", failed)
+// behindCommit registers s's blob for write-behind and runs commit, then BuildKit's
+// finalize, in the background. It is false (nothing started) when the blob is already
+// being committed: a second upload of one reservation, not what go-actions-cache sends,
+// goes through in the request.
+func (p *Proxy) behindCommit(s *session, commit func() error) bool {
+	bc := &behindCommit{ref: s.ref, finalize: make(chan *twirpCall, 1), done: make(chan struct{})}
+	p.mu.Lock()
+	if prev := p.behind[s.ref]; prev != nil && !closed(prev.done) {
+		p.mu.Unlock()
+		return false
 	}
-	if err := p.putWithRetries(p.ctx, target, header, list); err != nil {
-		return fmt.Errorf("put block list: %w", err)
-	}
-	p.blobsUp.Add(1)
+	p.behind[s.ref] = bc
+	p.mu.Unlock()
+	p.work.Add(1)
+	go func() {
+		defer p.work.Done()
+		bc.err = commit()
+		if bc.err == nil {
+			p.blobsUp.Add(1)
+			bc.err = p.finalizeWhenAsked(bc)
+		}
+		if bc.err != nil {
+			p.failures.Add(1)
+			p.opt.Logf("layer cache: blob %s not saved: %s", bc.ref.Key, redacted(bc.err))
+		}
+		close(bc.done)
+	}()
+	return true
+}
+
+// finalizeWhenAsked sends BuildKit's finalize of a committed blob to the service.
+func (p *Proxy) finalizeWhenAsked(bc *behindCommit) error {
 	var call *twirpCall
 	select {
 	case call = <-bc.finalize:
@@ -128,6 +187,7 @@ func (p *Proxy) commitBehind(s *session, target string, header http.Header, list
 	case <-p.ctx.Done():
 		return errors.New("closed before BuildKit finalized the blob")
 	}
+	var failed error
 	for attempt := range 3 {
 		status, _, answer, err := p.send(p.ctx, call)
 		if err == nil && status == http.StatusOK {
@@ -142,15 +202,15 @@ func (p *Proxy) commitBehind(s *session, target string, header http.Header, list
 		if err == nil && status < 500 {
 			return fmt.Errorf("FinalizeCacheEntryUpload answered %d: %.200s", status, answer)
 		}
-		if attempt < 2 {
-			if serr := p.opt.sleep(p.ctx, time.Duration(attempt+1)*time.Second); serr != nil {
-				return serr
-			}
-		}
 		if err != nil {
 			failed = err
 		} else {
 			failed = fmt.Errorf("FinalizeCacheEntryUpload answered %d", status)
+		}
+		if attempt < 2 {
+			if serr := p.opt.sleep(p.ctx, time.Duration(attempt+1)*time.Second); serr != nil {
+				return serr
+			}
 		}
 	}
 	return failed

@@ -30,8 +30,10 @@ func (p *Proxy) serveBlob(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case r.Method == http.MethodPut && s.upload && comp == "block" && r.ContentLength >= 0 && r.ContentLength <= maxHeldBlock:
 		p.putBlock(w, r, s)
-	case r.Method == http.MethodPut && s.upload && comp == "blocklist" && s.ref.isBlob():
+	case r.Method == http.MethodPut && s.upload && comp == "blocklist" && s.ref.isBlob() && !p.opt.CommitInRequest:
 		p.putBlockListBehind(w, r, s)
+	case r.Method == http.MethodPut && s.upload && comp == "" && s.ref.isBlob() && !p.opt.CommitInRequest && r.ContentLength >= 0 && r.ContentLength <= maxHeldBlock:
+		p.putBlobBehind(w, r, s)
 	case r.Method == http.MethodPut && s.upload && comp == "blocklist":
 		p.putBlockList(w, r, s)
 	case r.Method == http.MethodGet && !s.upload && !p.opt.StreamDownloads:
