@@ -76,8 +76,10 @@ type runner struct {
 	loads *engineLoads
 	// thisRun is this run's build record, once made (explain.go, issue 17).
 	thisRun *buildrecord.Record
-	// prevRecord is the previous run's record, read while the build runs (explain.go).
-	prevRecord *recordRead
+	// prevRecord is the previous run's record, read while the build runs (explain.go);
+	// recordSaved is closed once this run's record was saved (or not).
+	prevRecord  *recordRead
+	recordSaved chan struct{}
 }
 
 // Plan is everything decided before the build starts.
@@ -176,6 +178,9 @@ func (r *runner) run(ctx context.Context) error {
 	api := r.githubAPI()
 	r.pruneMountCaches(ctx, api, r.savedMountKeys)
 	r.readCacheUsage(ctx, api)
+	if r.recordSaved != nil {
+		<-r.recordSaved
+	}
 	return nil
 }
 
@@ -233,7 +238,13 @@ func (r *runner) build(ctx context.Context, c *client.Client) error {
 		r.res.Hints = append(r.res.Hints, "layer cache not saved: "+e)
 		r.warn.Warn("Layer cache not saved", e)
 	}
-	r.saveBuildRecord(ctx, res.Steps) // explain (issue 17)
+	// explain (issue 17): the record's save (a reservation, an upload, a finalize) runs
+	// beside the cleanup and the usage read, REST calls of their own; run waits for it.
+	r.recordSaved = make(chan struct{})
+	go func() {
+		defer close(r.recordSaved)
+		r.saveBuildRecord(ctx, res.Steps)
+	}()
 	return nil
 }
 
