@@ -107,12 +107,7 @@ func (p *Proxy) putBlock(w http.ResponseWriter, r *http.Request, s *session) {
 		}
 		p.uploaded.Add(size)
 	}()
-	w.Header().Set("x-ms-request-id", "ghaaccel")
-	if v := r.Header.Get("x-ms-version"); v != "" {
-		w.Header().Set("x-ms-version", v)
-	}
-	w.Header().Set("Date", time.Now().UTC().Format(http.TimeFormat))
-	w.WriteHeader(http.StatusCreated)
+	answerPut(w, r)
 }
 
 // putWithRetries puts data to target: up to 5 tries on connection errors, 5xx, 408 and 429

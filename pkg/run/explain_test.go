@@ -53,39 +53,15 @@ func TestFirstMissIsANoticeAtItsDockerfileLine(t *testing.T) {
 // A saving run with a local cache leaves its build record in the cache directory; the next
 // run that reads it and misses at a changed file names the file.
 func TestLocalCacheRunNamesTheChangedFileFromTheSavedRecord(t *testing.T) {
-	ws := t.TempDir()
-	cache := filepath.Join(t.TempDir(), "main")
-	if err := os.MkdirAll(cache, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	write := func(name, content string) {
-		if err := os.WriteFile(filepath.Join(ws, name), []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	write("Dockerfile", "FROM python:3.12-slim\nCOPY requirements.txt .\nRUN pip install -r requirements.txt\nCOPY . .\n")
-	write("requirements.txt", "flask\n")
+	f := newRecordFixture(t)
+	write, steps, newRunner := f.write, f.steps, f.newRunner
 	write("app.py", "print(1)\n")
-	getenv := func(k string) string { return map[string]string{"GITHUB_WORKSPACE": ws}[k] }
-	steps := func(firstRan int) builder.StepStats {
-		st := builder.StepStats{Bases: map[string]string{"": "docker.io/library/python:3.12-slim@sha256:aaa"}}
-		for i, n := range []string{"[2/4] COPY requirements.txt .", "[3/4] RUN pip install -r requirements.txt", "[4/4] COPY . ."} {
-			st.Steps = append(st.Steps, builder.Step{Name: n, Index: i + 2, Cached: i+2 < firstRan})
-		}
-		return st
-	}
-	newRunner := func(out *strings.Builder) *runner {
-		return &runner{rep: report.New(out, getenv), renv: runnerenv.Read(getenv), in: &inputs.Inputs{File: filepath.Join(ws, "Dockerfile"), Context: ws},
-			plan: &Plan{LayerCache: layercache.Plan{Backend: "local", ReadScopes: []string{cache},
-				Imports: inputs.CacheEntries{{Type: "local", Attrs: map[string]string{"src": cache}}},
-				Exports: inputs.CacheEntries{{Type: "local", Attrs: map[string]string{"dest": cache}}}}}}
-	}
 	var out strings.Builder
 	first := newRunner(&out)
 	first.res.CacheSaved = true
 	first.explainSteps(t.Context(), steps(99))
 	first.saveBuildRecord(t.Context(), steps(99))
-	if _, err := os.Stat(filepath.Join(cache, "warmbuild-buildrecord.json")); err != nil {
+	if _, err := os.Stat(filepath.Join(f.cache, "warmbuild-buildrecord.json")); err != nil {
 		t.Fatalf("no record beside the cache: %v\n%s", err, out.String())
 	}
 	write("requirements.txt", "flask\nrequests\n")
@@ -104,33 +80,10 @@ func TestLocalCacheRunNamesTheChangedFileFromTheSavedRecord(t *testing.T) {
 // (read while it ran, as the build's cache import was): another run saving to the same
 // scope meanwhile does not change the explanation.
 func TestMissIsExplainedWithTheRecordReadWhenTheBuildStarted(t *testing.T) {
-	ws := t.TempDir()
-	cache := filepath.Join(t.TempDir(), "main")
-	if err := os.MkdirAll(cache, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	write := func(name, content string) {
-		if err := os.WriteFile(filepath.Join(ws, name), []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	write("Dockerfile", "FROM python:3.12-slim\nCOPY requirements.txt .\nRUN pip install -r requirements.txt\nCOPY . .\n")
-	write("requirements.txt", "flask\n")
-	getenv := func(k string) string { return map[string]string{"GITHUB_WORKSPACE": ws}[k] }
-	steps := func(firstRan int) builder.StepStats {
-		st := builder.StepStats{Bases: map[string]string{"": "docker.io/library/python:3.12-slim@sha256:aaa"}}
-		for i, n := range []string{"[2/4] COPY requirements.txt .", "[3/4] RUN pip install -r requirements.txt", "[4/4] COPY . ."} {
-			st.Steps = append(st.Steps, builder.Step{Name: n, Index: i + 2, Cached: i+2 < firstRan})
-		}
-		return st
-	}
+	f := newRecordFixture(t)
+	write, steps := f.write, f.steps
 	var out strings.Builder
-	newRunner := func() *runner {
-		return &runner{rep: report.New(&out, getenv), renv: runnerenv.Read(getenv), in: &inputs.Inputs{File: filepath.Join(ws, "Dockerfile"), Context: ws},
-			plan: &Plan{LayerCache: layercache.Plan{Backend: "local", ReadScopes: []string{cache},
-				Imports: inputs.CacheEntries{{Type: "local", Attrs: map[string]string{"src": cache}}},
-				Exports: inputs.CacheEntries{{Type: "local", Attrs: map[string]string{"dest": cache}}}}}}
-	}
+	newRunner := func() *runner { return f.newRunner(&out) }
 	save := func() {
 		r := newRunner()
 		r.res.CacheSaved = true
@@ -147,4 +100,44 @@ func TestMissIsExplainedWithTheRecordReadWhenTheBuildStarted(t *testing.T) {
 	if m := this.res.FirstMiss; m == nil || m.Reason != report.MissFiles || len(m.Files) != 1 || m.Files[0] != "requirements.txt" {
 		t.Errorf("miss %+v\n%s", m, out.String())
 	}
+}
+
+// recordFixture is a workspace with a Dockerfile and requirements.txt, and runners that
+// read and save build records in a local cache directory beside it.
+type recordFixture struct {
+	t         *testing.T
+	ws, cache string
+}
+
+func newRecordFixture(t *testing.T) *recordFixture {
+	f := &recordFixture{t: t, ws: t.TempDir(), cache: filepath.Join(t.TempDir(), "main")}
+	if err := os.MkdirAll(f.cache, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	f.write("Dockerfile", "FROM python:3.12-slim\nCOPY requirements.txt .\nRUN pip install -r requirements.txt\nCOPY . .\n")
+	f.write("requirements.txt", "flask\n")
+	return f
+}
+
+func (f *recordFixture) write(name, content string) {
+	if err := os.WriteFile(filepath.Join(f.ws, name), []byte(content), 0o644); err != nil {
+		f.t.Fatal(err)
+	}
+}
+
+// steps are the Dockerfile's steps with those before firstRan cached.
+func (f *recordFixture) steps(firstRan int) builder.StepStats {
+	st := builder.StepStats{Bases: map[string]string{"": "docker.io/library/python:3.12-slim@sha256:aaa"}}
+	for i, n := range []string{"[2/4] COPY requirements.txt .", "[3/4] RUN pip install -r requirements.txt", "[4/4] COPY . ."} {
+		st.Steps = append(st.Steps, builder.Step{Name: n, Index: i + 2, Cached: i+2 < firstRan})
+	}
+	return st
+}
+
+func (f *recordFixture) newRunner(out *strings.Builder) *runner {
+	getenv := func(k string) string { return map[string]string{"GITHUB_WORKSPACE": f.ws}[k] }
+	return &runner{rep: report.New(out, getenv), renv: runnerenv.Read(getenv), in: &inputs.Inputs{File: filepath.Join(f.ws, "Dockerfile"), Context: f.ws},
+		plan: &Plan{LayerCache: layercache.Plan{Backend: "local", ReadScopes: []string{f.cache},
+			Imports: inputs.CacheEntries{{Type: "local", Attrs: map[string]string{"src": f.cache}}},
+			Exports: inputs.CacheEntries{{Type: "local", Attrs: map[string]string{"dest": f.cache}}}}}}
 }
