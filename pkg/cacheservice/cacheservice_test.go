@@ -392,6 +392,7 @@ func TestConcurrentSavesOfOneKeyStoreOneAndReportTheOther(t *testing.T) {
 }
 
 func TestThrottledRequestsWaitAsRetryAfterSays(t *testing.T) {
+	t.Parallel() // waits on real time (SAS expiry, Retry-After): overlap them
 	srv := cachetest.StartV2(t, cachetest.V2Options{})
 	w := &warnings{}
 	// The backoff is 5 ms: any longer wait comes from Retry-After.
@@ -440,6 +441,7 @@ func TestThrottledRequestsWaitAsRetryAfterSays(t *testing.T) {
 // A Retry-After holds every later request of the client to that server, not only the
 // retry of the request that got it: the next call waits until the time it named.
 func TestRetryAfterHoldsTheClientsNextRequestToo(t *testing.T) {
+	t.Parallel() // waits on real time (SAS expiry, Retry-After): overlap them
 	srv := cachetest.StartV2(t, cachetest.V2Options{})
 	c := newClient(t, srv.Getenv, cacheservice.WithRetryPolicy(cacheservice.RetryPolicy{MaxAttempts: 1}))
 	srv.Inject(cachetest.Fault{Op: cachetest.GetCacheEntryDownloadURL, Status: http.StatusTooManyRequests, RetryAfter: "2"})
@@ -580,6 +582,7 @@ func TestALostV1CommitAnswerStillReportsTheEntryItSaved(t *testing.T) {
 }
 
 func TestHungServerEndsInATimeoutWithinTheBound(t *testing.T) {
+	t.Parallel() // waits on real time (SAS expiry, Retry-After): overlap them
 	srv := cachetest.StartV2(t, cachetest.V2Options{ProxyBlobs: true})
 	const timeout = 200 * time.Millisecond
 	c := newClient(t, srv.Getenv,
@@ -653,6 +656,7 @@ func TestV1RoundTripAgainstActsCacheServer(t *testing.T) {
 // AuthenticationFailed ("Signed expiry time ... has to be after the current time"),
 // Azurite 3's is AuthorizationFailure. The client reloads the URL on any 401/403.
 func TestAnExpiredSignedURLIsRefusedByTheStorage(t *testing.T) {
+	t.Parallel() // waits on real time (SAS expiry, Retry-After): overlap them
 	srv := cachetest.StartV2(t, cachetest.V2Options{URLLifetime: time.Second})
 	c := newClient(t, srv.Getenv)
 	if _, err := srv.Seed(context.Background(), cachetest.SeedEntry{Key: "pip-expiring", Version: version}, strings.NewReader("x")); err != nil {
@@ -675,6 +679,7 @@ func TestAnExpiredSignedURLIsRefusedByTheStorage(t *testing.T) {
 // A download that outlives its signed URL asks the service for a fresh one when the
 // storage refuses it (as BuildKit's gha cache does), once for all the ranges refused.
 func TestADownloadThatOutlivesItsURLGetsAFreshOne(t *testing.T) {
+	t.Parallel() // waits on real time (SAS expiry, Retry-After): overlap them
 	srv := cachetest.StartV2(t, cachetest.V2Options{URLLifetime: 2 * time.Second, ProxyBlobs: true})
 	var mu sync.Mutex
 	masked := map[string]bool{}
