@@ -24,10 +24,11 @@ type Reporter struct {
 // New returns a Reporter writing log lines to out and file commands to the files named
 // by getenv (GITHUB_OUTPUT, GITHUB_STEP_SUMMARY).
 func New(out io.Writer, getenv func(string) string) *Reporter {
+	g := &lineGuard{w: out}
 	return &Reporter{
-		action: githubactions.New(githubactions.WithWriter(out), githubactions.WithGetenv(getenv)),
+		action: githubactions.New(githubactions.WithWriter(guardedWriter{g, true}), githubactions.WithGetenv(getenv)),
 		getenv: getenv,
-		out:    out,
+		out:    guardedWriter{g, false},
 	}
 }
 
