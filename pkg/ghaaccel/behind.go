@@ -100,38 +100,24 @@ func (p *Proxy) putBlockListBehind(w http.ResponseWriter, r *http.Request, s *se
 // does that for a stream smaller than one block, i.e. most small layers): the bytes are
 // held (under the budget) and put in the background.
 func (p *Proxy) putBlobBehind(w http.ResponseWriter, r *http.Request, s *session) {
-	size := r.ContentLength
-	if err := p.budget.Acquire(r.Context(), max(size, 1)); err != nil {
-		return
-	}
-	data := p.bufs.get(int(size))
-	release := func() {
-		p.bufs.put(data)
-		p.budget.Release(max(size, 1))
-	}
-	if _, err := io.ReadFull(r.Body, data); err != nil {
-		release()
-		azureError(w, http.StatusBadRequest, "InvalidInput", "short blob body")
+	data, release, ok := p.hold(w, r, "short blob body")
+	if !ok {
 		return
 	}
 	target, header := withQuery(s.current(), r.URL.RawQuery), storageHeader(r)
 	commit := func() error {
 		defer release()
-		if err := p.putWithRetries(p.ctx, target, header, data); err != nil {
+		if err := p.putHeld(target, header, data); err != nil {
 			return fmt.Errorf("put blob: %w", err)
 		}
-		p.uploaded.Add(size)
 		return nil
 	}
 	if !p.behindCommit(s, commit) {
-		err := commit()
-		if err != nil {
+		if err := commit(); err != nil {
 			azureError(w, http.StatusBadGateway, "ServerBusy", "layer cache accelerator: "+redacted(err))
 			return
 		}
 		p.blobsUp.Add(1)
-		answerPut(w, r)
-		return
 	}
 	answerPut(w, r)
 }

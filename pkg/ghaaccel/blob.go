@@ -70,15 +70,8 @@ func storageHeader(r *http.Request) http.Header {
 // putBlock holds the block's bytes, answers 201 Created (what Put Block answers) at once
 // and uploads the block in the background, retrying from the held bytes.
 func (p *Proxy) putBlock(w http.ResponseWriter, r *http.Request, s *session) {
-	size := r.ContentLength
-	if err := p.budget.Acquire(r.Context(), max(size, 1)); err != nil {
-		return
-	}
-	data := p.bufs.get(int(size))
-	if _, err := io.ReadFull(r.Body, data); err != nil {
-		p.bufs.put(data)
-		p.budget.Release(max(size, 1))
-		azureError(w, http.StatusBadRequest, "InvalidInput", "short block body")
+	data, release, ok := p.hold(w, r, "short block body")
+	if !ok {
 		return
 	}
 	target := withQuery(s.current(), r.URL.RawQuery)
@@ -88,14 +81,8 @@ func (p *Proxy) putBlock(w http.ResponseWriter, r *http.Request, s *session) {
 	go func() {
 		defer p.work.Done()
 		defer s.pending.Done()
-		defer p.budget.Release(max(size, 1))
-		defer p.bufs.put(data)
-		select {
-		case p.putSlots <- struct{}{}:
-			defer func() { <-p.putSlots }()
-		case <-p.ctx.Done():
-		}
-		if err := p.putWithRetries(p.ctx, target, header, data); err != nil {
+		defer release()
+		if err := p.putHeld(target, header, data); err != nil {
 			p.failures.Add(1)
 			s.mu.Lock()
 			if s.failed == nil {
@@ -103,11 +90,44 @@ func (p *Proxy) putBlock(w http.ResponseWriter, r *http.Request, s *session) {
 			}
 			s.mu.Unlock()
 			p.opt.Logf("layer cache: a block upload failed for good: %s", redacted(err))
-			return
 		}
-		p.uploaded.Add(size)
 	}()
 	answerPut(w, r)
+}
+
+// hold reads a request body of its Content-Length (at most maxHeldBlock) into a buffer
+// under the byte budget; release gives both back. When the body is short it answers the
+// request itself and ok is false.
+func (p *Proxy) hold(w http.ResponseWriter, r *http.Request, short string) (data []byte, release func(), ok bool) {
+	size := max(r.ContentLength, 1)
+	if err := p.budget.Acquire(r.Context(), size); err != nil {
+		return nil, nil, false // the client went away
+	}
+	data = p.bufs.get(int(r.ContentLength))
+	release = func() {
+		p.bufs.put(data)
+		p.budget.Release(size)
+	}
+	if _, err := io.ReadFull(r.Body, data); err != nil {
+		release()
+		azureError(w, http.StatusBadRequest, "InvalidInput", short)
+		return nil, nil, false
+	}
+	return data, release, true
+}
+
+// putHeld puts held bytes to target in one of the Parallelism slots, and counts them.
+func (p *Proxy) putHeld(target string, header http.Header, data []byte) error {
+	select {
+	case p.putSlots <- struct{}{}:
+		defer func() { <-p.putSlots }()
+	case <-p.ctx.Done():
+	}
+	if err := p.putWithRetries(p.ctx, target, header, data); err != nil {
+		return err
+	}
+	p.uploaded.Add(int64(len(data)))
+	return nil
 }
 
 // putWithRetries puts data to target: up to 5 tries on connection errors, 5xx, 408 and 429
