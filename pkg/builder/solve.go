@@ -112,6 +112,7 @@ type solveConfig struct {
 	getenv        func(string) string
 	extra         []session.Attachable
 	onExportStart func()
+	holdContext   func(context.Context) error
 }
 
 // WithProgress prints BuildKit's plain progress to w.
@@ -128,6 +129,15 @@ func WithGetenv(getenv func(string) string) SolveOption {
 // without exports never calls it.
 func WithExportStart(f func()) SolveOption {
 	return func(c *solveConfig) { c.onExportStart = f }
+}
+
+// WithContextHeld holds the transfer of the build context until wait returns: the
+// Dockerfile frontend meanwhile converts the Dockerfile, resolves the base images, reads
+// the layer cache's manifest and runs every step that does not read the context, while a
+// step that does (and every step after it) waits. The mount caches' injection uses it to
+// let the build start beside it. A Git context (Request.GitContext) is not held.
+func WithContextHeld(wait func(context.Context) error) SolveOption {
+	return func(c *solveConfig) { c.holdContext = wait }
 }
 
 // Solve runs the build. A failed build returns a *BuildError carrying the Dockerfile
@@ -181,6 +191,9 @@ func solveOnce(ctx context.Context, c *client.Client, req Request, cfg solveConf
 	so, err := solveOpt(req, cfg)
 	if err != nil {
 		return res, nil, err
+	}
+	if cfg.holdContext != nil && req.GitContext == "" {
+		so.LocalFilterOpt = holdContext(ctx, cfg.holdContext)
 	}
 	display, err := progressui.NewDisplay(cfg.progress, progressui.PlainMode)
 	if err != nil {

@@ -354,6 +354,13 @@ type Run struct {
 	prewarmLog  []string // written by the prewarm goroutine, read after prewarmDone
 
 	early *earlySave
+
+	// Between Lookup and Inject: the caches found, the mounts to inject, the lookups'
+	// time, and the end of the restore's log group.
+	caches      []Cache
+	pending     []pendingInject
+	restoreTime time.Duration
+	endRestore  func()
 }
 
 func (r *Run) warn(msg string) {
@@ -365,6 +372,16 @@ func (r *Run) warn(msg string) {
 // them into the daemon's cache directories. Cache problems are warnings in the Run's
 // Result; the request's inputs were checked by pkg/inputs, so nothing here is an error.
 func (e *Engine) Restore(ctx context.Context, req Request) *Run {
+	r := e.Lookup(ctx, req)
+	r.Inject(ctx)
+	return r
+}
+
+// Lookup is Restore's first half: it finds the selected cache mounts and looks their
+// entries up, which takes a few of the service's round trips. Inject does the rest, and
+// is to be called once, whatever Lookup found. Between the two the build may start when
+// StepsWaitForContext says that holding its context holds every step Inject feeds.
+func (e *Engine) Lookup(ctx context.Context, req Request) *Run {
 	r := &Run{e: e, req: req, streamOnly: req.StreamOnly}
 	if req.Selector.None() {
 		return r
@@ -421,7 +438,7 @@ func (e *Engine) Restore(ctx context.Context, req Request) *Run {
 	}
 
 	end := e.log.Group("Restore mount caches")
-	defer end()
+	r.endRestore = end
 	if r.tmp, err = os.MkdirTemp(e.tempDir, "warmbuild-mounts-"); err != nil {
 		r.warn(err.Error())
 		return r
@@ -442,7 +459,7 @@ func (e *Engine) Restore(ctx context.Context, req Request) *Run {
 	}
 
 	keys := map[string]bool{}
-	var restoreTime, injectTime time.Duration
+	r.caches = caches
 	for ci, cache := range caches {
 		m := cache.Mounts[0]
 		// The key covers the steps' inputs, not only the hashed files (issue 18).
@@ -482,18 +499,57 @@ func (e *Engine) Restore(ctx context.Context, req Request) *Run {
 		}
 		start := time.Now()
 		restored, inject := r.restoreOne(ctx, ms)
-		restoreTime += time.Since(start)
-		if !inject {
-			continue
+		r.restoreTime += time.Since(start)
+		if inject {
+			r.pending = append(r.pending, pendingInject{ms, restored})
 		}
-		start = time.Now()
-		r.startPrewarm(ctx, caches)
-		r.injectOne(ctx, ms, restored)
-		injectTime += time.Since(start)
 	}
-	r.res.RestorePhases = append(r.res.RestorePhases, report.Phase{Name: "restore", Duration: restoreTime}, report.Phase{Name: "inject", Duration: injectTime})
-	r.early = r.planEarlySave(ctx)
 	return r
+}
+
+// pendingInject is a mount Lookup found an entry of, to be injected.
+type pendingInject struct {
+	ms    *Outcome
+	found restored
+}
+
+// Inject injects what Lookup found, in Dockerfile order, and ends the restore.
+func (r *Run) Inject(ctx context.Context) {
+	if r == nil {
+		return
+	}
+	if r.endRestore != nil {
+		defer r.endRestore()
+	}
+	if !r.active {
+		return
+	}
+	start := time.Now()
+	for _, p := range r.pending {
+		r.startPrewarm(ctx, r.caches)
+		r.injectOne(ctx, p.ms, p.found)
+	}
+	r.res.RestorePhases = append(r.res.RestorePhases, report.Phase{Name: "restore", Duration: r.restoreTime}, report.Phase{Name: "inject", Duration: time.Since(start)})
+	r.early = r.planEarlySave(ctx)
+}
+
+// StepsWaitForContext reports whether every RUN step that uses a mount Inject is to feed
+// reads files of the build context (a COPY or ADD from it, a bind mount of it, in its
+// stage or a stage it copies from): BuildKit runs such a step only after the context
+// arrives, so a build whose context transfer is held until Inject returns cannot run it
+// on a half-injected directory. False for a Git context, which BuildKit fetches itself.
+func (r *Run) StepsWaitForContext() bool {
+	if r == nil || r.req.ContextOnlyHashFiles {
+		return false
+	}
+	for _, p := range r.pending {
+		for _, m := range p.ms.cache.Mounts {
+			if len(m.ContextFiles) == 0 {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // restored is what the lookup of one mount found: entry, and base when entry is a

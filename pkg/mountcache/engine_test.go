@@ -807,3 +807,38 @@ func TestEngineExactHitInjectedWhenTheKeyDoesNotCoverTheStep(t *testing.T) {
 		t.Errorf("hit %s injected %v reason %q", ms.Hit, ms.Injected, ms.Reason)
 	}
 }
+
+// The build may start beside the injection only when every step it feeds reads the
+// context, which the build holds until Inject returns.
+func TestTheBuildStartsBesideTheInjectionOnlyWhenItsStepsReadTheContext(t *testing.T) {
+	for _, tc := range []struct {
+		name, dockerfile string
+		found, gitCtx    bool
+		want             bool
+	}{
+		{name: "pip step after COPY requirements.txt", dockerfile: pipDockerfile, found: true, want: true},
+		{name: "nothing to inject", dockerfile: pipDockerfile, want: true},
+		{name: "a RUN that reads no context file", dockerfile: "FROM python:3.12-slim\nRUN --mount=type=cache,target=/root/.cache/pip pip install wb-core\n", found: true},
+		{name: "a second RUN on the mount before the COPY", dockerfile: "FROM python:3.12-slim\nRUN --mount=type=cache,target=/root/.cache/pip pip install wb-core\nCOPY requirements.txt .\nRUN --mount=type=cache,target=/root/.cache/pip pip install -r requirements.txt\n", found: true},
+		{name: "a Git context, fetched by BuildKit", dockerfile: pipDockerfile, found: true, gitCtx: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t, tc.dockerfile, "auto")
+			f.req.ContextOnlyHashFiles = tc.gitCtx
+			if tc.found {
+				f.store.entries = []*fakeEntry{{key: f.restoreKey(t) + "0123456789abcdef", data: []byte("old")}}
+			}
+			r := f.engine().Lookup(context.Background(), f.req)
+			if got := r.StepsWaitForContext(); got != tc.want {
+				t.Errorf("StepsWaitForContext = %v, want %v", got, tc.want)
+			}
+			if len(f.helper.sources) != 0 {
+				t.Errorf("Lookup injected; only Inject may")
+			}
+			r.Inject(context.Background())
+			if tc.found && !tc.gitCtx && len(f.helper.sources) != 1 {
+				t.Errorf("Inject injected %d entries, want the one found", len(f.helper.sources))
+			}
+		})
+	}
+}

@@ -5,6 +5,7 @@ package mountcache
 import (
 	"bytes"
 	"context"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -241,3 +242,108 @@ func TestCorruptArchiveIsRefusedAndLeavesTheMountEmpty(t *testing.T) {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// trickle hands out its bytes a piece at a time, one piece per pause: an injection that
+// takes seconds, as a far cache storage makes it.
+type trickle struct {
+	data  []byte
+	piece int
+	pause time.Duration
+}
+
+func (t *trickle) Read(p []byte) (int, error) {
+	if len(t.data) == 0 {
+		return 0, io.EOF
+	}
+	time.Sleep(t.pause)
+	n := copy(p[:min(len(p), t.piece)], t.data)
+	t.data = t.data[n:]
+	return n, nil
+}
+
+// firstWrite notes when the first byte of a build's progress came.
+type firstWrite struct {
+	bytes.Buffer
+	at time.Time
+}
+
+func (f *firstWrite) Write(p []byte) (int, error) {
+	if f.at.IsZero() {
+		f.at = time.Now()
+	}
+	return f.Buffer.Write(p)
+}
+
+// The build starts beside the injection (StepsWaitForContext): its context is held until
+// the injection is done. The pip step reads the context (COPY requirements.txt), so it
+// must find the whole cache, though the build was converting, resolving and unpacking
+// its base while the injection was still streaming in.
+func TestAPipStepStartedBesideASlowInjectionFindsTheWholeCache(t *testing.T) {
+	ctx := context.Background()
+	bin := helperBinary(t)
+	app := copyApp(t, "")
+	df, err := os.ReadFile(filepath.Join(app, "Dockerfile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cache := discoverOne(t, string(df))
+	for _, m := range cache.Mounts {
+		if len(m.ContextFiles) == 0 {
+			t.Fatalf("the app's pip step should read the context: %+v", m)
+		}
+	}
+
+	first := freshDaemon(t)
+	buildDir(t, first, app, nil)
+	out := t.TempDir()
+	h := HelperBuild{Client: first, Binary: bin, TempDir: t.TempDir()}
+	if _, err := h.Extract(ctx, cache, "", nil, 2<<30, nil, out); err != nil {
+		t.Fatal(err)
+	}
+	archived, err := os.ReadFile(ExtractedArchive(out))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	second := freshDaemon(t)
+	h.Client = second
+	injected := make(chan struct{})
+	var injectEnd time.Time
+	var injectErr error
+	go func() {
+		defer close(injected)
+		// Eight pieces, half a second apart: four seconds, longer than the build takes to
+		// reach its pip step on a fresh daemon.
+		src := &trickle{data: archived, piece: len(archived)/8 + 1, pause: 500 * time.Millisecond}
+		_, injectErr = h.InjectStream(ctx, cache, src, nil)
+		injectEnd = time.Now()
+	}()
+	progress := &firstWrite{}
+	res, err := builder.Solve(ctx, second, builder.Request{ContextDir: app, Dockerfile: filepath.Join(app, "Dockerfile")},
+		builder.WithProgress(progress),
+		builder.WithContextHeld(func(ctx context.Context) error {
+			select {
+			case <-injected:
+				return nil
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}))
+	<-injected
+	if injectErr != nil {
+		t.Fatal(injectErr)
+	}
+	if err != nil {
+		t.Fatalf("build: %v\n%s", err, progress.String())
+	}
+	if !progress.at.Before(injectEnd.Add(-time.Second)) {
+		t.Errorf("the build's first progress came at %v, the injection ended at %v: it did not start beside it", progress.at, injectEnd)
+	}
+	log := res.Logs(func(string) bool { return true })
+	if strings.Contains(log, "Building wheel for") || strings.Contains(log, "Downloading") {
+		t.Errorf("the pip step ran before the injection was done:\n%s", log)
+	}
+	if n := strings.Count(log, "Using cached"); n != 11 {
+		t.Errorf("want all 11 packages served from the injected cache, got %d:\n%s", n, log)
+	}
+}
