@@ -59,7 +59,6 @@ func buildRefPrefix(info dockerbuilder.Info) string {
 // why: an unreachable scanner must not fail the build.
 func (r *runner) solve(ctx context.Context, c *client.Client, opts ...builder.SolveOption) (*builder.Result, error) {
 	req := r.plan.Request
-	r.rep.Infof("Attestations: %s", describeAttests(req.Attests))
 	res, err := builder.Solve(ctx, c, req, opts...)
 	if !builder.ScannerUnavailable(req, err) || ctx.Err() != nil {
 		return res, err

@@ -74,12 +74,18 @@ func (r *runner) mountRequest(c *client.Client) mountcache.Request {
 }
 
 // mountResults is the one place the mount cache engine's result reaches the run's Result.
-// buildPhase goes between the engine's restore and save phases.
-func (r *runner) mountResults(res *mountcache.Result, buildPhase report.Phase) {
+// buildPhase goes between the engine's restore and save phases; beside says the build
+// started beside the injection, whose phase is then not added to the wall time.
+func (r *runner) mountResults(res *mountcache.Result, buildPhase report.Phase, beside bool) {
 	r.warn.Add(res.Warnings...)
 	r.res.Hints = append(r.res.Hints, res.Hints...)
 	r.savedMountKeys = append(r.savedMountKeys, res.SavedKeys...)
-	r.phases = append(r.phases, res.RestorePhases...)
+	for _, p := range res.RestorePhases {
+		if beside && p.Name == "inject" {
+			p.During = "build"
+		}
+		r.phases = append(r.phases, p)
+	}
 	r.phases = append(r.phases, buildPhase)
 	r.phases = append(r.phases, res.SavePhases...)
 	if len(res.Mounts) == 0 {
@@ -122,4 +128,49 @@ func firstOr(s []string, def string) string {
 		return s[0]
 	}
 	return def
+}
+
+// injection is the mount caches' injection running beside the build (besideInjection).
+type injection struct{ done chan struct{} }
+
+// wait returns once the injection is done.
+func (i *injection) wait() { <-i.done }
+
+// besideInjection starts the mount caches' injection and returns the build's options to
+// start beside it: the build context is held until the injection is done, so no step
+// that reads it (StepsWaitForContext: every step fed by a mount) runs on a half-injected
+// directory; the build's log is held too, and follows the restore's group; the early
+// save starts with the export as before, once the injection is done. end is set to the
+// end of the build's log group.
+func (r *runner) besideInjection(ctx context.Context, mounts *mountcache.Run, end *func()) []builder.SolveOption {
+	held := report.Hold(r.rep.Writer())
+	r.injected = &injection{done: make(chan struct{})}
+	done := r.injected.done
+	go func() {
+		defer close(done)
+		mounts.Inject(ctx)
+		*end = r.buildGroup()
+		held.Release()
+	}()
+	return []builder.SolveOption{
+		builder.WithProgress(held),
+		builder.WithContextHeld(func(ctx context.Context) error {
+			select {
+			case <-done:
+				return nil
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}),
+		builder.WithExportStart(func() {
+			select {
+			case <-done:
+				// Exports start after the steps, which waited for the context.
+				if early := mounts.ExportStart(); early != nil {
+					early()
+				}
+			default: // not done: Save extracts and saves after the build
+			}
+		}),
+	}
 }

@@ -29,13 +29,18 @@ func TestMountResults(t *testing.T) {
 		PipTotal:      3, PipCached: 3,
 	}
 	r := &runner{warn: report.NewWarnings(report.New(io.Discard, func(string) string { return "" }))}
-	r.mountResults(res, report.Phase{Name: "build"})
+	r.mountResults(res, report.Phase{Name: "build"}, false)
 	var names []string
 	for _, p := range r.phases {
 		names = append(names, p.Name+"/"+p.During)
 	}
 	if want := []string{"restore/", "inject/", "build/", "extract/export", "save/export"}; !slices.Equal(names, want) {
 		t.Errorf("phases %v, want %v", names, want)
+	}
+	beside := &runner{warn: report.NewWarnings(report.New(io.Discard, func(string) string { return "" }))}
+	beside.mountResults(res, report.Phase{Name: "build"}, true)
+	if p := beside.phases[1]; p.Name != "inject" || p.During != "build" {
+		t.Errorf("an injection the build started beside is %s/%s, want inject/build (not added to the wall time)", p.Name, p.During)
 	}
 	out := outputsOf(r.res)
 	if out["mount-cache-hit"] != "partial" || out["mount-cache-restored-bytes"] != "10" || out["mount-cache-saved-bytes"] != "7" || out["pip-packages-total"] != "3" || out["pip-packages-cached"] != "3" {
@@ -57,7 +62,7 @@ func TestMountResults(t *testing.T) {
 
 	// No mount in play: hit none, an empty report, the build phase alone.
 	r = &runner{warn: report.NewWarnings(report.New(io.Discard, func(string) string { return "" }))}
-	r.mountResults(&mountcache.Result{}, report.Phase{Name: "build"})
+	r.mountResults(&mountcache.Result{}, report.Phase{Name: "build"}, false)
 	if out := outputsOf(r.res); out["mount-cache-hit"] != "none" || out["mount-cache-report"] != "[]" || len(r.phases) != 1 {
 		t.Errorf("%v %v", out, r.phases)
 	}

@@ -80,6 +80,8 @@ type runner struct {
 	// recordSaved is closed once this run's record was saved (or not).
 	prevRecord  *recordRead
 	recordSaved chan struct{}
+	// injected is the mount caches' injection when the build started beside it.
+	injected *injection
 }
 
 // Plan is everything decided before the build starts.
@@ -191,19 +193,34 @@ func (r *runner) build(ctx context.Context, c *client.Client) error {
 	mreq := r.mountRequest(c)
 	cleanupGit := r.gitMountFiles(ctx, c, &mreq) // gitctx (issue 14): a Git context's Dockerfile
 	defer cleanupGit()
-	mounts := r.mountEngine(c).Restore(ctx, mreq)
+	mounts := r.mountEngine(c).Lookup(ctx, mreq)
 	r.prevRecord = r.readRecordAhead(ctx) // explain (issue 17)
-	end := r.rep.Group("Build " + r.res.Image)
-	start := time.Now()
-	// The build does not wait for the base image prewarm: its FROM joins the unpack in
-	// flight (BuildKit unpacks a layer once, whoever asks), while the rest of its start
-	// (definition, cache manifest, context) overlaps with it.
 	// secret-envs name variables of the process environment: the raw getenv, not runnerenv.
-	opts := []builder.SolveOption{builder.WithProgress(r.rep.Writer()), builder.WithGetenv(r.env.Getenv)}
-	if early := mounts.ExportStart(); early != nil {
-		opts = append(opts, builder.WithExportStart(early))
+	opts := []builder.SolveOption{builder.WithGetenv(r.env.Getenv)}
+	start := time.Now()
+	var end func()
+	beside := mounts.StepsWaitForContext()
+	if beside {
+		// The build starts beside the injection, its context held until the injection is
+		// done: the steps fed by the mounts read the context, so they wait, while the
+		// frontend, the base image and the layer cache's manifest do not.
+		opts = append(opts, r.besideInjection(ctx, mounts, &end)...)
+	} else {
+		// The build does not wait for the base image prewarm: its FROM joins the unpack in
+		// flight (BuildKit unpacks a layer once, whoever asks), while the rest of its start
+		// (definition, cache manifest, context) overlaps with it.
+		mounts.Inject(ctx)
+		end = r.buildGroup()
+		start = time.Now()
+		opts = append(opts, builder.WithProgress(r.rep.Writer()))
+		if early := mounts.ExportStart(); early != nil {
+			opts = append(opts, builder.WithExportStart(early))
+		}
 	}
 	res, err := r.solve(ctx, c, opts...)
+	if beside {
+		r.injected.wait() // the save reads what the injection did, even of a failed build
+	}
 	err = r.loadResult(err)
 	err = gitFetchError(err, r.plan.Git) // gitctx (issue 14)
 	buildPhase := report.Phase{Name: "build", Duration: time.Since(start)}
@@ -211,7 +228,7 @@ func (r *runner) build(ctx context.Context, c *client.Client) error {
 	end()
 	r.buildChecks(res)
 	mres := mounts.Save(ctx, mountcache.BuildOf(res, err))
-	r.mountResults(mres, buildPhase)
+	r.mountResults(mres, buildPhase, beside)
 	err = refusedEntitlement(err, r.plan.Inputs.Flags)
 	if res != nil && res.Retried != "" {
 		msg := fmt.Sprintf("the first push failed (%s) and the export ran again; the steps were cached, only the export was repeated", res.Retried)
@@ -246,6 +263,13 @@ func (r *runner) build(ctx context.Context, c *client.Client) error {
 		r.saveBuildRecord(ctx, res.Steps)
 	}()
 	return nil
+}
+
+// buildGroup opens the build's log group; its first line says what the build attests.
+func (r *runner) buildGroup() (end func()) {
+	end = r.rep.Group("Build " + r.res.Image)
+	r.rep.Infof("Attestations: %s", describeAttests(r.plan.Request.Attests))
+	return end
 }
 
 func (r *runner) phase(name string, start time.Time) {
