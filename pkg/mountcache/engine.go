@@ -380,7 +380,7 @@ func (e *Engine) Restore(ctx context.Context, req Request) *Run {
 // Lookup is Restore's first half: it finds the selected cache mounts and looks their
 // entries up, which takes a few of the service's round trips. Inject does the rest, and
 // is to be called once, whatever Lookup found. Between the two the build may start when
-// StepsWaitForContext says that holding its context holds every step Inject feeds.
+// BuildMayStartBeside says that holding its context holds every step Inject feeds.
 func (e *Engine) Lookup(ctx context.Context, req Request) *Run {
 	r := &Run{e: e, req: req, streamOnly: req.StreamOnly}
 	if req.Selector.None() {
@@ -533,13 +533,14 @@ func (r *Run) Inject(ctx context.Context) {
 	r.early = r.planEarlySave(ctx)
 }
 
-// StepsWaitForContext reports whether every RUN step that uses a mount Inject is to feed
-// reads files of the build context (a COPY or ADD from it, a bind mount of it, in its
-// stage or a stage it copies from): BuildKit runs such a step only after the context
-// arrives, so a build whose context transfer is held until Inject returns cannot run it
-// on a half-injected directory. False for a Git context, which BuildKit fetches itself.
-func (r *Run) StepsWaitForContext() bool {
-	if r == nil || r.req.ContextOnlyHashFiles {
+// BuildMayStartBeside reports whether the build may start while Inject runs: there is
+// something to inject, and every RUN step that uses a mount to be injected reads files of
+// the build context (a COPY or ADD from it, a bind mount of it, in its stage or a stage it
+// copies from). BuildKit runs such a step only after the context arrives, so a build whose
+// context transfer is held until Inject returns cannot run it on a half-injected
+// directory. False for a Git context, which BuildKit fetches itself.
+func (r *Run) BuildMayStartBeside() bool {
+	if r == nil || r.req.ContextOnlyHashFiles || len(r.pending) == 0 {
 		return false
 	}
 	for _, p := range r.pending {

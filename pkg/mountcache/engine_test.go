@@ -817,7 +817,7 @@ func TestTheBuildStartsBesideTheInjectionOnlyWhenItsStepsReadTheContext(t *testi
 		want             bool
 	}{
 		{name: "pip step after COPY requirements.txt", dockerfile: pipDockerfile, found: true, want: true},
-		{name: "nothing to inject", dockerfile: pipDockerfile, want: true},
+		{name: "nothing to inject: the build starts after the lookups", dockerfile: pipDockerfile},
 		{name: "a RUN that reads no context file", dockerfile: "FROM python:3.12-slim\nRUN --mount=type=cache,target=/root/.cache/pip pip install wb-core\n", found: true},
 		{name: "a second RUN on the mount before the COPY", dockerfile: "FROM python:3.12-slim\nRUN --mount=type=cache,target=/root/.cache/pip pip install wb-core\nCOPY requirements.txt .\nRUN --mount=type=cache,target=/root/.cache/pip pip install -r requirements.txt\n", found: true},
 		{name: "a Git context, fetched by BuildKit", dockerfile: pipDockerfile, found: true, gitCtx: true},
@@ -829,8 +829,8 @@ func TestTheBuildStartsBesideTheInjectionOnlyWhenItsStepsReadTheContext(t *testi
 				f.store.entries = []*fakeEntry{{key: f.restoreKey(t) + "0123456789abcdef", data: []byte("old")}}
 			}
 			r := f.engine().Lookup(context.Background(), f.req)
-			if got := r.StepsWaitForContext(); got != tc.want {
-				t.Errorf("StepsWaitForContext = %v, want %v", got, tc.want)
+			if got := r.BuildMayStartBeside(); got != tc.want {
+				t.Errorf("BuildMayStartBeside = %v, want %v", got, tc.want)
 			}
 			if len(f.helper.sources) != 0 {
 				t.Errorf("Lookup injected; only Inject may")

@@ -274,7 +274,7 @@ func (f *firstWrite) Write(p []byte) (int, error) {
 	return f.Buffer.Write(p)
 }
 
-// The build starts beside the injection (StepsWaitForContext): its context is held until
+// The build starts beside the injection (BuildMayStartBeside): its context is held until
 // the injection is done. The pip step reads the context (COPY requirements.txt), so it
 // must find the whole cache, though the build was converting, resolving and unpacking
 // its base while the injection was still streaming in.

@@ -138,7 +138,7 @@ func (i *injection) wait() { <-i.done }
 
 // besideInjection starts the mount caches' injection and returns the build's options to
 // start beside it: the build context is held until the injection is done, so no step
-// that reads it (StepsWaitForContext: every step fed by a mount) runs on a half-injected
+// that reads it (BuildMayStartBeside: every step fed by a mount) runs on a half-injected
 // directory; the build's log is held too, and follows the restore's group; the early
 // save starts with the export as before, once the injection is done. end is set to the
 // end of the build's log group.

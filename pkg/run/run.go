@@ -199,7 +199,7 @@ func (r *runner) build(ctx context.Context, c *client.Client) error {
 	opts := []builder.SolveOption{builder.WithGetenv(r.env.Getenv)}
 	start := time.Now()
 	var end func()
-	beside := mounts.StepsWaitForContext()
+	beside := mounts.BuildMayStartBeside()
 	if beside {
 		// The build starts beside the injection, its context held until the injection is
 		// done: the steps fed by the mounts read the context, so they wait, while the
