@@ -45,6 +45,17 @@ func buildDir(t *testing.T, c *client.Client, dir string, buildArgs map[string]s
 	return res
 }
 
+// appCache is a copy of the fixture app and its pip cache mount.
+func appCache(t *testing.T) (string, Cache) {
+	t.Helper()
+	app := copyApp(t, "")
+	df, err := os.ReadFile(filepath.Join(app, "Dockerfile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return app, discoverOne(t, string(df))
+}
+
 func copyApp(t *testing.T, extraRequirement string) string {
 	t.Helper()
 	dir := t.TempDir()
@@ -73,12 +84,7 @@ func copyApp(t *testing.T, extraRequirement string) string {
 func TestInjectedPipCacheIsUsedByThePipStepOnAFreshBuilder(t *testing.T) {
 	ctx := context.Background()
 	bin := helperBinary(t)
-	app := copyApp(t, "")
-	df, err := os.ReadFile(filepath.Join(app, "Dockerfile"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cache := discoverOne(t, string(df))
+	app, cache := appCache(t)
 
 	first := freshDaemon(t)
 	cold := buildDir(t, first, app, nil)
@@ -281,12 +287,7 @@ func (f *firstWrite) Write(p []byte) (int, error) {
 func TestAPipStepStartedBesideASlowInjectionFindsTheWholeCache(t *testing.T) {
 	ctx := context.Background()
 	bin := helperBinary(t)
-	app := copyApp(t, "")
-	df, err := os.ReadFile(filepath.Join(app, "Dockerfile"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cache := discoverOne(t, string(df))
+	app, cache := appCache(t)
 	for _, m := range cache.Mounts {
 		if len(m.ContextFiles) == 0 {
 			t.Fatalf("the app's pip step should read the context: %+v", m)
