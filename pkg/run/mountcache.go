@@ -130,29 +130,24 @@ func firstOr(s []string, def string) string {
 	return def
 }
 
-// injection is the mount caches' injection running beside the build (besideInjection).
-type injection struct{ done chan struct{} }
-
-// wait returns once the injection is done.
-func (i *injection) wait() { <-i.done }
-
 // besideInjection starts the mount caches' injection and returns the build's options to
 // start beside it: the build context is held until the injection is done, so no step
 // that reads it (BuildMayStartBeside: every step fed by a mount) runs on a half-injected
 // directory; the build's log is held too, and follows the restore's group; the early
-// save starts with the export as before, once the injection is done. end is set to the
-// end of the build's log group.
-func (r *runner) besideInjection(ctx context.Context, mounts *mountcache.Run, end *func()) []builder.SolveOption {
+// save starts with the export as before, once the injection is done. join waits for the
+// injection (the save reads what it did, even after a failed build) and returns the end
+// of the build's log group.
+func (r *runner) besideInjection(ctx context.Context, mounts *mountcache.Run) (opts []builder.SolveOption, join func() (end func())) {
 	held := report.Hold(r.rep.Writer())
-	r.injected = &injection{done: make(chan struct{})}
-	done := r.injected.done
+	done := make(chan struct{})
+	var end func()
 	go func() {
 		defer close(done)
 		mounts.Inject(ctx)
-		*end = r.buildGroup()
+		end = r.buildGroup()
 		held.Release()
 	}()
-	return []builder.SolveOption{
+	opts = []builder.SolveOption{
 		builder.WithProgress(held),
 		builder.WithContextHeld(func(ctx context.Context) error {
 			select {
@@ -173,4 +168,5 @@ func (r *runner) besideInjection(ctx context.Context, mounts *mountcache.Run, en
 			}
 		}),
 	}
+	return opts, func() func() { <-done; return end }
 }

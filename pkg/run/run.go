@@ -80,8 +80,6 @@ type runner struct {
 	// recordSaved is closed once this run's record was saved (or not).
 	prevRecord  *recordRead
 	recordSaved chan struct{}
-	// injected is the mount caches' injection when the build started beside it.
-	injected *injection
 }
 
 // Plan is everything decided before the build starts.
@@ -199,12 +197,15 @@ func (r *runner) build(ctx context.Context, c *client.Client) error {
 	opts := []builder.SolveOption{builder.WithGetenv(r.env.Getenv)}
 	start := time.Now()
 	var end func()
+	var joinInjection func() func()
 	beside := mounts.BuildMayStartBeside()
 	if beside {
 		// The build starts beside the injection, its context held until the injection is
 		// done: the steps fed by the mounts read the context, so they wait, while the
 		// frontend, the base image and the layer cache's manifest do not.
-		opts = append(opts, r.besideInjection(ctx, mounts, &end)...)
+		var besideOpts []builder.SolveOption
+		besideOpts, joinInjection = r.besideInjection(ctx, mounts)
+		opts = append(opts, besideOpts...)
 	} else {
 		// The build does not wait for the base image prewarm: its FROM joins the unpack in
 		// flight (BuildKit unpacks a layer once, whoever asks), while the rest of its start
@@ -219,7 +220,7 @@ func (r *runner) build(ctx context.Context, c *client.Client) error {
 	}
 	res, err := r.solve(ctx, c, opts...)
 	if beside {
-		r.injected.wait() // the save reads what the injection did, even of a failed build
+		end = joinInjection()
 	}
 	err = r.loadResult(err)
 	err = gitFetchError(err, r.plan.Git) // gitctx (issue 14)
