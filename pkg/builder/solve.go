@@ -112,6 +112,7 @@ type solveConfig struct {
 	getenv        func(string) string
 	extra         []session.Attachable
 	onExportStart func()
+	onStepsDone   func(StepStats)
 	holdContext   func(context.Context) error
 }
 
@@ -129,6 +130,14 @@ func WithGetenv(getenv func(string) string) SolveOption {
 // without exports never calls it.
 func WithExportStart(f func()) SolveOption {
 	return func(c *solveConfig) { c.onExportStart = f }
+}
+
+// WithStepsDone calls f once, when BuildKit starts exporting, with the statistics of
+// the steps so far: every step has run by then, so what a step is (its name, stage and
+// digest) is final, while whether the exports succeed is not yet known. f must not
+// block. A build without exports never calls it.
+func WithStepsDone(f func(StepStats)) SolveOption {
+	return func(c *solveConfig) { c.onStepsDone = f }
 }
 
 // WithContextHeld holds the transfer of the build context until wait returns: the
@@ -158,7 +167,7 @@ func Solve(ctx context.Context, c *client.Client, req Request, opts ...SolveOpti
 	if reason := pushRace(err); reason != "" && ctx.Err() == nil {
 		res.Retried = reason
 		fmt.Fprintf(cfg.progress, "\nThe push failed (%s), as concurrent pushes of one layer to one repository sometimes do; every step is cached, exporting once more.\n\n", reason)
-		cfg.onExportStart = nil // fired already: the cache mounts were final then
+		cfg.onExportStart, cfg.onStepsDone = nil, nil // fired already: the steps were final then
 		var again *Result
 		again, resp, err = solveOnce(ctx, c, req, cfg)
 		res.Steps.CacheExportErrors = again.Steps.CacheExportErrors
@@ -215,9 +224,14 @@ func solveOnce(ctx context.Context, c *client.Client, req Request, cfg solveConf
 		exporting := false
 		for s := range statusCh {
 			rec.record(s)
-			if !exporting && cfg.onExportStart != nil && startsExport(s) {
+			if !exporting && (cfg.onExportStart != nil || cfg.onStepsDone != nil) && startsExport(s) {
 				exporting = true
-				cfg.onExportStart()
+				if cfg.onExportStart != nil {
+					cfg.onExportStart()
+				}
+				if cfg.onStepsDone != nil {
+					cfg.onStepsDone(rec.stats())
+				}
 			}
 			displayCh <- s
 		}

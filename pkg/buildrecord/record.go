@@ -212,3 +212,12 @@ func changedArgs(before, after map[string]string, seen []string) []string {
 	sort.Strings(names)
 	return names
 }
+
+// SameSteps says whether a record Make builds from a is the one it builds from b: the
+// same steps by name, place and digest, from the same bases. A record made when
+// BuildKit starts exporting then stands for the build once it ended.
+func SameSteps(a, b builder.StepStats) bool {
+	return maps.Equal(a.Bases, b.Bases) && slices.EqualFunc(a.Steps, b.Steps, func(x, y builder.Step) bool {
+		return x.Name == y.Name && x.Stage == y.Stage && x.Index == y.Index && x.Digest == y.Digest
+	})
+}

@@ -3,6 +3,7 @@ package buildrecord
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -46,14 +47,49 @@ func (s ServiceStore) Read(ctx context.Context, scope string) (*Record, error) {
 }
 
 func (s ServiceStore) Write(ctx context.Context, scope string, r *Record) error {
-	var b bytes.Buffer // a record is small: hashes and names, bounded by Decode's limits
-	if err := r.Encode(&b); err != nil {
+	commit, err := s.Stage(ctx, scope, r)
+	if err != nil {
 		return err
 	}
-	sum := sha256.Sum256(b.Bytes())
+	return commit(ctx)
+}
+
+// Stage uploads r as Write does and leaves the entry to commit: the reservation and
+// the upload are several round trips to the service and its storage, done while
+// BuildKit exports; the commit, one call, once the layer cache is known saved. A
+// record never committed is never read.
+func (s ServiceStore) Stage(ctx context.Context, scope string, r *Record) (commit func(context.Context) error, err error) {
+	var b bytes.Buffer // a record is small: hashes and names, bounded by Decode's limits
+	if err := r.Encode(&b); err != nil {
+		return nil, err
+	}
+	data := b.Bytes()
+	sum := sha256.Sum256(data)
 	key := keyPrefix + scope + "/" + hex.EncodeToString(sum[:8])
-	_, err := s.Client.Save(ctx, key, recordVersion, &b)
-	return err
+	st, err := s.Client.Stage(ctx, key, recordVersion, bytes.NewReader(data))
+	if err == nil && st.AlreadyExists() {
+		// The service answers a reservation never committed as it answers a saved entry
+		// (409): a run that staged this record and whose layer cache export then failed
+		// holds the key. The record then goes under a key of its own; Read finds the
+		// scope's newest either way.
+		if e, lerr := s.Client.Restore(ctx, key, nil, recordVersion); lerr == nil && e == nil {
+			var nonce [4]byte
+			_, _ = rand.Read(nonce[:])
+			st, err = s.Client.Stage(ctx, key+"."+hex.EncodeToString(nonce[:]), recordVersion, bytes.NewReader(data))
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	return func(ctx context.Context) error {
+		_, err := st.Commit(ctx)
+		return err
+	}, nil
+}
+
+// Stager is a Store whose writes can be split in two (ServiceStore).
+type Stager interface {
+	Stage(ctx context.Context, scope string, r *Record) (commit func(context.Context) error, err error)
 }
 
 // DirStore keeps the record of a local cache directory in that directory, beside the

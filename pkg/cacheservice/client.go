@@ -451,23 +451,61 @@ func (c *Client) Restore(ctx context.Context, key string, restoreKeys []string, 
 // r is not read when the result says AlreadyExists. A key cannot be
 // overwritten: choose a new key for new content.
 func (c *Client) Save(ctx context.Context, key, version string, r io.Reader) (SaveResult, error) {
-	if err := ValidateKey(key); err != nil {
+	st, err := c.Stage(ctx, key, version, r)
+	if err != nil {
 		return SaveResult{}, err
 	}
+	return st.Commit(ctx)
+}
+
+// Stage does all of a save but its last call: it reserves the entry and uploads r,
+// and Commit (the finalize, or v1's commit) makes the entry visible. An entry staged
+// and never committed is never found; the service drops the reservation, as it does
+// any upload a job abandons. A caller uses it to upload while it does not yet know
+// whether the entry should exist (the build record, while BuildKit exports).
+func (c *Client) Stage(ctx context.Context, key, version string, r io.Reader) (*Staged, error) {
+	if err := ValidateKey(key); err != nil {
+		return nil, err
+	}
 	if version == "" {
-		return SaveResult{}, errors.New("save: empty cache version")
+		return nil, errors.New("save: empty cache version")
 	}
 	var (
-		res SaveResult
+		st  *Staged
 		err error
 	)
 	if c.protocol == ProtocolV2 {
-		res, err = c.saveV2(ctx, key, version, r)
+		st, err = c.stageV2(ctx, key, version, r)
 	} else {
-		res, err = c.saveV1(ctx, key, version, r)
+		st, err = c.stageV1(ctx, key, version, r)
 	}
 	if err != nil {
-		return res, fmt.Errorf("save %s: %w", key, err)
+		return nil, fmt.Errorf("save %s: %w", key, err)
+	}
+	st.key = key
+	return st, nil
+}
+
+// Staged is an entry uploaded and not yet committed (see Stage).
+type Staged struct {
+	key    string
+	result SaveResult                                    // what Commit returns (AlreadyExists: no commit)
+	commit func(ctx context.Context) (SaveResult, error) // nil when there is nothing to commit
+}
+
+// AlreadyExists is true when the service answered the reservation that the entry
+// exists: nothing was uploaded and Commit does nothing.
+func (s *Staged) AlreadyExists() bool { return s.result.AlreadyExists }
+
+// Commit makes the staged entry visible. It is called at most once.
+func (s *Staged) Commit(ctx context.Context) (SaveResult, error) {
+	if s.commit == nil {
+		return s.result, nil
+	}
+	res, err := s.commit(ctx)
+	s.commit = nil
+	if err != nil {
+		return SaveResult{}, fmt.Errorf("save %s: %w", s.key, err)
 	}
 	return res, nil
 }

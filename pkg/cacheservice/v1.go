@@ -77,20 +77,20 @@ func (c *Client) lookupV1(ctx context.Context, key string, restoreKeys []string,
 	return &Entry{Key: out.CacheKey, url: out.ArchiveLocation}, nil
 }
 
-func (c *Client) saveV1(ctx context.Context, key, version string, r io.Reader) (SaveResult, error) {
+func (c *Client) stageV1(ctx context.Context, key, version string, r io.Reader) (*Staged, error) {
 	var reserved v1ReserveResponse
 	err := c.postJSONV1(ctx, "reserve cache", c.baseURL+v1Path+"caches", v1ReserveRequest{Key: key, Version: version}, &reserved)
 	var se *StatusError
 	switch {
 	case errors.As(err, &se) && se.StatusCode == http.StatusConflict:
-		return SaveResult{AlreadyExists: true, Reason: se.Message}, nil
+		return &Staged{result: SaveResult{AlreadyExists: true, Reason: se.Message}}, nil
 	case err != nil:
-		return SaveResult{}, err
+		return nil, err
 	case reserved.CacheID == 0:
 		// Only 409 says the key exists; an answer without an id reserved nothing and says
 		// no more. (A denied write comes as a 403 with "cache write denied: ..." and is
 		// an error above: actions/toolkit #2429, packages/cache src/cache.ts saveCacheV1.)
-		return SaveResult{}, &RefusedError{Op: "reserve cache", Message: "the answer has no cacheId"}
+		return nil, &RefusedError{Op: "reserve cache", Message: "the answer has no cacheId"}
 	}
 	cacheURL := fmt.Sprintf("%s%scaches/%d", c.baseURL, v1Path, reserved.CacheID)
 
@@ -110,16 +110,18 @@ func (c *Client) saveV1(ctx context.Context, key, version string, r io.Reader) (
 	}
 	size, _, err := c.uploadBlocks(ctx, r, put, nil)
 	if err != nil {
-		return SaveResult{}, fmt.Errorf("upload: %w", err)
+		return nil, fmt.Errorf("upload: %w", err)
 	}
-	if err := c.postJSONV1(ctx, "commit cache", cacheURL, v1CommitRequest{Size: size}, nil); err != nil {
-		// As in v2: a commit whose answer was lost took effect; its retry fails.
-		if e, lerr := c.lookupV1(ctx, key, nil, version); lerr == nil && e != nil && strings.EqualFold(e.Key, key) {
-			return SaveResult{Size: size, EntryID: reserved.CacheID}, nil
+	return &Staged{commit: func(ctx context.Context) (SaveResult, error) {
+		if err := c.postJSONV1(ctx, "commit cache", cacheURL, v1CommitRequest{Size: size}, nil); err != nil {
+			// As in v2: a commit whose answer was lost took effect; its retry fails.
+			if e, lerr := c.lookupV1(ctx, key, nil, version); lerr == nil && e != nil && strings.EqualFold(e.Key, key) {
+				return SaveResult{Size: size, EntryID: reserved.CacheID}, nil
+			}
+			return SaveResult{}, err
 		}
-		return SaveResult{}, err
-	}
-	return SaveResult{Size: size, EntryID: reserved.CacheID}, nil
+		return SaveResult{Size: size, EntryID: reserved.CacheID}, nil
+	}}, nil
 }
 
 func (c *Client) postJSONV1(ctx context.Context, op, u string, in, out any) error {

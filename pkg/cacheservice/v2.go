@@ -120,7 +120,7 @@ func (c *Client) lookupV2(ctx context.Context, key string, restoreKeys []string,
 	return &Entry{Key: out.MatchedKey, url: out.SignedDownloadURL, azure: true}, nil
 }
 
-func (c *Client) saveV2(ctx context.Context, key, version string, r io.Reader) (SaveResult, error) {
+func (c *Client) stageV2(ctx context.Context, key, version string, r io.Reader) (*Staged, error) {
 	var created createCacheEntryResponse
 	err := c.twirp(ctx, "CreateCacheEntry", createCacheEntryRequest{Key: key, Version: version}, &created)
 	if created.SignedUploadURL != "" {
@@ -129,25 +129,30 @@ func (c *Client) saveV2(ctx context.Context, key, version string, r io.Reader) (
 	var se *StatusError
 	switch {
 	case errors.As(err, &se) && (se.Code == "already_exists" || se.StatusCode == http.StatusConflict):
-		return SaveResult{AlreadyExists: true, Reason: se.Message}, nil
+		return &Staged{result: SaveResult{AlreadyExists: true, Reason: se.Message}}, nil
 	case err != nil:
-		return SaveResult{}, err
+		return nil, err
 	case !created.OK:
 		// Not a race: github.com answers an existing key with 409 already_exists (above),
 		// and ok: false with a message such as "cache write denied: token has no writable
 		// scopes" or a quota refusal (actions/toolkit #2429, packages/cache src/cache.ts).
-		return SaveResult{}, &RefusedError{Op: "CreateCacheEntry", Message: firstNonEmpty(created.Message, "ok: false, without a message")}
+		return nil, &RefusedError{Op: "CreateCacheEntry", Message: firstNonEmpty(created.Message, "ok: false, without a message")}
 	case created.SignedUploadURL == "":
-		return SaveResult{}, errors.New("CreateCacheEntry: answer has no signed_upload_url")
+		return nil, errors.New("CreateCacheEntry: answer has no signed_upload_url")
 	}
 
 	size, err := c.uploadBlob(ctx, created.SignedUploadURL, r)
 	if err != nil {
-		return SaveResult{}, fmt.Errorf("upload to blob storage: %w", err)
+		return nil, fmt.Errorf("upload to blob storage: %w", err)
 	}
+	return &Staged{commit: func(ctx context.Context) (SaveResult, error) {
+		return c.finalizeV2(ctx, key, version, size)
+	}}, nil
+}
 
+func (c *Client) finalizeV2(ctx context.Context, key, version string, size int64) (SaveResult, error) {
 	var final finalizeCacheEntryUploadResponse
-	err = c.twirp(ctx, "FinalizeCacheEntryUpload", finalizeCacheEntryUploadRequest{
+	err := c.twirp(ctx, "FinalizeCacheEntryUpload", finalizeCacheEntryUploadRequest{
 		Key: key, SizeBytes: strconv.FormatInt(size, 10), Version: version,
 	}, &final)
 	if err == nil && !final.OK {

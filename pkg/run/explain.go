@@ -191,13 +191,17 @@ func (rr *recordRead) wait(ctx context.Context) *recordRead {
 // is a line in the log: the record only explains later misses.
 func (r *runner) saveBuildRecord(ctx context.Context, st builder.StepStats) {
 	if !r.res.CacheSaved {
-		return
+		return // a record staged at the export's start stays uncommitted: never read
 	}
 	rec := r.thisRun
 	if !slices.ContainsFunc(r.plan.LayerCache.Exports, func(e *inputs.CacheEntry) bool {
 		return e.Type == layercache.BackendGHA || e.Type == layercache.BackendLocal || e.Type == layercache.BackendRegistry
 	}) {
 		return
+	}
+	staged := r.stagedRecord.wait(st)
+	if staged != nil {
+		rec = staged.rec
 	}
 	if rec == nil {
 		content, err := os.ReadFile(r.in.File)
@@ -215,8 +219,84 @@ func (r *runner) saveBuildRecord(ctx context.Context, st builder.StepStats) {
 		if store == nil {
 			continue
 		}
-		if err := store.Write(ctx, scope, rec); err != nil {
+		var err error
+		if commit, ok := staged.commitOf(scope); ok {
+			err = commit(ctx)
+		} else {
+			err = store.Write(ctx, scope, rec)
+		}
+		if err != nil {
 			r.rep.Infof("Build record not saved to %s: %v", filepath.Base(scope), err)
 		}
 	}
+}
+
+// stageRecordAtExport returns what to call when BuildKit starts exporting, or nil when
+// this run saves no record to the Actions cache. It makes the record from the steps,
+// final by then, and uploads it to each gha scope, leaving only the commit for after
+// the build: the reservation and upload are round trips to a service that may be far
+// (0.26 s after the build in the bench's far profile), and BuildKit's export is seconds.
+func (r *runner) stageRecordAtExport(ctx context.Context) func(builder.StepStats) {
+	if !r.plan.Decision.Save || !slices.ContainsFunc(r.plan.LayerCache.Exports, func(e *inputs.CacheEntry) bool {
+		return e.Type == layercache.BackendGHA
+	}) {
+		return nil
+	}
+	return func(st builder.StepStats) {
+		s := &stagedRecord{done: make(chan struct{}), steps: st, commits: map[string]func(context.Context) error{}}
+		r.stagedRecord = s // read after the solve returned, which is after this call
+		go func() {
+			defer close(s.done)
+			content, err := os.ReadFile(r.in.File)
+			if err != nil {
+				return
+			}
+			if s.rec = r.thisRecord(st, content); s.rec == nil {
+				return
+			}
+			ctx, cancel := context.WithTimeout(ctx, recordTimeout)
+			defer cancel()
+			for _, e := range r.plan.LayerCache.Exports {
+				store, scope := r.recordStore(e)
+				stager, ok := store.(buildrecord.Stager)
+				if !ok || s.commits[scope] != nil {
+					continue
+				}
+				if commit, err := stager.Stage(ctx, scope, s.rec); err == nil {
+					s.commits[scope] = commit
+				} // else the save after the build writes it whole, and says why it failed
+			}
+		}()
+	}
+}
+
+// stagedRecord is this run's build record, made and uploaded while BuildKit exported.
+type stagedRecord struct {
+	done    chan struct{}
+	steps   builder.StepStats // what the record was made from
+	rec     *buildrecord.Record
+	commits map[string]func(context.Context) error // by scope: uploaded, to commit
+}
+
+// wait returns the staged record once its uploads ended, or nil when there is none or
+// it was made from other steps than the build's final ones (BuildKit reported a step
+// only after the export started).
+func (s *stagedRecord) wait(final builder.StepStats) *stagedRecord {
+	if s == nil {
+		return nil
+	}
+	<-s.done
+	if s.rec == nil || !buildrecord.SameSteps(s.steps, final) {
+		return nil
+	}
+	return s
+}
+
+// commitOf is scope's staged upload's commit, if it has one.
+func (s *stagedRecord) commitOf(scope string) (func(context.Context) error, bool) {
+	if s == nil {
+		return nil, false
+	}
+	c, ok := s.commits[scope]
+	return c, ok
 }

@@ -80,6 +80,8 @@ type runner struct {
 	// recordSaved is closed once this run's record was saved (or not).
 	prevRecord  *recordRead
 	recordSaved chan struct{}
+	// stagedRecord is this run's record uploaded while BuildKit exported, to commit.
+	stagedRecord *stagedRecord
 }
 
 // Plan is everything decided before the build starts.
@@ -195,6 +197,9 @@ func (r *runner) build(ctx context.Context, c *client.Client) error {
 	r.prevRecord = r.readRecordAhead(ctx) // explain (issue 17)
 	// secret-envs name variables of the process environment: the raw getenv, not runnerenv.
 	opts := []builder.SolveOption{builder.WithGetenv(r.env.Getenv)}
+	if stage := r.stageRecordAtExport(ctx); stage != nil {
+		opts = append(opts, builder.WithStepsDone(stage)) // explain (issue 17)
+	}
 	start := time.Now()
 	var end func()
 	var joinInjection func() func()
