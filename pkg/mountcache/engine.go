@@ -93,6 +93,12 @@ type Helper interface {
 	Extract(ctx context.Context, c Cache, restoredDigest string, base *archive.Manifest, maxBytes int64, buildArgs map[string]string, outDir string) (mounthelper.ExtractResult, error)
 }
 
+// Warmer is a Helper that can send BuildKit what its builds share ahead of them
+// (HelperBuild: its binary).
+type Warmer interface {
+	Warm(ctx context.Context) (wait func())
+}
+
 // Logger is where the engine tells what it does; *report.Reporter satisfies it.
 type Logger interface {
 	Infof(format string, args ...any)
@@ -342,6 +348,7 @@ type Run struct {
 	store    Store
 	tmp      string
 	helper   Helper
+	warmed   func() // waits for the helper's warm build (warmHelper), nil without one
 	// streamOnly is set once the build could not reach the cache storage itself.
 	streamOnly bool
 	// readDenied is the note of a refused read, said once: the other mounts are not
@@ -525,6 +532,9 @@ func (r *Run) Inject(ctx context.Context) {
 		return
 	}
 	start := time.Now()
+	if r.warmed != nil {
+		r.warmed()
+	}
 	for _, p := range r.pending {
 		r.startPrewarm(ctx, r.caches)
 		r.injectOne(ctx, p.ms, p.found)
@@ -565,6 +575,11 @@ func (r *Run) restoreOne(ctx context.Context, ms *Outcome) (found restored, inje
 	entry, err := r.store.Restore(ctx, ms.Key, []string{ms.Key + "+", ms.restoreKey}, ms.version)
 	var base StoreEntry
 	if err == nil && entry != nil {
+		if BaseKey(entry.Key(), ms.restoreKey) != "" {
+			// A delta: its base is looked up next, one more wait on the service, while
+			// the helper's binary goes to BuildKit.
+			r.warmHelper(ctx)
+		}
 		var gone bool
 		if base, gone, err = r.deltaBase(ctx, ms, entry); gone {
 			entry = nil
@@ -614,6 +629,14 @@ func (r *Run) restoreOne(ctx context.Context, ms *Outcome) (found restored, inje
 		log.Infof("Mount cache %s: %s", m.ID, ms.Reason)
 	}
 	return restored{entry: entry, base: base}, true
+}
+
+// warmHelper has the helper send BuildKit what its builds share, once per run; Inject
+// waits for it (two transfers of one named context at once would both send it all).
+func (r *Run) warmHelper(ctx context.Context) {
+	if w, ok := r.helper.(Warmer); ok && r.warmed == nil {
+		r.warmed = w.Warm(ctx)
+	}
 }
 
 // deltaBase returns the full entry a restored delta completes, or nil for a full entry.

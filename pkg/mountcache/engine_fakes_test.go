@@ -137,11 +137,28 @@ type fakeHelper struct {
 	streamed [][]byte
 	extracts []extractCall
 	progress []io.Writer
+
+	warms          int  // Warm calls
+	warmWaited     bool // the last Warm's wait returned
+	injectedUnwarm bool // an injection ran after a Warm before its wait returned
+}
+
+func (h *fakeHelper) Warm(context.Context) (wait func()) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.warms++
+	h.warmWaited = false
+	return func() {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		h.warmWaited = true
+	}
 }
 
 func (h *fakeHelper) InjectSources(ctx context.Context, c Cache, srcs []cacheservice.Source, fresh func(ctx context.Context, i int) (string, error), _ map[string]string) (InjectResult, *archive.Manifest, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	h.injectedUnwarm = h.injectedUnwarm || h.warms > 0 && !h.warmWaited
 	h.sources = append(h.sources, srcs)
 	for i := range srcs {
 		if _, err := fresh(ctx, i); err != nil {

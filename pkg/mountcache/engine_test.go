@@ -162,6 +162,9 @@ func TestEngineRestoreRules(t *testing.T) {
 				if ms.base != manifest || ms.baseKey != ms.MatchedKey {
 					t.Errorf("the restored entry's manifest is not kept for a delta save: %v %s", ms.base, ms.baseKey)
 				}
+				if f.helper.warms != 0 {
+					t.Errorf("a full entry, no lookup left to overlap: %d warm builds", f.helper.warms)
+				}
 			}},
 		{name: "a delta and its base are injected together",
 			setup: func(t *testing.T, f *fixture) {
@@ -172,6 +175,9 @@ func TestEngineRestoreRules(t *testing.T) {
 			check: func(t *testing.T, f *fixture, ms *Outcome) {
 				if len(f.helper.sources) != 1 || len(f.helper.sources[0]) != 2 || !strings.HasSuffix(f.helper.sources[0][0].Key, "-aaa") || !strings.HasSuffix(f.helper.sources[0][1].Key, "-bbb+aaa") {
 					t.Errorf("sources %v, want the base then the delta", f.helper.sources)
+				}
+				if f.helper.warms != 1 || f.helper.injectedUnwarm {
+					t.Errorf("%d warm builds (want 1, while the base is looked up), injected before it ended: %v", f.helper.warms, f.helper.injectedUnwarm)
 				}
 			}},
 		{name: "a delta whose base is gone is a miss",

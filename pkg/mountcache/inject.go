@@ -498,7 +498,50 @@ func linkOrCopy(src, dst string) error {
 		out.Close()
 		return err
 	}
-	return out.Close()
+	if err := out.Close(); err != nil {
+		return err
+	}
+	// The source's modification time: BuildKit keeps a named context's files by the
+	// context's name and sends a later build only files whose size or time changed, so
+	// every helper build after the first sends none of the binary's 26 MB. (A copy is
+	// the usual case on a runner: the action's binary is in its image, RUNNER_TEMP on
+	// the host's disk.)
+	info, err := in.Stat()
+	if err != nil {
+		return err
+	}
+	return os.Chtimes(dst, info.ModTime(), info.ModTime())
+}
+
+// Warm sends the helper's binary to BuildKit ahead of the first helper build that needs
+// it, in a build of its own that only copies it; by the same rule, that helper build
+// then sends none of it. The engine warms while it still waits on the cache service for
+// a delta's base. wait returns when the warm build ended; a failed one only means the
+// next helper build sends the binary itself.
+func (h HelperBuild) Warm(ctx context.Context) (wait func()) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		work, err := os.MkdirTemp(h.TempDir, "warmbuild-warm-")
+		if err != nil {
+			return
+		}
+		defer os.RemoveAll(work)
+		ctxDir, wbin := filepath.Join(work, "ctx"), filepath.Join(work, "wbin")
+		if err := h.stageBinary(wbin); err != nil || os.MkdirAll(ctxDir, 0o755) != nil {
+			return
+		}
+		dockerfile := filepath.Join(ctxDir, "Dockerfile")
+		if err := os.WriteFile(dockerfile, []byte("FROM scratch\nCOPY --from=wbin warmbuild /warmbuild\n"), 0o644); err != nil {
+			return
+		}
+		req := builder.Request{ContextDir: ctxDir, Dockerfile: dockerfile, BuildContexts: map[string]string{"wbin": wbin}}
+		if h.Platform != "" {
+			req.Platforms = []string{h.Platform}
+		}
+		_, _ = builder.Solve(ctx, h.Client, req)
+	}()
+	return func() { <-done }
 }
 
 // ErrUnreachable says the helper could not reach the storage from inside the build;

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -346,5 +347,36 @@ func TestAPipStepStartedBesideASlowInjectionFindsTheWholeCache(t *testing.T) {
 	}
 	if n := strings.Count(log, "Using cached"); n != 11 {
 		t.Errorf("want all 11 packages served from the injected cache, got %d:\n%s", n, log)
+	}
+}
+
+// A helper build after the warm build sends BuildKit none of the binary, also when it is
+// staged by copying (the action's binary is in its image, RUNNER_TEMP on the host's disk).
+func TestAfterTheWarmBuildAHelperBuildSendsNoneOfTheBinary(t *testing.T) {
+	ctx := context.Background()
+	bin := helperBinary(t)
+	cache := discoverOne(t, "FROM python:3.11-slim\nRUN --mount=type=cache,target=/root/.cache/pip true\n")
+	temp := t.TempDir()
+	if st, err := os.Stat("/dev/shm"); err == nil && st.IsDir() {
+		// Another file system than the binary's: staged by copying, not linking.
+		if temp, err = os.MkdirTemp("/dev/shm", "wb-warm-"); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { os.RemoveAll(temp) })
+	}
+	var progress bytes.Buffer
+	h := HelperBuild{Client: freshDaemon(t), Binary: bin, TempDir: temp, Progress: &progress}
+	h.Warm(ctx)()
+	if _, err := h.Extract(ctx, cache, "", nil, 1<<20, nil, t.TempDir()); err != nil {
+		t.Fatal(err)
+	}
+	sent := regexp.MustCompile(`transferring ctx-wbin: ([0-9.]+)(B|kB|MB)`).FindAllStringSubmatch(progress.String(), -1)
+	if len(sent) == 0 {
+		t.Fatalf("no transfer of the helper's context in the progress:\n%s", progress.String())
+	}
+	for _, m := range sent {
+		if m[2] == "MB" {
+			t.Errorf("the helper build sent %s%s of its context after the warm build, want the request only:\n%s", m[1], m[2], progress.String())
+		}
 	}
 }
