@@ -340,15 +340,16 @@ type Result struct {
 
 // Run carries the mount caches of one build from restore to save.
 type Run struct {
-	e        *Engine
-	req      Request
-	res      Result
-	platform string
-	active   bool // mounts were found and the restore ran: Save extracts and reports
-	store    Store
-	tmp      string
-	helper   Helper
-	warmed   func() // waits for the helper's warm build (warmHelper), nil without one
+	e          *Engine
+	req        Request
+	res        Result
+	platform   string
+	active     bool // mounts were found and the restore ran: Save extracts and reports
+	store      Store
+	tmp        string
+	helper     Helper
+	warmed     func() // waits for the helper's warm build (warmHelper), nil without one
+	warmCancel context.CancelFunc
 	// streamOnly is set once the build could not reach the cache storage itself.
 	streamOnly bool
 	// readDenied is the note of a refused read, said once: the other mounts are not
@@ -465,6 +466,10 @@ func (e *Engine) Lookup(ctx context.Context, req Request) *Run {
 		}
 	}
 
+	if r.store != nil && (req.Reads || req.Save) && slices.ContainsFunc(caches, func(c Cache) bool { ok, _ := Flaggable(c); return ok }) {
+		r.warmHelper(ctx)
+		defer r.endWarmUnlessUsed()
+	}
 	keys := map[string]bool{}
 	r.caches = caches
 	for ci, cache := range caches {
@@ -532,9 +537,7 @@ func (r *Run) Inject(ctx context.Context) {
 		return
 	}
 	start := time.Now()
-	if r.warmed != nil {
-		r.warmed()
-	}
+	r.waitWarm()
 	for _, p := range r.pending {
 		r.startPrewarm(ctx, r.caches)
 		r.injectOne(ctx, p.ms, p.found)
@@ -575,11 +578,6 @@ func (r *Run) restoreOne(ctx context.Context, ms *Outcome) (found restored, inje
 	entry, err := r.store.Restore(ctx, ms.Key, []string{ms.Key + "+", ms.restoreKey}, ms.version)
 	var base StoreEntry
 	if err == nil && entry != nil {
-		if BaseKey(entry.Key(), ms.restoreKey) != "" {
-			// A delta: its base is looked up next, one more wait on the service, while
-			// the helper's binary goes to BuildKit.
-			r.warmHelper(ctx)
-		}
 		var gone bool
 		if base, gone, err = r.deltaBase(ctx, ms, entry); gone {
 			entry = nil
@@ -631,11 +629,38 @@ func (r *Run) restoreOne(ctx context.Context, ms *Outcome) (found restored, inje
 	return restored{entry: entry, base: base}, true
 }
 
-// warmHelper has the helper send BuildKit what its builds share, once per run; Inject
-// waits for it (two transfers of one named context at once would both send it all).
+// warmHelper has the helper send BuildKit what its builds share while the lookups wait
+// on the service: the injection, or the save's extraction, then sends next to nothing.
+// Inject and the save wait for it (two transfers of one named context at once would
+// both send it all).
 func (r *Run) warmHelper(ctx context.Context) {
-	if w, ok := r.helper.(Warmer); ok && r.warmed == nil {
-		r.warmed = w.Warm(ctx)
+	w, ok := r.helper.(Warmer)
+	if !ok {
+		return
+	}
+	ctx, r.warmCancel = context.WithCancel(ctx)
+	r.warmed = w.Warm(ctx)
+}
+
+// endWarmUnlessUsed stops the warm build when no helper build will follow: nothing to
+// inject, and nothing this run may save (a run that does not save, or whose every mount
+// is an exact hit the layer cache holds).
+func (r *Run) endWarmUnlessUsed() {
+	if r.warmCancel == nil || len(r.pending) > 0 {
+		return
+	}
+	saves := r.req.Save && slices.ContainsFunc(r.res.Mounts, func(ms *Outcome) bool {
+		return ms.Restore != RestoreExactNotInjected && ms.Restore != RestoreNotCarried
+	})
+	if !saves {
+		r.warmCancel()
+	}
+}
+
+// waitWarm waits for the warm build, if one ran.
+func (r *Run) waitWarm() {
+	if r.warmed != nil {
+		r.warmed()
 	}
 }
 

@@ -139,14 +139,16 @@ type fakeHelper struct {
 	progress []io.Writer
 
 	warms          int  // Warm calls
+	warmCtx        context.Context
 	warmWaited     bool // the last Warm's wait returned
 	injectedUnwarm bool // an injection ran after a Warm before its wait returned
 }
 
-func (h *fakeHelper) Warm(context.Context) (wait func()) {
+func (h *fakeHelper) Warm(ctx context.Context) (wait func()) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.warms++
+	h.warmCtx = ctx
 	h.warmWaited = false
 	return func() {
 		h.mu.Lock()

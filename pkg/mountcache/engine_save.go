@@ -226,6 +226,7 @@ func (r *Run) extractAndSave(ctx context.Context, log Logger, during bool, build
 	b := saveBatch{mounts: make([]saveDone, len(r.res.Mounts))}
 	var extractTime, saveTime time.Duration
 	helper := r.helper
+	r.waitWarm()
 	if r.e.newHelper != nil {
 		helper = r.e.newHelper(r.tmp, log.Writer())
 	}

@@ -137,6 +137,9 @@ func TestEngineRestoreRules(t *testing.T) {
 				if ms.Injected || len(f.helper.sources) != 0 {
 					t.Errorf("an exact hit the layer cache covers was injected")
 				}
+				if f.helper.warms != 1 || f.helper.warmCtx.Err() == nil {
+					t.Errorf("the warm build of a run no helper build follows was not stopped (%d warms)", f.helper.warms)
+				}
 			}},
 		{name: "exact hit without a layer cache: injected",
 			setup: func(t *testing.T, f *fixture) {
@@ -162,8 +165,8 @@ func TestEngineRestoreRules(t *testing.T) {
 				if ms.base != manifest || ms.baseKey != ms.MatchedKey {
 					t.Errorf("the restored entry's manifest is not kept for a delta save: %v %s", ms.base, ms.baseKey)
 				}
-				if f.helper.warms != 0 {
-					t.Errorf("a full entry, no lookup left to overlap: %d warm builds", f.helper.warms)
+				if f.helper.warms != 1 || f.helper.injectedUnwarm {
+					t.Errorf("%d warm builds (want 1, beside the lookup), injected before it ended: %v", f.helper.warms, f.helper.injectedUnwarm)
 				}
 			}},
 		{name: "a delta and its base are injected together",
@@ -177,7 +180,7 @@ func TestEngineRestoreRules(t *testing.T) {
 					t.Errorf("sources %v, want the base then the delta", f.helper.sources)
 				}
 				if f.helper.warms != 1 || f.helper.injectedUnwarm {
-					t.Errorf("%d warm builds (want 1, while the base is looked up), injected before it ended: %v", f.helper.warms, f.helper.injectedUnwarm)
+					t.Errorf("%d warm builds (want 1, beside the lookups), injected before it ended: %v", f.helper.warms, f.helper.injectedUnwarm)
 				}
 			}},
 		{name: "a delta whose base is gone is a miss",

@@ -515,9 +515,10 @@ func linkOrCopy(src, dst string) error {
 
 // Warm sends the helper's binary to BuildKit ahead of the first helper build that needs
 // it, in a build of its own that only copies it; by the same rule, that helper build
-// then sends none of it. The engine warms while it still waits on the cache service for
-// a delta's base. wait returns when the warm build ended; a failed one only means the
-// next helper build sends the binary itself.
+// then sends none of it. The engine warms while its lookups wait on the cache service
+// (0.3 s of the injection's start under the bench's far profile was this transfer).
+// wait returns when the warm build ended; a failed or cancelled one only means the next
+// helper build sends the binary itself.
 func (h HelperBuild) Warm(ctx context.Context) (wait func()) {
 	done := make(chan struct{})
 	go func() {
