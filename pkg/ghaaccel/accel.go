@@ -115,6 +115,7 @@ type Proxy struct {
 	mu       sync.Mutex
 	sessions map[string]*session
 	behind   map[entryRef]*behindCommit // blob commits in the background (behind.go)
+	prefetch map[entryRef]*prefetched   // small layers fetched ahead (prefetch.go)
 
 	uploaded, downloaded         atomic.Int64
 	blobsUp, blobsDown, failures atomic.Int64
@@ -161,7 +162,7 @@ func Start(addr string, opt Options) (*Proxy, error) {
 		opt: opt, upstream: strings.TrimRight(opt.Upstream, "/"), http: opt.HTTP,
 		budget: semaphore.NewWeighted(opt.Budget), putSlots: make(chan struct{}, opt.Parallelism),
 		ln: ln, ctx: ctx, cancel: cancel,
-		sessions: map[string]*session{}, behind: map[entryRef]*behindCommit{},
+		sessions: map[string]*session{}, behind: map[entryRef]*behindCommit{}, prefetch: map[entryRef]*prefetched{},
 		stopped: make(chan struct{}),
 	}
 	p.bufs.largeSize = int(opt.RangeSize)
@@ -218,6 +219,8 @@ type session struct {
 	failed  error
 	// downloads: how to ask for a fresh URL (the lookup as BuildKit sent it).
 	lookup *twirpCall
+	// held is a layer fetched ahead (prefetch.go), served from here; nil otherwise.
+	held []byte
 }
 
 func (s *session) current() string {

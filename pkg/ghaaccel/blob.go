@@ -36,6 +36,8 @@ func (p *Proxy) serveBlob(w http.ResponseWriter, r *http.Request) {
 		p.putBlobBehind(w, r, s)
 	case r.Method == http.MethodPut && s.upload && comp == "blocklist":
 		p.putBlockList(w, r, s)
+	case r.Method == http.MethodGet && s.held != nil:
+		p.serveHeld(w, r, s)
 	case r.Method == http.MethodGet && !s.upload && !p.opt.StreamDownloads:
 		p.download(w, r, s)
 	default:

@@ -37,3 +37,25 @@ func FuzzRewriteAnswer(f *testing.F) {
 		}
 	})
 }
+
+// The cache index is the storage's bytes: smallLayers never panics, and every digest it
+// returns is a canonical sha256 named once, within the prefetch's limits.
+func FuzzSmallLayers(f *testing.F) {
+	d := "sha256:" + strings.Repeat("ab", 32)
+	f.Add([]byte(`{"layers":[{"blob":"` + d + `","annotations":{"size":96}}]}`))
+	f.Add([]byte(`{"layers":[{"blob":"sha256:AB","annotations":{"size":1}},{"blob":null}]}`))
+	f.Add([]byte(`{"layers":{}}`))
+	f.Fuzz(func(t *testing.T, index []byte) {
+		got := smallLayers(index)
+		if len(got) > prefetchMaxBlobs {
+			t.Fatalf("%d layers, more than %d", len(got), prefetchMaxBlobs)
+		}
+		seen := map[string]bool{}
+		for _, g := range got {
+			if !isSHA256(g) || seen[g] {
+				t.Fatalf("layer %q: not a canonical sha256, or twice", g)
+			}
+			seen[g] = true
+		}
+	})
+}

@@ -44,6 +44,9 @@ func (p *Proxy) serveTwirp(w http.ResponseWriter, r *http.Request) {
 	if method == "FinalizeCacheEntryUpload" && p.finalizeBehind(w, call, ref) {
 		return
 	}
+	if method == "GetCacheEntryDownloadURL" && p.answerPrefetched(w, r, call, ref) {
+		return
+	}
 	if err := p.barrier(r.Context(), method, ref); err != nil {
 		writeTwirpError(w, http.StatusPreconditionFailed, "failed_precondition", "layer cache accelerator: "+err.Error())
 		return
@@ -54,6 +57,9 @@ func (p *Proxy) serveTwirp(w http.ResponseWriter, r *http.Request) {
 		// own failure (an import misses, an export warns), and says why without URLs.
 		writeTwirpError(w, http.StatusServiceUnavailable, "unavailable", "layer cache accelerator: "+redacted(err))
 		return
+	}
+	if status == http.StatusOK && method == "GetCacheEntryDownloadURL" && strings.HasPrefix(ref.Key, indexKeyPrefix) && !p.opt.StreamDownloads {
+		p.startPrefetch(call, ref, answer)
 	}
 	if status == http.StatusOK {
 		base := "http://" + r.Host
@@ -121,6 +127,12 @@ func (p *Proxy) send(ctx context.Context, call *twirpCall) (int, http.Header, []
 // not what the protocol says; then the answer goes back as it came, and it carries no
 // signed URL.
 func (p *Proxy) rewriteAnswer(method string, answer []byte, base string, call *twirpCall) ([]byte, bool) {
+	return p.rewriteAnswerHeld(method, answer, base, call, nil)
+}
+
+// rewriteAnswerHeld is rewriteAnswer for a download whose bytes the accelerator holds
+// (held, not nil: a layer fetched ahead), served from memory.
+func (p *Proxy) rewriteAnswerHeld(method string, answer []byte, base string, call *twirpCall, held []byte) ([]byte, bool) {
 	var field string
 	switch method {
 	case "CreateCacheEntry":
@@ -134,7 +146,7 @@ func (p *Proxy) rewriteAnswer(method string, answer []byte, base string, call *t
 	if err != nil || signed == "" {
 		return nil, false
 	}
-	s := &session{upload: field == "signed_upload_url", url: signed}
+	s := &session{upload: field == "signed_upload_url", url: signed, held: held}
 	if s.upload {
 		s.ref = refOf(call.body)
 	} else {
