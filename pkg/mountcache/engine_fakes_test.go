@@ -138,7 +138,7 @@ type fakeHelper struct {
 	extracts []extractCall
 	progress []io.Writer
 
-	warms          int  // Warm calls
+	warms          int // Warm calls
 	warmCtx        context.Context
 	warmWaited     bool // the last Warm's wait returned
 	injectedUnwarm bool // an injection ran after a Warm before its wait returned
