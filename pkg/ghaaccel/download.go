@@ -166,13 +166,7 @@ func (p *Proxy) download(w http.ResponseWriter, r *http.Request, s *session) {
 			w.Header()[k] = v
 		}
 	}
-	w.Header().Set("Content-Length", strconv.FormatInt(end-start+1, 10))
-	if ranged {
-		w.Header().Set("Content-Range", fmt.Sprintf("bytes %d-%d/%d", start, end, total))
-		w.WriteHeader(http.StatusPartialContent)
-	} else {
-		w.WriteHeader(http.StatusOK)
-	}
+	writeRangeHead(w, start, end, total, ranged)
 	// The first range streams through while the next ones are fetched.
 	firstLen := min(first, end-start+1)
 	queue := p.launch(ctx, s, start+firstLen, end)
@@ -228,4 +222,16 @@ func (p *Proxy) launch(ctx context.Context, s *session, from, end int64) <-chan 
 		}
 	}()
 	return queue
+}
+
+// writeRangeHead answers bytes [start, end] of a blob of total bytes as the storage does:
+// 206 with Content-Range for a ranged GET, else 200.
+func writeRangeHead(w http.ResponseWriter, start, end, total int64, ranged bool) {
+	w.Header().Set("Content-Length", strconv.FormatInt(end-start+1, 10))
+	if ranged {
+		w.Header().Set("Content-Range", fmt.Sprintf("bytes %d-%d/%d", start, end, total))
+		w.WriteHeader(http.StatusPartialContent)
+	} else {
+		w.WriteHeader(http.StatusOK)
+	}
 }

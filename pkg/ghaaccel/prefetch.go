@@ -220,12 +220,6 @@ func (p *Proxy) serveHeld(w http.ResponseWriter, r *http.Request, s *session) {
 	p.blobsDown.Add(1)
 	w.Header().Set("Content-Type", "application/octet-stream")
 	w.Header().Set("x-ms-blob-type", "BlockBlob")
-	w.Header().Set("Content-Length", strconv.FormatInt(end-start+1, 10))
-	if ranged {
-		w.Header().Set("Content-Range", fmt.Sprintf("bytes %d-%d/%d", start, end, total))
-		w.WriteHeader(http.StatusPartialContent)
-	} else {
-		w.WriteHeader(http.StatusOK)
-	}
+	writeRangeHead(w, start, end, total, ranged)
 	_, _ = io.Copy(w, bytes.NewReader(s.held[start:end+1]))
 }
