@@ -473,14 +473,17 @@ func (s *V2Server) blobFaults(next http.Handler) http.Handler {
 		if s.applyFault(w, r, op) {
 			return
 		}
-		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		// The call is recorded as its answer's head is written, before the client can
+		// read it: a test counting calls once the client returned sees this one.
+		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK,
+			onHead: func(status int) { s.record(Call{Op: op, Status: status}) }}
 		s.mu.Lock()
 		if op == GetBlob {
 			rec.rate = s.readRate
 		}
 		s.mu.Unlock()
 		next.ServeHTTP(rec, r)
-		s.record(Call{Op: op, Status: rec.status})
+		rec.head(rec.status)
 	})
 }
 
@@ -505,10 +508,24 @@ type statusRecorder struct {
 	http.ResponseWriter
 	status int
 	rate   int64 // bytes per second of the body; 0: unlimited
+	onHead func(status int)
+	headed bool
+}
+
+// head calls onHead once, before the answer's head can reach the client.
+func (r *statusRecorder) head(status int) {
+	if r.headed {
+		return
+	}
+	r.headed = true
+	if r.onHead != nil {
+		r.onHead(status)
+	}
 }
 
 // Write sends the body at most rate bytes per second, in slices of a tenth of that.
 func (r *statusRecorder) Write(b []byte) (int, error) {
+	r.head(r.status)
 	if r.rate <= 0 {
 		return r.ResponseWriter.Write(b)
 	}
@@ -530,10 +547,14 @@ func (r *statusRecorder) Write(b []byte) (int, error) {
 
 func (r *statusRecorder) WriteHeader(code int) {
 	r.status = code
+	if code >= 200 { // 1xx answers are not the final head
+		r.head(code)
+	}
 	r.ResponseWriter.WriteHeader(code)
 }
 
 func (r *statusRecorder) Flush() {
+	r.head(r.status)
 	if f, ok := r.ResponseWriter.(http.Flusher); ok {
 		f.Flush()
 	}
