@@ -654,6 +654,10 @@ func (r *Run) endWarmUnlessUsed() {
 	})
 	if !saves {
 		r.warmCancel()
+		// Nothing waits for it: a cancelled solve returns only when BuildKit's client
+		// gives up on the status stream, 5 s later (statusInactivityTimeout,
+		// client/solve.go), which the restore would otherwise spend doing nothing.
+		r.warmed = nil
 	}
 }
 

@@ -141,6 +141,7 @@ type fakeHelper struct {
 	warms          int // Warm calls
 	warmCtx        context.Context
 	warmWaited     bool // the last Warm's wait returned
+	waitedStopped  bool // a Warm's wait was called after its context ended
 	injectedUnwarm bool // an injection ran after a Warm before its wait returned
 }
 
@@ -153,6 +154,8 @@ func (h *fakeHelper) Warm(ctx context.Context) (wait func()) {
 	return func() {
 		h.mu.Lock()
 		defer h.mu.Unlock()
+		// BuildKit's client returns a cancelled solve only 5 s later.
+		h.waitedStopped = h.waitedStopped || ctx.Err() != nil
 		h.warmWaited = true
 	}
 }

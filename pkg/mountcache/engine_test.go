@@ -140,6 +140,9 @@ func TestEngineRestoreRules(t *testing.T) {
 				if f.helper.warms != 1 || f.helper.warmCtx.Err() == nil {
 					t.Errorf("the warm build of a run no helper build follows was not stopped (%d warms)", f.helper.warms)
 				}
+				if f.helper.waitedStopped {
+					t.Errorf("the restore waited for the stopped warm build (5 s in BuildKit's client)")
+				}
 			}},
 		{name: "exact hit without a layer cache: injected",
 			setup: func(t *testing.T, f *fixture) {
