@@ -113,6 +113,7 @@ type Proxy struct {
 	work     sync.WaitGroup
 
 	stopped chan struct{} // closed once the server stopped: no request comes any more
+	unused  unusedConns
 
 	mu       sync.Mutex
 	sessions map[string]*session
@@ -171,7 +172,8 @@ func Start(addr string, opt Options) (*Proxy, error) {
 	mux := http.NewServeMux()
 	mux.HandleFunc(twirpPrefix, p.serveTwirp)
 	mux.HandleFunc("/blob/", p.serveBlob)
-	p.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 30 * time.Second}
+	p.unused.conns = map[net.Conn]struct{}{}
+	p.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 30 * time.Second, ConnState: p.unused.track}
 	go func() { _ = p.srv.Serve(ln) }()
 	return p, nil
 }
@@ -188,6 +190,7 @@ func (p *Proxy) URL(host string) string {
 
 // Close stops serving and waits (at most until ctx ends) for uploads in flight.
 func (p *Proxy) Close(ctx context.Context) error {
+	p.unused.closeAll()
 	err := p.srv.Shutdown(ctx)
 	close(p.stopped)
 	done := make(chan struct{})
@@ -198,6 +201,41 @@ func (p *Proxy) Close(ctx context.Context) error {
 	}
 	p.cancel()
 	return err
+}
+
+// unusedConns are the connections that have not sent a request yet. Go's HTTP client
+// dials one for a request that an idle connection then serves, and keeps it; Shutdown
+// waits for such a connection until it is 5 s old (closeIdleConns, net/http server.go),
+// which the action would spend after its build. Closing them loses nothing: no request
+// was read on them, and Close runs once the build is over.
+type unusedConns struct {
+	mu      sync.Mutex
+	conns   map[net.Conn]struct{}
+	closing bool
+}
+
+func (u *unusedConns) track(c net.Conn, state http.ConnState) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if state != http.StateNew {
+		delete(u.conns, c)
+		return
+	}
+	if u.closing {
+		_ = c.Close()
+		return
+	}
+	u.conns[c] = struct{}{}
+}
+
+func (u *unusedConns) closeAll() {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	u.closing = true
+	for c := range u.conns {
+		_ = c.Close()
+	}
+	clear(u.conns)
 }
 
 // Stats returns what moved so far.

@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -422,5 +423,32 @@ func TestAFailedBlobCommitRefusesTheIndex(t *testing.T) {
 	}
 	if p.Stats().Errors == 0 {
 		t.Error("the failed blob was not counted")
+	}
+}
+
+// A connection BuildKit's HTTP client opened and never used (Go's transport dials one
+// for a request an idle connection then served) does not hold the accelerator's Close:
+// net/http's Shutdown waits for such a connection until it is 5 s old, and the action
+// would spend that after every build.
+func TestCloseDoesNotWaitForAConnectionThatSentNoRequest(t *testing.T) {
+	p, err := Start("127.0.0.1:0", Options{Upstream: "http://127.0.0.1:1/"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := net.Dial("tcp", p.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	// The server has accepted it once a request on another connection is answered.
+	resp, err := http.Get("http://" + p.Addr() + "/blob/none")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	if err := p.Close(ctx); err != nil {
+		t.Errorf("Close waited for the unused connection: %v", err)
 	}
 }
