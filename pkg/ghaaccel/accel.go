@@ -113,6 +113,7 @@ type Proxy struct {
 	work     sync.WaitGroup
 
 	stopped chan struct{} // closed once the server stopped: no request comes any more
+	closing atomic.Bool
 	unused  unusedConns
 
 	mu       sync.Mutex
@@ -188,8 +189,13 @@ func (p *Proxy) URL(host string) string {
 	return "http://" + net.JoinHostPort(host, port) + "/"
 }
 
-// Close stops serving and waits (at most until ctx ends) for uploads in flight.
+// Close stops serving and waits (at most until ctx ends) for uploads in flight. Once it
+// returned, every request was answered whole and Stats counts it all. A second Close
+// returns nil at once.
 func (p *Proxy) Close(ctx context.Context) error {
+	if !p.closing.CompareAndSwap(false, true) {
+		return nil
+	}
 	p.unused.closeAll()
 	err := p.srv.Shutdown(ctx)
 	close(p.stopped)

@@ -54,6 +54,19 @@ func startProxy(t *testing.T, srv *cachetest.V2Server, opt Options) *Proxy {
 	return p
 }
 
+// closeProxy closes p as the action does after its build and returns what it counted:
+// a request's bytes are counted as its handler ends, which may be just after the client
+// read the last of them, and Close waits for every handler.
+func closeProxy(t *testing.T, p *Proxy) Stats {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := p.Close(ctx); err != nil {
+		t.Fatalf("close the accelerator: %v", err)
+	}
+	return p.Stats()
+}
+
 func client(t *testing.T, url, token string, rt http.RoundTripper) *actionscache.Cache {
 	t.Helper()
 	c, err := actionscache.New(token, url, true, actionscache.Opt{Client: &http.Client{Transport: rt}, Timeout: time.Minute})
@@ -131,12 +144,10 @@ func TestAcceleratedBlobsAreTheServicesOwnBothWays(t *testing.T) {
 		t.Fatalf("ranged read through the accelerator: %v", err)
 	}
 	ra.Close()
-	time.Sleep(100 * time.Millisecond) // the test server records proxied calls as their handlers return
+	st := closeProxy(t, p)
 	if gets := len(srv.CallsTo(cachetest.GetBlob)); gets < 4 {
 		t.Errorf("%d GETs at the storage for a 3 MiB blob in 1 MiB ranges, want >= 4 (parallel ranges)", gets)
 	}
-
-	st := p.Stats()
 	if st.UploadedBytes != int64(len(blob))+2 || st.DownloadedBytes < int64(len(other)) || st.BlobsUploaded != 2 {
 		t.Errorf("stats %+v: want %d bytes up in 2 blobs (the layer, the index), >= %d down", st, len(blob)+2, len(other))
 	}
@@ -308,18 +319,11 @@ func TestStreamedDownloadsAreOneRequestAndCounted(t *testing.T) {
 	if got := readAll(t, ctx, e); !bytes.Equal(got, blob) {
 		t.Fatal("streamed download differs")
 	}
-	// The test server records a proxied call once its handler returns, which may be just
-	// after the client has read the body.
-	gets := 0
-	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		if gets = len(srv.CallsTo(cachetest.GetBlob)); gets > 0 {
-			break
-		}
-	}
-	if gets != 1 {
+	st := closeProxy(t, p)
+	if gets := len(srv.CallsTo(cachetest.GetBlob)); gets != 1 {
 		t.Errorf("%d GETs, want 1 stream", gets)
 	}
-	if st := p.Stats(); st.DownloadedBytes != int64(len(blob)) {
+	if st.DownloadedBytes != int64(len(blob)) {
 		t.Errorf("downloaded %d, want %d", st.DownloadedBytes, len(blob))
 	}
 }
