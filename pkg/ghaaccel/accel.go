@@ -78,6 +78,10 @@ type Options struct {
 	// CommitInRequest commits every blob in BuildKit's own Put Block List and Finalize
 	// requests, as before the write-behind (behind.go): for an A/B run.
 	CommitInRequest bool
+	// StreamRate is the rate of one connection (bytes/s, default 200e6: twice the bench's
+	// near profile's cap per connection) at or above which big blobs are read as one
+	// stream instead of parallel ranges (downloadWay, download.go).
+	StreamRate float64
 	// StreamDownloads passes blob GETs through as one stream each (still counted) instead
 	// of parallel ranges: where the link is free, ranges only add requests.
 	StreamDownloads bool
@@ -96,6 +100,10 @@ type Stats struct {
 	RateLimitWaits  int   // 429 answers waited out
 	RateLimitWait   time.Duration
 	Errors          int // blocks or ranges that failed for good
+	// DownloadWay is how big blobs were read ("parallel ranges", "one stream"; "" when no
+	// blob was big enough to decide), ProbedRate the rate (bytes/s) that decided it.
+	DownloadWay string
+	ProbedRate  int64
 }
 
 // Proxy is a running accelerator.
@@ -124,6 +132,8 @@ type Proxy struct {
 	uploaded, downloaded         atomic.Int64
 	blobsUp, blobsDown, failures atomic.Int64
 	waits                        atomic.Int64
+	way                          atomic.Int32 // downloadWay, decided by the first big blob
+	probedRate                   atomic.Int64 // bytes/s of that blob's first RangeSize
 	waited                       atomic.Int64 // nanoseconds
 }
 
@@ -144,6 +154,9 @@ func Start(addr string, opt Options) (*Proxy, error) {
 	}
 	if opt.RangeSize <= 0 {
 		opt.RangeSize = 8 << 20
+	}
+	if opt.StreamRate <= 0 {
+		opt.StreamRate = 200e6
 	}
 	if opt.Budget <= 0 {
 		opt.Budget = 32 << 20
@@ -250,7 +263,8 @@ func (p *Proxy) Stats() Stats {
 		UploadedBytes: p.uploaded.Load(), DownloadedBytes: p.downloaded.Load(),
 		BlobsUploaded: int(p.blobsUp.Load()), BlobsDownloaded: int(p.blobsDown.Load()),
 		RateLimitWaits: int(p.waits.Load()), RateLimitWait: time.Duration(p.waited.Load()),
-		Errors: int(p.failures.Load()),
+		Errors:      int(p.failures.Load()),
+		DownloadWay: downloadWay(p.way.Load()).String(), ProbedRate: p.probedRate.Load(),
 	}
 }
 

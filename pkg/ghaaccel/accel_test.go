@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -102,7 +103,8 @@ func readAll(t *testing.T, ctx context.Context, e *actionscache.Entry) []byte {
 func TestAcceleratedBlobsAreTheServicesOwnBothWays(t *testing.T) {
 	token := cachetest.RuntimeToken("refs/heads/main")
 	srv := cachetest.StartV2(t, cachetest.V2Options{Token: token, ProxyBlobs: true})
-	p := startProxy(t, srv, Options{Parallelism: 4, RangeSize: 1 << 20})
+	// A link slower than any connection: big blobs come in parallel ranges.
+	p := startProxy(t, srv, Options{Parallelism: 4, RangeSize: 1 << 20, StreamRate: math.MaxFloat64})
 	sniff := &sniffer{}
 	viaProxy := client(t, p.URL("127.0.0.1"), token, sniff)
 	direct := client(t, srv.URL(), token, http.DefaultTransport)
@@ -325,6 +327,75 @@ func TestStreamedDownloadsAreOneRequestAndCounted(t *testing.T) {
 	}
 	if st.DownloadedBytes != int64(len(blob)) {
 		t.Errorf("downloaded %d, want %d", st.DownloadedBytes, len(blob))
+	}
+}
+
+// rangedGets are the storage GETs of a range of at most max bytes (x-ms-range bytes=a-b).
+func rangedGets(srv *cachetest.V2Server, max int64) (n int) {
+	for _, c := range srv.CallsTo(cachetest.GetBlob) {
+		var a, b int64
+		if _, err := fmt.Sscanf(c.Range, "bytes=%d-%d", &a, &b); err == nil && b-a+1 <= max {
+			n++
+		}
+	}
+	return n
+}
+
+// The first big blob decides how every blob is read: where one connection is slower than
+// StreamRate (a capped link), the rest of it and the blobs after it come in parallel
+// ranges; where it is faster (the storage on the same machine), one stream each.
+func TestTheFirstBigBlobsRateDecidesRangesOrOneStream(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		readRate int64 // the storage's bytes/s per GET, 0: as fast as it goes
+		rate     float64
+		way      string
+		getsEach int // storage GETs per 3 MiB blob
+	}{
+		{"a capped link: ranges", 20 << 20, 200e6, "parallel ranges", 3},
+		{"a link as fast as the machine: one stream", 0, 1e3, "one stream", 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			token := cachetest.RuntimeToken("refs/heads/main")
+			srv := cachetest.StartV2(t, cachetest.V2Options{Token: token, ProxyBlobs: true})
+			p := startProxy(t, srv, Options{RangeSize: 1 << 20, StreamRate: tc.rate})
+			ctx := context.Background()
+			direct := client(t, srv.URL(), token, http.DefaultTransport)
+			viaProxy := client(t, p.URL("127.0.0.1"), token, http.DefaultTransport)
+			blobs := map[string][]byte{}
+			for _, k := range []string{"buildkit-blob-1-sha256:one", "buildkit-blob-1-sha256:two"} {
+				blobs[k] = make([]byte, 3<<20)
+				_, _ = rand.Read(blobs[k])
+				if err := direct.Save(ctx, k, actionscache.NewBlob(blobs[k])); err != nil {
+					t.Fatal(err)
+				}
+			}
+			srv.SetBlobReadRate(tc.readRate)
+			before := len(srv.CallsTo(cachetest.GetBlob))
+			for _, k := range []string{"buildkit-blob-1-sha256:one", "buildkit-blob-1-sha256:two"} {
+				e, err := viaProxy.Load(ctx, k)
+				if err != nil || e == nil {
+					t.Fatalf("load %s: %v %v", k, e, err)
+				}
+				if got := readAll(t, ctx, e); !bytes.Equal(got, blobs[k]) {
+					t.Fatalf("%s read differs", k)
+				}
+			}
+			st := closeProxy(t, p)
+			if st.DownloadWay != tc.way {
+				t.Errorf("download way %q (probed %d B/s), want %q", st.DownloadWay, st.ProbedRate, tc.way)
+			}
+			if gets := len(srv.CallsTo(cachetest.GetBlob)) - before; gets != 2*tc.getsEach {
+				t.Errorf("%d storage GETs for two 3 MiB blobs, want %d", gets, 2*tc.getsEach)
+			}
+			if tc.getsEach > 1 && rangedGets(srv, 1<<20) != 2*tc.getsEach-1 {
+				// The first blob's probe asks for all of it; every other GET is one range.
+				t.Errorf("%d GETs of one 1 MiB range, want %d", rangedGets(srv, 1<<20), 2*tc.getsEach-1)
+			}
+			if st.DownloadedBytes != 6<<20 {
+				t.Errorf("downloaded %d, want %d", st.DownloadedBytes, 6<<20)
+			}
+		})
 	}
 }
 

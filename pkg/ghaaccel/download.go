@@ -53,9 +53,10 @@ func contentRangeTotal(v string) (int64, bool) {
 	return n, err == nil && n >= 0
 }
 
-// rangeGet GETs bytes [off, off+n) of the session's blob, asking for a fresh URL once on
-// 401/403 (an expired SAS, as go-actions-cache's downloadV2 does) and retrying connection
-// errors and 5xx three times. The caller closes the answer's body.
+// rangeGet GETs bytes [off, off+n) of the session's blob (n < 0: from off to its end),
+// asking for a fresh URL once on 401/403 (an expired SAS, as go-actions-cache's
+// downloadV2 does) and retrying connection errors and 5xx three times. The caller closes
+// the answer's body.
 func (p *Proxy) rangeGet(ctx context.Context, s *session, off, n int64) (*http.Response, error) {
 	refreshed := false
 	var last error
@@ -69,7 +70,11 @@ func (p *Proxy) rangeGet(ctx context.Context, s *session, off, n int64) (*http.R
 		if err != nil {
 			return nil, err
 		}
-		req.Header.Set("x-ms-range", fmt.Sprintf("bytes=%d-%d", off, off+n-1))
+		if n < 0 {
+			req.Header.Set("x-ms-range", fmt.Sprintf("bytes=%d-", off))
+		} else {
+			req.Header.Set("x-ms-range", fmt.Sprintf("bytes=%d-%d", off, off+n-1))
+		}
 		req.Header.Set("x-ms-version", "2025-01-05")
 		resp, err := p.http.Do(req)
 		if err != nil {
@@ -124,7 +129,47 @@ type rangeResult struct {
 	err error
 }
 
-// download serves a blob GET from parallel ranges, in order.
+// downloadWay is how the accelerator reads big blobs. Parallel ranges pay where one
+// connection gets less than the link: GitHub's storage seen from a runner, capped per
+// connection, or far away. Where one connection already runs at the machine's speed (the
+// storage on the same host or LAN) they only add requests and CPU: BenchmarkAccelLayerDownload
+// on loopback read 330 MiB at 690-700 MB/s in ranges against 1040-1060 as one stream, with
+// 1.6 times Azurite's CPU, and the heavy code-changed scenario took 1.31 x plain with
+// ranges, 1.03 with one stream (bench/cacheservice/README.md). So the first big blob is
+// read as one stream and timed over its first RangeSize bytes; that decides for every
+// blob after it.
+type downloadWay int32
+
+const (
+	wayUndecided downloadWay = iota
+	wayRanges                // one connection is slower than StreamRate: parallel ranges
+	wayStream                // one connection carries StreamRate or more: one stream
+)
+
+func (w downloadWay) String() string {
+	switch w {
+	case wayRanges:
+		return "parallel ranges"
+	case wayStream:
+		return "one stream"
+	}
+	return ""
+}
+
+// decide records the first measured rate (bytes/s) and the way it chooses; a later
+// measurement does not change it. It returns the way for this rate.
+func (p *Proxy) decide(rate float64) downloadWay {
+	way := wayRanges
+	if rate >= p.opt.StreamRate {
+		way = wayStream
+	}
+	if p.way.CompareAndSwap(int32(wayUndecided), int32(way)) {
+		p.probedRate.Store(int64(rate))
+	}
+	return way
+}
+
+// download serves a blob GET from parallel ranges, in order, or as one stream (downloadWay).
 func (p *Proxy) download(w http.ResponseWriter, r *http.Request, s *session) {
 	start, end, ranged, ok := requestedRange(r)
 	if !ok {
@@ -133,9 +178,16 @@ func (p *Proxy) download(w http.ResponseWriter, r *http.Request, s *session) {
 	}
 	ctx, cancel := context.WithCancel(r.Context())
 	defer cancel()
-	first := p.opt.RangeSize
+	way := downloadWay(p.way.Load())
+	first := int64(-1) // to the end: undecided or one stream
 	if end >= 0 {
-		first = min(first, end-start+1)
+		first = end - start + 1
+	}
+	if way == wayRanges {
+		first = p.opt.RangeSize
+		if end >= 0 {
+			first = min(first, end-start+1)
+		}
 	}
 	resp, err := p.rangeGet(ctx, s, start, first)
 	if err != nil {
@@ -167,13 +219,44 @@ func (p *Proxy) download(w http.ResponseWriter, r *http.Request, s *session) {
 		}
 	}
 	writeRangeHead(w, start, end, total, ranged)
-	// The first range streams through while the next ones are fetched.
-	firstLen := min(first, end-start+1)
-	queue := p.launch(ctx, s, start+firstLen, end)
+	size := end - start + 1
+	// The first RangeSize bytes (all of them when one stream is the way) stream through;
+	// with ranges the next ones are fetched meanwhile.
+	firstLen := min(p.opt.RangeSize, size)
+	if way == wayStream {
+		firstLen = size
+	}
+	var queue <-chan chan rangeResult
+	if way == wayRanges {
+		queue = p.launch(ctx, s, start+firstLen, end)
+	}
+	began := time.Now()
 	n, err := io.Copy(w, io.LimitReader(resp.Body, firstLen))
-	resp.Body.Close()
 	p.downloaded.Add(n)
 	failed := err != nil || n != firstLen
+	if !failed && way == wayUndecided && firstLen < size {
+		// Timed from the answer's head: the rate of the link, not the storage's first byte.
+		if way = p.decide(float64(firstLen) / time.Since(began).Seconds()); way == wayStream {
+			n, err = io.Copy(w, io.LimitReader(resp.Body, size-firstLen))
+			p.downloaded.Add(n)
+			failed = err != nil || n != size-firstLen
+		} else {
+			queue = p.launch(ctx, s, start+firstLen, end)
+		}
+	}
+	resp.Body.Close()
+	if queue != nil {
+		failed = p.writeRanges(w, queue, failed, cancel)
+	}
+	if failed {
+		// A short body: the client sees the stream break, as it would from the storage.
+		panic(http.ErrAbortHandler)
+	}
+}
+
+// writeRanges writes the launched ranges in order; after a failure it drains and frees
+// the rest. It returns whether the answer failed.
+func (p *Proxy) writeRanges(w io.Writer, queue <-chan chan rangeResult, failed bool, cancel context.CancelFunc) bool {
 	for ch := range queue {
 		res := <-ch
 		if !failed && res.err == nil {
@@ -191,10 +274,7 @@ func (p *Proxy) download(w http.ResponseWriter, r *http.Request, s *session) {
 		p.budget.Release(int64(len(res.buf)))
 		p.bufs.put(res.buf)
 	}
-	if failed {
-		// A short body: the client sees the stream break, as it would from the storage.
-		panic(http.ErrAbortHandler)
-	}
+	return failed
 }
 
 // launch fetches [from, end] in RangeSize ranges, at most RangeParallelism ahead of the

@@ -16,6 +16,7 @@ import (
 	"github.com/warmbuild/warmbuild/pkg/cacheservice"
 	"github.com/warmbuild/warmbuild/pkg/dockerbuilder"
 	"github.com/warmbuild/warmbuild/pkg/ghaaccel"
+	"github.com/warmbuild/warmbuild/pkg/report"
 	"github.com/warmbuild/warmbuild/pkg/runnerenv"
 )
 
@@ -199,6 +200,10 @@ func (r *runner) startLayerAccel(ep builder.Endpoint, info dockerbuilder.Info) (
 		defer cancel()
 		_ = p.Close(ctx)
 		st := p.Stats()
+		if r.renv.LayerAccel != runnerenv.LayerAccelUploads && st.DownloadWay != "" {
+			// What the first big blob's rate chose (ghaaccel downloadWay).
+			how = fmt.Sprintf("parallel blocks; downloads in %s (one connection: %s/s)", st.DownloadWay, report.Bytes(st.ProbedRate))
+		}
 		r.res.LayerTransfer = "accelerated: " + how
 		r.res.LayerBytesKnown = true
 		r.res.LayerUploadedBytes, r.res.LayerDownloadedBytes = st.UploadedBytes, st.DownloadedBytes

@@ -60,6 +60,7 @@ type Call struct {
 	Code                     string // twirp error code of an error answer
 	Fault                    bool   // answered by an injected fault
 	At                       time.Time
+	Range                    string // a blob GET's x-ms-range (or Range), "" for the whole blob
 }
 
 // Fault makes the server misbehave on the next Times requests of Op.
@@ -476,7 +477,7 @@ func (s *V2Server) blobFaults(next http.Handler) http.Handler {
 		// The call is recorded as its answer's head is written, before the client can
 		// read it: a test counting calls once the client returned sees this one.
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK,
-			onHead: func(status int) { s.record(Call{Op: op, Status: status}) }}
+			onHead: func(status int) { s.record(Call{Op: op, Status: status, Range: blobRange(r)}) }}
 		s.mu.Lock()
 		if op == GetBlob {
 			rec.rate = s.readRate
@@ -485,6 +486,13 @@ func (s *V2Server) blobFaults(next http.Handler) http.Handler {
 		next.ServeHTTP(rec, r)
 		rec.head(rec.status)
 	})
+}
+
+func blobRange(r *http.Request) string {
+	if v := r.Header.Get("x-ms-range"); v != "" {
+		return v
+	}
+	return r.Header.Get("Range")
 }
 
 func blobOp(r *http.Request) string {
